@@ -1,0 +1,31 @@
+//! What every service hands to the composition root: its routes, grouped by who may call them.
+//! The gateway puts each group behind the right authentication; handlers never check tokens
+//! themselves beyond reading the [`crate::Identity`] the gateway verified.
+
+use axum::Router;
+
+/// A service's routes, by audience. Paths are the full public paths
+/// (`/api/management/v1/useradm/...`), exactly as upstream's gateway exposes them.
+#[derive(Default)]
+pub struct Routers {
+    /// Public routes that need no token (login, device auth requests, signed downloads).
+    pub open: Router,
+    /// Management routes: the gateway lets a request through only with a valid user token.
+    pub management: Router,
+    /// Device routes: the gateway lets a request through only with a valid device token.
+    pub devices: Router,
+    /// Internal routes (`/api/internal/...`): never on the public port.
+    pub internal: Router,
+}
+
+impl Routers {
+    /// Merges another service's routes into this set.
+    pub fn merge(self, other: Routers) -> Routers {
+        Routers {
+            open: self.open.merge(other.open),
+            management: self.management.merge(other.management),
+            devices: self.devices.merge(other.devices),
+            internal: self.internal.merge(other.internal),
+        }
+    }
+}
