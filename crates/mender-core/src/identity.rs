@@ -29,10 +29,11 @@ pub struct Identity {
 pub fn extract_token(headers: &HeaderMap) -> Option<String> {
     if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let auth = auth.trim();
-        if let Some((scheme, token)) = auth.split_once(' ') {
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
-                return Some(token.trim().to_owned());
-            }
+        if let Some((scheme, token)) = auth.split_once(' ')
+            && scheme.eq_ignore_ascii_case("bearer")
+            && !token.trim().is_empty()
+        {
+            return Some(token.trim().to_owned());
         }
     }
     headers

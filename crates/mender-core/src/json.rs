@@ -35,10 +35,9 @@ pub async fn read_body(req: Request) -> Result<(http::request::Parts, Bytes), Ap
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
     {
-        if len > limit as u64 {
-            return Err(too_large());
-        }
+        return Err(too_large());
     }
     let bytes = collect_limited(body, limit).await?;
     Ok((parts, bytes))

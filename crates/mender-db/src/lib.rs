@@ -77,12 +77,12 @@ impl DatabaseUrl {
 
 /// Removes the password from a URL so it can be logged.
 pub fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((userinfo, host)) = rest.split_once('@') {
-            let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
-            return format!("{scheme}://{masked}@{host}");
-        }
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+    {
+        let user = userinfo.split(':').next().unwrap_or("");
+        let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+        return format!("{scheme}://{masked}@{host}");
     }
     url.to_owned()
 }

@@ -1,1 +1,112 @@
-//! mender-gateway
+//! The gateway: what upstream's Traefik does, in-process. It builds the public router from the
+//! services' open, management and device routes, puts management routes behind user-token
+//! verification and device routes behind device-token verification, and never exposes internal
+//! routes. Both routers get request ids, body limits and upstream's 404/405 bodies.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use mender_core::error::{method_not_allowed, not_found};
+use mender_core::json::BodyLimit;
+use mender_core::request_id;
+use mender_core::service::Routers;
+use mender_core::verify::{ForwardedRequest, TokenVerifier};
+
+/// How the gateway authenticates callers and limits requests.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// Verifies user tokens (useradm) for management routes.
+    pub user_verifier: Arc<dyn TokenVerifier>,
+    /// Verifies device tokens (deviceauth) for device routes; without it device routes answer 401.
+    pub device_verifier: Option<Arc<dyn TokenVerifier>>,
+    /// Largest accepted request body, in bytes (upstream's `request_size_limit`).
+    pub body_limit: usize,
+}
+
+/// The public router (served on the HTTPS port) and the internal router (never public).
+pub struct Composed {
+    /// Open, management and device routes behind their authentication.
+    pub public: Router,
+    /// Internal APIs: service-to-service and workflow calls.
+    pub internal: Router,
+}
+
+/// Composes the services' routes into the public and internal routers.
+pub fn compose(routers: Routers, config: GatewayConfig) -> Composed {
+    let Routers {
+        open,
+        management,
+        devices,
+        internal,
+    } = routers;
+    let user = Arc::new(Verifier(Some(config.user_verifier.clone())));
+    let device = Arc::new(Verifier(config.device_verifier.clone()));
+    let management = management
+        .route_layer(middleware::from_fn_with_state(user, authenticate))
+        .layer(middleware::from_fn(security_headers));
+    let devices = devices.route_layer(middleware::from_fn_with_state(device, authenticate));
+    let public = finish(
+        open.layer(middleware::from_fn(security_headers))
+            .merge(management)
+            .merge(devices),
+        config.body_limit,
+    );
+    Composed {
+        public,
+        internal: finish(internal, config.body_limit),
+    }
+}
+
+/// Adds what every router needs: 404/405 bodies, the body limit and request ids.
+pub fn finish(router: Router, body_limit: usize) -> Router {
+    router
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(middleware::from_fn(move |mut req: Request, next: Next| async move {
+            req.extensions_mut().insert(BodyLimit(body_limit));
+            next.run(req).await
+        }))
+        .layer(middleware::from_fn(request_id::middleware))
+}
+
+struct Verifier(Option<Arc<dyn TokenVerifier>>);
+
+/// Verifies the caller like Traefik's forwardAuth: pass with the identity, or answer the
+/// verifier's error verbatim.
+async fn authenticate(State(verifier): State<Arc<Verifier>>, mut req: Request, next: Next) -> Response {
+    let Some(verifier) = verifier.0.as_ref() else {
+        return mender_core::ApiError::unauthorized("unauthorized").into_response();
+    };
+    let forwarded = ForwardedRequest {
+        method: req.method().clone(),
+        uri: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned()),
+        headers: req.headers().clone(),
+    };
+    match verifier.verify(&forwarded).await {
+        Ok(identity) => {
+            req.extensions_mut().insert(identity);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Upstream's `sec-headers` middleware for management and login routes.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains; preload"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_XSS_PROTECTION, HeaderValue::from_static("1; mode=block"));
+    resp
+}
