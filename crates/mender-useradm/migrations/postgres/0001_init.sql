@@ -1,0 +1,33 @@
+-- useradm: users, tokens (login sessions and personal access tokens), settings.
+CREATE TABLE users (
+    seq           BIGSERIAL PRIMARY KEY,
+    id            TEXT    NOT NULL UNIQUE,
+    tenant_id     TEXT    NOT NULL DEFAULT '',
+    email         TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL,
+    created_at    BIGINT  NOT NULL,
+    updated_at    BIGINT  NOT NULL,
+    login_at      BIGINT
+);
+CREATE INDEX users_tenant ON users (tenant_id);
+
+CREATE TABLE tokens (
+    seq        BIGSERIAL PRIMARY KEY,
+    id         TEXT    NOT NULL UNIQUE,
+    user_id    TEXT    NOT NULL,
+    tenant_id  TEXT    NOT NULL DEFAULT '',
+    name       TEXT,
+    issued_at  BIGINT  NOT NULL,
+    expires_at BIGINT,
+    last_used  BIGINT
+);
+CREATE INDEX tokens_user ON tokens (tenant_id, user_id);
+CREATE UNIQUE INDEX tokens_user_name ON tokens (tenant_id, user_id, name);
+
+CREATE TABLE settings (
+    tenant_id TEXT NOT NULL DEFAULT '',
+    user_id   TEXT NOT NULL DEFAULT '',
+    etag      TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+);

@@ -1,0 +1,271 @@
+//! Handlers of upstream's `management_v1.yaml`: login (an open route), logout, users,
+//! settings with ETags, personal access tokens, plans.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use mender_core::json::{check_json_content_type, parse, read_body};
+use mender_core::paging::Page;
+use mender_core::{ApiError, Identity, Json};
+use serde_json::{Value, json};
+
+use super::{QueryPairs, json_body};
+use crate::Service;
+use crate::error::Error;
+use crate::model::{LoginOptions, Secret, TokenRequest, UserNew, UserUpdate};
+use crate::store::UserFilter;
+
+const BASE: &str = "/api/management/v1/useradm";
+
+type Svc = State<Arc<Service>>;
+
+/// The open routes: login.
+pub fn open(svc: Arc<Service>) -> Router {
+    Router::new()
+        .route(&format!("{BASE}/auth/login"), post(login))
+        .with_state(svc)
+}
+
+/// The routes behind user-token verification.
+pub fn management(svc: Arc<Service>) -> Router {
+    Router::new()
+        .route(&format!("{BASE}/auth/logout"), post(logout))
+        .route(&format!("{BASE}/users"), get(list_users).post(create_user))
+        .route(
+            &format!("{BASE}/users/{{id}}"),
+            get(get_user).put(update_user).delete(delete_user),
+        )
+        .route(
+            &format!("{BASE}/settings"),
+            get(get_settings).post(save_settings),
+        )
+        .route(
+            &format!("{BASE}/settings/me"),
+            get(get_my_settings).post(save_my_settings),
+        )
+        .route(
+            &format!("{BASE}/settings/tokens"),
+            get(list_tokens).post(issue_token),
+        )
+        .route(
+            &format!("{BASE}/settings/tokens/{{id}}"),
+            delete(delete_token),
+        )
+        .route(&format!("{BASE}/plans"), get(plans))
+        .route(&format!("{BASE}/plan_binding"), get(plan_binding))
+        .with_state(svc)
+}
+
+/// `email:password` from `Authorization: Basic`.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, Secret)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case("basic ") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
+    let (user, pass) = decoded.split_once(':')?;
+    Some((user.to_owned(), Secret(pass.to_owned())))
+}
+
+fn jwt_response(token: String) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/jwt"),
+        )],
+        token,
+    )
+        .into_response()
+}
+
+async fn login(State(svc): Svc, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = read_body(req).await?;
+    if !body.is_empty() {
+        check_json_content_type(&parts.headers)?;
+    }
+    let (email, password) = basic_credentials(&parts.headers).ok_or(Error::AuthHeader)?;
+    let opts = if body.is_empty() {
+        LoginOptions::default()
+    } else {
+        parse::<LoginOptions>(&body)?
+    };
+    let token = svc.app().login(&email, &password, opts).await?;
+    Ok(jwt_response(token))
+}
+
+async fn logout(State(svc): Svc, id: Identity) -> Result<StatusCode, ApiError> {
+    svc.app().logout(&id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// The user filter of a listing query (`id` and `email` may repeat; times are unix seconds).
+pub(crate) fn user_filter(q: &[(String, String)]) -> Result<UserFilter, ApiError> {
+    let mut f = UserFilter::default();
+    for (k, v) in q {
+        let time = |name: &str| {
+            v.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "api: invalid form values: invalid form parameter \"{name}\""
+                ))
+            })
+        };
+        match k.as_str() {
+            "id" => f.ids.get_or_insert_with(Vec::new).push(v.clone()),
+            "email" => f.emails.get_or_insert_with(Vec::new).push(v.to_lowercase()),
+            // Like upstream's form.Get, the first value of a bound counts; empty means unset.
+            "created_after" if f.created_after.is_none() && !v.is_empty() => {
+                f.created_after = time(k)?
+            }
+            "created_before" if f.created_before.is_none() && !v.is_empty() => {
+                f.created_before = time(k)?
+            }
+            "updated_after" if f.updated_after.is_none() && !v.is_empty() => {
+                f.updated_after = time(k)?
+            }
+            "updated_before" if f.updated_before.is_none() && !v.is_empty() => {
+                f.updated_before = time(k)?
+            }
+            _ => {}
+        }
+    }
+    Ok(f)
+}
+
+async fn list_users(
+    State(svc): Svc,
+    id: Identity,
+    QueryPairs(q): QueryPairs,
+) -> Result<Response, ApiError> {
+    let filter = user_filter(&q)?;
+    Ok(Json(svc.app().list_users(&id.tenant, &filter).await?).into_response())
+}
+
+async fn create_user(
+    State(svc): Svc,
+    id: Identity,
+    Json(new): Json<UserNew>,
+) -> Result<Response, ApiError> {
+    let user = svc.app().create_user(&id.tenant, new).await?;
+    let location =
+        HeaderValue::from_str(&format!("users/{}", user.id)).map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+async fn get_user(
+    State(svc): Svc,
+    caller: Identity,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(svc.app().get_user(&caller, &id).await?).into_response())
+}
+
+async fn update_user(
+    State(svc): Svc,
+    caller: Identity,
+    Path(id): Path<String>,
+    Json(upd): Json<UserUpdate>,
+) -> Result<StatusCode, ApiError> {
+    svc.app().update_user(&caller, &id, upd).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_user(
+    State(svc): Svc,
+    caller: Identity,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    svc.app().delete_user(&caller.tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn settings_response(svc: &Service, id: &Identity, me: bool) -> Result<Response, ApiError> {
+    let user = me.then_some(id.subject.as_str());
+    let (values, etag) = svc.app().get_settings(&id.tenant, user).await?;
+    let mut resp = Json(values).into_response();
+    if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        resp.headers_mut().insert(header::ETAG, tag);
+    }
+    Ok(resp)
+}
+
+async fn save(
+    svc: &Service,
+    id: &Identity,
+    me: bool,
+    req: Request,
+) -> Result<StatusCode, ApiError> {
+    // Accept the tag as sent back from `ETag`, quoted or not.
+    let if_match = req
+        .headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty());
+    let values: Value = json_body(req, Some("cannot parse request body as json")).await?;
+    let user = me.then_some(id.subject.as_str());
+    svc.app()
+        .save_settings(&id.tenant, user, values, if_match.as_deref())
+        .await?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn get_settings(State(svc): Svc, id: Identity) -> Result<Response, ApiError> {
+    settings_response(&svc, &id, false).await
+}
+
+async fn get_my_settings(State(svc): Svc, id: Identity) -> Result<Response, ApiError> {
+    settings_response(&svc, &id, true).await
+}
+
+async fn save_settings(
+    State(svc): Svc,
+    id: Identity,
+    req: Request,
+) -> Result<StatusCode, ApiError> {
+    save(&svc, &id, false, req).await
+}
+
+async fn save_my_settings(
+    State(svc): Svc,
+    id: Identity,
+    req: Request,
+) -> Result<StatusCode, ApiError> {
+    save(&svc, &id, true, req).await
+}
+
+async fn issue_token(State(svc): Svc, id: Identity, req: Request) -> Result<Response, ApiError> {
+    let tr: TokenRequest = json_body(req, Some("cannot parse request body as json")).await?;
+    let token = svc.app().issue_personal_token(&id, tr).await?;
+    Ok(jwt_response(token))
+}
+
+async fn list_tokens(State(svc): Svc, id: Identity) -> Result<Response, ApiError> {
+    Ok(Json(svc.app().list_personal_tokens(&id).await?).into_response())
+}
+
+async fn delete_token(
+    State(svc): Svc,
+    caller: Identity,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    svc.app().delete_token(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The open-source server defines no plans: every page is empty.
+async fn plans(_id: Identity, QueryPairs(q): QueryPairs) -> Result<Response, ApiError> {
+    Page::from_query(&q)?;
+    Ok(Json(Vec::<Value>::new()).into_response())
+}
+
+/// Without plan definitions upstream answers an empty plan and no limits.
+async fn plan_binding(_id: Identity) -> Json<Value> {
+    Json(json!({"plan": {"name": "", "display_name": "", "features": null}}))
+}
