@@ -1,1 +1,150 @@
-//! mender-workflows
+//! The workflow engine (upstream `workflows` server and worker): definitions, `${...}`
+//! templating, the job store, queue workers and the internal workflows REST API.
+//!
+//! Wiring: connect the store database with [`migrations`] (service [`SERVICE`]), build a
+//! queue (`mender_queue::SqlQueue`), then [`Service::new`]. Mount [`Service::routers`] (internal
+//! routes only) and run [`Service::spawn_workers`] in every process that should execute jobs.
+
+pub mod app;
+pub mod config;
+pub mod definitions;
+pub mod dispatch;
+mod engine;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod store;
+pub mod template;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mender_core::service::Routers;
+use mender_db::{Db, Migrations};
+use mender_queue::JobQueue;
+use serde_json::Value;
+use sqlx::migrate::Migrator;
+
+pub use app::App;
+pub use config::WorkflowsConfig;
+pub use dispatch::{HttpDispatcher, ReqwestDispatcher};
+pub use error::Error;
+pub use store::{PostgresStore, SqliteStore, StoreError, WorkflowsStore};
+
+use engine::{Engine, TaskRunner};
+use template::EnvSource;
+
+static MIG_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIG_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Database service name of the job store (`workflows.db`, schema `mender_workflows`).
+pub const SERVICE: &str = "workflows";
+
+/// The job store's migrations.
+pub fn migrations() -> Migrations {
+    Migrations {
+        sqlite: &MIG_SQLITE,
+        postgres: &MIG_POSTGRES,
+    }
+}
+
+/// The job store on a database.
+pub fn store_for(db: Db) -> Arc<dyn WorkflowsStore> {
+    match db {
+        Db::Sqlite(p) => Arc::new(SqliteStore::new(p)),
+        Db::Postgres(p) => Arc::new(PostgresStore::new(p)),
+    }
+}
+
+/// The workflows service: API and workers.
+pub struct Service {
+    app: Arc<App>,
+    engine: Arc<Engine>,
+    config: WorkflowsConfig,
+}
+
+impl Service {
+    /// Builds the service on a migrated store database and loads the definitions: the
+    /// built-in ones, then those of `config.workflows_path`; a definition replaces a stored
+    /// one only if its version is higher.
+    pub async fn new(
+        store_db: Db,
+        queue: Arc<dyn JobQueue>,
+        dispatcher: Arc<dyn HttpDispatcher>,
+        config: WorkflowsConfig,
+    ) -> anyhow::Result<Arc<Self>> {
+        let store = store_for(store_db);
+        let app = Arc::new(App::new(store.clone(), queue.clone()));
+        app.load_definitions(definitions::builtin()).await?;
+        if let Some(dir) = &config.workflows_path {
+            let defs = definitions::load_dir(dir).map_err(|e| {
+                anyhow::anyhow!("cannot read workflow definitions in {}: {e}", dir.display())
+            })?;
+            app.load_definitions(defs).await?;
+        }
+        let engine = Arc::new(Engine {
+            store,
+            queue,
+            runner: TaskRunner {
+                dispatcher,
+                cli_commands: config.cli_commands.clone(),
+            },
+            env: EnvSource::new(config.env.clone()),
+            topics: config.topics.clone(),
+            lease: Duration::from_secs(config.lease_seconds.max(1)),
+            poll_interval: Duration::from_millis(config.poll_interval_ms.max(10)),
+            max_deliveries: config.max_deliveries.max(1),
+        });
+        Ok(Arc::new(Self {
+            app,
+            engine,
+            config,
+        }))
+    }
+
+    /// The application (for the lead's in-process callers and tests).
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// The routes: all internal (`/api/v1/...`, `/status`, `/health`).
+    pub fn routers(&self) -> Routers {
+        Routers {
+            internal: http::internal_v1::router(self.app.clone()),
+            ..Routers::default()
+        }
+    }
+
+    /// Starts `config.concurrency` workers; they stop claiming jobs when `shutdown` becomes
+    /// `true` and the handle completes once their current jobs are finished.
+    pub fn spawn_workers(
+        self: &Arc<Self>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        self.engine.spawn(self.config.concurrency, shutdown)
+    }
+}
+
+#[async_trait::async_trait]
+impl mender_api::workflows::WorkflowStarter for Service {
+    async fn start_workflow(
+        &self,
+        name: &str,
+        inputs: Value,
+    ) -> Result<mender_api::workflows::StartedWorkflow, mender_api::workflows::StartError> {
+        use mender_api::workflows::{StartError, StartedWorkflow};
+        let Value::Object(inputs) = inputs else {
+            return Err(StartError::Other(
+                "workflow inputs must be a JSON object".into(),
+            ));
+        };
+        match self.app.start(name, &inputs, None).await {
+            Ok(job) => Ok(StartedWorkflow {
+                id: job.id,
+                name: name.to_owned(),
+            }),
+            Err(Error::WorkflowNotFound) => Err(StartError::NotFound(name.to_owned())),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
