@@ -1,1 +1,87 @@
-//! mender-deviceauth
+//! mender-deviceauth: device admission and device tokens, speaking upstream Mender's
+//! deviceauth APIs (device v1, management v2, internal v1).
+//!
+//! Devices sign auth requests with their own key; a user admits them (or preauthorizes
+//! them); admitted devices get RS256/EdDSA tokens that the gateway checks through
+//! [`Service::verifier`] on every device request.
+
+use std::sync::Arc;
+
+use mender_api::workflows::WorkflowStarter;
+use mender_core::jwt::SigningKey;
+use mender_core::service::Routers;
+use mender_core::verify::TokenVerifier;
+use mender_db::{Db, Migrations};
+use sqlx::migrate::Migrator;
+
+pub mod app;
+pub mod canon;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod store;
+pub mod token;
+pub mod verifier;
+
+pub use config::{DeviceauthConfig, load_or_generate, load_signing_key};
+pub use verifier::DeviceVerifier;
+
+static MIG_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIG_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The service name (SQLite file `deviceauth.db`, PostgreSQL schema `mender_deviceauth`).
+pub const SERVICE: &str = "deviceauth";
+
+/// The deviceauth service.
+pub struct Service {
+    app: Arc<app::App>,
+}
+
+impl Service {
+    /// Builds the service on a migrated database, the token signing key, its configuration
+    /// and the workflow starter.
+    pub fn new(
+        db: Db,
+        key: SigningKey,
+        config: DeviceauthConfig,
+        workflows: Arc<dyn WorkflowStarter>,
+    ) -> Arc<Self> {
+        let store: Arc<dyn store::DeviceauthStore> = match db {
+            Db::Sqlite(pool) => Arc::new(store::SqliteStore::new(pool)),
+            Db::Postgres(pool) => Arc::new(store::PgStore::new(pool)),
+        };
+        Arc::new(Self {
+            app: Arc::new(app::App::new(store, key, config, workflows)),
+        })
+    }
+
+    /// The migrations to pass to `Db::connect`.
+    pub fn migrations() -> Migrations {
+        Migrations {
+            sqlite: &MIG_SQLITE,
+            postgres: &MIG_POSTGRES,
+        }
+    }
+
+    /// The routes: `open` (auth requests), `management` (v2), `internal` (v1); no `devices` routes.
+    pub fn routers(&self) -> Routers {
+        Routers {
+            open: http::devices_v1::routes(self.app.clone()),
+            management: http::management_v2::routes(self.app.clone()),
+            devices: axum::Router::new(),
+            internal: http::internal_v1::routes(self.app.clone()),
+        }
+    }
+
+    /// The device token verifier for the gateway.
+    pub fn verifier(&self) -> Arc<dyn TokenVerifier> {
+        Arc::new(DeviceVerifier::new(self.app.clone()))
+    }
+
+    /// The service logic, for in-process callers and tests.
+    pub fn app(&self) -> &Arc<app::App> {
+        &self.app
+    }
+}

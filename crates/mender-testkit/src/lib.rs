@@ -1,1 +1,13 @@
-//! mender-testkit
+//! Shared test support for mender-rs: a device simulator that signs authentication
+//! requests exactly like mender-client and talks to the device API over HTTP(S).
+//!
+//! It depends on no service crate, so any test or benchmark can use it against an
+//! in-process router or a running `mender-server`.
+
+mod auth;
+mod client;
+mod key;
+
+pub use auth::{AuthRequest, SignedRequest};
+pub use client::{DeviceClient, DeviceClientBuilder};
+pub use key::DeviceKey;

@@ -1,0 +1,588 @@
+//! deviceauth operations, named after upstream's: submitting auth requests, admitting and
+//! dismissing devices, preauthorization, decommissioning, tokens and limits. Knows no HTTP.
+
+use std::sync::Arc;
+
+use mender_api::workflows::WorkflowStarter;
+use mender_core::jwt::{KeySet, SigningKey};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::DeviceauthConfig;
+use crate::canon;
+use crate::crypto::DeviceKey;
+use crate::error::{Error, Result};
+use crate::model::{Device, DeviceFilter, LIMIT_MAX_DEVICES, NewDevice, Status, TokenState};
+use crate::store::{AuthRecord, DeviceauthStore, Dismissal, Preauth, StoreError};
+use crate::token;
+
+/// Who a request acts for: the tenant (empty in the open-source server) and the request id
+/// passed on to workflows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ctx {
+    /// Tenant id.
+    pub tenant: String,
+    /// `X-MEN-RequestID`.
+    pub request_id: String,
+}
+
+/// Minimum seconds between two check-in time writes for one device, so that token
+/// verification does not write on every device request.
+const CHECK_IN_RESOLUTION: i64 = 60;
+
+/// The auth request body (`id_data` is a string holding JSON).
+#[derive(Debug, Deserialize)]
+struct AuthRequestBody {
+    id_data: String,
+    pubkey: String,
+    #[serde(default)]
+    #[allow(dead_code)] // Accepted and ignored in the open-source server, as upstream.
+    tenant_token: Option<String>,
+}
+
+/// The preauthorization body.
+#[derive(Debug, Deserialize)]
+pub struct PreauthRequest {
+    /// Identity attributes (a JSON object).
+    pub identity_data: Value,
+    /// PEM public key.
+    pub pubkey: String,
+    /// Add the key even if the identity exists.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// The deviceauth service logic.
+pub struct App {
+    store: Arc<dyn DeviceauthStore>,
+    key: SigningKey,
+    keys: KeySet,
+    config: DeviceauthConfig,
+    workflows: Arc<dyn WorkflowStarter>,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn new_id() -> String {
+    // Time-ordered UUIDs keep "oldest first" listings stable within one second.
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl App {
+    /// Builds the logic over a store, a signing key and a workflow starter.
+    pub fn new(
+        store: Arc<dyn DeviceauthStore>,
+        key: SigningKey,
+        config: DeviceauthConfig,
+        workflows: Arc<dyn WorkflowStarter>,
+    ) -> Self {
+        let keys = KeySet::single(key.verifying_key());
+        Self {
+            store,
+            key,
+            keys,
+            config,
+            workflows,
+        }
+    }
+
+    /// Checks the database.
+    pub async fn health(&self) -> Result<()> {
+        self.store.ping().await.map_err(Error::from)
+    }
+
+    /// Processes a signed auth request: the raw body and the `X-MEN-Signature` header.
+    /// Returns a token once the device's auth set is accepted.
+    ///
+    /// Unlike upstream, the signature is checked before anything is written, so a forged
+    /// request leaves no trace.
+    pub async fn submit_auth_request(
+        &self,
+        ctx: &Ctx,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> Result<String> {
+        let req: AuthRequestBody = serde_json::from_slice(body)
+            .map_err(|e| Error::BadRequest(format!("failed to decode auth request: {e}")))?;
+        let invalid = |m: &str| Error::BadRequest(format!("invalid auth request: {m}"));
+        if req.id_data.is_empty() {
+            return Err(invalid("id_data must be provided"));
+        }
+        if req.pubkey.is_empty() {
+            return Err(invalid("pubkey must be provided"));
+        }
+        let key = DeviceKey::from_pem(&req.pubkey).map_err(|e| invalid(&e.to_string()))?;
+        let id = canon::canonicalize_str(&req.id_data).map_err(|e| invalid(&e.to_string()))?;
+        let signature = signature
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| Error::BadRequest("missing request signature header".into()))?;
+        if !key.verify(signature, body) {
+            return Err(Error::Unauthorized("signature verification failed".into()));
+        }
+        let new = NewDevice {
+            device_id: new_id(),
+            auth_set_id: new_id(),
+            id_data: id.text,
+            id_data_sha256: id.sha256,
+            pubkey: key.normalized_pem(),
+        };
+        let unauthorized = || Error::Unauthorized("dev auth: unauthorized".into());
+
+        // A preauthorized (identity, key) pair is admitted on its first request.
+        if let Some(set) = self
+            .store
+            .find_auth_set(&ctx.tenant, &new.id_data_sha256, &new.pubkey)
+            .await?
+            && set.status == Status::Preauthorized
+        {
+            let device = self
+                .store
+                .get_device(&ctx.tenant, &set.device_id)
+                .await?
+                .ok_or_else(unauthorized)?;
+            if device.decommissioning {
+                return Err(unauthorized());
+            }
+            let change = match self
+                .store
+                .set_auth_set_status(
+                    &ctx.tenant,
+                    &set.device_id,
+                    &set.id,
+                    Status::Accepted,
+                    &[Status::Preauthorized],
+                    self.max_devices(&ctx.tenant).await?,
+                    now(),
+                )
+                .await
+            {
+                Err(StoreError::LimitReached) => {
+                    return Err(Error::Unauthorized("unauthorized".into()));
+                }
+                other => other?,
+            };
+            self.status_changed(ctx, &change.device, change.previous_device_status)
+                .await?;
+            if change.previous_device_status != Status::Accepted {
+                self.provision(ctx, &change.device).await?;
+            }
+            return self
+                .issue_token(ctx, &set.id, &set.device_id, device.check_in_time)
+                .await;
+        }
+
+        match self
+            .store
+            .record_auth_request(&ctx.tenant, &new, now())
+            .await?
+        {
+            AuthRecord::Decommissioning => Err(unauthorized()),
+            AuthRecord::Recorded {
+                device,
+                auth_set,
+                device_created,
+                previous_status,
+            } => {
+                if device_created {
+                    self.inventory_identity(ctx, &device).await?;
+                }
+                if let Some(prev) = previous_status {
+                    self.status_changed(ctx, &device, prev).await?;
+                }
+                if auth_set.status == Status::Accepted {
+                    self.issue_token(ctx, &auth_set.id, &device.id, device.check_in_time)
+                        .await
+                } else {
+                    Err(unauthorized())
+                }
+            }
+        }
+    }
+
+    async fn issue_token(
+        &self,
+        ctx: &Ctx,
+        auth_set_id: &str,
+        device_id: &str,
+        last: Option<i64>,
+    ) -> Result<String> {
+        let now = now();
+        let (raw, record) = token::issue(
+            &self.key,
+            &self.config.jwt_issuer,
+            self.config.jwt_exp_timeout,
+            auth_set_id,
+            device_id,
+            &ctx.tenant,
+            now,
+        )?;
+        self.store.save_token(&record).await?;
+        self.sync_check_in(ctx, device_id, last, now).await;
+        Ok(raw)
+    }
+
+    /// Verifies a device token: stateless checks, then one lookup of the token, its auth set
+    /// and its device. Returns the claims and the token state.
+    pub async fn verify_token(&self, ctx: &Ctx, raw: &str) -> Result<(token::Checked, TokenState)> {
+        let checked = token::check(&self.keys, raw, now())?;
+        let unauthorized = || Error::Unauthorized("unauthorized".into());
+        let state = self
+            .store
+            .token_state(&checked.jti)
+            .await?
+            .ok_or_else(unauthorized)?;
+        if state.auth_set_status != Status::Accepted
+            || state.decommissioning
+            || state.device_id != checked.sub
+            || state.tenant_id != checked.tenant
+        {
+            return Err(unauthorized());
+        }
+        let now = now();
+        if state
+            .check_in_time
+            .is_none_or(|t| now - t >= CHECK_IN_RESOLUTION)
+        {
+            let ctx = Ctx {
+                tenant: state.tenant_id.clone(),
+                ..ctx.clone()
+            };
+            if let Err(e) = self
+                .store
+                .set_check_in(&ctx.tenant, &state.device_id, now)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot record device check-in");
+            }
+            self.sync_check_in(&ctx, &state.device_id, state.check_in_time, now)
+                .await;
+        }
+        Ok((checked, state))
+    }
+
+    /// Tells inventory the check-in time when the day changed, as upstream does without a cache.
+    async fn sync_check_in(&self, ctx: &Ctx, device_id: &str, last: Option<i64>, now: i64) {
+        if last.is_some_and(|t| t.div_euclid(86_400) == now.div_euclid(86_400)) {
+            return;
+        }
+        let attrs = json!([{"name": "check_in_time", "value": crate::model::rfc3339(now), "scope": "system"}]);
+        let inputs = json!({
+            "request_id": ctx.request_id,
+            "tenant_id": ctx.tenant,
+            "device_id": device_id,
+            "scope": "system",
+            "attributes": attrs.to_string(),
+        });
+        if let Err(e) = self
+            .workflows
+            .start_workflow("update_device_inventory", inputs)
+            .await
+        {
+            // Best effort, as upstream: the check-in is recorded here either way.
+            tracing::warn!(error = %e, "cannot sync check-in time to inventory");
+        }
+    }
+
+    /// Devices matching `filter`; the second value says whether more follow.
+    pub async fn list_devices(
+        &self,
+        ctx: &Ctx,
+        filter: &DeviceFilter,
+        skip: u64,
+        per_page: u64,
+    ) -> Result<(Vec<Device>, bool)> {
+        let mut devices = self
+            .store
+            .list_devices(&ctx.tenant, filter, skip, per_page + 1)
+            .await?;
+        let has_next = devices.len() as u64 > per_page;
+        devices.truncate(per_page as usize);
+        Ok((devices, has_next))
+    }
+
+    /// One device.
+    pub async fn get_device(&self, ctx: &Ctx, id: &str) -> Result<Device> {
+        self.store
+            .get_device(&ctx.tenant, id)
+            .await?
+            .ok_or_else(|| Error::NotFound("device not found".into()))
+    }
+
+    /// Device count, optionally of one status.
+    pub async fn count_devices(&self, ctx: &Ctx, status: Option<Status>) -> Result<u64> {
+        Ok(self.store.count_devices(&ctx.tenant, status).await?)
+    }
+
+    /// Starts decommissioning: the device's tokens stop working at once and the
+    /// `decommission_device` workflow removes it from every service.
+    pub async fn decommission_device(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        if !self
+            .store
+            .set_decommissioning(&ctx.tenant, id, now())
+            .await?
+        {
+            return Err(Error::NotFound("device not found".into()));
+        }
+        self.start(
+            "decommission_device",
+            json!({"request_id": ctx.request_id, "device_id": id, "tenant_id": ctx.tenant}),
+        )
+        .await
+    }
+
+    /// Deletes a device and its auth sets and tokens (the last step of decommissioning).
+    pub async fn delete_device(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        if self.store.delete_device(&ctx.tenant, id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("device not found".into()))
+        }
+    }
+
+    /// Status of one auth set of a device.
+    pub async fn auth_set_status(
+        &self,
+        ctx: &Ctx,
+        device_id: &str,
+        auth_set_id: &str,
+    ) -> Result<Status> {
+        match self.store.get_auth_set(&ctx.tenant, auth_set_id).await? {
+            Some(set) if set.device_id == device_id => Ok(set.status),
+            _ => Err(Error::NotFound("authorization set not found".into())),
+        }
+    }
+
+    /// Accepts, rejects or resets (pending) an auth set, with upstream's transition rules.
+    pub async fn set_auth_set_status(
+        &self,
+        ctx: &Ctx,
+        device_id: &str,
+        auth_set_id: &str,
+        status: Status,
+    ) -> Result<()> {
+        let allowed_from: &[Status] = match status {
+            Status::Accepted => &[Status::Pending, Status::Rejected],
+            Status::Rejected => &[Status::Pending, Status::Accepted],
+            Status::Pending => &[Status::Accepted, Status::Rejected],
+            Status::Preauthorized | Status::Noauth => {
+                return Err(Error::BadRequest("incorrect device status".into()));
+            }
+        };
+        let max = if status == Status::Accepted {
+            self.max_devices(&ctx.tenant).await?
+        } else {
+            0
+        };
+        let change = self
+            .store
+            .set_auth_set_status(
+                &ctx.tenant,
+                device_id,
+                auth_set_id,
+                status,
+                allowed_from,
+                max,
+                now(),
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::NotFound("authorization set not found".into()),
+                e => e.into(),
+            })?;
+        self.status_changed(ctx, &change.device, change.previous_device_status)
+            .await?;
+        if status == Status::Accepted
+            && change.previous_set_status != Status::Accepted
+            && change.previous_device_status != Status::Accepted
+        {
+            self.provision(ctx, &change.device).await?;
+        }
+        Ok(())
+    }
+
+    /// Dismisses (deletes) an auth set.
+    pub async fn dismiss_auth_set(
+        &self,
+        ctx: &Ctx,
+        device_id: &str,
+        auth_set_id: &str,
+    ) -> Result<()> {
+        let outcome = self
+            .store
+            .delete_auth_set(&ctx.tenant, device_id, auth_set_id, now())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::NotFound("authorization set not found".into()),
+                e => e.into(),
+            })?;
+        match outcome {
+            // A preauthorized device was never provisioned, but inventory indexes it:
+            // upstream's special status "decommissioned" makes inventory drop it.
+            Dismissal::DeviceDeleted => {
+                self.start(
+                    "update_device_status",
+                    json!({
+                        "request_id": ctx.request_id,
+                        "devices": [{"id": device_id, "revision": 0}],
+                        "device_status": "decommissioned",
+                        "tenant_id": ctx.tenant,
+                    }),
+                )
+                .await
+            }
+            Dismissal::SetRemoved {
+                device,
+                previous_device_status,
+            } => {
+                self.status_changed(ctx, &device, previous_device_status)
+                    .await
+            }
+        }
+    }
+
+    /// Preauthorizes an identity with a key. `Error::Conflict` carries the existing device.
+    pub async fn preauthorize(&self, ctx: &Ctx, req: &PreauthRequest) -> Result<Device> {
+        let bad = |m: String| Error::BadRequest(format!("failed to decode preauth request: {m}"));
+        let id = canon::canonicalize_value(&req.identity_data).map_err(|e| bad(e.to_string()))?;
+        if req.pubkey.is_empty() {
+            return Err(bad("pubkey: cannot be blank.".into()));
+        }
+        let key = DeviceKey::from_pem(&req.pubkey).map_err(|e| bad(e.to_string()))?;
+        let new = NewDevice {
+            device_id: new_id(),
+            auth_set_id: new_id(),
+            id_data: id.text,
+            id_data_sha256: id.sha256,
+            pubkey: key.normalized_pem(),
+        };
+        match self
+            .store
+            .preauthorize(&ctx.tenant, &new, req.force, now())
+            .await?
+        {
+            Preauth::Created(device) => {
+                self.status_changed(ctx, &device, Status::Noauth).await?;
+                self.inventory_identity(ctx, &device).await?;
+                Ok(device)
+            }
+            Preauth::Conflict(device) => Err(Error::Conflict(Box::new(device))),
+            Preauth::Forced {
+                device,
+                previous_device_status,
+            } => {
+                self.status_changed(ctx, &device, previous_device_status)
+                    .await?;
+                Ok(device)
+            }
+        }
+    }
+
+    /// Revokes one token (by `jti`).
+    pub async fn revoke_token(&self, ctx: &Ctx, jti: &str) -> Result<()> {
+        if self.store.delete_token(&ctx.tenant, jti).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("token not found".into()))
+        }
+    }
+
+    /// Deletes the tokens of one device or of a whole tenant.
+    pub async fn delete_tokens(&self, tenant: &str, device_id: Option<&str>) -> Result<()> {
+        self.store.delete_tokens(tenant, device_id).await?;
+        Ok(())
+    }
+
+    /// The effective device limit of a tenant (0 = unlimited).
+    pub async fn max_devices(&self, tenant: &str) -> Result<u64> {
+        Ok(self
+            .store
+            .get_limit(tenant, LIMIT_MAX_DEVICES)
+            .await?
+            .unwrap_or(self.config.max_devices))
+    }
+
+    /// Sets a tenant's device limit.
+    pub async fn set_max_devices(&self, tenant: &str, value: u64) -> Result<()> {
+        Ok(self
+            .store
+            .put_limit(tenant, LIMIT_MAX_DEVICES, value)
+            .await?)
+    }
+
+    /// Removes a tenant's device limit (the configured default applies again).
+    pub async fn delete_max_devices(&self, tenant: &str) -> Result<()> {
+        Ok(self.store.delete_limit(tenant, LIMIT_MAX_DEVICES).await?)
+    }
+
+    async fn start(&self, name: &'static str, inputs: Value) -> Result<()> {
+        self.workflows
+            .start_workflow(name, inputs)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Workflow {
+                name,
+                cause: e.to_string(),
+            })
+    }
+
+    /// `update_device_status` when the device status changed.
+    async fn status_changed(&self, ctx: &Ctx, device: &Device, previous: Status) -> Result<()> {
+        if device.status == previous {
+            return Ok(());
+        }
+        self.start(
+            "update_device_status",
+            json!({
+                "request_id": ctx.request_id,
+                "devices": [{"id": device.id, "revision": device.revision}],
+                "device_status": device.status.as_str(),
+                "tenant_id": ctx.tenant,
+            }),
+        )
+        .await
+    }
+
+    /// `update_device_inventory` with the identity attributes of a new device
+    /// (`status` is skipped: in the identity scope it means the admission status).
+    async fn inventory_identity(&self, ctx: &Ctx, device: &Device) -> Result<()> {
+        let attrs: Vec<Value> = match crate::model::identity_value(&device.id_data) {
+            Value::Object(map) => map
+                .into_iter()
+                .filter(|(k, _)| k != "status")
+                .map(|(name, value)| json!({"name": name, "value": value, "scope": "identity"}))
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.start(
+            "update_device_inventory",
+            json!({
+                "request_id": ctx.request_id,
+                "tenant_id": ctx.tenant,
+                "device_id": device.id,
+                "scope": "identity",
+                // Upstream passes the attributes as a JSON string: the workflow sends it as the body.
+                "attributes": Value::Array(attrs).to_string(),
+            }),
+        )
+        .await
+    }
+
+    /// `provision_device` for a newly accepted device.
+    async fn provision(&self, ctx: &Ctx, device: &Device) -> Result<()> {
+        let device_json =
+            serde_json::to_value(device).map_err(|e| Error::Internal(e.to_string()))?;
+        self.start(
+            "provision_device",
+            json!({
+                "request_id": ctx.request_id,
+                "device_id": device.id,
+                "tenant_id": ctx.tenant,
+                "device": device_json,
+                "status": device.status.as_str(),
+            }),
+        )
+        .await
+    }
+}

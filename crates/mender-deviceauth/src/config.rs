@@ -1,0 +1,99 @@
+//! deviceauth configuration and its token signing key.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use mender_core::jwt::{JwtError, SigningKey};
+use serde::{Deserialize, Serialize};
+
+/// deviceauth settings (upstream keys of the same names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceauthConfig {
+    /// `iss` of device tokens.
+    pub jwt_issuer: String,
+    /// Device token lifetime in seconds.
+    pub jwt_exp_timeout: u64,
+    /// Default limit of accepted devices (0 = unlimited); a limit set through the
+    /// internal API overrides it.
+    pub max_devices: u64,
+    /// PEM private key signing device tokens (RSA or Ed25519); when unset, `private.pem`
+    /// in the service's key directory is used, generated on first start.
+    pub private_key: Option<PathBuf>,
+}
+
+impl Default for DeviceauthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_issuer: "Mender".into(),
+            jwt_exp_timeout: 7 * 24 * 3600,
+            max_devices: 0,
+            private_key: None,
+        }
+    }
+}
+
+/// File name of the generated key in the key directory.
+pub const KEY_FILE: &str = "private.pem";
+
+/// The signing key: `config.private_key` if set, else [`load_or_generate`] in `dir`.
+pub fn load_signing_key(config: &DeviceauthConfig, dir: &Path) -> Result<SigningKey, JwtError> {
+    match &config.private_key {
+        Some(path) => SigningKey::from_file(path),
+        None => load_or_generate(dir),
+    }
+}
+
+/// Reads `dir/private.pem`, or generates an RSA 3072 key there (mode 0600) if it is missing.
+pub fn load_or_generate(dir: &Path) -> Result<SigningKey, JwtError> {
+    let path = dir.join(KEY_FILE);
+    if path.exists() {
+        return SigningKey::from_file(&path);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| JwtError::Key(format!("{}: {e}", dir.display())))?;
+    let (key, pem) = SigningKey::generate_rsa()?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(&path) {
+        Ok(mut f) => {
+            f.write_all(pem.as_bytes())
+                .map_err(|e| JwtError::Key(format!("{}: {e}", path.display())))?;
+            tracing::info!(path = %path.display(), "generated a new deviceauth signing key");
+            Ok(key)
+        }
+        // Another process created it first: use theirs, so both sign with one key.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => SigningKey::from_file(&path),
+        Err(e) => Err(JwtError::Key(format!("{}: {e}", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_once_then_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_generate(dir.path()).unwrap();
+        let b = load_or_generate(dir.path()).unwrap();
+        assert_eq!(a.verifying_key(), b.verifying_key());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let cfg: DeviceauthConfig = serde_json::from_str(r#"{"max_devices": 3}"#).unwrap();
+        assert_eq!(cfg.jwt_issuer, "Mender");
+        assert_eq!(cfg.max_devices, 3);
+        assert!(serde_json::from_str::<DeviceauthConfig>(r#"{"nope": 1}"#).is_err());
+    }
+}

@@ -1,0 +1,50 @@
+//! Device API v1 (`devices_v1.yaml`): the signed authentication request.
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use mender_core::{ApiError, RequestId};
+
+use super::AppState;
+use crate::app::Ctx;
+
+/// Path of the auth request endpoint.
+pub const AUTH_REQUESTS: &str = "/api/devices/v1/authentication/auth_requests";
+/// Header carrying the body signature.
+pub const SIGNATURE_HEADER: &str = "x-men-signature";
+
+/// The open routes (no token: the body is signed).
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route(AUTH_REQUESTS, post(auth_request))
+        .with_state(state)
+}
+
+async fn auth_request(
+    State(app): State<AppState>,
+    request_id: RequestId,
+    req: Request,
+) -> Result<Response, ApiError> {
+    // The signature covers the exact bytes, so the body is read raw, never re-encoded.
+    let (parts, body) = mender_core::json::read_body(req).await?;
+    if !body.is_empty() {
+        mender_core::json::check_json_content_type(&parts.headers)?;
+    }
+    let signature = parts
+        .headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let ctx = Ctx {
+        tenant: String::new(),
+        request_id: request_id.0,
+    };
+    let token = app.submit_auth_request(&ctx, &body, signature).await?;
+    let mut resp = (StatusCode::OK, token).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwt"),
+    );
+    Ok(resp)
+}

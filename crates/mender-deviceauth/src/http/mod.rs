@@ -1,0 +1,146 @@
+//! HTTP handlers, one module per upstream OpenAPI file; they parse, call [`crate::app::App`]
+//! and render, nothing more.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use mender_core::{ApiError, Identity, RequestId};
+
+use crate::app::{App, Ctx};
+use crate::model::{DeviceFilter, Status};
+
+pub mod devices_v1;
+pub mod internal_v1;
+pub mod management_v2;
+
+/// Handler state.
+pub type AppState = Arc<App>;
+
+/// Query string pairs in order (repeated keys kept), with upstream's 400 on malformed input.
+#[derive(Debug, Clone, Default)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl QueryPairs {
+    /// Every value of `key`.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// The first value of `key`.
+    pub fn first(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| QueryPairs(q))
+            .map_err(|_| ApiError::bad_request("malformed query parameters"))
+    }
+}
+
+/// The operation context of a management request: the caller's tenant and the request id.
+pub fn mgmt_ctx(identity: &Identity, request_id: &RequestId) -> Ctx {
+    Ctx {
+        tenant: identity.tenant.clone(),
+        request_id: request_id.0.clone(),
+    }
+}
+
+/// Parses status names for a device filter (400 on an unknown one).
+pub fn parse_statuses(values: &[String]) -> Result<Vec<Status>, ApiError> {
+    values
+        .iter()
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "filter status must be one of: accepted, pending, rejected, preauthorized or noauth",
+                )
+            })
+        })
+        .collect()
+}
+
+/// A device filter from query parameters (`status`, repeated `id`).
+pub fn filter_from_query(q: &QueryPairs) -> Result<DeviceFilter, ApiError> {
+    Ok(DeviceFilter {
+        status: parse_statuses(&q.all("status"))?,
+        ids: q.all("id"),
+    })
+}
+
+/// Parses the optional `status` of count endpoints.
+pub fn count_status(q: &QueryPairs) -> Result<Option<Status>, ApiError> {
+    match q.first("status") {
+        None | Some("") => Ok(None),
+        Some(s) => Status::parse(s).map(Some).ok_or_else(|| {
+            ApiError::bad_request(
+                "status must be one of: pending, accepted, rejected, preauthorized, noauth",
+            )
+        }),
+    }
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body; `None` if it is not valid UTF-8
+/// after percent-decoding.
+pub fn parse_form(body: &[u8]) -> Option<Vec<(String, String)>> {
+    fn decode(s: &[u8]) -> Option<String> {
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        while i < s.len() {
+            match s[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < s.len() => {
+                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 2;
+                }
+                b'%' => return None,
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+    body.split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut kv = pair.splitn(2, |b| *b == b'=');
+            let k = decode(kv.next().unwrap_or_default())?;
+            let v = decode(kv.next().unwrap_or_default())?;
+            Some((k, v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding() {
+        assert_eq!(
+            parse_form(b"status=pending&id=a%2Fb&x=1+2").unwrap(),
+            vec![
+                ("status".into(), "pending".into()),
+                ("id".into(), "a/b".into()),
+                ("x".into(), "1 2".into())
+            ]
+        );
+        assert!(parse_form(b"a=%zz").is_none());
+        assert!(parse_form(b"a=%4").is_none());
+        assert!(parse_form(b"a=%ff").is_none());
+    }
+}

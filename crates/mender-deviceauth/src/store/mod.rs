@@ -1,0 +1,211 @@
+//! Persistence of devices, authentication sets, tokens and limits. Every method that changes
+//! more than one row runs in one transaction, so no request leaves a half-written record.
+
+use async_trait::async_trait;
+
+use crate::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord, TokenState};
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Store failures the app layer reacts to; everything else is `Db`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The device or auth set does not exist (in this tenant).
+    #[error("not found")]
+    NotFound,
+    /// The auth set belongs to another device.
+    #[error("dev auth: dev ID and auth ID mismatch")]
+    Mismatch,
+    /// The requested status change is not allowed from the current status.
+    #[error("invalid status transition from {0}")]
+    InvalidTransition(Status),
+    /// Accepting would exceed `max_devices`.
+    #[error("maximum number of accepted devices reached")]
+    LimitReached,
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// The result of recording an auth request.
+// Returned once per request and never stored, so boxing the device would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum AuthRecord {
+    /// The device is being decommissioned: nothing was written.
+    Decommissioning,
+    /// The device and auth set as they are now.
+    Recorded {
+        /// The device, with its auth sets.
+        device: Device,
+        /// The auth set matching the request.
+        auth_set: AuthSet,
+        /// Whether the device was created by this request.
+        device_created: bool,
+        /// The device status before, if this request changed it.
+        previous_status: Option<Status>,
+    },
+}
+
+/// The result of a status change on an auth set.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    /// The device after the change, with its auth sets.
+    pub device: Device,
+    /// The auth set's status before.
+    pub previous_set_status: Status,
+    /// The device status before.
+    pub previous_device_status: Status,
+}
+
+/// The result of dismissing an auth set.
+#[derive(Debug, Clone)]
+pub enum Dismissal {
+    /// The device had only preauthorized data and was deleted with the set.
+    DeviceDeleted,
+    /// The set was removed; the device remains.
+    SetRemoved {
+        /// The device after the change.
+        device: Device,
+        /// The device status before.
+        previous_device_status: Status,
+    },
+}
+
+/// The result of a preauthorization.
+#[derive(Debug, Clone)]
+pub enum Preauth {
+    /// A new device was created with a preauthorized auth set.
+    Created(Device),
+    /// The identity exists and `force` was not set: nothing was written.
+    Conflict(Device),
+    /// The identity exists and `force` added (or reset) the preauthorized set.
+    Forced {
+        /// The device after the change.
+        device: Device,
+        /// The device status before.
+        previous_device_status: Status,
+    },
+}
+
+/// Storage for deviceauth. Tenant ids scope every lookup; the open-source server uses `""`.
+// `set_auth_set_status` takes the whole transition in one call so it runs in one transaction.
+#[allow(clippy::too_many_arguments)]
+#[async_trait]
+pub trait DeviceauthStore: Send + Sync {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Records an auth request: creates the device (status `noauth`) if its identity is new,
+    /// adds a `pending` auth set if the (identity, key) pair is new, and recomputes the
+    /// device status. Writes nothing if the device is being decommissioned.
+    async fn record_auth_request(
+        &self,
+        tenant: &str,
+        req: &NewDevice,
+        now: i64,
+    ) -> Result<AuthRecord, StoreError>;
+
+    /// The auth set with this identity hash and normalised key.
+    async fn find_auth_set(
+        &self,
+        tenant: &str,
+        id_data_sha256: &str,
+        pubkey: &str,
+    ) -> Result<Option<AuthSet>, StoreError>;
+
+    /// An auth set by id.
+    async fn get_auth_set(&self, tenant: &str, id: &str) -> Result<Option<AuthSet>, StoreError>;
+
+    /// Moves an auth set of `device_id` to `status` if its current status is in `allowed_from`
+    /// (no-op when already there). Accepting checks `max_devices` (0 = unlimited) unless the
+    /// device is already accepted, and rejects the device's other accepted sets; leaving
+    /// `accepted` deletes the device's tokens. The device status is recomputed.
+    async fn set_auth_set_status(
+        &self,
+        tenant: &str,
+        device_id: &str,
+        auth_set_id: &str,
+        status: Status,
+        allowed_from: &[Status],
+        max_devices: u64,
+        now: i64,
+    ) -> Result<StatusChange, StoreError>;
+
+    /// Removes an auth set; removing an accepted one deletes the device's tokens, removing a
+    /// preauthorized one deletes the device when no other set remains.
+    async fn delete_auth_set(
+        &self,
+        tenant: &str,
+        device_id: &str,
+        auth_set_id: &str,
+        now: i64,
+    ) -> Result<Dismissal, StoreError>;
+
+    /// Creates a preauthorized device and auth set, or with `force` adds the set to the
+    /// existing device of that identity.
+    async fn preauthorize(
+        &self,
+        tenant: &str,
+        req: &NewDevice,
+        force: bool,
+        now: i64,
+    ) -> Result<Preauth, StoreError>;
+
+    /// A device with its auth sets.
+    async fn get_device(&self, tenant: &str, id: &str) -> Result<Option<Device>, StoreError>;
+
+    /// Devices matching `filter`, oldest first, with their auth sets.
+    async fn list_devices(
+        &self,
+        tenant: &str,
+        filter: &DeviceFilter,
+        skip: u64,
+        limit: u64,
+    ) -> Result<Vec<Device>, StoreError>;
+
+    /// Number of devices, optionally of one status.
+    async fn count_devices(&self, tenant: &str, status: Option<Status>) -> Result<u64, StoreError>;
+
+    /// Marks a device as decommissioning; `false` if it does not exist.
+    async fn set_decommissioning(
+        &self,
+        tenant: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes a device, its auth sets and tokens; `false` if it does not exist.
+    async fn delete_device(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// Stores (or replaces) the token of an auth set and records the device's check-in.
+    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+
+    /// What verification needs about token `jti`, in one indexed lookup.
+    async fn token_state(&self, jti: &str) -> Result<Option<TokenState>, StoreError>;
+
+    /// Deletes one token; `false` if it does not exist.
+    async fn delete_token(&self, tenant: &str, jti: &str) -> Result<bool, StoreError>;
+
+    /// Deletes the tokens of a device, or of the whole tenant.
+    async fn delete_tokens(&self, tenant: &str, device_id: Option<&str>)
+    -> Result<u64, StoreError>;
+
+    /// Records a device check-in time.
+    async fn set_check_in(&self, tenant: &str, device_id: &str, now: i64)
+    -> Result<(), StoreError>;
+
+    /// A stored limit.
+    async fn get_limit(&self, tenant: &str, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Stores a limit.
+    async fn put_limit(&self, tenant: &str, name: &str, value: u64) -> Result<(), StoreError>;
+
+    /// Removes a limit.
+    async fn delete_limit(&self, tenant: &str, name: &str) -> Result<(), StoreError>;
+}
