@@ -5,4 +5,5 @@
 //! `mender-server` composition root plugs in the implementation (in-process in one-process
 //! mode, HTTP when services run apart).
 
+pub mod inventory;
 pub mod workflows;

@@ -1,0 +1,194 @@
+//! Artifact operations: upload (streamed and parsed), list, show, edit, delete, links and
+//! serving the signed downloads.
+
+use mender_blob::{BlobRead, ByteRange, ByteStream};
+use time::OffsetDateTime;
+
+use super::{App, LinkBase, artifact_key, is_uuid, now, parse::store_and_parse};
+use crate::error::{Error, Result};
+use crate::model::{Artifact, ArtifactFilter};
+use crate::store::ArtifactDeletion;
+
+/// Path prefix of the signed artifact download route.
+pub const DOWNLOAD_PREFIX: &str = "/api/devices/v1/deployments/download/artifacts";
+
+/// A download link and its expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The URL.
+    pub uri: String,
+    /// When it stops working.
+    pub expire: OffsetDateTime,
+}
+
+/// An artifact download being served.
+#[derive(Debug)]
+pub struct Download {
+    /// The artifact's name (for `Content-Disposition`).
+    pub name: String,
+    /// The bytes.
+    pub read: BlobRead,
+}
+
+impl App {
+    /// Uploads an artifact: streams it into blob storage while parsing it, then records it.
+    /// `id` may be given (internal uploads, generated artifacts); otherwise a new one is made.
+    pub async fn upload_artifact(
+        &self,
+        tenant: &str,
+        id: Option<String>,
+        description: String,
+        data: ByteStream<'_>,
+    ) -> Result<String> {
+        let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        if !is_uuid(&id) {
+            return Err(Error::BadRequest("artifact_id must be a UUID".to_owned()));
+        }
+        if self.store.get_artifact(tenant, &id).await?.is_some() {
+            return Err(Error::Conflict(
+                "an artifact with this id already exists".to_owned(),
+            ));
+        }
+        let key = artifact_key(tenant, &id);
+        let (meta, size) =
+            store_and_parse(&self.blobs, &key, data, self.config.max_image_size).await?;
+        let artifact = Artifact {
+            id: id.clone(),
+            tenant: tenant.to_owned(),
+            description,
+            meta,
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            modified: now(),
+        };
+        if let Err(e) = self.store.insert_artifact(&artifact).await {
+            if let Err(de) = self.blobs.delete(&key).await {
+                tracing::warn!(error = %de, "cannot delete blob of a rejected artifact");
+            }
+            return Err(e.into());
+        }
+        tracing::info!(artifact_id = %id, name = %artifact.meta.name, size, "artifact uploaded");
+        Ok(id)
+    }
+
+    /// A page of artifacts and the total count.
+    pub async fn list_artifacts(
+        &self,
+        tenant: &str,
+        f: &ArtifactFilter,
+    ) -> Result<(Vec<Artifact>, u64)> {
+        Ok(self.store.list_artifacts(tenant, f).await?)
+    }
+
+    /// One artifact.
+    pub async fn get_artifact(&self, tenant: &str, id: &str) -> Result<Artifact> {
+        self.store
+            .get_artifact(tenant, id)
+            .await?
+            .ok_or_else(|| Error::NotFound("artifact not found".to_owned()))
+    }
+
+    /// Edits an artifact's description.
+    pub async fn edit_artifact(&self, tenant: &str, id: &str, description: &str) -> Result<()> {
+        if description.chars().count() > 4096 {
+            return Err(Error::BadRequest("description too long".to_owned()));
+        }
+        if !self
+            .store
+            .set_artifact_description(tenant, id, description, now())
+            .await?
+        {
+            return Err(Error::NotFound("artifact not found".to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Deletes an artifact and its file; 409 while an unfinished deployment uses it.
+    pub async fn delete_artifact(&self, tenant: &str, id: &str) -> Result<()> {
+        match self.store.delete_artifact(tenant, id).await? {
+            ArtifactDeletion::NotFound => Err(Error::NotFound("artifact not found".to_owned())),
+            ArtifactDeletion::InUse => Err(Error::Conflict(
+                "artifact used in active deployment".to_owned(),
+            )),
+            ArtifactDeletion::Deleted => {
+                if let Err(e) = self.blobs.delete(&artifact_key(tenant, id)).await {
+                    tracing::warn!(artifact_id = %id, error = %e, "artifact record deleted but its file could not be");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A signed link to the artifact file, valid for `expire_seconds`.
+    pub async fn artifact_link(
+        &self,
+        tenant: &str,
+        id: &str,
+        base: &LinkBase,
+        expire_seconds: u64,
+    ) -> Result<Link> {
+        let artifact = self.get_artifact(tenant, id).await?;
+        Ok(self.link_for(&artifact, base, expire_seconds))
+    }
+
+    /// A link for a known artifact: presigned by the blob store when it can, else ours.
+    pub(crate) fn link_for(
+        &self,
+        artifact: &Artifact,
+        base: &LinkBase,
+        expire_seconds: u64,
+    ) -> Link {
+        let secs = i64::try_from(expire_seconds)
+            .unwrap_or(i64::MAX / 2)
+            .clamp(60, 7 * 24 * 3600);
+        let expire = OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+        let key = artifact_key(&artifact.tenant, &artifact.id);
+        if let Some(uri) = self
+            .blobs
+            .presign_get(&key, std::time::Duration::from_secs(secs.unsigned_abs()))
+        {
+            return Link { uri, expire };
+        }
+        let path = format!("{DOWNLOAD_PREFIX}/{}", artifact.id);
+        let query = self.presigner.sign(&path, expire, &artifact.tenant);
+        Link {
+            uri: format!("{}://{}{path}?{query}", base.scheme, base.host),
+            expire,
+        }
+    }
+
+    /// The signed query string that makes `path` downloadable until `expire`.
+    pub fn sign_path(&self, path: &str, expire: OffsetDateTime, tenant: &str) -> String {
+        self.presigner.sign(path, expire, tenant)
+    }
+
+    /// Serves a signed download: checks the signature and expiry, then opens the file.
+    pub async fn open_download(
+        &self,
+        id: &str,
+        query: &[(String, String)],
+        range: Option<ByteRange>,
+    ) -> Result<Download> {
+        let path = format!("{DOWNLOAD_PREFIX}/{id}");
+        let tenant = self
+            .presigner
+            .verify(&path, query, OffsetDateTime::now_utc())?;
+        if !is_uuid(id) {
+            return Err(Error::NotFound("artifact not found".to_owned()));
+        }
+        let artifact = self.get_artifact(&tenant, id).await?;
+        let read = self
+            .blobs
+            .get(&artifact_key(&tenant, id), range)
+            .await
+            .map_err(|e| match e {
+                mender_blob::BlobError::NotFound => {
+                    Error::NotFound("artifact file not found".to_owned())
+                }
+                other => other.into(),
+            })?;
+        Ok(Download {
+            name: artifact.meta.name,
+            read,
+        })
+    }
+}

@@ -1,0 +1,354 @@
+//! Deployment operations for users: create (device list, group, all devices), list, show,
+//! statistics, device lists, logs, abort, and per-device history management.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{App, now};
+use crate::error::{Error, Result};
+use crate::model::{
+    Artifact, Deployment, DeploymentFilter, DeploymentStatus, DeviceDeployment, DeviceStatus,
+    LogMessage, Statistics, StatusFilter,
+};
+
+/// What a user asks to deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewDeployment {
+    /// Deployment name.
+    pub name: String,
+    /// Release to deploy.
+    pub artifact_name: String,
+    /// Target devices.
+    pub devices: Vec<String>,
+    /// Target every accepted device.
+    pub all_devices: bool,
+    /// Skip the already-installed check.
+    pub force_installation: bool,
+}
+
+/// Who a deployment targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    /// The devices listed in the request (or all devices).
+    Request,
+    /// The devices of a static group.
+    Group(String),
+}
+
+/// A device deployment with what the API shows next to it.
+#[derive(Debug, Clone)]
+pub struct DeviceDeploymentView {
+    /// The device deployment.
+    pub dd: DeviceDeployment,
+    /// Its assigned artifact, if any and still stored.
+    pub artifact: Option<Artifact>,
+}
+
+/// One entry of a device's history.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    /// The deployment.
+    pub deployment: Deployment,
+    /// The device's part.
+    pub device: DeviceDeploymentView,
+}
+
+impl App {
+    /// Creates a deployment; returns its id.
+    pub async fn create_deployment(
+        &self,
+        tenant: &str,
+        req: NewDeployment,
+        targets: Targets,
+    ) -> Result<String> {
+        if req.name.trim().is_empty() {
+            return Err(Error::BadRequest("name: cannot be blank".to_owned()));
+        }
+        if req.artifact_name.trim().is_empty() {
+            return Err(Error::BadRequest(
+                "artifact_name: cannot be blank".to_owned(),
+            ));
+        }
+        let (devices, groups) = match &targets {
+            Targets::Group(g) => {
+                let devs = self
+                    .inventory
+                    .devices_in_group(tenant, g)
+                    .await
+                    .map_err(|e| Error::Upstream(e.to_string()))?;
+                (devs, vec![g.clone()])
+            }
+            Targets::Request => {
+                if req.all_devices && !req.devices.is_empty() {
+                    return Err(Error::BadRequest(
+                        "the deployment can either target all devices or a list of devices, not both".to_owned(),
+                    ));
+                }
+                if req.all_devices {
+                    let devs = self
+                        .inventory
+                        .all_devices(tenant)
+                        .await
+                        .map_err(|e| Error::Upstream(e.to_string()))?;
+                    (devs, Vec::new())
+                } else {
+                    if req.devices.is_empty() {
+                        return Err(Error::BadRequest("devices: cannot be blank".to_owned()));
+                    }
+                    (req.devices.clone(), Vec::new())
+                }
+            }
+        };
+        let devices: Vec<String> = devices
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if devices.is_empty() {
+            return Err(Error::BadRequest(
+                "no devices found for the deployment".to_owned(),
+            ));
+        }
+        if devices.iter().any(|d| d.is_empty() || d.len() > 1024) {
+            return Err(Error::BadRequest("devices: invalid device id".to_owned()));
+        }
+        let artifacts = self
+            .store
+            .artifacts_by_name(tenant, &req.artifact_name)
+            .await?;
+        if artifacts.is_empty() {
+            return Err(Error::Unprocessable(
+                "no artifact found for the deployment".to_owned(),
+            ));
+        }
+        let count = i64::try_from(devices.len()).unwrap_or(i64::MAX);
+        let d = Deployment {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: tenant.to_owned(),
+            name: req.name,
+            artifact_name: req.artifact_name,
+            created: now(),
+            finished: None,
+            status: DeploymentStatus::Pending,
+            device_count: count,
+            max_devices: count,
+            force_installation: req.force_installation,
+            groups,
+        };
+        let ids: Vec<String> = artifacts.into_iter().map(|a| a.id).collect();
+        self.store.insert_deployment(&d, &devices, &ids).await?;
+        tracing::info!(deployment_id = %d.id, devices = devices.len(), "deployment created");
+        Ok(d.id)
+    }
+
+    /// A page of deployments and the total count.
+    pub async fn list_deployments(
+        &self,
+        tenant: &str,
+        f: &DeploymentFilter,
+    ) -> Result<(Vec<Deployment>, u64)> {
+        Ok(self.store.list_deployments(tenant, f).await?)
+    }
+
+    /// One deployment.
+    pub async fn get_deployment(&self, tenant: &str, id: &str) -> Result<Deployment> {
+        self.store
+            .get_deployment(tenant, id)
+            .await?
+            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))
+    }
+
+    /// Candidate artifact ids of a deployment.
+    pub async fn deployment_artifacts(&self, tenant: &str, id: &str) -> Result<Vec<String>> {
+        Ok(self.store.deployment_artifact_ids(tenant, id).await?)
+    }
+
+    /// Statistics of one deployment (404 when unknown).
+    pub async fn deployment_statistics(&self, tenant: &str, id: &str) -> Result<Statistics> {
+        self.get_deployment(tenant, id).await?;
+        Ok(self
+            .store
+            .statistics(tenant, &[id.to_owned()])
+            .await?
+            .remove(id)
+            .unwrap_or_default())
+    }
+
+    /// Statistics of several deployments, in the order asked, skipping unknown ids.
+    pub async fn deployments_statistics(
+        &self,
+        tenant: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, Statistics)>> {
+        if ids.is_empty() {
+            return Err(Error::BadRequest(
+                "deployment_ids: cannot be blank".to_owned(),
+            ));
+        }
+        let known: BTreeSet<String> = self
+            .store
+            .get_deployments(tenant, ids)
+            .await?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        let mut stats = self.store.statistics(tenant, ids).await?;
+        Ok(ids
+            .iter()
+            .filter(|i| known.contains(*i))
+            .map(|i| (i.clone(), stats.remove(i).unwrap_or_default()))
+            .collect())
+    }
+
+    /// Aborts a deployment (404 unknown, 422 already finished).
+    pub async fn abort_deployment(&self, tenant: &str, id: &str) -> Result<()> {
+        let d = self.get_deployment(tenant, id).await?;
+        if d.status == DeploymentStatus::Finished {
+            return Err(Error::Unprocessable(
+                "deployment already finished".to_owned(),
+            ));
+        }
+        self.store.abort_deployment(tenant, id, now()).await?;
+        Ok(())
+    }
+
+    /// Target device ids of a deployment.
+    pub async fn deployment_device_ids(&self, tenant: &str, id: &str) -> Result<Vec<String>> {
+        self.get_deployment(tenant, id).await?;
+        Ok(self.store.deployment_device_ids(tenant, id).await?)
+    }
+
+    /// A page of a deployment's device deployments with their artifacts, and the total.
+    pub async fn deployment_devices(
+        &self,
+        tenant: &str,
+        id: &str,
+        status: Option<&StatusFilter>,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Result<(Vec<DeviceDeploymentView>, u64)> {
+        self.get_deployment(tenant, id).await?;
+        let (dds, total) = self
+            .store
+            .list_device_deployments(tenant, id, status, offset, limit)
+            .await?;
+        Ok((self.with_artifacts(tenant, dds).await?, total))
+    }
+
+    async fn with_artifacts(
+        &self,
+        tenant: &str,
+        dds: Vec<DeviceDeployment>,
+    ) -> Result<Vec<DeviceDeploymentView>> {
+        let mut cache: HashMap<String, Option<Artifact>> = HashMap::new();
+        let mut out = Vec::with_capacity(dds.len());
+        for dd in dds {
+            let artifact = match &dd.artifact_id {
+                Some(aid) => {
+                    if !cache.contains_key(aid) {
+                        cache.insert(aid.clone(), self.store.get_artifact(tenant, aid).await?);
+                    }
+                    cache.get(aid).cloned().flatten()
+                }
+                None => None,
+            };
+            out.push(DeviceDeploymentView { dd, artifact });
+        }
+        Ok(out)
+    }
+
+    /// The log a device uploaded for a deployment, as text lines.
+    pub async fn device_log(&self, tenant: &str, deployment: &str, device: &str) -> Result<String> {
+        let dd = self
+            .store
+            .get_device_deployment(tenant, deployment, device)
+            .await?
+            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))?;
+        let log = self
+            .store
+            .get_log(tenant, &dd.id)
+            .await?
+            .ok_or_else(|| Error::NotFound("log not found".to_owned()))?;
+        let messages: Vec<LogMessage> = serde_json::from_str(&log)
+            .map_err(|e| Error::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+        Ok(messages
+            .iter()
+            .map(|m| format!("{} {}: {}\n", m.timestamp, m.level, m.message))
+            .collect())
+    }
+
+    /// A device's deployment history, newest first.
+    pub async fn device_history(
+        &self,
+        tenant: &str,
+        device: &str,
+        status: Option<&StatusFilter>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<HistoryEntry>> {
+        let dds = self
+            .store
+            .device_history(tenant, device, status, offset, limit)
+            .await?;
+        self.history_entries(tenant, dds).await
+    }
+
+    /// History entries for device deployment ids.
+    pub async fn history_by_ids(&self, tenant: &str, ids: &[String]) -> Result<Vec<HistoryEntry>> {
+        let dds = self.store.device_deployments_by_ids(tenant, ids).await?;
+        self.history_entries(tenant, dds).await
+    }
+
+    async fn history_entries(
+        &self,
+        tenant: &str,
+        dds: Vec<DeviceDeployment>,
+    ) -> Result<Vec<HistoryEntry>> {
+        let dep_ids: Vec<String> = dds
+            .iter()
+            .map(|d| d.deployment_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let deps: HashMap<String, Deployment> = self
+            .store
+            .get_deployments(tenant, &dep_ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.id.clone(), d))
+            .collect();
+        let views = self.with_artifacts(tenant, dds).await?;
+        Ok(views
+            .into_iter()
+            .filter_map(|v| {
+                deps.get(&v.dd.deployment_id).map(|d| HistoryEntry {
+                    deployment: d.clone(),
+                    device: v,
+                })
+            })
+            .collect())
+    }
+
+    /// Aborts every active deployment of a device.
+    pub async fn abort_device_deployments(&self, tenant: &str, device: &str) -> Result<()> {
+        Ok(self
+            .store
+            .finish_device(tenant, device, DeviceStatus::Aborted, now())
+            .await?)
+    }
+
+    /// Marks the device's active deployments `decommissioned` (the device was removed).
+    pub async fn decommission_device(&self, tenant: &str, device: &str) -> Result<()> {
+        Ok(self
+            .store
+            .finish_device(tenant, device, DeviceStatus::Decommissioned, now())
+            .await?)
+    }
+
+    /// Resets a device's history so it becomes eligible for active deployments again.
+    pub async fn reset_device_history(&self, tenant: &str, device: &str) -> Result<()> {
+        Ok(self
+            .store
+            .reset_device_history(tenant, device, now())
+            .await?)
+    }
+}

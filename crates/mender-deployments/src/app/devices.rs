@@ -1,0 +1,213 @@
+//! The device side of a deployment: checking for an update (`next`), reporting status and
+//! uploading logs, with upstream's selection and status rules.
+
+use super::artifacts::Link;
+use super::{App, LinkBase, now};
+use crate::error::{Error, Result};
+use crate::model::{Artifact, DeviceDeployment, DeviceRequest, DeviceStatus, LogMessage};
+
+/// What `next` hands a device that has an update.
+#[derive(Debug, Clone)]
+pub struct Instructions {
+    /// Deployment id.
+    pub deployment_id: String,
+    /// The artifact to install.
+    pub artifact: Artifact,
+    /// Where to download it.
+    pub link: Link,
+}
+
+impl App {
+    /// Finds the update a device should install now, following upstream's rules: continue the
+    /// oldest active device deployment, else join the oldest newer deployment; no compatible
+    /// artifact → `noartifact`; same artifact installed → `already-installed`.
+    pub async fn next_deployment(
+        &self,
+        tenant: &str,
+        device: &str,
+        req: DeviceRequest,
+        base: &LinkBase,
+    ) -> Result<Option<Instructions>> {
+        for (what, v) in [
+            ("artifact_name", &req.artifact_name),
+            ("device_type", &req.device_type),
+        ] {
+            if v.is_empty() || v.chars().count() > 4096 {
+                return Err(Error::BadRequest(format!(
+                    "{what}: must be 1 to 4096 characters"
+                )));
+            }
+        }
+        let dd = match self.store.active_device_deployment(tenant, device).await? {
+            Some(dd) => dd,
+            None => {
+                let Some(dep) = self.store.find_new_deployment(tenant, device).await? else {
+                    return Ok(None);
+                };
+                let dd = DeviceDeployment {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    tenant: tenant.to_owned(),
+                    deployment_id: dep.id,
+                    device_id: device.to_owned(),
+                    status: DeviceStatus::Pending,
+                    substate: String::new(),
+                    created: now(),
+                    started: None,
+                    finished: None,
+                    active: true,
+                    deleted: None,
+                    device_type: req.device_type.clone(),
+                    artifact_id: None,
+                    request: Some(req.clone()),
+                    log_available: false,
+                };
+                self.store.create_device_deployment(&dd).await?
+            }
+        };
+        if dd.request.as_ref().is_some_and(|first| *first != req) {
+            self.store
+                .set_device_status(tenant, &dd.id, DeviceStatus::Failure, None, now())
+                .await?;
+            return Err(Error::Conflict(
+                "the device reported different data during an ongoing deployment".to_owned(),
+            ));
+        }
+        let deployment = self
+            .store
+            .get_deployment(tenant, &dd.deployment_id)
+            .await?
+            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))?;
+        let artifact = match &dd.artifact_id {
+            Some(aid) => self.store.get_artifact(tenant, aid).await?,
+            None => {
+                let chosen = self
+                    .pick_artifact(tenant, &dd.deployment_id, &req.device_type)
+                    .await?;
+                self.store
+                    .assign_artifact(tenant, &dd.id, chosen.as_ref().map(|a| a.id.as_str()), &req)
+                    .await?;
+                chosen
+            }
+        };
+        let Some(artifact) = artifact else {
+            self.store
+                .set_device_status(tenant, &dd.id, DeviceStatus::Noartifact, None, now())
+                .await?;
+            return Ok(None);
+        };
+        if !deployment.force_installation
+            && dd.status == DeviceStatus::Pending
+            && req.artifact_name == artifact.meta.name
+        {
+            self.store
+                .set_device_status(tenant, &dd.id, DeviceStatus::AlreadyInstalled, None, now())
+                .await?;
+            return Ok(None);
+        }
+        let link = self.link_for(&artifact, base, self.config.device_download_expire_seconds);
+        Ok(Some(Instructions {
+            deployment_id: deployment.id,
+            artifact,
+            link,
+        }))
+    }
+
+    /// Among the deployment's artifacts, the smallest one compatible with the device type.
+    async fn pick_artifact(
+        &self,
+        tenant: &str,
+        deployment: &str,
+        device_type: &str,
+    ) -> Result<Option<Artifact>> {
+        let mut best: Option<Artifact> = None;
+        for id in self
+            .store
+            .deployment_artifact_ids(tenant, deployment)
+            .await?
+        {
+            let Some(a) = self.store.get_artifact(tenant, &id).await? else {
+                continue;
+            };
+            if a.meta
+                .device_types_compatible
+                .iter()
+                .any(|t| t == device_type)
+                && best.as_ref().is_none_or(|b| a.size < b.size)
+            {
+                best = Some(a);
+            }
+        }
+        Ok(best)
+    }
+
+    /// Applies a status report: 400 unknown or server-only status, 404 unknown device
+    /// deployment, 409 once aborted or decommissioned, otherwise applied (same status is a no-op).
+    pub async fn report_status(
+        &self,
+        tenant: &str,
+        device: &str,
+        deployment: &str,
+        status: &str,
+        substate: Option<&str>,
+    ) -> Result<()> {
+        let status = DeviceStatus::parse(status)
+            .filter(|s| s.device_may_report())
+            .ok_or_else(|| {
+                Error::BadRequest(format!("status: unknown or forbidden status {status:?}"))
+            })?;
+        if substate.is_some_and(|s| s.chars().count() > 200) {
+            return Err(Error::BadRequest(
+                "substate: must be at most 200 characters".to_owned(),
+            ));
+        }
+        let dd = self
+            .store
+            .get_device_deployment(tenant, deployment, device)
+            .await?
+            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))?;
+        if matches!(
+            dd.status,
+            DeviceStatus::Aborted | DeviceStatus::Decommissioned
+        ) {
+            return Err(Error::Conflict(format!(
+                "deployment is {}",
+                dd.status.as_str()
+            )));
+        }
+        if dd.status == status && substate.is_none_or(|s| s == dd.substate) {
+            return Ok(());
+        }
+        self.store
+            .set_device_status(
+                tenant,
+                &dd.id,
+                status,
+                substate.filter(|s| !s.is_empty()),
+                now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Stores the log a device uploads for a deployment.
+    pub async fn upload_log(
+        &self,
+        tenant: &str,
+        device: &str,
+        deployment: &str,
+        messages: Vec<LogMessage>,
+    ) -> Result<()> {
+        if messages.is_empty() {
+            return Err(Error::BadRequest("messages: cannot be blank".to_owned()));
+        }
+        let dd = self
+            .store
+            .get_device_deployment(tenant, deployment, device)
+            .await?
+            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))?;
+        let json =
+            serde_json::to_string(&messages).map_err(|e| Error::BadRequest(e.to_string()))?;
+        self.store.save_log(tenant, &dd.id, &json).await?;
+        Ok(())
+    }
+}

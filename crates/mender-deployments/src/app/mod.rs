@@ -1,0 +1,69 @@
+//! Deployments business logic, named after Mender operations. Knows no HTTP: handlers parse
+//! requests, call these methods and render the results.
+
+pub mod artifacts;
+pub mod deployments;
+pub mod devices;
+pub mod generate;
+mod parse;
+pub mod releases;
+
+use std::sync::Arc;
+
+use mender_api::inventory::InventoryClient;
+use mender_api::workflows::WorkflowStarter;
+use mender_blob::BlobStore;
+use time::OffsetDateTime;
+
+use crate::config::DeploymentsConfig;
+use crate::presign::Presigner;
+use crate::store::DeploymentsStore;
+
+/// Everything the operations need.
+pub struct App {
+    pub(crate) store: Arc<dyn DeploymentsStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) config: DeploymentsConfig,
+    pub(crate) presigner: Presigner,
+    pub(crate) workflows: Arc<dyn WorkflowStarter>,
+    pub(crate) inventory: Arc<dyn InventoryClient>,
+}
+
+/// Where links point: scheme and host for URLs the server hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkBase {
+    /// `https` or `http`.
+    pub scheme: String,
+    /// Host and optional port.
+    pub host: String,
+}
+
+/// The current time, truncated to microseconds so stored and rendered times agree everywhere.
+pub(crate) fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t)
+}
+
+/// Blob key of an artifact file.
+pub(crate) fn artifact_key(tenant: &str, id: &str) -> String {
+    if tenant.is_empty() {
+        format!("artifacts/{id}")
+    } else {
+        format!("artifacts/{tenant}/{id}")
+    }
+}
+
+/// Blob key of a raw file waiting for artifact generation.
+pub(crate) fn generate_key(tenant: &str, id: &str) -> String {
+    if tenant.is_empty() {
+        format!("generate/{id}")
+    } else {
+        format!("generate/{tenant}/{id}")
+    }
+}
+
+/// Checks that an id from a path is a UUID, so it can be used as a key and compared safely.
+pub(crate) fn is_uuid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok()
+}

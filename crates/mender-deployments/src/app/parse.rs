@@ -1,0 +1,191 @@
+//! Streaming an upload into blob storage while the artifact parser reads the same bytes on a
+//! blocking thread: the artifact is never held in memory, and a parse failure deletes the blob.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use futures::StreamExt;
+use mender_blob::{BlobError, BlobStore, ByteStream};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::model::{ArtifactInfo, ArtifactMeta, TypeInfo, Update, UpdateFile};
+
+const PARSER_STOPPED: &str = "artifact parser stopped";
+
+/// Feeds the parser thread from the upload.
+struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    cur: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.cur = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur.advance(n);
+        Ok(n)
+    }
+}
+
+impl ChannelReader {
+    /// Swallows what is left (tar padding after the last member) so the upload completes.
+    fn drain(&mut self) {
+        while self.rx.blocking_recv().is_some() {}
+    }
+}
+
+/// Stores `data` under `key` (at most `limit` bytes) and parses it as an artifact at the
+/// same time. On any failure nothing is left in the store.
+pub(crate) async fn store_and_parse(
+    blobs: &Arc<dyn BlobStore>,
+    key: &str,
+    data: ByteStream<'_>,
+    limit: u64,
+) -> Result<(ArtifactMeta, u64)> {
+    let (tx, rx) = mpsc::channel::<Bytes>(8);
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut reader = ChannelReader {
+            rx,
+            cur: Bytes::new(),
+        };
+        let res = mender_artifact::parse(&mut reader);
+        if res.is_ok() {
+            reader.drain();
+        }
+        res
+    });
+    let tee = data.then(move |chunk| {
+        let tx = tx.clone();
+        async move {
+            let chunk = chunk?;
+            if tx.send(chunk.clone()).await.is_err() {
+                return Err(io::Error::other(PARSER_STOPPED));
+            }
+            Ok(chunk)
+        }
+    });
+    let put = blobs.put(key, Box::pin(tee), limit).await;
+    let parsed = parser
+        .await
+        .map_err(|e| Error::Upstream(format!("artifact parser panicked: {e}")))?;
+    let fail = |e: Error| async {
+        if let Err(de) = blobs.delete(key).await {
+            tracing::warn!(error = %de, "cannot delete rejected artifact blob");
+        }
+        Err(e)
+    };
+    let info = match put {
+        Ok(info) => info,
+        Err(BlobError::TooLarge { limit }) => {
+            return Err(Error::TooLarge(format!(
+                "artifact file too large: the limit is {limit} bytes"
+            )));
+        }
+        Err(BlobError::Source(e)) if e.to_string() == PARSER_STOPPED => {
+            let msg = parsed
+                .err()
+                .map_or_else(|| "invalid artifact".to_owned(), |e| e.to_string());
+            return Err(Error::BadRequest(format!(
+                "cannot parse artifact file: {msg}"
+            )));
+        }
+        Err(BlobError::Source(e)) => {
+            return Err(Error::BadRequest(format!("failed to read the upload: {e}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let meta = match parsed {
+        Ok(m) => m,
+        Err(e) => {
+            return fail(Error::BadRequest(format!(
+                "cannot parse artifact file: {e}"
+            )))
+            .await;
+        }
+    };
+    let meta = convert(meta);
+    if let Err(e) = validate(&meta) {
+        return fail(e).await;
+    }
+    Ok((meta, info.size))
+}
+
+fn validate(m: &ArtifactMeta) -> Result<()> {
+    if m.name.is_empty() || m.name.chars().count() > 4096 {
+        return Err(Error::BadRequest(
+            "artifact name must be 1 to 4096 characters".to_owned(),
+        ));
+    }
+    if m.device_types_compatible.is_empty() {
+        return Err(Error::BadRequest(
+            "artifact must name at least one compatible device type".to_owned(),
+        ));
+    }
+    if !(1..=3).contains(&m.info.version) {
+        return Err(Error::BadRequest(format!(
+            "unsupported artifact version {}",
+            m.info.version
+        )));
+    }
+    Ok(())
+}
+
+/// Converts the parser's metadata into the stored and rendered shape.
+fn convert(m: mender_artifact::ArtifactMeta) -> ArtifactMeta {
+    let updates = m
+        .updates
+        .into_iter()
+        .map(|u| {
+            let metadata = u.meta_data.unwrap_or_default();
+            Update {
+                type_info: TypeInfo {
+                    kind: u.type_info.type_,
+                },
+                files: u
+                    .files
+                    .into_iter()
+                    .map(|f| UpdateFile {
+                        name: f.name,
+                        checksum: f.checksum,
+                        size: i64::try_from(f.size).unwrap_or(i64::MAX),
+                        date: f
+                            .date
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default(),
+                    })
+                    .collect(),
+                meta_data: deprecated_meta_data(&metadata),
+                metadata,
+            }
+        })
+        .collect();
+    ArtifactMeta {
+        name: m.name,
+        device_types_compatible: m.device_types_compatible,
+        info: ArtifactInfo {
+            format: m.info.format,
+            version: m.info.version,
+        },
+        signed: m.signed,
+        updates,
+        artifact_provides: m.artifact_provides,
+        artifact_depends: Some(m.artifact_depends).filter(|d| !d.is_empty()),
+        clears_artifact_provides: m.clears_artifact_provides,
+    }
+}
+
+/// Upstream's deprecated `meta_data`: the meta-data object as a list of `{"Key","Value"}`.
+fn deprecated_meta_data(m: &Map<String, Value>) -> Vec<Value> {
+    m.iter()
+        .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+        .collect()
+}

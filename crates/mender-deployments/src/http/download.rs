@@ -1,0 +1,150 @@
+//! The open (token-less) download route for signed artifact links, with `Range` support.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use mender_blob::{BlobError, ByteRange};
+use mender_core::ApiError;
+
+use super::{QueryPairs, State};
+use crate::app::App;
+use crate::app::artifacts::DOWNLOAD_PREFIX;
+use crate::error::Error;
+
+/// The open routes.
+pub fn routes() -> Router<std::sync::Arc<App>> {
+    Router::new().route(&format!("{DOWNLOAD_PREFIX}/{{id}}"), get(download))
+}
+
+/// Parses a single `bytes=` range; anything else (several ranges, bad syntax) is ignored and
+/// the whole file is served, as HTTP allows. `Err(())` means a suffix range of zero bytes.
+fn parse_range(headers: &HeaderMap, total_hint: Option<u64>) -> Result<Option<ByteRange>, ()> {
+    let Some(v) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else {
+            return Ok(None);
+        };
+        if n == 0 {
+            return Err(());
+        }
+        let total = total_hint.unwrap_or(0);
+        return Ok(Some(ByteRange {
+            start: total.saturating_sub(n),
+            end: None,
+        }));
+    }
+    let Ok(start) = a.parse::<u64>() else {
+        return Ok(None);
+    };
+    let end = if b.is_empty() {
+        None
+    } else {
+        match b.parse::<u64>() {
+            Ok(e) if e >= start => Some(e),
+            _ => return Ok(None),
+        }
+    };
+    Ok(Some(ByteRange { start, end }))
+}
+
+fn unsatisfiable(total: u64) -> Response {
+    let mut r = ApiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "requested range not satisfiable",
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+        r.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    r
+}
+
+async fn download(
+    s: State,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    // A suffix range needs the size first; the artifact record has it.
+    let suffix = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().starts_with("bytes=-"));
+    let total_hint = if suffix {
+        let tenant = s.presigner.verify(
+            &format!("{DOWNLOAD_PREFIX}/{id}"),
+            &query,
+            time::OffsetDateTime::now_utc(),
+        )?;
+        s.store
+            .get_artifact(&tenant, &id)
+            .await
+            .map_err(Error::from)?
+            .map(|a| a.size.max(0).unsigned_abs())
+    } else {
+        None
+    };
+    let range = match parse_range(&headers, total_hint) {
+        Ok(r) => r,
+        Err(()) => return Ok(unsatisfiable(total_hint.unwrap_or(0))),
+    };
+    let dl = match s.open_download(&id, &query, range).await {
+        Ok(dl) => dl,
+        Err(Error::Blob(BlobError::RangeNotSatisfiable { total })) => {
+            return Ok(unsatisfiable(total));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let read = dl.read;
+    let partial = range.is_some();
+    let mut resp = Response::new(Body::from_stream(read.stream));
+    *resp.status_mut() = if partial {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.mender-artifact"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(read.len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let safe_name: String = dl
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe_name}.mender\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if partial {
+        let end = read.start + read.len.saturating_sub(1);
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{end}/{}", read.start, read.total))
+        {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(resp)
+}

@@ -1,0 +1,182 @@
+//! Internal API v1 (`internal_v1.yaml`): health, tenant provisioning, per-tenant deployment
+//! and device history queries, device decommissioning and the tenant artifact upload.
+
+use axum::Router;
+use axum::extract::{Path, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mender_core::json::OptionalJson;
+use mender_core::{ApiError, Json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::management_v1::{created, history_for, list_deployments_for, upload};
+use super::{QueryPairs, State, get_all, render};
+use crate::app::App;
+use crate::error::Error;
+
+const BASE: &str = "/api/internal/v1/deployments";
+
+/// The internal routes.
+pub fn routes() -> Router<std::sync::Arc<App>> {
+    Router::new()
+        .route(&format!("{BASE}/health"), get(health))
+        .route(&format!("{BASE}/alive"), get(alive))
+        .route(&format!("{BASE}/tenants"), post(provision_tenant))
+        .route(
+            &format!("{BASE}/tenants/{{tenant}}/deployments"),
+            get(tenant_deployments),
+        )
+        .route(
+            &format!("{BASE}/tenants/{{tenant}}/deployments/devices"),
+            get(history_by_ids),
+        )
+        .route(
+            &format!("{BASE}/tenants/{{tenant}}/deployments/devices/{{id}}"),
+            get(device_history).delete(decommission),
+        )
+        .route(
+            &format!("{BASE}/tenants/{{tenant}}/artifacts"),
+            post(upload_artifact),
+        )
+        .route(
+            &format!("{BASE}/tenants/{{tenant}}/devices/deployments/last"),
+            post(last_deployments),
+        )
+        .route(
+            &format!("{BASE}/tenants//deployments/devices/{{id}}"),
+            axum::routing::delete(decommission_no_tenant),
+        )
+        .route(
+            &format!("{BASE}/tenants//artifacts"),
+            post(upload_artifact_no_tenant),
+        )
+}
+
+async fn health(s: State) -> Result<StatusCode, ApiError> {
+    s.store.ping().await.map_err(Error::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn alive() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct NewTenant {
+    #[serde(default)]
+    tenant_id: String,
+}
+
+/// Tenants need no setup here (every row carries its tenant); only the body is checked.
+async fn provision_tenant(
+    OptionalJson(body): OptionalJson<NewTenant>,
+) -> Result<StatusCode, ApiError> {
+    if body.is_none_or(|b| b.tenant_id.is_empty()) {
+        return Err(ApiError::bad_request("tenant_id: cannot be blank"));
+    }
+    Ok(StatusCode::CREATED)
+}
+
+fn tenant_of(t: &str) -> &str {
+    t
+}
+
+/// The open-source server has no tenant: workflows then build paths with an empty segment
+/// (`/tenants//deployments/...`), which these handlers serve for the empty tenant.
+async fn decommission_no_tenant(s: State, Path(dev): Path<String>) -> Result<StatusCode, ApiError> {
+    s.decommission_device("", &dev).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn upload_artifact_no_tenant(s: State, req: Request) -> Result<Response, ApiError> {
+    let aid = upload(&s, "", req, true).await?;
+    Ok(created(format!(
+        "/api/management/v1/deployments/artifacts/{aid}"
+    )))
+}
+
+async fn tenant_deployments(
+    s: State,
+    Path(tenant): Path<String>,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    list_deployments_for(
+        &s,
+        tenant_of(&tenant),
+        &query,
+        &format!("{BASE}/tenants/{tenant}/deployments"),
+    )
+    .await
+}
+
+async fn history_by_ids(
+    s: State,
+    Path(tenant): Path<String>,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    let ids = get_all(&query, "id");
+    if ids.is_empty() {
+        return Err(ApiError::bad_request("id: at least one id is required"));
+    }
+    let list = s.history_by_ids(tenant_of(&tenant), &ids).await?;
+    Ok(Json(list.iter().map(render::history).collect::<Vec<_>>()).into_response())
+}
+
+async fn device_history(
+    s: State,
+    Path((tenant, dev)): Path<(String, String)>,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    history_for(&s, tenant_of(&tenant), &dev, &query).await
+}
+
+async fn decommission(
+    s: State,
+    Path((tenant, dev)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    s.decommission_device(tenant_of(&tenant), &dev).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn upload_artifact(
+    s: State,
+    Path(tenant): Path<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let aid = upload(&s, tenant_of(&tenant), req, true).await?;
+    Ok(created(format!(
+        "/api/management/v1/deployments/artifacts/{aid}"
+    )))
+}
+
+#[derive(Deserialize)]
+struct LastBody {
+    #[serde(default)]
+    device_ids: Vec<String>,
+}
+
+async fn last_deployments(
+    s: State,
+    Path(tenant): Path<String>,
+    Json(body): Json<LastBody>,
+) -> Result<Response, ApiError> {
+    if body.device_ids.is_empty() {
+        return Err(ApiError::bad_request("device_ids: cannot be blank"));
+    }
+    let tenant = tenant_of(&tenant);
+    let mut out: Vec<Value> = Vec::new();
+    for dev in &body.device_ids {
+        if let Some(e) = s.device_history(tenant, dev, None, 0, 1).await?.pop() {
+            out.push(json!({
+                "device_id": dev,
+                "deployment_id": e.deployment.id,
+                "device_deployment_id": e.device.dd.id,
+                "device_deployment_status": e.device.dd.status.as_str(),
+                "tenant_id": tenant,
+            }));
+        }
+    }
+    Ok(Json(json!({"device_deployment_last_statuses": out})).into_response())
+}

@@ -1,0 +1,524 @@
+//! Domain types of deployments: artifacts, releases, deployments, device deployments and
+//! device statuses, with their JSON shapes as upstream renders them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// Artifact format and version (`version` file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ArtifactInfo {
+    /// Always `mender`.
+    pub format: String,
+    /// 1, 2 or 3.
+    pub version: u32,
+}
+
+/// One payload file of an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UpdateFile {
+    /// File name inside the payload.
+    pub name: String,
+    /// SHA-256 from the manifest, hex.
+    pub checksum: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Modification time from the payload tar, RFC 3339.
+    pub date: String,
+}
+
+/// Update type information.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TypeInfo {
+    /// Payload type (`rootfs-image`, `single-file`...); `null` for empty payloads.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// One update (payload) of an artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Update {
+    /// The payload type.
+    pub type_info: TypeInfo,
+    /// Payload files.
+    pub files: Vec<UpdateFile>,
+    /// The payload's `meta-data` object (`{}` when absent).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, Value>,
+    /// Deprecated list form of the meta-data, kept for older clients.
+    #[serde(default)]
+    pub meta_data: Vec<Value>,
+}
+
+/// What the artifact's headers say (upstream `meta_artifact`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ArtifactMeta {
+    /// Artifact name.
+    pub name: String,
+    /// Compatible device types.
+    pub device_types_compatible: Vec<String>,
+    /// Format and version.
+    pub info: ArtifactInfo,
+    /// Whether the artifact carries a signature (not verified, as upstream).
+    pub signed: bool,
+    /// Payloads.
+    pub updates: Vec<Update>,
+    /// Merged provides (v3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_provides: Option<BTreeMap<String, String>>,
+    /// Merged depends, always including `device_type`; values are strings or string lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_depends: Option<serde_json::Map<String, Value>>,
+    /// Provides this artifact clears (v3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clears_artifact_provides: Option<Vec<String>>,
+}
+
+/// A stored artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Artifact id (UUID).
+    pub id: String,
+    /// Tenant (empty in the open-source server).
+    pub tenant: String,
+    /// User-supplied description.
+    pub description: String,
+    /// Parsed header data.
+    pub meta: ArtifactMeta,
+    /// Size of the artifact file in bytes.
+    pub size: i64,
+    /// Creation or last edit.
+    pub modified: OffsetDateTime,
+}
+
+impl Artifact {
+    /// The depends used for uniqueness: `device_type` always included.
+    pub fn depends(&self) -> BTreeMap<String, Vec<String>> {
+        let mut d: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in self.meta.artifact_depends.iter().flatten() {
+            let vals = match v {
+                Value::Array(a) => a.iter().map(value_string).collect(),
+                other => vec![value_string(other)],
+            };
+            d.insert(k.clone(), vals);
+        }
+        d.entry("device_type".to_owned())
+            .or_insert_with(|| self.meta.device_types_compatible.clone());
+        d
+    }
+
+    /// Whether two artifacts with the same name would be ambiguous: upstream indexes every
+    /// combination of depends values, so they clash when the depends have the same keys and
+    /// every key's value lists intersect.
+    pub fn depends_overlap(&self, other: &Artifact) -> bool {
+        let (a, b) = (self.depends(), other.depends());
+        a.len() == b.len()
+            && a.iter()
+                .all(|(k, va)| b.get(k).is_some_and(|vb| va.iter().any(|v| vb.contains(v))))
+    }
+}
+
+fn value_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The JSON shape of an artifact in the management API (v1 and v2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArtifactView {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Compatible device types.
+    pub device_types_compatible: Vec<String>,
+    /// Format and version.
+    pub info: ArtifactInfo,
+    /// Signed.
+    pub signed: bool,
+    /// Payloads.
+    pub updates: Vec<Update>,
+    /// Provides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_provides: Option<BTreeMap<String, String>>,
+    /// Depends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_depends: Option<serde_json::Map<String, Value>>,
+    /// Cleared provides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clears_artifact_provides: Option<Vec<String>>,
+    /// Size in bytes.
+    pub size: i64,
+    /// Modification time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub modified: OffsetDateTime,
+}
+
+impl From<&Artifact> for ArtifactView {
+    fn from(a: &Artifact) -> Self {
+        let m = &a.meta;
+        Self {
+            id: a.id.clone(),
+            name: m.name.clone(),
+            description: a.description.clone(),
+            device_types_compatible: m.device_types_compatible.clone(),
+            info: m.info.clone(),
+            signed: m.signed,
+            updates: m.updates.clone(),
+            artifact_provides: m.artifact_provides.clone(),
+            artifact_depends: m.artifact_depends.clone(),
+            clears_artifact_provides: m.clears_artifact_provides.clone(),
+            size: a.size,
+            modified: a.modified,
+        }
+    }
+}
+
+/// Notes and tags kept for a release (a release is the set of artifacts with one name).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReleaseMeta {
+    /// Release (artifact) name.
+    pub name: String,
+    /// Free text, at most 1024 characters.
+    pub notes: String,
+    /// Tags, lower-cased and sorted.
+    pub tags: Vec<String>,
+}
+
+/// Status of one device within a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    /// Failed.
+    Failure,
+    /// Aborted by a user.
+    Aborted,
+    /// Paused before installing.
+    PauseBeforeInstalling,
+    /// Paused before committing.
+    PauseBeforeCommitting,
+    /// Paused before rebooting.
+    PauseBeforeRebooting,
+    /// Downloading.
+    Downloading,
+    /// Installing.
+    Installing,
+    /// Rebooting.
+    Rebooting,
+    /// Assigned, not started.
+    Pending,
+    /// Succeeded.
+    Success,
+    /// No compatible artifact.
+    Noartifact,
+    /// The device already runs the artifact.
+    #[serde(rename = "already-installed")]
+    AlreadyInstalled,
+    /// The device was decommissioned.
+    Decommissioned,
+}
+
+impl DeviceStatus {
+    /// Every status, in upstream's statistics order.
+    pub const ALL: [DeviceStatus; 13] = [
+        Self::Success,
+        Self::Pending,
+        Self::Failure,
+        Self::Downloading,
+        Self::Installing,
+        Self::Rebooting,
+        Self::Noartifact,
+        Self::AlreadyInstalled,
+        Self::Aborted,
+        Self::PauseBeforeInstalling,
+        Self::PauseBeforeRebooting,
+        Self::PauseBeforeCommitting,
+        Self::Decommissioned,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failure => "failure",
+            Self::Aborted => "aborted",
+            Self::PauseBeforeInstalling => "pause_before_installing",
+            Self::PauseBeforeCommitting => "pause_before_committing",
+            Self::PauseBeforeRebooting => "pause_before_rebooting",
+            Self::Downloading => "downloading",
+            Self::Installing => "installing",
+            Self::Rebooting => "rebooting",
+            Self::Pending => "pending",
+            Self::Success => "success",
+            Self::Noartifact => "noartifact",
+            Self::AlreadyInstalled => "already-installed",
+            Self::Decommissioned => "decommissioned",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Statuses that end a device deployment.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            Self::Success
+                | Self::Failure
+                | Self::AlreadyInstalled
+                | Self::Noartifact
+                | Self::Aborted
+                | Self::Decommissioned
+        )
+    }
+
+    /// Statuses a device may report itself.
+    pub fn device_may_report(self) -> bool {
+        !matches!(
+            self,
+            Self::Pending | Self::Aborted | Self::Noartifact | Self::Decommissioned
+        )
+    }
+}
+
+/// A status filter on device deployments: one status or one of upstream's groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Exactly these statuses.
+    Any(Vec<DeviceStatus>),
+}
+
+impl StatusFilter {
+    /// Parses `status` query values, including the groups `pause`, `active` and `finished`.
+    pub fn parse(s: &str) -> Option<Self> {
+        use DeviceStatus::*;
+        let v = match s {
+            "pause" => vec![
+                PauseBeforeInstalling,
+                PauseBeforeCommitting,
+                PauseBeforeRebooting,
+            ],
+            "active" => DeviceStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_finished())
+                .collect(),
+            "finished" => DeviceStatus::ALL
+                .into_iter()
+                .filter(|s| s.is_finished())
+                .collect(),
+            other => vec![DeviceStatus::parse(other)?],
+        };
+        Some(Self::Any(v))
+    }
+
+    /// The statuses matched.
+    pub fn statuses(&self) -> &[DeviceStatus] {
+        let Self::Any(v) = self;
+        v
+    }
+}
+
+/// Overall status of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentStatus {
+    /// No device has started.
+    Pending,
+    /// At least one device has started.
+    Inprogress,
+    /// Every device finished, or the deployment was aborted.
+    Finished,
+}
+
+impl DeploymentStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Inprogress => "inprogress",
+            Self::Finished => "finished",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "inprogress" => Some(Self::Inprogress),
+            "finished" => Some(Self::Finished),
+            _ => None,
+        }
+    }
+}
+
+/// A deployment: one artifact name rolled out to a list of devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// Id (UUID).
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Name.
+    pub name: String,
+    /// Release (artifact name) deployed.
+    pub artifact_name: String,
+    /// Creation time.
+    pub created: OffsetDateTime,
+    /// Finish time.
+    pub finished: Option<OffsetDateTime>,
+    /// Overall status.
+    pub status: DeploymentStatus,
+    /// Number of targeted devices.
+    pub device_count: i64,
+    /// Devices after which the deployment is finished (= device_count).
+    pub max_devices: i64,
+    /// Skip the `already-installed` check.
+    pub force_installation: bool,
+    /// Groups it was created for.
+    pub groups: Vec<String>,
+}
+
+/// Counts of device deployments per status.
+pub type Statistics = BTreeMap<DeviceStatus, i64>;
+
+/// Renders statistics with every status present, as upstream does (without `decommissioned`).
+pub fn statistics_json(stats: &Statistics) -> Value {
+    let mut m = serde_json::Map::new();
+    for s in DeviceStatus::ALL {
+        if s != DeviceStatus::Decommissioned {
+            m.insert(
+                s.as_str().to_owned(),
+                Value::from(*stats.get(&s).unwrap_or(&0)),
+            );
+        }
+    }
+    Value::Object(m)
+}
+
+/// What the device reported in its first `next` request of a device deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DeviceRequest {
+    /// Installed artifact.
+    pub artifact_name: String,
+    /// Device type.
+    pub device_type: String,
+    /// Other provides.
+    #[serde(default)]
+    pub artifact_provides: BTreeMap<String, String>,
+}
+
+/// One device's part in a deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceDeployment {
+    /// Id (UUID).
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Deployment.
+    pub deployment_id: String,
+    /// Device.
+    pub device_id: String,
+    /// Status.
+    pub status: DeviceStatus,
+    /// Free-form sub state reported by the device.
+    pub substate: String,
+    /// Creation time (first `next`).
+    pub created: OffsetDateTime,
+    /// First status change away from pending.
+    pub started: Option<OffsetDateTime>,
+    /// Finish time.
+    pub finished: Option<OffsetDateTime>,
+    /// Not finished.
+    pub active: bool,
+    /// Hidden by a history reset.
+    pub deleted: Option<OffsetDateTime>,
+    /// Device type reported.
+    pub device_type: String,
+    /// Assigned artifact.
+    pub artifact_id: Option<String>,
+    /// First request, to detect changed device data.
+    pub request: Option<DeviceRequest>,
+    /// Whether a log was uploaded.
+    pub log_available: bool,
+}
+
+/// A log line uploaded by a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogMessage {
+    /// When.
+    pub timestamp: String,
+    /// Level.
+    pub level: String,
+    /// Text.
+    pub message: String,
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Ascending.
+    #[default]
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// A string filter: exact or prefix (`foo*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    /// Equal to one of these.
+    Exact(Vec<String>),
+    /// Starts with.
+    Prefix(String),
+    /// Contains, ignoring ASCII case (the deprecated v1 filters).
+    Contains(String),
+}
+
+/// Artifact list filters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ArtifactFilter {
+    /// Name.
+    pub name: Option<Match>,
+    /// Description.
+    pub description: Option<Match>,
+    /// Device type.
+    pub device_type: Option<Match>,
+    /// Sort by modification time instead of name.
+    pub sort_modified: bool,
+    /// Direction.
+    pub sort: Sort,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return; `None` for all.
+    pub limit: Option<u64>,
+}
+
+/// Deployment list filters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeploymentFilter {
+    /// Ids.
+    pub ids: Vec<String>,
+    /// Names.
+    pub names: Vec<String>,
+    /// Name or artifact name contains (v1 `search`).
+    pub search: Option<String>,
+    /// Status.
+    pub status: Option<DeploymentStatus>,
+    /// Created at or after (unix seconds).
+    pub created_after: Option<i64>,
+    /// Created at or before (unix seconds).
+    pub created_before: Option<i64>,
+    /// Direction of the creation-time sort (upstream default: newest first).
+    pub sort: Sort,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: Option<u64>,
+}

@@ -1,0 +1,257 @@
+//! The deployments store contract ([`DeploymentsStore`]) with its row types; the SQL lives in
+//! `sql.rs` and is instantiated for SQLite and PostgreSQL.
+
+pub mod postgres;
+mod rows;
+mod sql;
+pub mod sqlite;
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use crate::model::{
+    Artifact, ArtifactFilter, Deployment, DeploymentFilter, DeviceDeployment, DeviceRequest,
+    DeviceStatus, ReleaseMeta, Statistics, StatusFilter,
+};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An artifact with the same name and overlapping depends exists.
+    #[error("an artifact with the same name and depends already exists")]
+    ArtifactConflict,
+    /// A stored document could not be decoded.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Outcome of deleting an artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactDeletion {
+    /// Deleted.
+    Deleted,
+    /// No such artifact.
+    NotFound,
+    /// An unfinished deployment uses it.
+    InUse,
+}
+
+/// Persistence of artifacts, releases, deployments and device deployments. Every call is
+/// scoped to a tenant (empty in the open-source server).
+#[async_trait::async_trait]
+pub trait DeploymentsStore: Send + Sync {
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Inserts an artifact, creating its release and adding it to unfinished deployments of
+    /// the same name; fails with [`StoreError::ArtifactConflict`] on a name/depends clash.
+    async fn insert_artifact(&self, a: &Artifact) -> Result<(), StoreError>;
+    /// One artifact.
+    async fn get_artifact(&self, tenant: &str, id: &str) -> Result<Option<Artifact>, StoreError>;
+    /// A filtered, sorted page of artifacts and the total number matching.
+    async fn list_artifacts(
+        &self,
+        tenant: &str,
+        f: &ArtifactFilter,
+    ) -> Result<(Vec<Artifact>, u64), StoreError>;
+    /// Artifacts with this name, oldest first.
+    async fn artifacts_by_name(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Vec<Artifact>, StoreError>;
+    /// Sets an artifact's description; `false` when it does not exist.
+    async fn set_artifact_description(
+        &self,
+        tenant: &str,
+        id: &str,
+        description: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Deletes an artifact unless an unfinished deployment uses it; drops its release when it
+    /// was the last artifact of that name.
+    async fn delete_artifact(&self, tenant: &str, id: &str)
+    -> Result<ArtifactDeletion, StoreError>;
+
+    /// Notes and tags of every release that has artifacts.
+    async fn release_metas(&self, tenant: &str) -> Result<Vec<ReleaseMeta>, StoreError>;
+    /// Sets a release's notes; `false` when there is no such release.
+    async fn set_release_notes(
+        &self,
+        tenant: &str,
+        name: &str,
+        notes: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Replaces a release's tags; `false` when there is no such release.
+    async fn set_release_tags(
+        &self,
+        tenant: &str,
+        name: &str,
+        tags: &[String],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Ids of unfinished deployments of any of these release names.
+    async fn active_deployments_of(
+        &self,
+        tenant: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Inserts a deployment with its target devices and candidate artifacts.
+    async fn insert_deployment(
+        &self,
+        d: &Deployment,
+        devices: &[String],
+        artifacts: &[String],
+    ) -> Result<(), StoreError>;
+    /// One deployment.
+    async fn get_deployment(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<Deployment>, StoreError>;
+    /// Deployments by id (missing ids are skipped).
+    async fn get_deployments(
+        &self,
+        tenant: &str,
+        ids: &[String],
+    ) -> Result<Vec<Deployment>, StoreError>;
+    /// A filtered page of deployments and the total number matching.
+    async fn list_deployments(
+        &self,
+        tenant: &str,
+        f: &DeploymentFilter,
+    ) -> Result<(Vec<Deployment>, u64), StoreError>;
+    /// Candidate artifact ids of a deployment.
+    async fn deployment_artifact_ids(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Target device ids of a deployment, sorted.
+    async fn deployment_device_ids(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Per-status counts of device deployments, for each of these deployments.
+    async fn statistics(
+        &self,
+        tenant: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Statistics>, StoreError>;
+    /// Aborts a deployment: its active device deployments become `aborted`, it is finished.
+    async fn abort_deployment(
+        &self,
+        tenant: &str,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// The device's oldest active device deployment.
+    async fn active_device_deployment(
+        &self,
+        tenant: &str,
+        device: &str,
+    ) -> Result<Option<DeviceDeployment>, StoreError>;
+    /// The oldest unfinished deployment targeting the device, created after its latest finished
+    /// device deployment, that still has room for devices.
+    async fn find_new_deployment(
+        &self,
+        tenant: &str,
+        device: &str,
+    ) -> Result<Option<Deployment>, StoreError>;
+    /// Creates a device deployment; if one already exists for the pair, returns that one.
+    async fn create_device_deployment(
+        &self,
+        dd: &DeviceDeployment,
+    ) -> Result<DeviceDeployment, StoreError>;
+    /// The current (not history-reset) device deployment of a device in a deployment.
+    async fn get_device_deployment(
+        &self,
+        tenant: &str,
+        deployment: &str,
+        device: &str,
+    ) -> Result<Option<DeviceDeployment>, StoreError>;
+    /// Records the assigned artifact, device type and first request of a device deployment.
+    async fn assign_artifact(
+        &self,
+        tenant: &str,
+        dd_id: &str,
+        artifact: Option<&str>,
+        request: &DeviceRequest,
+    ) -> Result<(), StoreError>;
+    /// Changes a device deployment's status (setting started/finished/active as upstream) and
+    /// updates its deployment's status in the same transaction.
+    async fn set_device_status(
+        &self,
+        tenant: &str,
+        dd_id: &str,
+        status: DeviceStatus,
+        substate: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// A page of a deployment's device deployments, by device id, and the total.
+    async fn list_device_deployments(
+        &self,
+        tenant: &str,
+        deployment: &str,
+        status: Option<&StatusFilter>,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Result<(Vec<DeviceDeployment>, u64), StoreError>;
+    /// A device's device deployments, newest first.
+    async fn device_history(
+        &self,
+        tenant: &str,
+        device: &str,
+        status: Option<&StatusFilter>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<DeviceDeployment>, StoreError>;
+    /// Device deployments by id.
+    async fn device_deployments_by_ids(
+        &self,
+        tenant: &str,
+        ids: &[String],
+    ) -> Result<Vec<DeviceDeployment>, StoreError>;
+    /// Sets every active device deployment of the device to `status` (aborted or
+    /// decommissioned), updating the deployments.
+    async fn finish_device(
+        &self,
+        tenant: &str,
+        device: &str,
+        status: DeviceStatus,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Hides the device's finished device deployments, making it eligible again.
+    async fn reset_device_history(
+        &self,
+        tenant: &str,
+        device: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Stores a device deployment's log (JSON list of messages).
+    async fn save_log(&self, tenant: &str, dd_id: &str, messages: &str) -> Result<(), StoreError>;
+    /// A device deployment's log (JSON list of messages).
+    async fn get_log(&self, tenant: &str, dd_id: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// Nanoseconds since the epoch, the stored time format.
+pub(crate) fn to_ns(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The inverse of [`to_ns`].
+pub(crate) fn from_ns(ns: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
