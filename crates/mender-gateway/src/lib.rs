@@ -45,10 +45,8 @@ pub fn compose(routers: Routers, config: GatewayConfig) -> Composed {
     } = routers;
     let user = Arc::new(Verifier(Some(config.user_verifier.clone())));
     let device = Arc::new(Verifier(config.device_verifier.clone()));
-    let management = management
-        .route_layer(middleware::from_fn_with_state(user, authenticate))
-        .layer(middleware::from_fn(security_headers));
-    let devices = devices.route_layer(middleware::from_fn_with_state(device, authenticate));
+    let management = protect(management, user).layer(middleware::from_fn(security_headers));
+    let devices = protect(devices, device);
     let public = finish(
         open.layer(middleware::from_fn(security_headers))
             .merge(management)
@@ -71,6 +69,15 @@ pub fn finish(router: Router, body_limit: usize) -> Router {
             next.run(req).await
         }))
         .layer(middleware::from_fn(request_id::middleware))
+}
+
+/// Puts every route of `router` behind `verifier` (axum refuses a route layer on no routes).
+fn protect(router: Router, verifier: Arc<Verifier>) -> Router {
+    if router.has_routes() {
+        router.route_layer(middleware::from_fn_with_state(verifier, authenticate))
+    } else {
+        router
+    }
 }
 
 struct Verifier(Option<Arc<dyn TokenVerifier>>);

@@ -1,0 +1,118 @@
+//! Builds every service on its database and wires them together.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use mender_core::service::Routers;
+use mender_db::Db;
+
+use crate::config::Config;
+use crate::dispatch::LocalDispatcher;
+
+/// All services of one process, ready to serve.
+pub struct Services {
+    /// User administration.
+    pub useradm: Arc<mender_useradm::Service>,
+    /// The workflow engine.
+    pub workflows: Arc<mender_workflows::Service>,
+    /// Device authentication.
+    pub deviceauth: Arc<mender_deviceauth::Service>,
+    /// The public and internal routers.
+    pub routers: mender_gateway::Composed,
+}
+
+/// Opens the useradm database (for the `user create` command and for `serve`).
+pub async fn useradm(config: &Config) -> anyhow::Result<Arc<mender_useradm::Service>> {
+    let url = config.database()?;
+    let db = Db::connect(&url, "useradm", mender_useradm::migrations()).await?;
+    let keys = mender_useradm::Keys::from_config(&keys_dir(&config.data_dir, "useradm"), config.useradm.private_key.as_deref())
+        .context("cannot load the useradm signing key")?;
+    Ok(mender_useradm::Service::new(db, keys, config.useradm.clone()))
+}
+
+/// Where a service keeps its signing keys.
+pub fn keys_dir(data_dir: &Path, service: &str) -> std::path::PathBuf {
+    data_dir.join("keys").join(service)
+}
+
+/// Opens the workflow engine: its job store and the job queue.
+pub async fn workflows(config: &Config, dispatcher: Arc<LocalDispatcher>) -> anyhow::Result<Arc<mender_workflows::Service>> {
+    let url = config.database()?;
+    let queue_db = Db::connect(&url, "queue", mender_queue::migrations()).await?;
+    let queue: Arc<dyn mender_queue::JobQueue> = Arc::new(mender_queue::SqlQueue::new(queue_db));
+    let db = Db::connect(&url, "workflows", mender_workflows::migrations()).await?;
+    mender_workflows::Service::new(db, queue, dispatcher, config.workflows.clone())
+        .await
+        .context("cannot start the workflow engine")
+}
+
+/// Opens device authentication; it starts workflows through the engine.
+pub async fn deviceauth(
+    config: &Config,
+    workflows: Arc<mender_workflows::Service>,
+) -> anyhow::Result<Arc<mender_deviceauth::Service>> {
+    let url = config.database()?;
+    let db = Db::connect(&url, mender_deviceauth::SERVICE, mender_deviceauth::Service::migrations()).await?;
+    let key = mender_deviceauth::load_signing_key(&config.deviceauth, &keys_dir(&config.data_dir, "deviceauth"))
+        .context("cannot load the deviceauth signing key")?;
+    Ok(mender_deviceauth::Service::new(db, key, config.deviceauth.clone(), workflows))
+}
+
+/// Builds all services and the gateway.
+pub async fn build(config: &Config) -> anyhow::Result<Services> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let network: Arc<dyn mender_workflows::HttpDispatcher> = Arc::new(mender_workflows::ReqwestDispatcher::new());
+    let dispatcher = Arc::new(LocalDispatcher::new(None, network));
+    let useradm = useradm(config).await?;
+    let workflows = workflows(config, dispatcher.clone()).await?;
+    let deviceauth = deviceauth(config, workflows.clone()).await?;
+
+    let routers = Routers::default()
+        .merge(useradm.routers())
+        .merge(workflows.routers())
+        .merge(deviceauth.routers());
+    let composed = mender_gateway::compose(
+        routers,
+        mender_gateway::GatewayConfig {
+            user_verifier: useradm.verifier(),
+            device_verifier: Some(deviceauth.verifier()),
+            body_limit: config.request_size_limit,
+        },
+    );
+    dispatcher.set_router(composed.internal.clone());
+    bootstrap_admin(config, &useradm).await?;
+    Ok(Services {
+        useradm,
+        workflows,
+        deviceauth,
+        routers: composed,
+    })
+}
+
+/// Creates the configured first administrator if it does not exist yet.
+async fn bootstrap_admin(config: &Config, useradm: &mender_useradm::Service) -> anyhow::Result<()> {
+    let admin = &config.admin;
+    if admin.email.is_empty() {
+        return Ok(());
+    }
+    let password = match &admin.password_file {
+        Some(f) => std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read admin.password_file {}", f.display()))?
+            .trim_end_matches(['\n', '\r'])
+            .to_owned(),
+        None => admin.password.clone(),
+    };
+    if password.is_empty() {
+        anyhow::bail!("admin.email is set but no admin password: set admin.password_file (or admin.password)");
+    }
+    match useradm.create_user(&admin.email, &password).await {
+        Ok(_) => {
+            tracing::info!(email = %admin.email, "created the first administrator from the configuration");
+            Ok(())
+        }
+        Err(e) if e.is_duplicate() => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("cannot create the administrator {}: {e}", admin.email)),
+    }
+}

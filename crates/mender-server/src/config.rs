@@ -1,0 +1,352 @@
+//! The server configuration: defaults, then a TOML file, then `MENDER_SERVER_*` environment
+//! variables, then command-line flags. Unknown keys are errors, so a typo never silently
+//! falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Prefix of environment variables that set configuration keys; `__` separates sections,
+/// e.g. `MENDER_SERVER_USERADM__JWT_EXP_TIMEOUT=3600`.
+pub const ENV_PREFIX: &str = "MENDER_SERVER_";
+
+/// The whole configuration of `mender-server`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory for databases, keys, the generated TLS certificate and artifacts.
+    pub data_dir: PathBuf,
+    /// Address of the public HTTPS port (devices, users, mender-cli).
+    pub listen: SocketAddr,
+    /// Host name devices and users reach the server by; put in the generated certificate and
+    /// in printed URLs. Empty: the machine's host name.
+    pub hostname: String,
+    /// Address of the internal API port (service-to-service and workflows APIs). Empty: not
+    /// served. Never expose it to devices or users.
+    pub internal_listen: Option<SocketAddr>,
+    /// Database: empty for SQLite files in the data directory, or `postgres://USER@HOST:PORT/DB`.
+    pub database_url: String,
+    /// Largest accepted JSON request body in bytes (upstream `request_size_limit`).
+    pub request_size_limit: usize,
+    /// TLS on the public port.
+    pub tls: TlsConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// First administrator, created at start when no user exists yet (for unattended installs).
+    pub admin: AdminConfig,
+    /// User administration.
+    pub useradm: mender_useradm::UseradmConfig,
+    /// The workflow engine.
+    pub workflows: mender_workflows::WorkflowsConfig,
+    /// Device authentication.
+    pub deviceauth: mender_deviceauth::DeviceauthConfig,
+}
+
+/// TLS settings of the public port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Empty: a self-signed certificate is generated in `<data_dir>/tls/`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert`.
+    pub key: Option<PathBuf>,
+    /// Serve plain HTTP, for running behind a proxy that terminates TLS.
+    pub plain_http: bool,
+}
+
+/// Log settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// Filter in `RUST_LOG` syntax, e.g. `info` or `info,mender_workflows=debug`.
+    pub level: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The administrator created at first start.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Email (login name) of the first administrator.
+    pub email: String,
+    /// Password of the first administrator. Prefer `password_file`.
+    pub password: String,
+    /// File holding the password of the first administrator (trailing newline ignored).
+    pub password_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("email", &self.email)
+            .field("password", &if self.password.is_empty() { "" } else { "***" })
+            .field("password_file", &self.password_file)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            hostname: String::new(),
+            internal_listen: None,
+            database_url: String::new(),
+            request_size_limit: mender_core::json::DEFAULT_BODY_LIMIT,
+            tls: TlsConfig::default(),
+            log: LogConfig::default(),
+            admin: AdminConfig::default(),
+            useradm: Default::default(),
+            workflows: Default::default(),
+            deviceauth: Default::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded; each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or names unknown keys.
+    #[error("configuration file {path} is invalid: {message}")]
+    File {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable does not fit the configuration.
+    #[error("environment variable {var} does not fit the configuration: {message}")]
+    Env {
+        /// Variable name.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The merged configuration is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then environment variables from `env`.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            table = text.parse::<toml::Table>().map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            // Check the file alone first so that its errors name the file.
+            toml::Value::Table(table.clone())
+                .try_into::<Config>()
+                .map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
+        }
+        for (var, value) in env {
+            let Some(key) = var.strip_prefix(ENV_PREFIX) else { continue };
+            let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+            if path.iter().any(String::is_empty) {
+                return Err(ConfigError::Env {
+                    var,
+                    message: "empty key segment".into(),
+                });
+            }
+            set_path(&mut table, &path, env_value(&value));
+            toml::Value::Table(table.clone())
+                .try_into::<Config>()
+                .map_err(|e| ConfigError::Env {
+                    var: var.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        toml::Value::Table(table)
+            .try_into::<Config>()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// Checks settings that depend on each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "tls.cert and tls.key go together: set both (--tls-cert FILE --tls-key FILE) or neither".into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.tls.plain_http && self.tls.cert.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls.plain_http serves no TLS, so tls.cert/tls.key would be ignored: choose one".into(),
+            ));
+        }
+        if !self.database_url.is_empty() {
+            mender_db::DatabaseUrl::parse(&self.database_url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        if self.request_size_limit < 1024 {
+            return Err(ConfigError::Invalid(
+                "request_size_limit must be at least 1024 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database location: PostgreSQL if configured, else SQLite files in the data directory.
+    pub fn database(&self) -> Result<mender_db::DatabaseUrl, ConfigError> {
+        if self.database_url.is_empty() {
+            Ok(mender_db::DatabaseUrl::Sqlite(self.data_dir.clone()))
+        } else {
+            mender_db::DatabaseUrl::parse(&self.database_url).map_err(|e| ConfigError::Invalid(e.to_string()))
+        }
+    }
+
+    /// The host name for URLs and the certificate.
+    pub fn effective_hostname(&self) -> String {
+        if !self.hostname.is_empty() {
+            return self.hostname.clone();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into())
+    }
+}
+
+/// Environment values are TOML values when they parse as such (numbers, booleans, arrays),
+/// strings otherwise.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    let mut cur = table;
+    for p in parents {
+        let entry = cur
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        cur = entry.as_table_mut().expect("table");
+    }
+    cur.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../mender-server.example.toml");
+
+    fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        if let toml::Value::Table(t) = v {
+            for (k, v) in t {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                if v.is_table() {
+                    keys(&p, v, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+    }
+
+    /// The example file documents every key with its default value.
+    #[test]
+    fn example_config_matches_the_config_type() {
+        let parsed: Config = toml::from_str(EXAMPLE).expect("example parses into Config");
+        assert_eq!(parsed, Config::default(), "the example must show the defaults");
+        let mut want = Vec::new();
+        keys("", &toml::Value::try_from(Config::default()).unwrap(), &mut want);
+        // Optional keys without a default are documented as comments `# key = ...`.
+        for k in want {
+            let leaf = k.rsplit('.').next().unwrap();
+            assert!(
+                EXAMPLE.lines().any(|l| l.trim_start_matches('#').trim_start().starts_with(&format!("{leaf} ="))),
+                "the example config does not document {k}"
+            );
+        }
+    }
+
+    #[test]
+    fn env_overrides_file_and_unknown_keys_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "data_dir = \"/srv/a\"\n[useradm]\njwt_issuer = \"x\"\n").unwrap();
+        let c = Config::load(
+            Some(&f),
+            [
+                ("MENDER_SERVER_USERADM__JWT_EXP_TIMEOUT".to_string(), "60".to_string()),
+                ("MENDER_SERVER_HOSTNAME".to_string(), "ota.example.com".to_string()),
+                ("OTHER".to_string(), "ignored".to_string()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/a"));
+        assert_eq!(c.useradm.jwt_issuer, "x");
+        assert_eq!(c.useradm.jwt_exp_timeout, 60);
+        assert_eq!(c.hostname, "ota.example.com");
+
+        let e = Config::load(None, [("MENDER_SERVER_LISTEN_ADDR".to_string(), "x".to_string())]).unwrap_err();
+        assert!(e.to_string().contains("MENDER_SERVER_LISTEN_ADDR"), "{e}");
+        std::fs::write(&f, "lisen = \"0.0.0.0:1\"\n").unwrap();
+        let e = Config::load(Some(&f), []).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let e = Config::load(None, [("MENDER_SERVER_LISTEN".to_string(), "nope".to_string())]).unwrap_err();
+        assert!(e.to_string().contains("MENDER_SERVER_LISTEN"), "{e}");
+    }
+
+    #[test]
+    fn validate_explains_what_to_fix() {
+        let mut c = Config::default();
+        c.tls.cert = Some("/x".into());
+        assert!(c.validate().unwrap_err().to_string().contains("--tls-key"));
+        let mut c = Config::default();
+        c.database_url = "mysql://x".into();
+        assert!(c.validate().unwrap_err().to_string().contains("postgres://"));
+        assert!(Config::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,230 @@
+//! The workflow engine inside the real binary: a job survives `kill -9` of the server and
+//! completes after restart, and a failing http task is retried as its definition says, with
+//! the attempts visible in the job status API.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use common::ServerProcess;
+use serde_json::{Value, json};
+
+/// The service our test workflows call.
+#[derive(Default)]
+struct Target {
+    /// While false, `/slow` never answers (the job is stuck mid-task).
+    release_slow: AtomicBool,
+    slow_calls: AtomicU32,
+    after_calls: AtomicU32,
+    flaky_calls: AtomicU32,
+    broken_calls: AtomicU32,
+}
+
+async fn start_target() -> (Arc<Target>, String) {
+    let state = Arc::new(Target::default());
+    let app = Router::new()
+        .route(
+            "/slow",
+            post(|State(t): State<Arc<Target>>| async move {
+                t.slow_calls.fetch_add(1, Ordering::SeqCst);
+                while !t.release_slow.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                StatusCode::OK
+            }),
+        )
+        .route(
+            "/after",
+            post(|State(t): State<Arc<Target>>| async move {
+                t.after_calls.fetch_add(1, Ordering::SeqCst);
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/flaky",
+            post(|State(t): State<Arc<Target>>| async move {
+                // Fails twice, then works.
+                if t.flaky_calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                }
+            }),
+        )
+        .route(
+            "/broken",
+            post(|State(t): State<Arc<Target>>| async move {
+                t.broken_calls.fetch_add(1, Ordering::SeqCst);
+                StatusCode::INTERNAL_SERVER_ERROR
+            }),
+        )
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (state, url)
+}
+
+fn http_task(name: &str, uri: String, retries: u32) -> Value {
+    json!({
+        "name": name,
+        "type": "http",
+        "retries": retries,
+        "retryDelaySeconds": 1,
+        "http": {
+            "uri": uri,
+            "method": "POST",
+            "contentType": "application/json",
+            "json": {"device": "${workflow.input.device_id}"},
+            "readTimeOut": 120
+        }
+    })
+}
+
+fn write_definitions(dir: &std::path::Path, target: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let def = |name: &str, tasks: Vec<Value>| {
+        json!({
+            "name": name,
+            "description": "test workflow",
+            "version": 1,
+            "schemaVersion": 1,
+            "inputParameters": ["device_id"],
+            "tasks": tasks
+        })
+    };
+    let files = [
+        (
+            "e2e_durable",
+            vec![http_task("slow", format!("{target}/slow"), 0), http_task("after", format!("{target}/after"), 0)],
+        ),
+        ("e2e_flaky", vec![http_task("flaky", format!("{target}/flaky"), 2)]),
+        ("e2e_broken", vec![http_task("broken", format!("{target}/broken"), 2)]),
+    ];
+    for (name, tasks) in files {
+        std::fs::write(dir.join(format!("{name}.json")), serde_json::to_vec_pretty(&def(name, tasks)).unwrap()).unwrap();
+    }
+}
+
+async fn start_job(server: &ServerProcess, name: &str) -> String {
+    let url = server.internal_url.as_ref().expect("internal API");
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/api/v1/workflow/{name}"))
+        .json(&json!({"device_id": "dev-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["name"], name);
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn wait_job(server: &ServerProcess, name: &str, id: &str, want: &str, secs: u64) -> Value {
+    let url = server.internal_url.as_ref().expect("internal API");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let resp = reqwest::get(format!("{url}/api/v1/workflow/{name}/{id}")).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let job: Value = resp.json().await.unwrap();
+        if job["status"] == want {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {id} did not become {want}: {job:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn env(defs: &std::path::Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("MENDER_SERVER_WORKFLOWS__WORKFLOWS_PATH", defs.display().to_string()),
+        ("MENDER_SERVER_WORKFLOWS__LEASE_SECONDS", "2".into()),
+        ("MENDER_SERVER_WORKFLOWS__POLL_INTERVAL_MS", "200".into()),
+    ]
+}
+
+fn start(data: &std::path::Path, defs: &std::path::Path) -> ServerProcess {
+    let env = env(defs);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ServerProcess::start(data, &[], &env)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_survives_kill_9_and_completes_after_restart() {
+    let (target, target_url) = start_target().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, defs) = (tmp.path().join("data"), tmp.path().join("defs"));
+    write_definitions(&defs, &target_url);
+
+    let server = start(&data, &defs);
+    let id = start_job(&server, "e2e_durable").await;
+    // Wait until a worker is inside the first task, then crash the server.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while target.slow_calls.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_job(&server, "e2e_durable", &id, "processing", 10).await;
+    server.kill9();
+    assert_eq!(target.after_calls.load(Ordering::SeqCst), 0);
+
+    // The task now answers; a restarted server picks the job up again and finishes it.
+    target.release_slow.store(true, Ordering::SeqCst);
+    let server = start(&data, &defs);
+    let job = wait_job(&server, "e2e_durable", &id, "done", 60).await;
+    assert!(target.slow_calls.load(Ordering::SeqCst) >= 2, "the interrupted task ran again");
+    assert_eq!(target.after_calls.load(Ordering::SeqCst), 1, "the second task ran exactly once");
+    let results = job["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{job:#}");
+    assert!(results.iter().all(|r| r["success"] == true), "{job:#}");
+    let status = server.stop();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_http_tasks_are_retried_as_defined() {
+    let (target, target_url) = start_target().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, defs) = (tmp.path().join("data"), tmp.path().join("defs"));
+    write_definitions(&defs, &target_url);
+    let server = start(&data, &defs);
+
+    // Fails twice, succeeds on the third and last allowed attempt.
+    let id = start_job(&server, "e2e_flaky").await;
+    let job = wait_job(&server, "e2e_flaky", &id, "done", 60).await;
+    assert_eq!(target.flaky_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(job["results"][0]["attempts"], 3, "{job:#}");
+    assert_eq!(job["results"][0]["httpResponse"]["statusCode"], 200, "{job:#}");
+
+    // Always fails: 1 + 2 retries, then the job fails and says why.
+    let id = start_job(&server, "e2e_broken").await;
+    let job = wait_job(&server, "e2e_broken", &id, "failed", 60).await;
+    assert_eq!(target.broken_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(job["results"][0]["success"], false, "{job:#}");
+    assert_eq!(job["results"][0]["attempts"], 3, "{job:#}");
+    assert_eq!(job["results"][0]["httpResponse"]["statusCode"], 500, "{job:#}");
+
+    // Unknown workflows and missing inputs are refused at the API.
+    let url = server.internal_url.clone().unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/workflow/nope"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/workflow/e2e_flaky"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    server.stop();
+}
