@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::model::Workflow;
 
 /// Built-in definitions (our own files, same names, inputs and calls as upstream's).
-const BUILTIN: [(&str, &str); 5] = [
+const BUILTIN: [(&str, &str); 6] = [
     (
         "provision_device.json",
         include_str!("../definitions/provision_device.json"),
@@ -26,6 +26,10 @@ const BUILTIN: [(&str, &str); 5] = [
     (
         "reindex_inventory.json",
         include_str!("../definitions/reindex_inventory.json"),
+    ),
+    (
+        "generate_artifact.json",
+        include_str!("../definitions/generate_artifact.json"),
     ),
 ];
 
@@ -110,7 +114,8 @@ mod tests {
                 "decommission_device",
                 "update_device_status",
                 "update_device_inventory",
-                "reindex_inventory"
+                "reindex_inventory",
+                "generate_artifact",
             ]
         );
     }

@@ -52,6 +52,32 @@ pub fn routes() -> Router<std::sync::Arc<App>> {
             &format!("{BASE}/tenants//artifacts"),
             post(upload_artifact_no_tenant),
         )
+        .route(
+            &format!("{BASE}/tenants/{{tenant}}/artifacts/generate"),
+            post(run_generate),
+        )
+        .route(
+            &format!("{BASE}/tenants//artifacts/generate"),
+            post(run_generate_no_tenant),
+        )
+}
+
+/// Runs a `generate_artifact` job (called by our `generate_artifact` workflow, which replaces
+/// upstream's create-artifact-worker): builds the single-file artifact in-process and stores it.
+async fn run_generate(
+    s: State,
+    Path(tenant): Path<String>,
+    Json(mut job): Json<crate::GenerateJob>,
+) -> Result<Response, ApiError> {
+    job.tenant_id = tenant;
+    let id = s.generate_artifact(&job).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+async fn run_generate_no_tenant(s: State, Json(mut job): Json<crate::GenerateJob>) -> Result<Response, ApiError> {
+    job.tenant_id = String::new();
+    let id = s.generate_artifact(&job).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
 
 async fn health(s: State) -> Result<StatusCode, ApiError> {

@@ -245,13 +245,14 @@ async fn definitions_api() {
             names,
             [
                 "decommission_device",
+                "generate_artifact",
                 "provision_device",
                 "reindex_inventory",
                 "update_device_inventory",
                 "update_device_status"
             ]
         );
-        let prov = &list[1];
+        let prov = &list[2];
         assert_eq!(
             (
                 prov["version"].clone(),

@@ -89,6 +89,10 @@ fn parses_every_upstream_definition() {
 fn builtins_have_upstream_names_and_inputs() {
     let dir = upstream_dir();
     for ours in definitions::builtin() {
+        if ours.name == "generate_artifact" {
+            // Deliberately different: see generate_artifact_runs_in_process.
+            continue;
+        }
         let file = dir.join(format!("{}.json", ours.name));
         let theirs = definitions::parse(&std::fs::read(&file).unwrap()).unwrap();
         let mut a = ours.input_parameters.clone();
@@ -131,4 +135,23 @@ fn builtins_have_upstream_names_and_inputs() {
             }
         }
     }
+}
+
+/// Upstream runs `generate_artifact` as a cli task of create-artifact-worker on its own NATS
+/// topic; ours calls the deployments service, which builds the artifact in-process.
+#[test]
+fn generate_artifact_runs_in_process() {
+    let ours = definitions::builtin()
+        .into_iter()
+        .find(|w| w.name == "generate_artifact")
+        .expect("built in");
+    assert_eq!(ours.tasks.len(), 1);
+    let http = ours.tasks[0].http.as_ref().expect("an http task, no external tool");
+    assert_eq!(http.method, "POST");
+    assert!(http.uri.contains("env.DEPLOYMENTS_ADDR|mender-deployments:8080"));
+    assert!(http.uri.ends_with("/artifacts/generate"));
+    assert_eq!(http.status_codes, [201]);
+    let mut inputs = ours.input_parameters.clone();
+    inputs.sort();
+    assert_eq!(inputs, ["artifact_id", "device_types_compatible", "name", "type"]);
 }

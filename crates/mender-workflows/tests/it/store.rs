@@ -74,7 +74,7 @@ async fn definitions_upsert_by_version() {
             .collect();
         let mut sorted = names.clone();
         sorted.sort();
-        assert_eq!((names.len(), names.clone()), (5, sorted));
+        assert_eq!((names.len(), names.clone()), (6, sorted));
         store.ping().await.unwrap();
     }
 }
