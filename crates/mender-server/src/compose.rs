@@ -18,6 +18,10 @@ pub struct Services {
     pub workflows: Arc<mender_workflows::Service>,
     /// Device authentication.
     pub deviceauth: Arc<mender_deviceauth::Service>,
+    /// Device inventory.
+    pub inventory: Arc<mender_inventory::Service>,
+    /// Artifacts, releases and deployments.
+    pub deployments: Arc<mender_deployments::Service>,
     /// The public and internal routers.
     pub routers: mender_gateway::Composed,
 }
@@ -59,20 +63,54 @@ pub async fn deviceauth(
     Ok(mender_deviceauth::Service::new(db, key, config.deviceauth.clone(), workflows))
 }
 
+/// Opens deployments with artifacts on local disk in `<data_dir>/artifacts`.
+pub async fn deployments(
+    config: &Config,
+    workflows: Arc<mender_workflows::Service>,
+    inventory: Arc<mender_inventory::Service>,
+) -> anyhow::Result<Arc<mender_deployments::Service>> {
+    let url = config.database()?;
+    let db = Db::connect(&url, "deployments", mender_deployments::Service::migrations()).await?;
+    let dir = config.data_dir.join("artifacts");
+    let blobs: Arc<dyn mender_blob::BlobStore> = Arc::new(
+        mender_blob::FsBlobStore::new(&dir)
+            .await
+            .with_context(|| format!("cannot use the artifact directory {}", dir.display()))?,
+    );
+    let mut dc = config.deployments.clone();
+    dc.resolve_presign_secret(&config.data_dir)
+        .context("cannot create the download-link secret")?;
+    Ok(mender_deployments::Service::new(
+        db,
+        blobs,
+        dc,
+        workflows,
+        Arc::new(crate::adapters::InventoryAdapter(inventory)),
+    ))
+}
+
 /// Builds all services and the gateway.
 pub async fn build(config: &Config) -> anyhow::Result<Services> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let url = config.database()?;
     let network: Arc<dyn mender_workflows::HttpDispatcher> = Arc::new(mender_workflows::ReqwestDispatcher::new());
     let dispatcher = Arc::new(LocalDispatcher::new(None, network));
     let useradm = useradm(config).await?;
     let workflows = workflows(config, dispatcher.clone()).await?;
     let deviceauth = deviceauth(config, workflows.clone()).await?;
+    let inventory = mender_inventory::Service::new(
+        Db::connect(&url, "inventory", mender_inventory::Service::migrations()).await?,
+        config.inventory.clone(),
+    );
+    let deployments = deployments(config, workflows.clone(), inventory.clone()).await?;
 
     let routers = Routers::default()
         .merge(useradm.routers())
         .merge(workflows.routers())
-        .merge(deviceauth.routers());
+        .merge(deviceauth.routers())
+        .merge(inventory.routers())
+        .merge(deployments.routers());
     let composed = mender_gateway::compose(
         routers,
         mender_gateway::GatewayConfig {
@@ -87,6 +125,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         useradm,
         workflows,
         deviceauth,
+        inventory,
+        deployments,
         routers: composed,
     })
 }

@@ -41,6 +41,10 @@ pub struct Config {
     pub workflows: mender_workflows::WorkflowsConfig,
     /// Device authentication.
     pub deviceauth: mender_deviceauth::DeviceauthConfig,
+    /// Device inventory.
+    pub inventory: mender_inventory::InventoryConfig,
+    /// Artifacts, releases and deployments.
+    pub deployments: mender_deployments::DeploymentsConfig,
 }
 
 /// TLS settings of the public port.
@@ -113,6 +117,8 @@ impl Default for Config {
             useradm: Default::default(),
             workflows: Default::default(),
             deviceauth: Default::default(),
+            inventory: Default::default(),
+            deployments: Default::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! it reads the configuration, opens the databases, builds the services, wires them to each
 //! other through `mender-api` traits, and serves the gateway's routers.
 
+pub mod adapters;
 pub mod compose;
 pub mod config;
 pub mod dispatch;

@@ -28,7 +28,8 @@ pub struct WorkflowsConfig {
     /// (upstream JetStream `MaxDeliver`).
     pub max_deliveries: u32,
     /// Executables `cli` tasks may run: the command's first word maps to a program path;
-    /// any other command fails the task (upstream allows only `create-artifact`).
+    /// any other command fails the task. Empty by default (upstream allows only `create-artifact`,
+    /// whose work mender-rs does in-process).
     pub cli_commands: BTreeMap<String, PathBuf>,
 }
 
@@ -42,10 +43,8 @@ impl Default for WorkflowsConfig {
             env: BTreeMap::new(),
             topics: vec![crate::model::DEFAULT_TOPIC.to_owned()],
             max_deliveries: 3,
-            cli_commands: BTreeMap::from([(
-                "create-artifact".to_owned(),
-                PathBuf::from("/usr/bin/create-artifact"),
-            )]),
+            // Nothing runs unless the operator allows it: our own definitions need no cli task.
+            cli_commands: BTreeMap::new(),
         }
     }
 }
