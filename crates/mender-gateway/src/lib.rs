@@ -69,6 +69,21 @@ pub fn finish(router: Router, body_limit: usize) -> Router {
             next.run(req).await
         }))
         .layer(middleware::from_fn(request_id::middleware))
+        .layer(middleware::from_fn(host_header))
+}
+
+/// HTTP/2 requests carry the host in the `:authority` pseudo-header, not in `Host`; services
+/// that build links from `Host` see the same thing on both protocol versions.
+async fn host_header(mut req: Request, next: Next) -> Response {
+    if !req.headers().contains_key(header::HOST)
+        && let Some(value) = req
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(header::HOST, value);
+    }
+    next.run(req).await
 }
 
 /// Puts every route of `router` behind `verifier` (axum refuses a route layer on no routes).

@@ -127,3 +127,22 @@ async fn request_id_is_echoed() {
     let body: serde_json::Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(body["request_id"], "abc-123");
 }
+
+#[tokio::test]
+async fn http2_authority_becomes_the_host_header() {
+    let app = mender_gateway::finish(
+        Router::new().route(
+            "/host",
+            get(|h: axum::http::HeaderMap| async move { h["host"].to_str().unwrap().to_owned() }),
+        ),
+        1024,
+    );
+    let req = Request::builder()
+        .uri("https://ota.example.com:8443/host")
+        .version(axum::http::Version::HTTP_2)
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.oneshot(req).await.unwrap();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"ota.example.com:8443");
+}

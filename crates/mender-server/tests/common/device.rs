@@ -32,6 +32,17 @@ fn write_exec(path: &Path, body: &str) {
 impl MenderClient {
     /// Starts `mender daemon` talking to `server_url`, trusting `cert`.
     pub fn start(root: &Path, server_url: &str, cert: &Path, setup: &DeviceSetup<'_>) -> Self {
+        Self::start_with(root, server_url, cert, setup, None)
+    }
+
+    /// Like [`Self::start`], verifying artifact signatures with `verify_key` when given.
+    pub fn start_with(
+        root: &Path,
+        server_url: &str,
+        cert: &Path,
+        setup: &DeviceSetup<'_>,
+        verify_key: Option<&Path>,
+    ) -> Self {
         assert!(
             Path::new("/usr/bin/mender").exists(),
             "mender-client is not installed: run the test command from README.md (it installs it)"
@@ -45,7 +56,7 @@ impl MenderClient {
         }
         std::fs::write(etc.join("artifact_info"), format!("artifact_name={}\n", setup.artifact_name)).unwrap();
         std::fs::write(data.join("device_type"), format!("device_type={}\n", setup.device_type)).unwrap();
-        let conf = serde_json::json!({
+        let mut conf = serde_json::json!({
             "ServerURL": server_url,
             "ServerCertificate": cert,
             "UpdatePollIntervalSeconds": 5,
@@ -57,6 +68,9 @@ impl MenderClient {
             "DBus": {"Enabled": false},
             "SkipVerify": false
         });
+        if let Some(k) = verify_key {
+            conf["ArtifactVerifyKey"] = serde_json::json!(k);
+        }
         std::fs::write(etc.join("mender.conf"), serde_json::to_vec_pretty(&conf).unwrap()).unwrap();
         std::fs::write(root.join("none.conf"), "{}").unwrap();
         write_exec(

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod device;
+pub mod mgmt;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
