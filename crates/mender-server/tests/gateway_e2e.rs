@@ -1,0 +1,231 @@
+//! The gateway in the real binary: a device token never opens a management route and a user
+//! token never a device route; revoked and rejected devices lose access at once; hostile
+//! bodies (endless chunked, oversize, malformed) get clear 4xx answers; internal APIs are not
+//! on the public port; artifact generation runs through the `generate_artifact` workflow.
+
+mod common;
+
+use std::time::Duration;
+
+use common::mgmt::{Mgmt, wait_for};
+use common::{ServerProcess, create_user};
+use mender_testkit::{DeviceClient, DeviceKey};
+use serde_json::{Value, json};
+
+async fn setup() -> (tempfile::TempDir, ServerProcess, Mgmt) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = ServerProcess::start(&data, &[], &[]);
+    assert!(create_user(&data, "admin@example.com", "correct-horse-battery").status.success());
+    let m = Mgmt::login(&server, "admin@example.com", "correct-horse-battery").await;
+    (tmp, server, m)
+}
+
+async fn accepted_device(server: &ServerProcess, m: &Mgmt, mac: &str) -> (DeviceClient, String) {
+    let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
+    let dev = DeviceClient::builder(server.url.clone(), DeviceKey::ed25519(), json!({"mac": mac}))
+        .root_cert_pem(pem)
+        .build()
+        .unwrap();
+    assert_eq!(dev.authenticate().await.unwrap(), None, "pending devices get 401");
+    let list = m.get("/api/management/v2/devauth/devices?status=pending").await;
+    let d = list.body.as_array().unwrap().iter().find(|d| d["identity_data"]["mac"] == mac).unwrap().clone();
+    let (id, aid) = (d["id"].as_str().unwrap().to_owned(), d["auth_sets"][0]["id"].as_str().unwrap().to_owned());
+    let a = m
+        .call(
+            "PUT",
+            &format!("/api/management/v2/devauth/devices/{id}/auth/{aid}/status"),
+            Some(json!({"status": "accepted"})),
+        )
+        .await;
+    assert_eq!(a.status, 204);
+    assert!(dev.authenticate().await.unwrap().is_some());
+    (dev, id)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_only_open_their_own_routes() {
+    let (_tmp, server, m) = setup().await;
+    let (dev, id) = accepted_device(&server, &m, "02:00:00:00:00:01").await;
+    let http = server.client();
+    let device_token = dev.token().unwrap();
+
+    // The device token works on device routes...
+    assert_eq!(dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(), 200);
+    // ...and never on management routes.
+    for path in ["/api/management/v1/useradm/users", "/api/management/v2/devauth/devices", "/api/management/v1/inventory/devices"] {
+        let r = http.get(format!("{}{path}", server.url)).bearer_auth(&device_token).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].is_string() && body["request_id"].is_string(), "{body}");
+    }
+    // The user token never opens device routes.
+    let r = http
+        .put(format!("{}/api/devices/v1/inventory/device/attributes", server.url))
+        .bearer_auth(&m.token)
+        .json(&json!([{"name": "os", "value": "evil"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Internal APIs are not on the public port, whatever the token.
+    for path in ["/api/internal/v1/useradm/health", "/api/v1/workflow/provision_device", "/api/internal/v1/devauth/tokens/verify"] {
+        let r = http.get(format!("{}{path}", server.url)).bearer_auth(&m.token).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // A forged token (alg none, same claims) is refused.
+    let claims = device_token.split('.').nth(1).unwrap();
+    let forged = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.");
+    let r = http
+        .get(format!("{}/api/devices/v1/deployments/device/deployments/next?artifact_name=a&device_type=b", server.url))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Rejecting the device stops its token at once.
+    let d = m.get(&format!("/api/management/v2/devauth/devices/{id}")).await;
+    let aid = d.body["auth_sets"][0]["id"].as_str().unwrap().to_owned();
+    let a = m
+        .call(
+            "PUT",
+            &format!("/api/management/v2/devauth/devices/{id}/auth/{aid}/status"),
+            Some(json!({"status": "rejected"})),
+        )
+        .await;
+    assert_eq!(a.status, 204);
+    assert_eq!(dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(), 401);
+
+    // Logging out revokes the user token.
+    let a = m.call("POST", "/api/management/v1/useradm/auth/logout", None).await;
+    assert_eq!(a.status, 202);
+    assert_eq!(m.get("/api/management/v1/useradm/users").await.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decommissioned_device_token_stops_working() {
+    let (_tmp, server, m) = setup().await;
+    let (dev, id) = accepted_device(&server, &m, "02:00:00:00:00:03").await;
+    assert_eq!(dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(), 200);
+    assert_eq!(m.call("DELETE", &format!("/api/management/v2/devauth/devices/{id}"), None).await.status, 204);
+    assert_eq!(dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(), 401);
+    wait_for(30, "inventory removal", String::new, || async {
+        (m.get(&format!("/api/management/v1/inventory/devices/{id}")).await.status == 404).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_bodies_get_clear_4xx() {
+    let (_tmp, server, m) = setup().await;
+    let http = server.client();
+    let users = format!("{}/api/management/v1/useradm/users", server.url);
+
+    // An endless chunked body is cut off at the limit with 413.
+    let chunks = futures::stream::iter((0..100_000).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let r = http
+        .post(&users)
+        .bearer_auth(&m.token)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("too large"), "{body}");
+
+    for (ct, body, want) in [
+        ("application/json", "{\"email\": ", 400),
+        ("text/plain", "{}", 415),
+        ("application/json", "[1,2,3]", 400),
+        ("application/json", "{\"email\":\"é@例え.jp\",\"password\":\"correct-horse-battery\"}", 400),
+    ] {
+        let r = http
+            .post(&users)
+            .bearer_auth(&m.token)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "{ct} {body}");
+        let b: Value = r.json().await.unwrap();
+        assert!(b["error"].is_string() && b["request_id"].is_string());
+    }
+    // Nothing was written.
+    let list = m.get("/api/management/v1/useradm/users").await;
+    assert_eq!(list.body.as_array().unwrap().len(), 1);
+
+    // Malformed Basic credentials and a very long password on login.
+    let login = format!("{}/api/management/v1/useradm/auth/login", server.url);
+    let r = http.post(&login).header("authorization", "Basic !!!not-base64").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.post(&login).basic_auth("admin@example.com", Some("x".repeat(5_000))).send().await.unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    // A device auth request with garbage is a 400, not a 5xx.
+    let r = http
+        .post(format!("{}/api/devices/v1/authentication/auth_requests", server.url))
+        .header("content-type", "application/json")
+        .header("x-men-signature", "AAAA")
+        .body("{\"id_data\": 5}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+/// `POST /artifacts/generate` stores the file and starts the `generate_artifact` workflow,
+/// which builds a single-file artifact in-process; the result is listed and parses.
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_artifact_appears() {
+    let (tmp, server, m) = setup().await;
+    let boundary = "XBOUNDARYX";
+    let file = vec![b'x'; 10_000];
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("name", "generated-1"),
+        ("description", "made by the server"),
+        ("device_types_compatible", "test-device"),
+        ("type", "single_file"),
+        ("args", "{\"dest_dir\":\"/opt/app\",\"filename\":\"app.bin\"}"),
+    ] {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes());
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"app.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+            .bytes(),
+    );
+    body.extend(&file);
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    let r = server
+        .client()
+        .post(format!("{}/api/management/v1/deployments/artifacts/generate", server.url))
+        .bearer_auth(&m.token)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let art = wait_for(60, "the generated artifact", String::new, || async {
+        let list = m.get("/api/management/v1/deployments/artifacts").await;
+        list.body.as_array()?.iter().find(|a| a["name"] == "generated-1").cloned()
+    })
+    .await;
+    assert_eq!(art["description"], "made by the server");
+    assert_eq!(art["device_types_compatible"], json!(["test-device"]));
+    assert_eq!(art["updates"][0]["type_info"]["type"], "single-file");
+    let names: Vec<&str> = art["updates"][0]["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"app.bin"), "{art}");
+    // The real mender-artifact reads what the server generated.
+    let link = m.get(&format!("/api/management/v1/deployments/artifacts/{}/download", art["id"].as_str().unwrap())).await;
+    let bytes = m.http.get(link.body["uri"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    let path = tmp.path().join("generated.mender");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = std::process::Command::new("/usr/bin/mender-artifact").arg("read").arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("generated-1"));
+}
