@@ -31,5 +31,9 @@ pub enum StartError {
 #[async_trait::async_trait]
 pub trait WorkflowStarter: Send + Sync + 'static {
     /// Queues a job of workflow `name`; `inputs` is a JSON object.
-    async fn start_workflow(&self, name: &str, inputs: Value) -> Result<StartedWorkflow, StartError>;
+    async fn start_workflow(
+        &self,
+        name: &str,
+        inputs: Value,
+    ) -> Result<StartedWorkflow, StartError>;
 }

@@ -27,7 +27,10 @@ pub struct Identity {
 
 /// Extracts the bearer token from `Authorization: Bearer` or the `JWT` cookie.
 pub fn extract_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let auth = auth.trim();
         if let Some((scheme, token)) = auth.split_once(' ')
             && scheme.eq_ignore_ascii_case("bearer")
@@ -57,7 +60,13 @@ impl Identity {
 
     /// Reads the identity from decoded claims.
     pub fn from_claims(claims: &Value, token: &str) -> Result<Self, ApiError> {
-        let s = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let s = |k: &str| {
+            claims
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let b = |k: &str| claims.get(k).and_then(Value::as_bool).unwrap_or(false);
         let subject = s("sub");
         if subject.is_empty() {

@@ -47,7 +47,9 @@ async fn collect_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(ApiError::bad_request(format!("failed to read request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "failed to read request body: {e}"
+        ))),
     }
 }
 

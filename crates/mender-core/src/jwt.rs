@@ -112,8 +112,13 @@ impl SigningKey {
         match self {
             SigningKey::Rsa(k) => {
                 let mut sig = vec![0; k.public_modulus_len()];
-                k.sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), msg, &mut sig)
-                    .map_err(|e| JwtError::Key(e.to_string()))?;
+                k.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    msg,
+                    &mut sig,
+                )
+                .map_err(|e| JwtError::Key(e.to_string()))?;
                 Ok(sig)
             }
             SigningKey::Ed25519(k) => Ok(k.sign(msg).as_ref().to_vec()),
@@ -128,8 +133,10 @@ impl SigningKey {
             header.insert("kid".into(), Value::from(kid));
         }
         header.insert("typ".into(), Value::from("JWT"));
-        let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|_| JwtError::Malformed)?);
-        let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(|_| JwtError::Malformed)?);
+        let h =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|_| JwtError::Malformed)?);
+        let c =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(|_| JwtError::Malformed)?);
         let signing_input = format!("{h}.{c}");
         let sig = self.sign(signing_input.as_bytes())?;
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
@@ -156,9 +163,13 @@ impl VerifyingKey {
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         match self {
             VerifyingKey::Rsa(der) => {
-                UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, der).verify(msg, sig).is_ok()
+                UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, der)
+                    .verify(msg, sig)
+                    .is_ok()
             }
-            VerifyingKey::Ed25519(raw) => UnparsedPublicKey::new(&signature::ED25519, raw).verify(msg, sig).is_ok(),
+            VerifyingKey::Ed25519(raw) => UnparsedPublicKey::new(&signature::ED25519, raw)
+                .verify(msg, sig)
+                .is_ok(),
         }
     }
 }
@@ -176,7 +187,9 @@ pub struct Unverified {
 /// behind the gateway). Only use the result for routing decisions, never to grant access.
 pub fn decode_unverified(token: &str) -> Result<Unverified, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(c), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(JwtError::Malformed);
     };
     let header = decode_part(h)?;
@@ -223,12 +236,18 @@ impl KeySet {
             Some(_) => return Err(JwtError::Malformed),
         };
         let key = self.keys.get(&kid).ok_or(JwtError::UnknownKey)?;
-        let alg = unverified.header.get("alg").and_then(Value::as_str).unwrap_or("");
+        let alg = unverified
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if alg != key.alg() {
             return Err(JwtError::Algorithm);
         }
         let (signing_input, sig) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
-        let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| JwtError::Malformed)?;
+        let sig = URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| JwtError::Malformed)?;
         if !key.verify(signing_input.as_bytes(), &sig) {
             return Err(JwtError::Signature);
         }
@@ -254,7 +273,10 @@ pub fn pem_decode(pem: &str) -> Option<(String, Vec<u8>)> {
     let body_start = label_end + 5;
     let end_marker = format!("-----END {label}-----");
     let body_end = rest.find(&end_marker)?;
-    let b64: String = rest[body_start..body_end].chars().filter(|c| !c.is_whitespace()).collect();
+    let b64: String = rest[body_start..body_end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let der = STANDARD.decode(b64).ok()?;
     Some((label, der))
 }
@@ -283,14 +305,19 @@ mod tests {
     #[test]
     fn roundtrip_with_numeric_kid() {
         let key = rsa();
-        let token = key.encode(Some(3), &json!({"sub": "u", "exp": 2_000_000_000})).unwrap();
+        let token = key
+            .encode(Some(3), &json!({"sub": "u", "exp": 2_000_000_000}))
+            .unwrap();
         let u = decode_unverified(&token).unwrap();
         assert_eq!(u.header["kid"], json!(3));
         assert_eq!(u.header["alg"], json!("RS256"));
         let mut set = KeySet::default();
         set.insert(3, key.verifying_key());
         assert_eq!(set.verify(&token, 1_000).unwrap()["sub"], "u");
-        assert_eq!(KeySet::single(key.verifying_key()).verify(&token, 1_000), Err(JwtError::UnknownKey));
+        assert_eq!(
+            KeySet::single(key.verifying_key()).verify(&token, 1_000),
+            Err(JwtError::UnknownKey)
+        );
     }
 
     #[test]
@@ -304,11 +331,19 @@ mod tests {
         assert_eq!(set.verify(&forged, 0), Err(JwtError::Signature));
         let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let c = URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#);
-        assert_eq!(set.verify(&format!("{h}.{c}."), 0), Err(JwtError::Algorithm));
+        assert_eq!(
+            set.verify(&format!("{h}.{c}."), 0),
+            Err(JwtError::Algorithm)
+        );
         // Swapping the claims of a valid token breaks the signature.
         let good = key.encode(None, &json!({"sub": "a"})).unwrap();
         let parts: Vec<&str> = good.split('.').collect();
-        let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(br#"{"sub":"b"}"#), parts[2]);
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(br#"{"sub":"b"}"#),
+            parts[2]
+        );
         assert_eq!(set.verify(&tampered, 0), Err(JwtError::Signature));
         assert_eq!(set.verify("a.b", 0), Err(JwtError::Malformed));
         assert_eq!(set.verify("", 0), Err(JwtError::Malformed));
@@ -324,8 +359,14 @@ mod tests {
         let ed = SigningKey::from_pem(&pem_encode("PRIVATE KEY", doc.as_ref())).unwrap();
         assert_eq!(ed.alg(), "EdDSA");
         let t = ed.encode(None, &json!({"sub": "d"})).unwrap();
-        assert_eq!(KeySet::single(ed.verifying_key()).verify(&t, 0).unwrap()["sub"], "d");
+        assert_eq!(
+            KeySet::single(ed.verifying_key()).verify(&t, 0).unwrap()["sub"],
+            "d"
+        );
         // An RS256 key set refuses an EdDSA token outright.
-        assert_eq!(KeySet::single(key.verifying_key()).verify(&t, 0), Err(JwtError::Algorithm));
+        assert_eq!(
+            KeySet::single(key.verifying_key()).verify(&t, 0),
+            Err(JwtError::Algorithm)
+        );
     }
 }

@@ -31,7 +31,12 @@ impl Default for Page {
 impl Page {
     /// Reads `page` and `per_page` from query parameters.
     pub fn from_query(query: &[(String, String)]) -> Result<Self, ApiError> {
-        let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         let page = parse_positive(get("page"), "page", 1)?;
         let per_page = parse_positive(get("per_page"), "per_page", DEFAULT_PER_PAGE)?;
         if per_page > MAX_PER_PAGE {
@@ -122,23 +127,39 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_and_limits() {
         assert_eq!(Page::from_query(&[]).unwrap(), Page::default());
-        assert_eq!(Page::from_query(&q(&[("per_page", "500")])).unwrap().per_page, 500);
+        assert_eq!(
+            Page::from_query(&q(&[("per_page", "500")]))
+                .unwrap()
+                .per_page,
+            500
+        );
         assert!(Page::from_query(&q(&[("per_page", "501")])).is_err());
         assert!(Page::from_query(&q(&[("page", "0")])).is_err());
         assert!(Page::from_query(&q(&[("page", "-1")])).is_err());
         assert!(Page::from_query(&q(&[("page", "x")])).is_err());
-        assert_eq!(Page::from_query(&q(&[("page", "3"), ("per_page", "10")])).unwrap().offset(), 20);
+        assert_eq!(
+            Page::from_query(&q(&[("page", "3"), ("per_page", "10")]))
+                .unwrap()
+                .offset(),
+            20
+        );
     }
 
     #[test]
     fn link_header_has_first_prev_next() {
-        let p = Page { page: 2, per_page: 10 };
+        let p = Page {
+            page: 2,
+            per_page: 10,
+        };
         let l = p.link_header("/api/x", &q(&[("status", "a b")]), true);
         assert_eq!(
             l,

@@ -42,7 +42,10 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     }
     let span = tracing::info_span!("request", request_id = %id);
     let mut resp = CURRENT
-        .scope(id.clone(), tracing::Instrument::instrument(next.run(req), span))
+        .scope(
+            id.clone(),
+            tracing::Instrument::instrument(next.run(req), span),
+        )
         .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(HEADER, v);
@@ -58,6 +61,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
             .extensions
             .get::<RequestId>()
             .cloned()
-            .unwrap_or_else(|| RequestId(current().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))))
+            .unwrap_or_else(|| {
+                RequestId(current().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))
+            }))
     }
 }

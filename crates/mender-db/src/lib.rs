@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub mod testing;
 
@@ -81,7 +83,11 @@ pub fn redact(url: &str) -> String {
         && let Some((userinfo, host)) = rest.split_once('@')
     {
         let user = userinfo.split(':').next().unwrap_or("");
-        let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+        let masked = if userinfo.contains(':') {
+            format!("{user}:***")
+        } else {
+            user.to_owned()
+        };
         return format!("{scheme}://{masked}@{host}");
     }
     url.to_owned()
@@ -107,13 +113,19 @@ pub struct Migrations {
 
 impl Db {
     /// Opens (creating if needed) the database of `service` and runs its migrations.
-    pub async fn connect(url: &DatabaseUrl, service: &str, migrations: Migrations) -> Result<Self, DbError> {
+    pub async fn connect(
+        url: &DatabaseUrl,
+        service: &str,
+        migrations: Migrations,
+    ) -> Result<Self, DbError> {
         let db = match url {
             DatabaseUrl::Sqlite(dir) => {
                 let file = dir.join(format!("{service}.db"));
                 Self::Sqlite(open_sqlite(&file, service).await?)
             }
-            DatabaseUrl::Postgres(url) => Self::Postgres(open_postgres(url, &format!("mender_{service}"), service).await?),
+            DatabaseUrl::Postgres(url) => {
+                Self::Postgres(open_postgres(url, &format!("mender_{service}"), service).await?)
+            }
         };
         db.migrate(service, migrations).await?;
         Ok(db)
@@ -125,7 +137,10 @@ impl Db {
             Db::Sqlite(p) => migrations.sqlite.run(p).await,
             Db::Postgres(p) => migrations.postgres.run(p).await,
         };
-        res.map_err(|source| DbError::Migrate { service: service.to_owned(), source })
+        res.map_err(|source| DbError::Migrate {
+            service: service.to_owned(),
+            source,
+        })
     }
 
     /// A short backend name for logs and tests.
@@ -183,13 +198,17 @@ pub async fn open_postgres(url: &str, schema: &str, service: &str) -> Result<PgP
         .map_err(err)?;
     // The schema name is built from service names, never from user input; check anyway.
     assert!(
-        schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
         "schema names are identifiers"
     );
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
-        .execute(&bootstrap)
-        .await
-        .map_err(err)?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+    )))
+    .execute(&bootstrap)
+    .await
+    .map_err(err)?;
     bootstrap.close().await;
     PgPoolOptions::new()
         .max_connections(16)
@@ -205,10 +224,24 @@ mod tests {
 
     #[test]
     fn parse_and_redact() {
-        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x").unwrap(), DatabaseUrl::Sqlite("/tmp/x".into()));
-        assert!(matches!(DatabaseUrl::parse("postgres://u:p@h/db").unwrap(), DatabaseUrl::Postgres(_)));
-        assert!(DatabaseUrl::parse("mysql://u:secret@h/db").unwrap_err().to_string().contains("u:***@h/db"));
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/x".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u:p@h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(
+            DatabaseUrl::parse("mysql://u:secret@h/db")
+                .unwrap_err()
+                .to_string()
+                .contains("u:***@h/db")
+        );
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

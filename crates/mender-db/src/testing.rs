@@ -18,9 +18,17 @@ pub fn pg_url() -> Option<String> {
 }
 
 /// A migrated SQLite database in a temporary directory (kept alive by the returned guard).
-pub async fn sqlite(service: &str, migrations: Migrations) -> Result<(Db, tempfile::TempDir), DbError> {
+pub async fn sqlite(
+    service: &str,
+    migrations: Migrations,
+) -> Result<(Db, tempfile::TempDir), DbError> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::connect(&crate::DatabaseUrl::Sqlite(dir.path().to_path_buf()), service, migrations).await?;
+    let db = Db::connect(
+        &crate::DatabaseUrl::Sqlite(dir.path().to_path_buf()),
+        service,
+        migrations,
+    )
+    .await?;
     Ok((db, dir))
 }
 
@@ -35,12 +43,16 @@ pub async fn postgres(url: &str, service: &str, migrations: Migrations) -> Resul
 /// Every backend a conformance suite must pass on: SQLite always, PostgreSQL unless switched off.
 pub async fn all(service: &str, migrations: Migrations) -> Vec<(Db, Option<tempfile::TempDir>)> {
     let mut out = Vec::new();
-    let (db, dir) = sqlite(service, migrations).await.expect("sqlite test database");
+    let (db, dir) = sqlite(service, migrations)
+        .await
+        .expect("sqlite test database");
     out.push((db, Some(dir)));
     if let Some(url) = pg_url() {
         let db = postgres(&url, service, migrations)
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL test database at {url}: {e} (set MENDER_TEST_SKIP_PG=1 to skip)"));
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL test database at {url}: {e} (set MENDER_TEST_SKIP_PG=1 to skip)")
+            });
         out.push((db, None));
     }
     out
@@ -53,5 +65,10 @@ fn uuid_like() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }

@@ -64,10 +64,12 @@ pub fn finish(router: Router, body_limit: usize) -> Router {
     router
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .layer(middleware::from_fn(move |mut req: Request, next: Next| async move {
-            req.extensions_mut().insert(BodyLimit(body_limit));
-            next.run(req).await
-        }))
+        .layer(middleware::from_fn(
+            move |mut req: Request, next: Next| async move {
+                req.extensions_mut().insert(BodyLimit(body_limit));
+                next.run(req).await
+            },
+        ))
         .layer(middleware::from_fn(request_id::middleware))
         .layer(middleware::from_fn(host_header))
 }
@@ -99,7 +101,11 @@ struct Verifier(Option<Arc<dyn TokenVerifier>>);
 
 /// Verifies the caller like Traefik's forwardAuth: pass with the identity, or answer the
 /// verifier's error verbatim.
-async fn authenticate(State(verifier): State<Arc<Verifier>>, mut req: Request, next: Next) -> Response {
+async fn authenticate(
+    State(verifier): State<Arc<Verifier>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(verifier) = verifier.0.as_ref() else {
         return mender_core::ApiError::unauthorized("unauthorized").into_response();
     };
@@ -128,7 +134,13 @@ async fn security_headers(req: Request, next: Next) -> Response {
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000; includeSubDomains; preload"),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_XSS_PROTECTION, HeaderValue::from_static("1; mode=block"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::X_XSS_PROTECTION,
+        HeaderValue::from_static("1; mode=block"),
+    );
     resp
 }

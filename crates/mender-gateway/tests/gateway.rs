@@ -41,7 +41,10 @@ async fn whoami(id: Identity) -> String {
 
 fn app() -> Router {
     let routers = Routers {
-        open: Router::new().route("/api/management/v1/useradm/auth/login", post(|| async { "login" })),
+        open: Router::new().route(
+            "/api/management/v1/useradm/auth/login",
+            post(|| async { "login" }),
+        ),
         management: Router::new().route("/api/management/v1/useradm/users", get(whoami)),
         devices: Router::new().route("/api/devices/v1/inventory/device/attributes", get(whoami)),
         internal: Router::new().route("/api/internal/v1/useradm/health", get(|| async { "ok" })),
@@ -49,20 +52,33 @@ fn app() -> Router {
     compose(
         routers,
         GatewayConfig {
-            user_verifier: Arc::new(Fixed { token: "user", device: false }),
-            device_verifier: Some(Arc::new(Fixed { token: "dev", device: true })),
+            user_verifier: Arc::new(Fixed {
+                token: "user",
+                device: false,
+            }),
+            device_verifier: Some(Arc::new(Fixed {
+                token: "dev",
+                device: true,
+            })),
             body_limit: 16,
         },
     )
     .public
 }
 
-async fn call(method: &str, uri: &str, token: Option<&str>) -> (StatusCode, serde_json::Value, String) {
+async fn call(
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> (StatusCode, serde_json::Value, String) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let resp = app().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let resp = app()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = resp.status();
     let rid = resp
         .headers()
@@ -70,7 +86,9 @@ async fn call(method: &str, uri: &str, token: Option<&str>) -> (StatusCode, serd
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&body).into()));
+    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::String(
+        String::from_utf8_lossy(&body).into(),
+    ));
     (status, json, rid)
 }
 
@@ -81,7 +99,12 @@ async fn management_routes_need_a_user_token() {
     assert_eq!(body["error"], "unauthorized");
     assert_eq!(body["request_id"], rid);
     assert!(!rid.is_empty());
-    assert_eq!(call("GET", "/api/management/v1/useradm/users", Some("dev")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call("GET", "/api/management/v1/useradm/users", Some("dev"))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     let (s, body, _) = call("GET", "/api/management/v1/useradm/users", Some("user")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body, "subject-of-user");
@@ -89,20 +112,42 @@ async fn management_routes_need_a_user_token() {
 
 #[tokio::test]
 async fn device_routes_need_a_device_token() {
-    assert_eq!(call("GET", "/api/devices/v1/inventory/device/attributes", None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        call("GET", "/api/devices/v1/inventory/device/attributes", Some("user")).await.0,
+        call("GET", "/api/devices/v1/inventory/device/attributes", None)
+            .await
+            .0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        call("GET", "/api/devices/v1/inventory/device/attributes", Some("dev")).await.0,
+        call(
+            "GET",
+            "/api/devices/v1/inventory/device/attributes",
+            Some("user")
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(
+            "GET",
+            "/api/devices/v1/inventory/device/attributes",
+            Some("dev")
+        )
+        .await
+        .0,
         StatusCode::OK
     );
 }
 
 #[tokio::test]
 async fn open_routes_need_no_token_and_internal_routes_are_absent() {
-    assert_eq!(call("POST", "/api/management/v1/useradm/auth/login", None).await.0, StatusCode::OK);
+    assert_eq!(
+        call("POST", "/api/management/v1/useradm/auth/login", None)
+            .await
+            .0,
+        StatusCode::OK
+    );
     let (s, body, _) = call("GET", "/api/internal/v1/useradm/health", Some("user")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not found");
@@ -124,7 +169,8 @@ async fn request_id_is_echoed() {
         .unwrap();
     let resp = app().oneshot(req).await.unwrap();
     assert_eq!(resp.headers()["x-men-requestid"], "abc-123");
-    let body: serde_json::Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(body["request_id"], "abc-123");
 }
 

@@ -9,9 +9,15 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    anyhow::ensure!(args.len() >= 4, "usage: loadgen URL METHOD SECONDS CONCURRENCY [Header:Value]...");
+    anyhow::ensure!(
+        args.len() >= 4,
+        "usage: loadgen URL METHOD SECONDS CONCURRENCY [Header:Value]..."
+    );
     let url = args[0].clone();
-    let host = reqwest::Url::parse(&url)?.host_str().unwrap_or_default().to_owned();
+    let host = reqwest::Url::parse(&url)?
+        .host_str()
+        .unwrap_or_default()
+        .to_owned();
     anyhow::ensure!(
         host == "localhost" || host.starts_with("127.") || host == "[::1]",
         "load is only sent to this machine (loopback)"
@@ -21,7 +27,10 @@ async fn main() -> anyhow::Result<()> {
     let conc: usize = args[3].parse()?;
     let headers: Vec<(String, String)> = args[4..]
         .iter()
-        .filter_map(|h| h.split_once(':').map(|(k, v)| (k.to_owned(), v.trim().to_owned())))
+        .filter_map(|h| {
+            h.split_once(':')
+                .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        })
         .collect();
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
@@ -30,7 +39,8 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for _ in 0..conc {
-        let (client, url, method, headers) = (client.clone(), url.clone(), method.clone(), headers.clone());
+        let (client, url, method, headers) =
+            (client.clone(), url.clone(), method.clone(), headers.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
@@ -59,7 +69,11 @@ async fn main() -> anyhow::Result<()> {
         errors += e;
     }
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "{} {}: {} ok, {} errors in {}s with {} workers => {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
         method,

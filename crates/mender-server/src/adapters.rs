@@ -15,10 +15,19 @@ pub struct InventoryAdapter(pub Arc<mender_inventory::Service>);
 
 #[async_trait::async_trait]
 impl InventoryClient for InventoryAdapter {
-    async fn devices_in_group(&self, tenant: &str, group: &str) -> Result<Vec<String>, InventoryError> {
+    async fn devices_in_group(
+        &self,
+        tenant: &str,
+        group: &str,
+    ) -> Result<Vec<String>, InventoryError> {
         let mut out = Vec::new();
         loop {
-            match self.0.app().devices_in_group(tenant, group, out.len() as u64, PAGE).await {
+            match self
+                .0
+                .app()
+                .devices_in_group(tenant, group, out.len() as u64, PAGE)
+                .await
+            {
                 Ok((ids, total)) => {
                     let done = ids.is_empty() || out.len() as u64 + ids.len() as u64 >= total;
                     out.extend(ids);

@@ -30,9 +30,16 @@ pub struct Services {
 pub async fn useradm(config: &Config) -> anyhow::Result<Arc<mender_useradm::Service>> {
     let url = config.database()?;
     let db = Db::connect(&url, "useradm", mender_useradm::migrations()).await?;
-    let keys = mender_useradm::Keys::from_config(&keys_dir(&config.data_dir, "useradm"), config.useradm.private_key.as_deref())
-        .context("cannot load the useradm signing key")?;
-    Ok(mender_useradm::Service::new(db, keys, config.useradm.clone()))
+    let keys = mender_useradm::Keys::from_config(
+        &keys_dir(&config.data_dir, "useradm"),
+        config.useradm.private_key.as_deref(),
+    )
+    .context("cannot load the useradm signing key")?;
+    Ok(mender_useradm::Service::new(
+        db,
+        keys,
+        config.useradm.clone(),
+    ))
 }
 
 /// Where a service keeps its signing keys.
@@ -41,7 +48,10 @@ pub fn keys_dir(data_dir: &Path, service: &str) -> std::path::PathBuf {
 }
 
 /// Opens the workflow engine: its job store and the job queue.
-pub async fn workflows(config: &Config, dispatcher: Arc<LocalDispatcher>) -> anyhow::Result<Arc<mender_workflows::Service>> {
+pub async fn workflows(
+    config: &Config,
+    dispatcher: Arc<LocalDispatcher>,
+) -> anyhow::Result<Arc<mender_workflows::Service>> {
     let url = config.database()?;
     let queue_db = Db::connect(&url, "queue", mender_queue::migrations()).await?;
     let queue: Arc<dyn mender_queue::JobQueue> = Arc::new(mender_queue::SqlQueue::new(queue_db));
@@ -57,10 +67,23 @@ pub async fn deviceauth(
     workflows: Arc<mender_workflows::Service>,
 ) -> anyhow::Result<Arc<mender_deviceauth::Service>> {
     let url = config.database()?;
-    let db = Db::connect(&url, mender_deviceauth::SERVICE, mender_deviceauth::Service::migrations()).await?;
-    let key = mender_deviceauth::load_signing_key(&config.deviceauth, &keys_dir(&config.data_dir, "deviceauth"))
-        .context("cannot load the deviceauth signing key")?;
-    Ok(mender_deviceauth::Service::new(db, key, config.deviceauth.clone(), workflows))
+    let db = Db::connect(
+        &url,
+        mender_deviceauth::SERVICE,
+        mender_deviceauth::Service::migrations(),
+    )
+    .await?;
+    let key = mender_deviceauth::load_signing_key(
+        &config.deviceauth,
+        &keys_dir(&config.data_dir, "deviceauth"),
+    )
+    .context("cannot load the deviceauth signing key")?;
+    Ok(mender_deviceauth::Service::new(
+        db,
+        key,
+        config.deviceauth.clone(),
+        workflows,
+    ))
 }
 
 /// Opens deployments with artifacts on local disk in `<data_dir>/artifacts`.
@@ -70,7 +93,12 @@ pub async fn deployments(
     inventory: Arc<mender_inventory::Service>,
 ) -> anyhow::Result<Arc<mender_deployments::Service>> {
     let url = config.database()?;
-    let db = Db::connect(&url, "deployments", mender_deployments::Service::migrations()).await?;
+    let db = Db::connect(
+        &url,
+        "deployments",
+        mender_deployments::Service::migrations(),
+    )
+    .await?;
     let dir = config.data_dir.join("artifacts");
     let blobs: Arc<dyn mender_blob::BlobStore> = Arc::new(
         mender_blob::FsBlobStore::new(&dir)
@@ -91,10 +119,15 @@ pub async fn deployments(
 
 /// Builds all services and the gateway.
 pub async fn build(config: &Config) -> anyhow::Result<Services> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
     let url = config.database()?;
-    let network: Arc<dyn mender_workflows::HttpDispatcher> = Arc::new(mender_workflows::ReqwestDispatcher::new());
+    let network: Arc<dyn mender_workflows::HttpDispatcher> =
+        Arc::new(mender_workflows::ReqwestDispatcher::new());
     let dispatcher = Arc::new(LocalDispatcher::new(None, network));
     let useradm = useradm(config).await?;
     let workflows = workflows(config, dispatcher.clone()).await?;
@@ -145,7 +178,9 @@ async fn bootstrap_admin(config: &Config, useradm: &mender_useradm::Service) -> 
         None => admin.password.clone(),
     };
     if password.is_empty() {
-        anyhow::bail!("admin.email is set but no admin password: set admin.password_file (or admin.password)");
+        anyhow::bail!(
+            "admin.email is set but no admin password: set admin.password_file (or admin.password)"
+        );
     }
     match useradm.create_user(&admin.email, &password).await {
         Ok(_) => {
@@ -153,6 +188,9 @@ async fn bootstrap_admin(config: &Config, useradm: &mender_useradm::Service) -> 
             Ok(())
         }
         Err(e) if e.is_duplicate() => Ok(()),
-        Err(e) => Err(anyhow::anyhow!("cannot create the administrator {}: {e}", admin.email)),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot create the administrator {}: {e}",
+            admin.email
+        )),
     }
 }

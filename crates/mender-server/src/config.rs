@@ -96,7 +96,10 @@ impl std::fmt::Debug for AdminConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminConfig")
             .field("email", &self.email)
-            .field("password", &if self.password.is_empty() { "" } else { "***" })
+            .field(
+                "password",
+                &if self.password.is_empty() { "" } else { "***" },
+            )
             .field("password_file", &self.password_file)
             .finish()
     }
@@ -166,7 +169,10 @@ pub enum ConfigError {
 
 impl Config {
     /// Loads defaults, then `file` (if any), then environment variables from `env`.
-    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut table = toml::Table::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -186,7 +192,9 @@ impl Config {
                 })?;
         }
         for (var, value) in env {
-            let Some(key) = var.strip_prefix(ENV_PREFIX) else { continue };
+            let Some(key) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
             let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
             if path.iter().any(String::is_empty) {
                 return Err(ConfigError::Env {
@@ -219,11 +227,13 @@ impl Config {
         }
         if self.tls.plain_http && self.tls.cert.is_some() {
             return Err(ConfigError::Invalid(
-                "tls.plain_http serves no TLS, so tls.cert/tls.key would be ignored: choose one".into(),
+                "tls.plain_http serves no TLS, so tls.cert/tls.key would be ignored: choose one"
+                    .into(),
             ));
         }
         if !self.database_url.is_empty() {
-            mender_db::DatabaseUrl::parse(&self.database_url).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            mender_db::DatabaseUrl::parse(&self.database_url)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
         if self.request_size_limit < 1024 {
             return Err(ConfigError::Invalid(
@@ -238,7 +248,8 @@ impl Config {
         if self.database_url.is_empty() {
             Ok(mender_db::DatabaseUrl::Sqlite(self.data_dir.clone()))
         } else {
-            mender_db::DatabaseUrl::parse(&self.database_url).map_err(|e| ConfigError::Invalid(e.to_string()))
+            mender_db::DatabaseUrl::parse(&self.database_url)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))
         }
     }
 
@@ -290,7 +301,11 @@ mod tests {
     fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
         if let toml::Value::Table(t) = v {
             for (k, v) in t {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 if v.is_table() {
                     keys(&p, v, out);
                 } else {
@@ -304,14 +319,25 @@ mod tests {
     #[test]
     fn example_config_matches_the_config_type() {
         let parsed: Config = toml::from_str(EXAMPLE).expect("example parses into Config");
-        assert_eq!(parsed, Config::default(), "the example must show the defaults");
+        assert_eq!(
+            parsed,
+            Config::default(),
+            "the example must show the defaults"
+        );
         let mut want = Vec::new();
-        keys("", &toml::Value::try_from(Config::default()).unwrap(), &mut want);
+        keys(
+            "",
+            &toml::Value::try_from(Config::default()).unwrap(),
+            &mut want,
+        );
         // Optional keys without a default are documented as comments `# key = ...`.
         for k in want {
             let leaf = k.rsplit('.').next().unwrap();
             assert!(
-                EXAMPLE.lines().any(|l| l.trim_start_matches('#').trim_start().starts_with(&format!("{leaf} ="))),
+                EXAMPLE.lines().any(|l| l
+                    .trim_start_matches('#')
+                    .trim_start()
+                    .starts_with(&format!("{leaf} ="))),
                 "the example config does not document {k}"
             );
         }
@@ -325,8 +351,14 @@ mod tests {
         let c = Config::load(
             Some(&f),
             [
-                ("MENDER_SERVER_USERADM__JWT_EXP_TIMEOUT".to_string(), "60".to_string()),
-                ("MENDER_SERVER_HOSTNAME".to_string(), "ota.example.com".to_string()),
+                (
+                    "MENDER_SERVER_USERADM__JWT_EXP_TIMEOUT".to_string(),
+                    "60".to_string(),
+                ),
+                (
+                    "MENDER_SERVER_HOSTNAME".to_string(),
+                    "ota.example.com".to_string(),
+                ),
                 ("OTHER".to_string(), "ignored".to_string()),
             ],
         )
@@ -336,12 +368,20 @@ mod tests {
         assert_eq!(c.useradm.jwt_exp_timeout, 60);
         assert_eq!(c.hostname, "ota.example.com");
 
-        let e = Config::load(None, [("MENDER_SERVER_LISTEN_ADDR".to_string(), "x".to_string())]).unwrap_err();
+        let e = Config::load(
+            None,
+            [("MENDER_SERVER_LISTEN_ADDR".to_string(), "x".to_string())],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("MENDER_SERVER_LISTEN_ADDR"), "{e}");
         std::fs::write(&f, "lisen = \"0.0.0.0:1\"\n").unwrap();
         let e = Config::load(Some(&f), []).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");
-        let e = Config::load(None, [("MENDER_SERVER_LISTEN".to_string(), "nope".to_string())]).unwrap_err();
+        let e = Config::load(
+            None,
+            [("MENDER_SERVER_LISTEN".to_string(), "nope".to_string())],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("MENDER_SERVER_LISTEN"), "{e}");
     }
 
@@ -352,7 +392,12 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("--tls-key"));
         let mut c = Config::default();
         c.database_url = "mysql://x".into();
-        assert!(c.validate().unwrap_err().to_string().contains("postgres://"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("postgres://")
+        );
         assert!(Config::default().validate().is_ok());
     }
 }

@@ -67,7 +67,11 @@ impl LocalDispatcher {
 
 #[async_trait::async_trait]
 impl HttpDispatcher for LocalDispatcher {
-    async fn send(&self, req: http::Request<Bytes>, timeout: Duration) -> Result<http::Response<Bytes>, String> {
+    async fn send(
+        &self,
+        req: http::Request<Bytes>,
+        timeout: Duration,
+    ) -> Result<http::Response<Bytes>, String> {
         if !self.is_local(req.uri()) {
             return self.network.send(req, timeout).await;
         }
@@ -81,7 +85,11 @@ impl HttpDispatcher for LocalDispatcher {
                 .unwrap_or_default();
             let req = http::Request::from_parts(parts, axum::body::Body::from(body));
             let call = async {
-                let resp = router.clone().oneshot(req).await.map_err(|e| e.to_string())?;
+                let resp = router
+                    .clone()
+                    .oneshot(req)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let (parts, body) = resp.into_parts();
                 let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
                 Ok(http::Response::from_parts(parts, bytes))
@@ -97,10 +105,16 @@ impl HttpDispatcher for LocalDispatcher {
             ));
         };
         let (mut parts, body) = req.into_parts();
-        let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         parts.uri = format!("{}{pq}", base.trim_end_matches('/'))
             .parse()
             .map_err(|e| format!("invalid internal URL {base}: {e}"))?;
-        self.network.send(http::Request::from_parts(parts, body), timeout).await
+        self.network
+            .send(http::Request::from_parts(parts, body), timeout)
+            .await
     }
 }

@@ -88,7 +88,11 @@ enum UserCommand {
         #[arg(long)]
         email: String,
         /// Password (at least 8 characters). Prefer --password-file on shared machines.
-        #[arg(long, required_unless_present = "password_file", conflicts_with = "password_file")]
+        #[arg(
+            long,
+            required_unless_present = "password_file",
+            conflicts_with = "password_file"
+        )]
         password: Option<String>,
         /// Read the password from this file.
         #[arg(long)]
@@ -108,7 +112,10 @@ const EXAMPLE: &str = include_str!("../../../mender-server.example.toml");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -138,7 +145,9 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
 fn init_logs(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -183,7 +192,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
                 let _ = tx.send(true);
             });
-            println!("mender-server worker running; database: {}", config.database()?.describe());
+            println!(
+                "mender-server worker running; database: {}",
+                config.database()?.describe()
+            );
             engine.spawn_workers(rx).await.context("workflow workers")?;
             Ok(())
         }
@@ -215,7 +227,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Check) => {
             config.validate()?;
-            println!("{}", toml::to_string_pretty(&config).context("cannot render the configuration")?);
+            println!(
+                "{}",
+                toml::to_string_pretty(&config).context("cannot render the configuration")?
+            );
             Ok(())
         }
     }

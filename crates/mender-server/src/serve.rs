@@ -53,29 +53,56 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
     let app = services.routers.public.clone();
     let tls_files = if config.tls.plain_http {
         let server = axum_server::from_tcp(std_listener)?.handle(handle.clone());
-        tasks.spawn(async move { server.serve(app.into_make_service()).await.context("public port") });
+        tasks.spawn(async move {
+            server
+                .serve(app.into_make_service())
+                .await
+                .context("public port")
+        });
         None
     } else {
-        let files = tls::ensure(config.tls.cert.as_deref(), config.tls.key.as_deref(), &config.data_dir, &hostname)?;
+        let files = tls::ensure(
+            config.tls.cert.as_deref(),
+            config.tls.key.as_deref(),
+            &config.data_dir,
+            &hostname,
+        )?;
         let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
             .await
-            .with_context(|| format!("cannot load TLS certificate {} / key {}", files.cert.display(), files.key.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot load TLS certificate {} / key {}",
+                    files.cert.display(),
+                    files.key.display()
+                )
+            })?;
         let server = axum_server::from_tcp_rustls(std_listener, rustls)?.handle(handle.clone());
-        tasks.spawn(async move { server.serve(app.into_make_service()).await.context("public port") });
+        tasks.spawn(async move {
+            server
+                .serve(app.into_make_service())
+                .await
+                .context("public port")
+        });
         Some(files)
     };
     handles.push(handle);
 
     let internal_addr = match config.internal_listen {
         Some(addr) => {
-            let l = std::net::TcpListener::bind(addr)
-                .with_context(|| format!("cannot listen on internal_listen {addr}: choose another address"))?;
+            let l = std::net::TcpListener::bind(addr).with_context(|| {
+                format!("cannot listen on internal_listen {addr}: choose another address")
+            })?;
             l.set_nonblocking(true)?;
             let bound = l.local_addr()?;
             let handle = axum_server::Handle::new();
             let app = services.routers.internal.clone();
             let server = axum_server::from_tcp(l)?.handle(handle.clone());
-            tasks.spawn(async move { server.serve(app.into_make_service()).await.context("internal port") });
+            tasks.spawn(async move {
+                server
+                    .serve(app.into_make_service())
+                    .await
+                    .context("internal port")
+            });
             handles.push(handle);
             Some(bound)
         }
@@ -91,8 +118,16 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
         });
     }
 
-    let scheme = if config.tls.plain_http { "http" } else { "https" };
-    let shown_host = if public_addr.ip().is_unspecified() { hostname.clone() } else { public_addr.ip().to_string() };
+    let scheme = if config.tls.plain_http {
+        "http"
+    } else {
+        "https"
+    };
+    let shown_host = if public_addr.ip().is_unspecified() {
+        hostname.clone()
+    } else {
+        public_addr.ip().to_string()
+    };
     let url = format!("{scheme}://{}:{}", bracket(&shown_host), public_addr.port());
     let needs_admin = !services.useradm.has_users().await?;
     Ok(Running {
@@ -109,15 +144,24 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
 }
 
 fn bracket(host: &str) -> String {
-    if host.contains(':') { format!("[{host}]") } else { host.to_owned() }
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
 }
 
 impl Running {
     /// Prints where the server is and what to do next.
     pub fn print_banner(&self, config: &Config) {
-        let data = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+        let data =
+            std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
         let db = config.database().map(|d| d.describe()).unwrap_or_default();
-        println!("mender-server {} is ready (started in {} ms)", env!("CARGO_PKG_VERSION"), self.startup.as_millis());
+        println!(
+            "mender-server {} is ready (started in {} ms)",
+            env!("CARGO_PKG_VERSION"),
+            self.startup.as_millis()
+        );
         println!("  URL:            {}", self.url);
         println!("  listening on:   {}", self.public_addr);
         if let Some(addr) = self.internal_addr {
@@ -132,7 +176,9 @@ impl Running {
                 t.cert.display()
             ),
             Some(t) => println!("  TLS:            {}", t.cert.display()),
-            None => println!("  TLS:            off (plain HTTP; run behind a TLS-terminating proxy)"),
+            None => {
+                println!("  TLS:            off (plain HTTP; run behind a TLS-terminating proxy)")
+            }
         }
         if self.needs_admin {
             println!(
@@ -140,7 +186,10 @@ impl Running {
                 data.display()
             );
         }
-        println!("  Log in with:    mender-cli --server {} login --username admin@example.com", self.url);
+        println!(
+            "  Log in with:    mender-cli --server {} login --username admin@example.com",
+            self.url
+        );
     }
 
     /// A handle that stops the server from another task.

@@ -18,10 +18,16 @@ pub struct TlsFiles {
 
 /// Uses the configured certificate, or generates (once) a self-signed one in `<data_dir>/tls/`
 /// valid for `localhost`, `127.0.0.1`, `::1` and `hostname`.
-pub fn ensure(cert: Option<&Path>, key: Option<&Path>, data_dir: &Path, hostname: &str) -> anyhow::Result<TlsFiles> {
+pub fn ensure(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+    data_dir: &Path,
+    hostname: &str,
+) -> anyhow::Result<TlsFiles> {
     if let (Some(cert), Some(key)) = (cert, key) {
         for f in [cert, key] {
-            std::fs::metadata(f).with_context(|| format!("cannot read TLS file {}", f.display()))?;
+            std::fs::metadata(f)
+                .with_context(|| format!("cannot read TLS file {}", f.display()))?;
         }
         return Ok(TlsFiles {
             cert: cert.to_owned(),
@@ -40,22 +46,37 @@ pub fn ensure(cert: Option<&Path>, key: Option<&Path>, data_dir: &Path, hostname
         });
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if !hostname.is_empty() && !names.iter().any(|n| n == hostname) {
         names.push(hostname.to_owned());
     }
-    let mut params = rcgen::CertificateParams::new(names).context("invalid host name for the certificate")?;
+    let mut params =
+        rcgen::CertificateParams::new(names).context("invalid host name for the certificate")?;
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        if hostname.is_empty() {
+            "localhost"
+        } else {
+            hostname
+        },
+    );
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, if hostname.is_empty() { "localhost" } else { hostname });
-    params.distinguished_name.push(rcgen::DnType::OrganizationName, "mender-rs");
+        .push(rcgen::DnType::OrganizationName, "mender-rs");
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + time::Duration::days(3650);
     let key_pair = rcgen::KeyPair::generate().context("cannot generate a TLS key")?;
-    let certificate = params.self_signed(&key_pair).context("cannot sign the TLS certificate")?;
+    let certificate = params
+        .self_signed(&key_pair)
+        .context("cannot sign the TLS certificate")?;
     write_private(&key, key_pair.serialize_pem().as_bytes())?;
-    std::fs::write(&cert, certificate.pem()).with_context(|| format!("cannot write {}", cert.display()))?;
+    std::fs::write(&cert, certificate.pem())
+        .with_context(|| format!("cannot write {}", cert.display()))?;
     Ok(TlsFiles {
         cert,
         key,
@@ -74,7 +95,8 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -90,9 +112,24 @@ mod tests {
         let pem = std::fs::read_to_string(&a.cert).unwrap();
         assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&a.key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&a.key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let b = ensure(None, None, dir.path(), "other").unwrap();
-        assert_eq!(std::fs::read_to_string(&b.cert).unwrap(), pem, "an existing certificate is kept");
-        assert!(ensure(Some(Path::new("/nonexistent.crt")), Some(Path::new("/x.key")), dir.path(), "").is_err());
+        assert_eq!(
+            std::fs::read_to_string(&b.cert).unwrap(),
+            pem,
+            "an existing certificate is kept"
+        );
+        assert!(
+            ensure(
+                Some(Path::new("/nonexistent.crt")),
+                Some(Path::new("/x.key")),
+                dir.path(),
+                ""
+            )
+            .is_err()
+        );
     }
 }

@@ -16,21 +16,45 @@ async fn setup() -> (tempfile::TempDir, ServerProcess, Mgmt) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = ServerProcess::start(&data, &[], &[]);
-    assert!(create_user(&data, "admin@example.com", "correct-horse-battery").status.success());
+    assert!(
+        create_user(&data, "admin@example.com", "correct-horse-battery")
+            .status
+            .success()
+    );
     let m = Mgmt::login(&server, "admin@example.com", "correct-horse-battery").await;
     (tmp, server, m)
 }
 
 async fn accepted_device(server: &ServerProcess, m: &Mgmt, mac: &str) -> (DeviceClient, String) {
     let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
-    let dev = DeviceClient::builder(server.url.clone(), DeviceKey::ed25519(), json!({"mac": mac}))
-        .root_cert_pem(pem)
-        .build()
-        .unwrap();
-    assert_eq!(dev.authenticate().await.unwrap(), None, "pending devices get 401");
-    let list = m.get("/api/management/v2/devauth/devices?status=pending").await;
-    let d = list.body.as_array().unwrap().iter().find(|d| d["identity_data"]["mac"] == mac).unwrap().clone();
-    let (id, aid) = (d["id"].as_str().unwrap().to_owned(), d["auth_sets"][0]["id"].as_str().unwrap().to_owned());
+    let dev = DeviceClient::builder(
+        server.url.clone(),
+        DeviceKey::ed25519(),
+        json!({"mac": mac}),
+    )
+    .root_cert_pem(pem)
+    .build()
+    .unwrap();
+    assert_eq!(
+        dev.authenticate().await.unwrap(),
+        None,
+        "pending devices get 401"
+    );
+    let list = m
+        .get("/api/management/v2/devauth/devices?status=pending")
+        .await;
+    let d = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["identity_data"]["mac"] == mac)
+        .unwrap()
+        .clone();
+    let (id, aid) = (
+        d["id"].as_str().unwrap().to_owned(),
+        d["auth_sets"][0]["id"].as_str().unwrap().to_owned(),
+    );
     let a = m
         .call(
             "PUT",
@@ -51,17 +75,35 @@ async fn tokens_only_open_their_own_routes() {
     let device_token = dev.token().unwrap();
 
     // The device token works on device routes...
-    assert_eq!(dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(), 200);
+    assert_eq!(
+        dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(),
+        200
+    );
     // ...and never on management routes.
-    for path in ["/api/management/v1/useradm/users", "/api/management/v2/devauth/devices", "/api/management/v1/inventory/devices"] {
-        let r = http.get(format!("{}{path}", server.url)).bearer_auth(&device_token).send().await.unwrap();
+    for path in [
+        "/api/management/v1/useradm/users",
+        "/api/management/v2/devauth/devices",
+        "/api/management/v1/inventory/devices",
+    ] {
+        let r = http
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(&device_token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401, "{path}");
         let body: Value = r.json().await.unwrap();
-        assert!(body["error"].is_string() && body["request_id"].is_string(), "{body}");
+        assert!(
+            body["error"].is_string() && body["request_id"].is_string(),
+            "{body}"
+        );
     }
     // The user token never opens device routes.
     let r = http
-        .put(format!("{}/api/devices/v1/inventory/device/attributes", server.url))
+        .put(format!(
+            "{}/api/devices/v1/inventory/device/attributes",
+            server.url
+        ))
         .bearer_auth(&m.token)
         .json(&json!([{"name": "os", "value": "evil"}]))
         .send()
@@ -69,15 +111,27 @@ async fn tokens_only_open_their_own_routes() {
         .unwrap();
     assert_eq!(r.status(), 401);
     // Internal APIs are not on the public port, whatever the token.
-    for path in ["/api/internal/v1/useradm/health", "/api/v1/workflow/provision_device", "/api/internal/v1/devauth/tokens/verify"] {
-        let r = http.get(format!("{}{path}", server.url)).bearer_auth(&m.token).send().await.unwrap();
+    for path in [
+        "/api/internal/v1/useradm/health",
+        "/api/v1/workflow/provision_device",
+        "/api/internal/v1/devauth/tokens/verify",
+    ] {
+        let r = http
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(&m.token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }
     // A forged token (alg none, same claims) is refused.
     let claims = device_token.split('.').nth(1).unwrap();
     let forged = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.");
     let r = http
-        .get(format!("{}/api/devices/v1/deployments/device/deployments/next?artifact_name=a&device_type=b", server.url))
+        .get(format!(
+            "{}/api/devices/v1/deployments/device/deployments/next?artifact_name=a&device_type=b",
+            server.url
+        ))
         .bearer_auth(&forged)
         .send()
         .await
@@ -85,7 +139,9 @@ async fn tokens_only_open_their_own_routes() {
     assert_eq!(r.status(), 401);
 
     // Rejecting the device stops its token at once.
-    let d = m.get(&format!("/api/management/v2/devauth/devices/{id}")).await;
+    let d = m
+        .get(&format!("/api/management/v2/devauth/devices/{id}"))
+        .await;
     let aid = d.body["auth_sets"][0]["id"].as_str().unwrap().to_owned();
     let a = m
         .call(
@@ -95,10 +151,15 @@ async fn tokens_only_open_their_own_routes() {
         )
         .await;
     assert_eq!(a.status, 204);
-    assert_eq!(dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(), 401);
+    assert_eq!(
+        dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(),
+        401
+    );
 
     // Logging out revokes the user token.
-    let a = m.call("POST", "/api/management/v1/useradm/auth/logout", None).await;
+    let a = m
+        .call("POST", "/api/management/v1/useradm/auth/logout", None)
+        .await;
     assert_eq!(a.status, 202);
     assert_eq!(m.get("/api/management/v1/useradm/users").await.status, 401);
 }
@@ -107,11 +168,30 @@ async fn tokens_only_open_their_own_routes() {
 async fn decommissioned_device_token_stops_working() {
     let (_tmp, server, m) = setup().await;
     let (dev, id) = accepted_device(&server, &m, "02:00:00:00:00:03").await;
-    assert_eq!(dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(), 200);
-    assert_eq!(m.call("DELETE", &format!("/api/management/v2/devauth/devices/{id}"), None).await.status, 204);
-    assert_eq!(dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(), 401);
+    assert_eq!(
+        dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(),
+        200
+    );
+    assert_eq!(
+        m.call(
+            "DELETE",
+            &format!("/api/management/v2/devauth/devices/{id}"),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(),
+        401
+    );
     wait_for(30, "inventory removal", String::new, || async {
-        (m.get(&format!("/api/management/v1/inventory/devices/{id}")).await.status == 404).then_some(())
+        (m.get(&format!("/api/management/v1/inventory/devices/{id}"))
+            .await
+            .status
+            == 404)
+            .then_some(())
     })
     .await;
 }
@@ -123,7 +203,8 @@ async fn hostile_bodies_get_clear_4xx() {
     let users = format!("{}/api/management/v1/useradm/users", server.url);
 
     // An endless chunked body is cut off at the limit with 413.
-    let chunks = futures::stream::iter((0..100_000).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let chunks =
+        futures::stream::iter((0..100_000).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
     let r = http
         .post(&users)
         .bearer_auth(&m.token)
@@ -135,13 +216,20 @@ async fn hostile_bodies_get_clear_4xx() {
         .unwrap();
     assert_eq!(r.status(), 413);
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("too large"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("too large"),
+        "{body}"
+    );
 
     for (ct, body, want) in [
         ("application/json", "{\"email\": ", 400),
         ("text/plain", "{}", 415),
         ("application/json", "[1,2,3]", 400),
-        ("application/json", "{\"email\":\"é@例え.jp\",\"password\":\"correct-horse-battery\"}", 400),
+        (
+            "application/json",
+            "{\"email\":\"é@例え.jp\",\"password\":\"correct-horse-battery\"}",
+            400,
+        ),
     ] {
         let r = http
             .post(&users)
@@ -161,13 +249,26 @@ async fn hostile_bodies_get_clear_4xx() {
 
     // Malformed Basic credentials and a very long password on login.
     let login = format!("{}/api/management/v1/useradm/auth/login", server.url);
-    let r = http.post(&login).header("authorization", "Basic !!!not-base64").send().await.unwrap();
+    let r = http
+        .post(&login)
+        .header("authorization", "Basic !!!not-base64")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = http.post(&login).basic_auth("admin@example.com", Some("x".repeat(5_000))).send().await.unwrap();
+    let r = http
+        .post(&login)
+        .basic_auth("admin@example.com", Some("x".repeat(5_000)))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
     // A device auth request with garbage is a 400, not a 5xx.
     let r = http
-        .post(format!("{}/api/devices/v1/authentication/auth_requests", server.url))
+        .post(format!(
+            "{}/api/devices/v1/authentication/auth_requests",
+            server.url
+        ))
         .header("content-type", "application/json")
         .header("x-men-signature", "AAAA")
         .body("{\"id_data\": 5}")
@@ -190,9 +291,17 @@ async fn generated_artifact_appears() {
         ("description", "made by the server"),
         ("device_types_compatible", "test-device"),
         ("type", "single_file"),
-        ("args", "{\"dest_dir\":\"/opt/app\",\"filename\":\"app.bin\"}"),
+        (
+            "args",
+            "{\"dest_dir\":\"/opt/app\",\"filename\":\"app.bin\"}",
+        ),
     ] {
-        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes());
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .bytes(),
+        );
     }
     body.extend(
         format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"app.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n")
@@ -202,9 +311,15 @@ async fn generated_artifact_appears() {
     body.extend(format!("\r\n--{boundary}--\r\n").bytes());
     let r = server
         .client()
-        .post(format!("{}/api/management/v1/deployments/artifacts/generate", server.url))
+        .post(format!(
+            "{}/api/management/v1/deployments/artifacts/generate",
+            server.url
+        ))
         .bearer_auth(&m.token)
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(body)
         .send()
         .await
@@ -212,20 +327,50 @@ async fn generated_artifact_appears() {
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let art = wait_for(60, "the generated artifact", String::new, || async {
         let list = m.get("/api/management/v1/deployments/artifacts").await;
-        list.body.as_array()?.iter().find(|a| a["name"] == "generated-1").cloned()
+        list.body
+            .as_array()?
+            .iter()
+            .find(|a| a["name"] == "generated-1")
+            .cloned()
     })
     .await;
     assert_eq!(art["description"], "made by the server");
     assert_eq!(art["device_types_compatible"], json!(["test-device"]));
     assert_eq!(art["updates"][0]["type_info"]["type"], "single-file");
-    let names: Vec<&str> = art["updates"][0]["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = art["updates"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&"app.bin"), "{art}");
     // The real mender-artifact reads what the server generated.
-    let link = m.get(&format!("/api/management/v1/deployments/artifacts/{}/download", art["id"].as_str().unwrap())).await;
-    let bytes = m.http.get(link.body["uri"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    let link = m
+        .get(&format!(
+            "/api/management/v1/deployments/artifacts/{}/download",
+            art["id"].as_str().unwrap()
+        ))
+        .await;
+    let bytes = m
+        .http
+        .get(link.body["uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let path = tmp.path().join("generated.mender");
     std::fs::write(&path, &bytes).unwrap();
-    let out = std::process::Command::new("/usr/bin/mender-artifact").arg("read").arg(&path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("/usr/bin/mender-artifact")
+        .arg("read")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("generated-1"));
 }

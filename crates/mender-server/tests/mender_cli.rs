@@ -22,7 +22,11 @@ async fn mender_cli_logs_in_and_lists_users() {
     let server = ServerProcess::start(&data, &[], &[]);
 
     let out = create_user(&data, "admin@example.com", "correct-horse-battery");
-    assert!(out.status.success(), "user create failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "user create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created user admin@example.com"));
     // The same email again is refused with a clear message.
     let again = create_user(&data, "admin@example.com", "correct-horse-battery");
@@ -44,17 +48,33 @@ async fn mender_cli_logs_in_and_lists_users() {
             .expect("run mender-cli")
     };
 
-    let bad = run(&["login", "--username", "admin@example.com", "--password", "wrong-password"]);
-    assert!(!bad.status.success(), "login with a wrong password must fail");
+    let bad = run(&[
+        "login",
+        "--username",
+        "admin@example.com",
+        "--password",
+        "wrong-password",
+    ]);
+    assert!(
+        !bad.status.success(),
+        "login with a wrong password must fail"
+    );
 
-    let out = run(&["login", "--username", "admin@example.com", "--password", "correct-horse-battery"]);
+    let out = run(&[
+        "login",
+        "--username",
+        "admin@example.com",
+        "--password",
+        "correct-horse-battery",
+    ]);
     assert!(
         out.status.success(),
         "mender-cli login failed:\nstdout: {}\nstderr: {}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let token = std::fs::read_to_string(home.join(".cache/mender/authtoken")).expect("mender-cli saved its token");
+    let token = std::fs::read_to_string(home.join(".cache/mender/authtoken"))
+        .expect("mender-cli saved its token");
     assert_eq!(token.split('.').count(), 3, "a JWT");
 
     let resp = server
@@ -66,7 +86,12 @@ async fn mender_cli_logs_in_and_lists_users() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let users: serde_json::Value = resp.json().await.unwrap();
-    let emails: Vec<&str> = users.as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    let emails: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
     assert_eq!(emails, ["admin@example.com"]);
 
     // Without the token the same request is refused.
@@ -79,5 +104,8 @@ async fn mender_cli_logs_in_and_lists_users() {
     assert_eq!(resp.status(), 401);
 
     let status = server.stop();
-    assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
 }

@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 async fn login(server: &ServerProcess, email: &str, password: &str) -> String {
     let resp = server
         .client()
-        .post(format!("{}/api/management/v1/useradm/auth/login", server.url))
+        .post(format!(
+            "{}/api/management/v1/useradm/auth/login",
+            server.url
+        ))
         .basic_auth(email, Some(password))
         .send()
         .await
@@ -32,7 +35,11 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; client log:\n{}", client.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; client log:\n{}",
+            client.log_text()
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -42,13 +49,22 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = ServerProcess::start(&data, &[], &[]);
-    assert!(create_user(&data, "admin@example.com", "correct-horse-battery").status.success());
+    assert!(
+        create_user(&data, "admin@example.com", "correct-horse-battery")
+            .status
+            .success()
+    );
     let token = login(&server, "admin@example.com", "correct-horse-battery").await;
     let http = server.client();
     let get = |path: String| {
         let (http, token, url) = (http.clone(), token.clone(), server.url.clone());
         async move {
-            let r = http.get(format!("{url}{path}")).bearer_auth(&token).send().await.unwrap();
+            let r = http
+                .get(format!("{url}{path}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
             let body: Value = r.json().await.unwrap_or(Value::Null);
             (status, body)
@@ -75,14 +91,20 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
             assert_eq!(s, 200);
             let d = body.as_array()?.first()?.clone();
             assert_eq!(d["identity_data"], json!({"mac": "02:12:34:56:78:9a"}));
-            Some((d["id"].as_str()?.to_owned(), d["auth_sets"][0]["id"].as_str()?.to_owned()))
+            Some((
+                d["id"].as_str()?.to_owned(),
+                d["auth_sets"][0]["id"].as_str()?.to_owned(),
+            ))
         }
     })
     .await;
 
     // 2. An admin accepts it.
     let resp = http
-        .put(format!("{}/api/management/v2/devauth/devices/{device_id}/auth/{auth_id}/status", server.url))
+        .put(format!(
+            "{}/api/management/v2/devauth/devices/{device_id}/auth/{auth_id}/status",
+            server.url
+        ))
         .bearer_auth(&token)
         .json(&json!({"status": "accepted"}))
         .send()
@@ -100,7 +122,10 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
                 return None;
             }
             let attrs = body["attributes"].as_array()?.clone();
-            attrs.iter().any(|a| a["name"] == "mender_client_version").then_some(attrs)
+            attrs
+                .iter()
+                .any(|a| a["name"] == "mender_client_version")
+                .then_some(attrs)
         }
     })
     .await;
@@ -113,7 +138,12 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
     };
     assert_eq!(value("device_type", "inventory"), "test-device");
     assert_eq!(value("artifact_name", "inventory"), "release-1");
-    assert!(value("mender_client_version", "inventory").as_str().unwrap().starts_with("3.4"));
+    assert!(
+        value("mender_client_version", "inventory")
+            .as_str()
+            .unwrap()
+            .starts_with("3.4")
+    );
     assert_eq!(value("e2e_run", "inventory"), "alpha");
     assert_eq!(value("kernel", "inventory"), "6.1.0");
     assert_eq!(value("mac", "identity"), "02:12:34:56:78:9a");
@@ -135,7 +165,10 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
     // 4. Stop the client (a running client would re-register), then decommission.
     drop(device);
     let resp = http
-        .delete(format!("{}/api/management/v2/devauth/devices/{device_id}", server.url))
+        .delete(format!(
+            "{}/api/management/v2/devauth/devices/{device_id}",
+            server.url
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -148,7 +181,10 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
         if a == 404 && b == 404 {
             break;
         }
-        assert!(Instant::now() < deadline, "after decommissioning: deviceauth {a}, inventory {b}");
+        assert!(
+            Instant::now() < deadline,
+            "after decommissioning: deviceauth {a}, inventory {b}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

@@ -14,7 +14,9 @@ use common::{ServerProcess, create_user};
 use serde_json::{Value, json};
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed:\n{}\n{}",
@@ -53,14 +55,25 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
     let t = tmp.path();
     let data = t.join("data");
     let server = ServerProcess::start(&data, &[], &[]);
-    assert!(create_user(&data, "admin@example.com", "correct-horse-battery").status.success());
+    assert!(
+        create_user(&data, "admin@example.com", "correct-horse-battery")
+            .status
+            .success()
+    );
     let m = Mgmt::login(&server, "admin@example.com", "correct-horse-battery").await;
 
     // Signing key, as mender-artifact wants it (PKCS#1).
     let key = t.join("signing.key");
     let public = t.join("signing.pub");
-    run(Command::new("openssl").args(["genrsa", "-traditional", "-out"]).arg(&key).arg("3072"));
-    run(Command::new("openssl").args(["rsa", "-pubout", "-in"]).arg(&key).arg("-out").arg(&public));
+    run(Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("3072"));
+    run(Command::new("openssl")
+        .args(["rsa", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&public));
 
     // 1. A signed single-file artifact installing `app.bin` into <device>/installed.
     let installed_dir = t.join("device-files");
@@ -74,17 +87,54 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
     let good = t.join("release-2.mender");
     run(Command::new(mender_artifact)
         .current_dir(&art)
-        .args(["write", "module-image", "-T", "single-file", "-t", "test-device", "-n", "release-2", "-o"])
+        .args([
+            "write",
+            "module-image",
+            "-T",
+            "single-file",
+            "-t",
+            "test-device",
+            "-n",
+            "release-2",
+            "-o",
+        ])
         .arg(&good)
-        .args(["-f", "dest_dir", "-f", "filename", "-f", "permissions", "-f", "app.bin", "-k"])
+        .args([
+            "-f",
+            "dest_dir",
+            "-f",
+            "filename",
+            "-f",
+            "permissions",
+            "-f",
+            "app.bin",
+            "-k",
+        ])
         .arg(&key));
     // 2. A signed script artifact whose install fails.
     let script = art.join("fail.sh");
-    std::fs::write(&script, format!("#!/bin/sh\necho E2E-INTENTIONAL-FAILURE >&2\nexit 3\n# {}\n", String::from_utf8(payload(6 * 1024)).unwrap())).unwrap();
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho E2E-INTENTIONAL-FAILURE >&2\nexit 3\n# {}\n",
+            String::from_utf8(payload(6 * 1024)).unwrap()
+        ),
+    )
+    .unwrap();
     let bad = t.join("release-bad.mender");
     run(Command::new(mender_artifact)
         .current_dir(&art)
-        .args(["write", "module-image", "-T", "script", "-t", "test-device", "-n", "release-bad", "-o"])
+        .args([
+            "write",
+            "module-image",
+            "-T",
+            "script",
+            "-t",
+            "test-device",
+            "-n",
+            "release-bad",
+            "-o",
+        ])
         .arg(&bad)
         .args(["-f", "fail.sh", "-k"])
         .arg(&key));
@@ -93,10 +143,23 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
     std::fs::create_dir_all(rootfs_dir.join("etc")).unwrap();
     std::fs::write(rootfs_dir.join("etc/hostname"), "device\n").unwrap();
     let ext4 = t.join("rootfs.ext4");
-    run(Command::new("mkfs.ext4").args(["-q", "-F", "-d"]).arg(&rootfs_dir).arg(&ext4).arg("8M"));
+    run(Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(&rootfs_dir)
+        .arg(&ext4)
+        .arg("8M"));
     let rootfs = t.join("rootfs-1.mender");
     run(Command::new(mender_artifact)
-        .args(["write", "rootfs-image", "-t", "test-device", "-n", "rootfs-1", "--no-progress", "-f"])
+        .args([
+            "write",
+            "rootfs-image",
+            "-t",
+            "test-device",
+            "-n",
+            "rootfs-1",
+            "--no-progress",
+            "-f",
+        ])
         .arg(&ext4)
         .arg("-o")
         .arg(&rootfs));
@@ -114,14 +177,37 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
             .arg(&server.url)
             .args(args))
     };
-    cli(&["login", "--username", "admin@example.com", "--password", "correct-horse-battery"]);
-    for (file, desc) in [(&good, "the good one"), (&bad, "fails on purpose"), (&rootfs, "a root filesystem")] {
-        cli(&["artifacts", "upload", "--no-progress", "--description", desc, file.to_str().unwrap()]);
+    cli(&[
+        "login",
+        "--username",
+        "admin@example.com",
+        "--password",
+        "correct-horse-battery",
+    ]);
+    for (file, desc) in [
+        (&good, "the good one"),
+        (&bad, "fails on purpose"),
+        (&rootfs, "a root filesystem"),
+    ] {
+        cli(&[
+            "artifacts",
+            "upload",
+            "--no-progress",
+            "--description",
+            desc,
+            file.to_str().unwrap(),
+        ]);
     }
     let list = m.get("/api/management/v1/deployments/artifacts").await;
     assert_eq!(list.status, 200);
     let by_name = |name: &str| -> Value {
-        list.body.as_array().unwrap().iter().find(|a| a["name"] == name).cloned().unwrap_or(Value::Null)
+        list.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
     };
     let g = by_name("release-2");
     assert_eq!(g["signed"], true);
@@ -132,11 +218,27 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
     let r = by_name("rootfs-1");
     assert_eq!(r["info"]["version"], 3);
     assert_eq!(r["updates"][0]["files"][0]["name"], "rootfs.ext4");
-    assert_eq!(r["updates"][0]["files"][0]["size"], std::fs::metadata(&ext4).unwrap().len());
+    assert_eq!(
+        r["updates"][0]["files"][0]["size"],
+        std::fs::metadata(&ext4).unwrap().len()
+    );
     // The stored file is served back byte for byte (management download link).
-    let link = m.get(&format!("/api/management/v1/deployments/artifacts/{}/download", g["id"].as_str().unwrap())).await;
+    let link = m
+        .get(&format!(
+            "/api/management/v1/deployments/artifacts/{}/download",
+            g["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(link.status, 200, "{}", link.text);
-    let bytes = m.http.get(link.body["uri"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    let bytes = m
+        .http
+        .get(link.body["uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(bytes.as_ref(), std::fs::read(&good).unwrap().as_slice());
 
     // The device joins, with the public key to verify artifact signatures.
@@ -155,7 +257,9 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
     let log = || device.log_text();
     let id = accept_first_pending(&m, log).await;
     wait_for(60, "inventory", log, || async {
-        inventory_value(&m, &id, "inventory", "artifact_name").await.filter(|v| v == "release-1")
+        inventory_value(&m, &id, "inventory", "artifact_name")
+            .await
+            .filter(|v| v == "release-1")
     })
     .await;
 
@@ -171,19 +275,41 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
     let location = a.headers["location"].to_str().unwrap().to_owned();
     let dep = location.rsplit('/').next().unwrap().to_owned();
     let stats = wait_for(180, "the deployment to finish", log, || async {
-        let d = m.get(&format!("/api/management/v1/deployments/deployments/{dep}")).await;
+        let d = m
+            .get(&format!("/api/management/v1/deployments/deployments/{dep}"))
+            .await;
         (d.body["status"] == "finished").then_some(())?;
-        Some(m.get(&format!("/api/management/v1/deployments/deployments/{dep}/statistics")).await.body)
+        Some(
+            m.get(&format!(
+                "/api/management/v1/deployments/deployments/{dep}/statistics"
+            ))
+            .await
+            .body,
+        )
     })
     .await;
     assert_eq!(stats["success"], 1, "{stats}\n{}", log());
     assert_eq!(stats["failure"], 0);
-    assert_eq!(std::fs::read(installed_dir.join("app.bin")).unwrap(), content, "installed byte-identical");
-    let history = m.get(&format!("/api/management/v1/deployments/deployments/devices/{id}")).await;
+    assert_eq!(
+        std::fs::read(installed_dir.join("app.bin")).unwrap(),
+        content,
+        "installed byte-identical"
+    );
+    let history = m
+        .get(&format!(
+            "/api/management/v1/deployments/deployments/devices/{id}"
+        ))
+        .await;
     assert_eq!(history.status, 200);
-    assert!(history.text.contains(&dep), "history shows the deployment: {}", history.text);
+    assert!(
+        history.text.contains(&dep),
+        "history shows the deployment: {}",
+        history.text
+    );
     wait_for(60, "inventory artifact_name release-2", log, || async {
-        inventory_value(&m, &id, "inventory", "artifact_name").await.filter(|v| v == "release-2")
+        inventory_value(&m, &id, "inventory", "artifact_name")
+            .await
+            .filter(|v| v == "release-2")
     })
     .await;
 
@@ -196,16 +322,34 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
         )
         .await;
     assert_eq!(a.status, 201, "{}", a.text);
-    let dep = a.headers["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let dep = a.headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let stats = wait_for(180, "the failing deployment to finish", log, || async {
-        let d = m.get(&format!("/api/management/v1/deployments/deployments/{dep}")).await;
+        let d = m
+            .get(&format!("/api/management/v1/deployments/deployments/{dep}"))
+            .await;
         (d.body["status"] == "finished").then_some(())?;
-        Some(m.get(&format!("/api/management/v1/deployments/deployments/{dep}/statistics")).await.body)
+        Some(
+            m.get(&format!(
+                "/api/management/v1/deployments/deployments/{dep}/statistics"
+            ))
+            .await
+            .body,
+        )
     })
     .await;
     assert_eq!(stats["failure"], 1, "{stats}\n{}", log());
     let devlog = wait_for(30, "the deployment log", log, || async {
-        let l = m.get(&format!("/api/management/v1/deployments/deployments/{dep}/devices/{id}/log")).await;
+        let l = m
+            .get(&format!(
+                "/api/management/v1/deployments/deployments/{dep}/devices/{id}/log"
+            ))
+            .await;
         (l.status == 200).then_some(l.text)
     })
     .await;

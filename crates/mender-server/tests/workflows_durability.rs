@@ -102,13 +102,26 @@ fn write_definitions(dir: &std::path::Path, target: &str) {
     let files = [
         (
             "e2e_durable",
-            vec![http_task("slow", format!("{target}/slow"), 0), http_task("after", format!("{target}/after"), 0)],
+            vec![
+                http_task("slow", format!("{target}/slow"), 0),
+                http_task("after", format!("{target}/after"), 0),
+            ],
         ),
-        ("e2e_flaky", vec![http_task("flaky", format!("{target}/flaky"), 2)]),
-        ("e2e_broken", vec![http_task("broken", format!("{target}/broken"), 2)]),
+        (
+            "e2e_flaky",
+            vec![http_task("flaky", format!("{target}/flaky"), 2)],
+        ),
+        (
+            "e2e_broken",
+            vec![http_task("broken", format!("{target}/broken"), 2)],
+        ),
     ];
     for (name, tasks) in files {
-        std::fs::write(dir.join(format!("{name}.json")), serde_json::to_vec_pretty(&def(name, tasks)).unwrap()).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            serde_json::to_vec_pretty(&def(name, tasks)).unwrap(),
+        )
+        .unwrap();
     }
 }
 
@@ -130,20 +143,28 @@ async fn wait_job(server: &ServerProcess, name: &str, id: &str, want: &str, secs
     let url = server.internal_url.as_ref().expect("internal API");
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let resp = reqwest::get(format!("{url}/api/v1/workflow/{name}/{id}")).await.unwrap();
+        let resp = reqwest::get(format!("{url}/api/v1/workflow/{name}/{id}"))
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         let job: Value = resp.json().await.unwrap();
         if job["status"] == want {
             return job;
         }
-        assert!(Instant::now() < deadline, "job {id} did not become {want}: {job:#}");
+        assert!(
+            Instant::now() < deadline,
+            "job {id} did not become {want}: {job:#}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 fn env(defs: &std::path::Path) -> Vec<(&'static str, String)> {
     vec![
-        ("MENDER_SERVER_WORKFLOWS__WORKFLOWS_PATH", defs.display().to_string()),
+        (
+            "MENDER_SERVER_WORKFLOWS__WORKFLOWS_PATH",
+            defs.display().to_string(),
+        ),
         ("MENDER_SERVER_WORKFLOWS__LEASE_SECONDS", "2".into()),
         ("MENDER_SERVER_WORKFLOWS__POLL_INTERVAL_MS", "200".into()),
     ]
@@ -178,8 +199,15 @@ async fn job_survives_kill_9_and_completes_after_restart() {
     target.release_slow.store(true, Ordering::SeqCst);
     let server = start(&data, &defs);
     let job = wait_job(&server, "e2e_durable", &id, "done", 60).await;
-    assert!(target.slow_calls.load(Ordering::SeqCst) >= 2, "the interrupted task ran again");
-    assert_eq!(target.after_calls.load(Ordering::SeqCst), 1, "the second task ran exactly once");
+    assert!(
+        target.slow_calls.load(Ordering::SeqCst) >= 2,
+        "the interrupted task ran again"
+    );
+    assert_eq!(
+        target.after_calls.load(Ordering::SeqCst),
+        1,
+        "the second task ran exactly once"
+    );
     let results = job["results"].as_array().unwrap();
     assert_eq!(results.len(), 2, "{job:#}");
     assert!(results.iter().all(|r| r["success"] == true), "{job:#}");
@@ -200,7 +228,10 @@ async fn failing_http_tasks_are_retried_as_defined() {
     let job = wait_job(&server, "e2e_flaky", &id, "done", 60).await;
     assert_eq!(target.flaky_calls.load(Ordering::SeqCst), 3);
     assert_eq!(job["results"][0]["attempts"], 3, "{job:#}");
-    assert_eq!(job["results"][0]["httpResponse"]["statusCode"], 200, "{job:#}");
+    assert_eq!(
+        job["results"][0]["httpResponse"]["statusCode"], 200,
+        "{job:#}"
+    );
 
     // Always fails: 1 + 2 retries, then the job fails and says why.
     let id = start_job(&server, "e2e_broken").await;
@@ -208,7 +239,10 @@ async fn failing_http_tasks_are_retried_as_defined() {
     assert_eq!(target.broken_calls.load(Ordering::SeqCst), 3);
     assert_eq!(job["results"][0]["success"], false, "{job:#}");
     assert_eq!(job["results"][0]["attempts"], 3, "{job:#}");
-    assert_eq!(job["results"][0]["httpResponse"]["statusCode"], 500, "{job:#}");
+    assert_eq!(
+        job["results"][0]["httpResponse"]["statusCode"], 500,
+        "{job:#}"
+    );
 
     // Unknown workflows and missing inputs are refused at the API.
     let url = server.internal_url.clone().unwrap();

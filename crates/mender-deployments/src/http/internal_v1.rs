@@ -74,7 +74,10 @@ async fn run_generate(
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
 
-async fn run_generate_no_tenant(s: State, Json(mut job): Json<crate::GenerateJob>) -> Result<Response, ApiError> {
+async fn run_generate_no_tenant(
+    s: State,
+    Json(mut job): Json<crate::GenerateJob>,
+) -> Result<Response, ApiError> {
     job.tenant_id = String::new();
     let id = s.generate_artifact(&job).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())

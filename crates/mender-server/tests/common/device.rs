@@ -54,8 +54,16 @@ impl MenderClient {
         for d in [&etc, &identity, &inventory, &data] {
             std::fs::create_dir_all(d).unwrap();
         }
-        std::fs::write(etc.join("artifact_info"), format!("artifact_name={}\n", setup.artifact_name)).unwrap();
-        std::fs::write(data.join("device_type"), format!("device_type={}\n", setup.device_type)).unwrap();
+        std::fs::write(
+            etc.join("artifact_info"),
+            format!("artifact_name={}\n", setup.artifact_name),
+        )
+        .unwrap();
+        std::fs::write(
+            data.join("device_type"),
+            format!("device_type={}\n", setup.device_type),
+        )
+        .unwrap();
         let mut conf = serde_json::json!({
             "ServerURL": server_url,
             "ServerCertificate": cert,
@@ -71,7 +79,11 @@ impl MenderClient {
         if let Some(k) = verify_key {
             conf["ArtifactVerifyKey"] = serde_json::json!(k);
         }
-        std::fs::write(etc.join("mender.conf"), serde_json::to_vec_pretty(&conf).unwrap()).unwrap();
+        std::fs::write(
+            etc.join("mender.conf"),
+            serde_json::to_vec_pretty(&conf).unwrap(),
+        )
+        .unwrap();
         std::fs::write(root.join("none.conf"), "{}").unwrap();
         write_exec(
             &identity.join("mender-device-identity"),

@@ -29,7 +29,10 @@ impl Mgmt {
     pub async fn login(server: &ServerProcess, email: &str, password: &str) -> Self {
         let http = server.client();
         let resp = http
-            .post(format!("{}/api/management/v1/useradm/auth/login", server.url))
+            .post(format!(
+                "{}/api/management/v1/useradm/auth/login",
+                server.url
+            ))
             .basic_auth(email, Some(password))
             .send()
             .await
@@ -82,7 +85,11 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", context());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            context()
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -90,10 +97,15 @@ where
 /// Waits for the only pending device and accepts it; returns its id.
 pub async fn accept_first_pending(m: &Mgmt, context: impl Fn() -> String) -> String {
     let (id, aid) = wait_for(60, "a pending device", &context, || async {
-        let a = m.get("/api/management/v2/devauth/devices?status=pending").await;
+        let a = m
+            .get("/api/management/v2/devauth/devices?status=pending")
+            .await;
         assert_eq!(a.status, 200);
         let d = a.body.as_array()?.first()?.clone();
-        Some((d["id"].as_str()?.to_owned(), d["auth_sets"][0]["id"].as_str()?.to_owned()))
+        Some((
+            d["id"].as_str()?.to_owned(),
+            d["auth_sets"][0]["id"].as_str()?.to_owned(),
+        ))
     })
     .await;
     let a = m
@@ -109,7 +121,9 @@ pub async fn accept_first_pending(m: &Mgmt, context: impl Fn() -> String) -> Str
 
 /// The value of an inventory attribute of a device, if reported.
 pub async fn inventory_value(m: &Mgmt, device: &str, scope: &str, name: &str) -> Option<Value> {
-    let a = m.get(&format!("/api/management/v1/inventory/devices/{device}")).await;
+    let a = m
+        .get(&format!("/api/management/v1/inventory/devices/{device}"))
+        .await;
     if a.status != 200 {
         return None;
     }

@@ -40,7 +40,14 @@ impl ServerProcess {
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0", "--internal-listen", "127.0.0.1:0", "--hostname", "localhost"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--internal-listen",
+                "127.0.0.1:0",
+                "--hostname",
+                "localhost",
+            ])
             .args(extra_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -73,14 +80,25 @@ impl ServerProcess {
             }
         };
         let field = |name: &str| {
-            banner
-                .iter()
-                .find_map(|l| l.trim_start().strip_prefix(name).map(|v| v.trim().to_owned()))
+            banner.iter().find_map(|l| {
+                l.trim_start()
+                    .strip_prefix(name)
+                    .map(|v| v.trim().to_owned())
+            })
         };
         let addr = field("listening on:").expect("listening line");
-        let scheme = if extra_args.contains(&"--plain-http") { "http" } else { "https" };
-        let internal_url = field("internal API:").map(|v| v.split_whitespace().next().unwrap().to_owned());
-        let cert = if scheme == "https" { Some(data_dir.join("tls/server.crt")) } else { None };
+        let scheme = if extra_args.contains(&"--plain-http") {
+            "http"
+        } else {
+            "https"
+        };
+        let internal_url =
+            field("internal API:").map(|v| v.split_whitespace().next().unwrap().to_owned());
+        let cert = if scheme == "https" {
+            Some(data_dir.join("tls/server.crt"))
+        } else {
+            None
+        };
         ServerProcess {
             child,
             data_dir: data_dir.to_owned(),
@@ -102,7 +120,10 @@ impl ServerProcess {
 
     /// SIGTERM and wait: the graceful path.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().expect("wait")
     }
 
@@ -123,8 +144,16 @@ impl Drop for ServerProcess {
 /// Runs `mender-server user create`.
 pub fn create_user(data_dir: &Path, email: &str, password: &str) -> std::process::Output {
     let mut cmd = Command::new(bin());
-    cmd.args(["user", "create", "--email", email, "--password", password, "--data-dir"])
-        .arg(data_dir);
+    cmd.args([
+        "user",
+        "create",
+        "--email",
+        email,
+        "--password",
+        password,
+        "--data-dir",
+    ])
+    .arg(data_dir);
     for (k, v) in test_env() {
         cmd.env(k, v);
     }

@@ -146,12 +146,21 @@ fn generate_artifact_runs_in_process() {
         .find(|w| w.name == "generate_artifact")
         .expect("built in");
     assert_eq!(ours.tasks.len(), 1);
-    let http = ours.tasks[0].http.as_ref().expect("an http task, no external tool");
+    let http = ours.tasks[0]
+        .http
+        .as_ref()
+        .expect("an http task, no external tool");
     assert_eq!(http.method, "POST");
-    assert!(http.uri.contains("env.DEPLOYMENTS_ADDR|mender-deployments:8080"));
+    assert!(
+        http.uri
+            .contains("env.DEPLOYMENTS_ADDR|mender-deployments:8080")
+    );
     assert!(http.uri.ends_with("/artifacts/generate"));
     assert_eq!(http.status_codes, [201]);
     let mut inputs = ours.input_parameters.clone();
     inputs.sort();
-    assert_eq!(inputs, ["artifact_id", "device_types_compatible", "name", "type"]);
+    assert_eq!(
+        inputs,
+        ["artifact_id", "device_types_compatible", "name", "type"]
+    );
 }
