@@ -390,8 +390,10 @@ mod tests {
         let mut c = Config::default();
         c.tls.cert = Some("/x".into());
         assert!(c.validate().unwrap_err().to_string().contains("--tls-key"));
-        let mut c = Config::default();
-        c.database_url = "mysql://x".into();
+        let c = Config {
+            database_url: "mysql://x".into(),
+            ..Default::default()
+        };
         assert!(
             c.validate()
                 .unwrap_err()

@@ -227,9 +227,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Check) => {
             config.validate()?;
+            // Secrets are shown only as set or not.
+            let mut shown = config.clone();
+            if !shown.admin.password.is_empty() {
+                shown.admin.password = "***".into();
+            }
+            if shown.deployments.presign_secret.is_some() {
+                shown.deployments.presign_secret = Some("***".into());
+            }
+            shown.database_url = mender_db::redact(&shown.database_url);
             println!(
                 "{}",
-                toml::to_string_pretty(&config).context("cannot render the configuration")?
+                toml::to_string_pretty(&shown).context("cannot render the configuration")?
             );
             Ok(())
         }

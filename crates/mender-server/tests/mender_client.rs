@@ -3,46 +3,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::device::{DeviceSetup, MenderClient};
+use common::mgmt::{Mgmt, accept_first_pending, wait_for};
 use common::{ServerProcess, create_user};
 use serde_json::{Value, json};
-
-async fn login(server: &ServerProcess, email: &str, password: &str) -> String {
-    let resp = server
-        .client()
-        .post(format!(
-            "{}/api/management/v1/useradm/auth/login",
-            server.url
-        ))
-        .basic_auth(email, Some(password))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.text().await.unwrap()
-}
-
-/// Polls `f` every half second until it returns `Some`, or fails after `secs` seconds.
-async fn wait_for<T, F, Fut>(secs: u64, what: &str, client: &MenderClient, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; client log:\n{}",
-            client.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
@@ -54,22 +18,7 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
             .status
             .success()
     );
-    let token = login(&server, "admin@example.com", "correct-horse-battery").await;
-    let http = server.client();
-    let get = |path: String| {
-        let (http, token, url) = (http.clone(), token.clone(), server.url.clone());
-        async move {
-            let r = http
-                .get(format!("{url}{path}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let body: Value = r.json().await.unwrap_or(Value::Null);
-            (status, body)
-        }
-    };
+    let m = Mgmt::login(&server, "admin@example.com", "correct-horse-battery").await;
 
     let device = MenderClient::start(
         &tmp.path().join("device"),
@@ -82,51 +31,34 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
             inventory: &[("e2e_run", "alpha"), ("kernel", "6.1.0")],
         },
     );
+    let log = || device.log_text();
 
-    // 1. The device shows up as pending.
-    let (device_id, auth_id) = wait_for(60, "a pending device", &device, || {
-        let get = get.clone();
-        async move {
-            let (s, body) = get("/api/management/v2/devauth/devices?status=pending".into()).await;
-            assert_eq!(s, 200);
-            let d = body.as_array()?.first()?.clone();
-            assert_eq!(d["identity_data"], json!({"mac": "02:12:34:56:78:9a"}));
-            Some((
-                d["id"].as_str()?.to_owned(),
-                d["auth_sets"][0]["id"].as_str()?.to_owned(),
-            ))
-        }
-    })
-    .await;
-
-    // 2. An admin accepts it.
-    let resp = http
-        .put(format!(
-            "{}/api/management/v2/devauth/devices/{device_id}/auth/{auth_id}/status",
-            server.url
-        ))
-        .bearer_auth(&token)
-        .json(&json!({"status": "accepted"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+    // 1. The device shows up as pending with its identity; 2. an admin accepts it.
+    let pending = m
+        .get("/api/management/v2/devauth/devices?status=pending")
+        .await;
+    let device_id = accept_first_pending(&m, log).await;
+    let d = m
+        .get(&format!("/api/management/v2/devauth/devices/{device_id}"))
+        .await;
+    assert_eq!(
+        d.body["identity_data"],
+        json!({"mac": "02:12:34:56:78:9a"}),
+        "{pending:?}",
+        pending = pending.text
+    );
+    assert_eq!(d.body["status"], "accepted");
 
     // 3. It gets its token and sends its inventory.
-    let attrs = wait_for(90, "the device inventory", &device, || {
-        let get = get.clone();
-        let id = device_id.clone();
-        async move {
-            let (s, body) = get(format!("/api/management/v1/inventory/devices/{id}")).await;
-            if s != 200 {
-                return None;
-            }
-            let attrs = body["attributes"].as_array()?.clone();
-            attrs
-                .iter()
-                .any(|a| a["name"] == "mender_client_version")
-                .then_some(attrs)
-        }
+    let attrs = wait_for(90, "the device inventory", log, || async {
+        let a = m
+            .get(&format!("/api/management/v1/inventory/devices/{device_id}"))
+            .await;
+        let attrs = a.body["attributes"].as_array()?.clone();
+        attrs
+            .iter()
+            .any(|a| a["name"] == "mender_client_version")
+            .then_some(attrs)
     })
     .await;
     let value = |name: &str, scope: &str| {
@@ -150,41 +82,37 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
     assert_eq!(value("status", "identity"), "accepted");
 
     // The inventory is searchable through the v2 filters API.
-    let resp = http
-        .post(format!("{}/api/management/v2/inventory/filters/search", server.url))
-        .bearer_auth(&token)
-        .json(&json!({"filters": [{"scope": "inventory", "attribute": "e2e_run", "type": "$eq", "value": "alpha"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let found: Value = resp.json().await.unwrap();
-    assert_eq!(found.as_array().unwrap().len(), 1);
-    assert_eq!(found[0]["id"], device_id.as_str());
+    let found = m
+        .call(
+            "POST",
+            "/api/management/v2/inventory/filters/search",
+            Some(json!({"filters": [{"scope": "inventory", "attribute": "e2e_run", "type": "$eq", "value": "alpha"}]})),
+        )
+        .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.body.as_array().unwrap().len(), 1);
+    assert_eq!(found.body[0]["id"], device_id.as_str());
 
-    // 4. Stop the client (a running client would re-register), then decommission.
+    // 4. Stop the client (a running client would register again), then decommission.
     drop(device);
-    let resp = http
-        .delete(format!(
-            "{}/api/management/v2/devauth/devices/{device_id}",
-            server.url
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (a, _) = get(format!("/api/management/v2/devauth/devices/{device_id}")).await;
-        let (b, _) = get(format!("/api/management/v1/inventory/devices/{device_id}")).await;
-        if a == 404 && b == 404 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after decommissioning: deviceauth {a}, inventory {b}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    let a = m
+        .call(
+            "DELETE",
+            &format!("/api/management/v2/devauth/devices/{device_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 204);
+    wait_for(30, "the device to disappear", String::new, || async {
+        let a = m
+            .get(&format!("/api/management/v2/devauth/devices/{device_id}"))
+            .await
+            .status;
+        let b = m
+            .get(&format!("/api/management/v1/inventory/devices/{device_id}"))
+            .await
+            .status;
+        (a == 404 && b == 404).then_some(())
+    })
+    .await;
 }
