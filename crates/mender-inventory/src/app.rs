@@ -1,0 +1,613 @@
+//! Inventory operations, named after upstream's: attribute updates per scope with their
+//! limits, tags with ETags, groups, device status updates, listing and searching.
+//! Knows nothing of HTTP.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::InventoryConfig;
+use crate::error::{Error, Result};
+use crate::model::{
+    self, ATTR_CREATED, ATTR_GROUP, ATTR_UPDATED, Attribute, Device, DeviceRecord, FilterAttribute,
+    SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPE_MONITOR, SCOPE_SYSTEM, SCOPE_TAGS, StoredAttr,
+    UpdateResult,
+};
+use crate::search::{CompiledSearch, ListParams};
+use crate::store::{Cond, InventoryStore, Key, Query, Scalar};
+
+/// Attempts of one optimistic read-modify-write before giving up.
+const MAX_ATTEMPTS: usize = 16;
+/// Devices sampled by `filters/attributes` (upstream: 5,000).
+const FILTER_ATTRIBUTES_SAMPLE: i64 = 5000;
+/// Entries returned by `filters/attributes` (upstream: 500).
+const FILTER_ATTRIBUTES_LIMIT: i64 = 500;
+/// Identity attribute holding the deviceauth status.
+const ATTR_STATUS: &str = "status";
+/// Statuses that set the identity `status` attribute.
+const STATUSES: [&str; 5] = ["accepted", "preauthorized", "pending", "rejected", "noauth"];
+
+/// PUT (replace the scope) or PATCH (merge into it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Upsert the given attributes.
+    Merge,
+    /// The scope becomes exactly the given attributes.
+    Replace,
+}
+
+/// `{"id", "revision"}` of the bulk status update.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DeviceUpdate {
+    /// Device id.
+    pub id: String,
+    /// Revision of the device in deviceauth; older revisions are conflicts.
+    #[serde(default)]
+    pub revision: i64,
+}
+
+/// The inventory service logic.
+pub struct Inventory {
+    store: Arc<dyn InventoryStore>,
+    config: InventoryConfig,
+}
+
+/// What a modification closure decided.
+enum Change {
+    /// Write the record.
+    Write,
+    /// Nothing changed; don't write.
+    Skip,
+}
+
+impl Inventory {
+    /// Logic over a store with limits from `config`.
+    pub fn new(store: Arc<dyn InventoryStore>, config: InventoryConfig) -> Self {
+        Self { store, config }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &InventoryConfig {
+        &self.config
+    }
+
+    /// The store, for tools that seed data directly.
+    pub fn store(&self) -> Arc<dyn InventoryStore> {
+        self.store.clone()
+    }
+
+    /// Checks the database.
+    pub async fn health(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
+    /// Reads, changes and writes one device, retrying when a concurrent write got there first.
+    /// With `create`, a missing device starts empty; otherwise it is `DeviceNotFound`.
+    async fn modify<F>(
+        &self,
+        tenant: &str,
+        id: &str,
+        create: bool,
+        mut f: F,
+    ) -> Result<DeviceRecord>
+    where
+        F: FnMut(&mut DeviceRecord, bool) -> Result<Change>,
+    {
+        model::validate_device_id(id)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let existing = self.store.get_device(tenant, id).await?;
+            let is_new = existing.is_none();
+            if is_new && !create {
+                return Err(Error::DeviceNotFound);
+            }
+            let mut rec = existing.unwrap_or_else(|| DeviceRecord::new(id, &model::now()));
+            if let Change::Skip = f(&mut rec, is_new)? {
+                return Ok(rec);
+            }
+            if rec.doc_json().len() > self.config.max_document_bytes {
+                return Err(Error::DocumentTooLarge);
+            }
+            let written = if is_new {
+                self.store.insert_device(tenant, &rec).await?
+            } else {
+                self.store.update_device(tenant, &rec).await?
+            };
+            if written {
+                return Ok(rec);
+            }
+        }
+        Err(Error::Contention)
+    }
+
+    fn limit_for(&self, scope: &str) -> usize {
+        match scope {
+            SCOPE_INVENTORY => self.config.limit_attributes,
+            SCOPE_TAGS => self.config.limit_tags,
+            _ => 0,
+        }
+    }
+
+    /// Checks the scope limit before a write (upstream's rules: PUT counts the new set,
+    /// PATCH counts existing plus new names).
+    fn check_limit(
+        &self,
+        rec: &DeviceRecord,
+        scope: &str,
+        attrs: &[Attribute],
+        mode: Mode,
+    ) -> Result<()> {
+        let limit = self.limit_for(scope);
+        if limit == 0 {
+            return Ok(());
+        }
+        let count = match mode {
+            Mode::Replace => attrs.len(),
+            Mode::Merge => {
+                let mut names: Vec<&str> = attrs
+                    .iter()
+                    .filter(|a| !rec.attrs.contains_key(&(scope.to_owned(), a.name.clone())))
+                    .map(|a| a.name.as_str())
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                rec.count_scope(scope) + names.len()
+            }
+        };
+        if count > limit {
+            return Err(Error::TooManyAttributes);
+        }
+        Ok(())
+    }
+
+    /// Device API: replaces (PUT) or merges (PATCH) the device's `inventory` scope and bumps
+    /// `updated_ts` (at least once a day even when nothing changed, as upstream does).
+    pub async fn update_device_inventory(
+        &self,
+        tenant: &str,
+        id: &str,
+        attrs: Vec<Attribute>,
+        mode: Mode,
+    ) -> Result<()> {
+        self.modify(tenant, id, true, |rec, is_new| {
+            self.check_limit(rec, SCOPE_INVENTORY, &attrs, mode)?;
+            let changed = apply(rec, SCOPE_INVENTORY, &attrs, mode)?;
+            let now = model::now();
+            let same_day = rec
+                .updated_ts
+                .as_deref()
+                .is_some_and(|u| u.get(..10) == now.get(..10));
+            if !changed && !is_new && same_day {
+                return Ok(Change::Skip);
+            }
+            rec.updated_ts = Some(now);
+            Ok(Change::Write)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Management: replaces or merges the `tags` scope. `if_match` must equal the device's
+    /// current tags ETag; every change gives a new ETag. Tags never touch `updated_ts`.
+    pub async fn update_tags(
+        &self,
+        tenant: &str,
+        id: &str,
+        mut tags: Vec<Attribute>,
+        mode: Mode,
+        if_match: Option<&str>,
+    ) -> Result<()> {
+        let now = model::now();
+        for t in &mut tags {
+            t.scope = SCOPE_TAGS.to_owned();
+            t.timestamp.get_or_insert_with(|| now.clone());
+        }
+        let res = self
+            .modify(tenant, id, false, |rec, _| {
+                if let Some(tag) = if_match
+                    && rec.tags_etag.as_deref() != Some(tag)
+                {
+                    return Err(Error::ETagMismatch);
+                }
+                self.check_limit(rec, SCOPE_TAGS, &tags, mode)?;
+                apply(rec, SCOPE_TAGS, &tags, mode)?;
+                rec.tags_etag = Some(uuid::Uuid::new_v4().to_string());
+                Ok(Change::Write)
+            })
+            .await;
+        match res {
+            Err(Error::DeviceNotFound) if if_match.is_some() => Err(Error::ETagMismatch),
+            other => other.map(drop),
+        }
+    }
+
+    /// Internal: merges attributes into one scope, creating the device if needed.
+    /// `not_modified_after` (`If-Unmodified-Since`) refuses the write when the device's
+    /// `updated_ts` is later.
+    pub async fn patch_scope(
+        &self,
+        tenant: &str,
+        id: &str,
+        scope: &str,
+        attrs: Vec<Attribute>,
+        not_modified_after: Option<time::OffsetDateTime>,
+    ) -> Result<()> {
+        if !model::SCOPES.contains(&scope) {
+            return Err(Error::Invalid(format!(
+                "scope: must be one of {}.",
+                model::SCOPES.join(", ")
+            )));
+        }
+        let limit_after = not_modified_after.map(model::format_time);
+        self.modify(tenant, id, true, |rec, _| {
+            if let (Some(limit), Some(updated)) = (&limit_after, &rec.updated_ts) {
+                // Both in the fixed-width format, so text order is time order; the header
+                // has second precision, so compare against the end of that second.
+                if updated.get(..19) > limit.get(..19) {
+                    return Err(Error::PreconditionFailed);
+                }
+            }
+            self.check_limit(rec, scope, &attrs, Mode::Merge)?;
+            let changed = apply(rec, scope, &attrs, Mode::Merge)?;
+            Ok(if changed { Change::Write } else { Change::Skip })
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Internal: creates a device (or merges into an existing one) with attributes in their
+    /// own scopes (default `inventory`), as `provision_device` does.
+    pub async fn add_device(&self, tenant: &str, id: &str, attrs: Vec<Attribute>) -> Result<()> {
+        self.modify(tenant, id, true, |rec, is_new| {
+            let mut changed = is_new;
+            let mut scopes: Vec<&str> = attrs.iter().map(|a| a.scope.as_str()).collect();
+            scopes.sort_unstable();
+            scopes.dedup();
+            for scope in scopes {
+                let of_scope: Vec<Attribute> =
+                    attrs.iter().filter(|a| a.scope == scope).cloned().collect();
+                self.check_limit(rec, scope, &of_scope, Mode::Merge)?;
+                changed |= apply(rec, scope, &of_scope, Mode::Merge)?;
+            }
+            Ok(if changed { Change::Write } else { Change::Skip })
+        })
+        .await
+        .map(drop)
+    }
+
+    /// One device.
+    pub async fn get_device(&self, tenant: &str, id: &str) -> Result<DeviceRecord> {
+        self.store
+            .get_device(tenant, id)
+            .await?
+            .ok_or(Error::DeviceNotFound)
+    }
+
+    /// Management DELETE: clears the device's `inventory` scope (upstream keeps the record;
+    /// decommissioning removes it through the internal API). Missing devices are fine.
+    pub async fn delete_inventory(&self, tenant: &str, id: &str) -> Result<()> {
+        let res = self
+            .modify(tenant, id, false, |rec, _| {
+                apply(rec, SCOPE_INVENTORY, &[], Mode::Replace)?;
+                rec.updated_ts = Some(model::now());
+                Ok(Change::Write)
+            })
+            .await;
+        match res {
+            Ok(_) | Err(Error::DeviceNotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Internal DELETE: removes the device (a missing one is not an error, as upstream).
+    pub async fn delete_device(&self, tenant: &str, id: &str) -> Result<()> {
+        self.store
+            .delete_devices(tenant, &[id.to_owned()])
+            .await
+            .map(drop)
+    }
+
+    /// Internal: bulk status change from deviceauth. Known statuses set `identity/status`
+    /// where the given revision is newer than the stored one; `decommissioned` deletes.
+    pub async fn update_statuses(
+        &self,
+        tenant: &str,
+        status: &str,
+        devices: Vec<DeviceUpdate>,
+    ) -> Result<UpdateResult> {
+        if status == "decommissioned" {
+            let ids: Vec<String> = devices.into_iter().map(|d| d.id).collect();
+            let n = self.store.delete_devices(tenant, &ids).await?;
+            return Ok(UpdateResult {
+                deleted_count: n,
+                ..Default::default()
+            });
+        }
+        if !STATUSES.contains(&status) {
+            return Err(Error::UnknownStatus(status.to_owned()));
+        }
+        let single = devices.len() == 1;
+        let mut result = UpdateResult::default();
+        for d in devices {
+            let mut created = false;
+            let res = self
+                .modify(tenant, &d.id, true, |rec, is_new| {
+                    if !is_new && rec.revision >= d.revision {
+                        return Err(Error::WriteConflict);
+                    }
+                    created = is_new;
+                    rec.revision = d.revision;
+                    rec.attrs.insert(
+                        (SCOPE_IDENTITY.to_owned(), ATTR_STATUS.to_owned()),
+                        StoredAttr {
+                            value: Value::String(status.to_owned()),
+                            description: None,
+                            timestamp: None,
+                        },
+                    );
+                    Ok(Change::Write)
+                })
+                .await;
+            match res {
+                Ok(_) if single || !created => result.matched_count += 1,
+                Ok(_) => result.created_count += 1,
+                // In bulk, stale entries are skipped, as upstream's unordered bulk write does.
+                Err(Error::WriteConflict) if !single => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(result)
+    }
+
+    /// The device's group, if any.
+    pub async fn device_group(&self, tenant: &str, id: &str) -> Result<Option<String>> {
+        Ok(self.get_device(tenant, id).await?.group)
+    }
+
+    /// Moves one device into a group.
+    pub async fn set_device_group(&self, tenant: &str, id: &str, group: &str) -> Result<()> {
+        model::validate_group(group)?;
+        let r = self
+            .store
+            .set_group(tenant, &[id.to_owned()], group)
+            .await?;
+        if r.matched_count == 0 {
+            return Err(Error::DeviceNotFound);
+        }
+        Ok(())
+    }
+
+    /// Takes one device out of `group`; 404 if it is not in it.
+    pub async fn unset_device_group(&self, tenant: &str, id: &str, group: &str) -> Result<()> {
+        let ids = [id.to_owned()];
+        if self.store.unset_group(tenant, Some(&ids), group).await? == 0 {
+            return Err(Error::DeviceNotFound);
+        }
+        Ok(())
+    }
+
+    /// Moves devices into a group.
+    pub async fn add_devices_to_group(
+        &self,
+        tenant: &str,
+        ids: &[String],
+        group: &str,
+    ) -> Result<UpdateResult> {
+        model::validate_group(group)?;
+        if ids.is_empty() {
+            return Err(Error::Invalid("no device IDs present in payload".into()));
+        }
+        self.store.set_group(tenant, ids, group).await
+    }
+
+    /// Takes devices out of a group.
+    pub async fn remove_devices_from_group(
+        &self,
+        tenant: &str,
+        ids: &[String],
+        group: &str,
+    ) -> Result<UpdateResult> {
+        model::validate_group(group)?;
+        if ids.is_empty() {
+            return Err(Error::Invalid("no device IDs present in payload".into()));
+        }
+        let n = self.store.unset_group(tenant, Some(ids), group).await?;
+        Ok(UpdateResult {
+            matched_count: n,
+            updated_count: n,
+            ..Default::default()
+        })
+    }
+
+    /// Empties a group.
+    pub async fn delete_group(&self, tenant: &str, group: &str) -> Result<UpdateResult> {
+        model::validate_group(group)?;
+        let n = self.store.unset_group(tenant, None, group).await?;
+        Ok(UpdateResult {
+            matched_count: n,
+            updated_count: n,
+            ..Default::default()
+        })
+    }
+
+    /// Group names, optionally only of devices with this auth status.
+    pub async fn list_groups(&self, tenant: &str, status: Option<&str>) -> Result<Vec<String>> {
+        self.store.list_groups(tenant, status).await
+    }
+
+    /// Ids of a group's devices (a page) and their total; 404 when the group has none.
+    pub async fn devices_in_group(
+        &self,
+        tenant: &str,
+        group: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<String>, u64)> {
+        let q = Query {
+            conds: vec![Cond::In {
+                key: Key::Attr {
+                    scope: SCOPE_SYSTEM.into(),
+                    name: ATTR_GROUP.into(),
+                },
+                values: vec![Scalar::Str(group.to_owned())],
+                negate: false,
+            }],
+            sort: Vec::new(),
+            offset,
+            limit,
+        };
+        let (devs, total) = self.store.search(tenant, &q).await?;
+        if total == 0 {
+            return Err(Error::GroupNotFound);
+        }
+        Ok((devs.into_iter().map(|d| d.id).collect(), total))
+    }
+
+    /// Management v1 list.
+    pub async fn list_devices(
+        &self,
+        tenant: &str,
+        p: ListParams,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<Device>, u64)> {
+        let q = Query {
+            conds: p.conds,
+            sort: p.sort.into_iter().collect(),
+            offset,
+            limit,
+        };
+        let (devs, total) = self.store.search(tenant, &q).await?;
+        Ok((devs.iter().map(|d| d.to_api(None)).collect(), total))
+    }
+
+    /// v2 search. Regular expressions are evaluated here over the attribute's distinct
+    /// stored strings, so their semantics (and cost bounds) are the `regex` crate's on
+    /// both backends.
+    pub async fn search(&self, tenant: &str, s: CompiledSearch) -> Result<(Vec<Device>, u64)> {
+        let mut conds = s.conds;
+        for r in &s.regexes {
+            let values: Vec<Scalar> = self
+                .store
+                .distinct_strings(tenant, &r.key)
+                .await?
+                .into_iter()
+                .filter(|v| r.regex.is_match(v))
+                .map(Scalar::Str)
+                .collect();
+            conds.push(Cond::In {
+                key: r.key.clone(),
+                values,
+                negate: false,
+            });
+        }
+        let q = Query {
+            conds,
+            sort: s.sort,
+            offset: (s.page - 1).saturating_mul(s.per_page),
+            limit: s.per_page,
+        };
+        let (devs, total) = self.store.search(tenant, &q).await?;
+        Ok((
+            devs.iter().map(|d| d.to_api(s.select.as_deref())).collect(),
+            total,
+        ))
+    }
+
+    /// `filters/attributes`: attribute names per scope with device counts.
+    pub async fn filter_attributes(&self, tenant: &str) -> Result<Vec<FilterAttribute>> {
+        self.store
+            .filter_attributes(tenant, FILTER_ATTRIBUTES_SAMPLE, FILTER_ATTRIBUTES_LIMIT)
+            .await
+    }
+
+    /// Internal reindex, which upstream accepts only from devicemonitor to refresh the
+    /// `monitor` scope. This server has no devicemonitor, so a device has no alerts.
+    pub async fn reindex(&self, tenant: &str, id: &str, service: &str) -> Result<()> {
+        if service != "devicemonitor" {
+            return Err(Error::Invalid("unsupported service".into()));
+        }
+        self.modify(tenant, id, true, |rec, is_new| {
+            let mut changed = is_new;
+            for (name, value) in [
+                ("alert_count", Value::from(0)),
+                ("alerts", Value::Bool(false)),
+            ] {
+                let stored = StoredAttr {
+                    value,
+                    description: None,
+                    timestamp: None,
+                };
+                let key = (SCOPE_MONITOR.to_owned(), name.to_owned());
+                if rec.attrs.get(&key) != Some(&stored) {
+                    rec.attrs.insert(key, stored);
+                    changed = true;
+                }
+            }
+            Ok(if changed { Change::Write } else { Change::Skip })
+        })
+        .await
+        .map(drop)
+    }
+}
+
+/// Applies attributes to one scope of a record; returns whether anything changed.
+/// As upstream, a description or timestamp left out keeps the stored one.
+fn apply(rec: &mut DeviceRecord, scope: &str, attrs: &[Attribute], mode: Mode) -> Result<bool> {
+    let before = rec.clone();
+    if mode == Mode::Replace {
+        rec.attrs
+            .retain(|(s, n), _| s != scope || attrs.iter().any(|a| a.name == *n));
+    }
+    for a in attrs {
+        if scope == SCOPE_SYSTEM && set_system(rec, a)? {
+            continue;
+        }
+        let key = (scope.to_owned(), a.name.clone());
+        let entry = rec.attrs.entry(key).or_insert_with(|| StoredAttr {
+            value: Value::Null,
+            description: None,
+            timestamp: None,
+        });
+        entry.value = a.value.clone();
+        if a.description.is_some() {
+            entry.description = a.description.clone();
+        }
+        if a.timestamp.is_some() {
+            entry.timestamp = a.timestamp.clone();
+        }
+    }
+    Ok(*rec != before)
+}
+
+/// System attributes kept as columns; `check_in_time` is normalised like upstream's date.
+/// Returns whether the attribute was handled.
+fn set_system(rec: &mut DeviceRecord, a: &Attribute) -> Result<bool> {
+    let text = || match &a.value {
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(Error::Invalid(format!("{}: must be a string", a.name))),
+    };
+    let time =
+        || model::parse_time(&text()?).map_err(|e| Error::Invalid(format!("{}: {e}", a.name)));
+    match a.name.as_str() {
+        ATTR_GROUP => {
+            let g = text()?;
+            model::validate_group(&g)?;
+            rec.group = Some(g);
+        }
+        ATTR_UPDATED => rec.updated_ts = Some(time()?),
+        ATTR_CREATED => rec.created_ts = time()?,
+        "check_in_time" => {
+            rec.attrs.insert(
+                (SCOPE_SYSTEM.to_owned(), a.name.clone()),
+                StoredAttr {
+                    value: Value::String(time()?),
+                    description: a.description.clone(),
+                    timestamp: None,
+                },
+            );
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}

@@ -1,0 +1,44 @@
+//! `devices_v1.yaml`: devices upload their inventory (PUT replaces, PATCH merges), plus the
+//! legacy `/api/0.1.0/attributes` path upstream's gateway rewrites device calls to.
+
+use axum::Router;
+use axum::extract::State as AxState;
+use axum::http::{Method, StatusCode};
+use axum::routing::put;
+use mender_core::{ApiError, Identity, Json};
+
+use super::{State, attributes};
+use crate::app::Mode;
+use crate::model::{AttributeInput, SCOPE_INVENTORY};
+
+pub(crate) fn routes() -> Router<State> {
+    Router::new().route(
+        "/api/devices/v1/inventory/device/attributes",
+        put(update).patch(update),
+    )
+}
+
+pub(crate) fn legacy_routes() -> Router<State> {
+    Router::new().route("/api/0.1.0/attributes", put(update).patch(update))
+}
+
+async fn update(
+    AxState(app): AxState<State>,
+    method: Method,
+    id: Identity,
+    Json(body): Json<Vec<AttributeInput>>,
+) -> Result<StatusCode, ApiError> {
+    if !id.is_device {
+        return Err(ApiError::unauthorized("unauthorized"));
+    }
+    // Devices only ever write their own inventory scope, whatever scope they name.
+    let attrs = attributes(body, Some(SCOPE_INVENTORY))?;
+    let mode = if method == Method::PUT {
+        Mode::Replace
+    } else {
+        Mode::Merge
+    };
+    app.update_device_inventory(&id.tenant, &id.subject, attrs, mode)
+        .await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,176 @@
+//! `internal_v1.yaml`: health, tenants, device creation and removal (provisioning and
+//! decommissioning workflows), bulk status updates, per-scope attribute updates, device
+//! groups and reindexing. Every tenant route also exists with an empty tenant segment.
+
+use axum::Router;
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, patch, post};
+use mender_core::{ApiError, Json};
+use serde::{Deserialize, Serialize};
+
+use super::{Params, QueryPairs, State, attributes};
+use crate::app::DeviceUpdate;
+use crate::model::{AttributeInput, UpdateResult};
+
+const BASE: &str = "/api/internal/v1/inventory";
+
+pub(crate) fn routes() -> Router<State> {
+    let tenant_routes: [(&str, MethodRouter<State>); 6] = [
+        ("/devices", post(add_device)),
+        ("/devices/{device_id}", delete(delete_device)),
+        ("/devices/status/{status}", post(update_statuses)),
+        (
+            "/device/{device_id}/attribute/scope/{scope}",
+            patch(patch_scope),
+        ),
+        ("/devices/{device_id}/groups", get(device_groups)),
+        ("/devices/{device_id}/reindex", post(reindex)),
+    ];
+    let mut r = Router::new()
+        .route(&format!("{BASE}/health"), get(health))
+        .route(&format!("{BASE}/alive"), get(alive))
+        .route(&format!("{BASE}/tenants"), post(create_tenant));
+    for (path, handler) in tenant_routes {
+        r = r
+            .route(
+                &format!("{BASE}/tenants/{{tenant_id}}{path}"),
+                handler.clone(),
+            )
+            .route(&format!("{BASE}/tenants/{path}"), handler);
+    }
+    r
+}
+
+async fn health(AxState(app): AxState<State>) -> Result<StatusCode, ApiError> {
+    match app.health().await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => {
+            tracing::error!(error = %e, "inventory health check failed");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error reaching the database",
+            ))
+        }
+    }
+}
+
+async fn alive() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct NewTenant {
+    #[serde(default)]
+    tenant_id: String,
+}
+
+/// Tenants need no set-up here (their devices are rows keyed by tenant), so this only
+/// validates the request as upstream does.
+async fn create_tenant(Json(t): Json<NewTenant>) -> Result<StatusCode, ApiError> {
+    if t.tenant_id.is_empty() {
+        return Err(ApiError::bad_request("tenant_id: cannot be blank."));
+    }
+    Ok(StatusCode::CREATED)
+}
+
+#[derive(Debug, Deserialize)]
+struct NewDevice {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    attributes: Vec<AttributeInput>,
+}
+
+async fn add_device(
+    AxState(app): AxState<State>,
+    p: Params,
+    Json(dev): Json<NewDevice>,
+) -> Result<Response, ApiError> {
+    if dev.id.is_empty() {
+        return Err(ApiError::bad_request("id: cannot be blank."));
+    }
+    let attrs = attributes(dev.attributes, None)?;
+    app.add_device(p.get("tenant_id"), &dev.id, attrs).await?;
+    let mut h = HeaderMap::new();
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("devices/{}", mender_core::paging::encode(&dev.id)))
+    {
+        h.insert(header::LOCATION, v);
+    }
+    Ok((StatusCode::CREATED, h).into_response())
+}
+
+async fn delete_device(AxState(app): AxState<State>, p: Params) -> Result<StatusCode, ApiError> {
+    app.delete_device(p.get("tenant_id"), p.get("device_id"))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn update_statuses(
+    AxState(app): AxState<State>,
+    p: Params,
+    Json(devices): Json<Vec<DeviceUpdate>>,
+) -> Result<Json<UpdateResult>, ApiError> {
+    Ok(Json(
+        app.update_statuses(p.get("tenant_id"), p.get("status"), devices)
+            .await?,
+    ))
+}
+
+async fn patch_scope(
+    AxState(app): AxState<State>,
+    p: Params,
+    headers: HeaderMap,
+    Json(body): Json<Vec<AttributeInput>>,
+) -> Result<StatusCode, ApiError> {
+    let scope = p.get("scope");
+    let attrs = attributes(body, Some(scope))?;
+    let not_after = match super::header(&headers, "if-unmodified-since").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(
+            time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822)
+                .map_err(|e| {
+                    ApiError::bad_request(format!("invalid header If-Unmodified-Since: {e}"))
+                })?,
+        ),
+    };
+    app.patch_scope(
+        p.get("tenant_id"),
+        p.get("device_id"),
+        scope,
+        attrs,
+        not_after,
+    )
+    .await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Debug, Serialize)]
+struct Groups {
+    groups: Vec<String>,
+}
+
+async fn device_groups(AxState(app): AxState<State>, p: Params) -> Result<Json<Groups>, ApiError> {
+    let group = app
+        .device_group(p.get("tenant_id"), p.get("device_id"))
+        .await?;
+    Ok(Json(Groups {
+        groups: group.into_iter().collect(),
+    }))
+}
+
+async fn reindex(
+    AxState(app): AxState<State>,
+    p: Params,
+    QueryPairs(q): QueryPairs,
+) -> Result<StatusCode, ApiError> {
+    let service = q
+        .iter()
+        .find(|(k, _)| k == "service")
+        .map_or("", |(_, v)| v.as_str());
+    app.reindex(p.get("tenant_id"), p.get("device_id"), service)
+        .await?;
+    Ok(StatusCode::OK)
+}

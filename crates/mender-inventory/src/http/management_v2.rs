@@ -1,0 +1,55 @@
+//! `management_v2.yaml`: the filter search and the list of filterable attributes.
+
+use axum::Router;
+use axum::extract::State as AxState;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mender_core::json::OptionalJson;
+use mender_core::paging::Page;
+use mender_core::{ApiError, Identity, Json};
+
+use super::{State, page_headers};
+use crate::model::FilterAttribute;
+use crate::search::SearchParams;
+
+pub(crate) fn routes() -> Router<State> {
+    Router::new()
+        .route(
+            "/api/management/v2/inventory/filters/attributes",
+            get(filter_attributes),
+        )
+        .route("/api/management/v2/inventory/filters/search", post(search))
+}
+
+async fn filter_attributes(
+    AxState(app): AxState<State>,
+    id: Identity,
+) -> Result<Json<Vec<FilterAttribute>>, ApiError> {
+    Ok(Json(app.filter_attributes(&id.tenant).await?))
+}
+
+async fn search(
+    AxState(app): AxState<State>,
+    id: Identity,
+    uri: Uri,
+    OptionalJson(body): OptionalJson<SearchParams>,
+) -> Result<Response, ApiError> {
+    search_response(&app, &id.tenant, uri.path(), body.unwrap_or_default()).await
+}
+
+/// Runs a search and renders the page with `X-Total-Count` and `Link`.
+pub(crate) async fn search_response(
+    app: &State,
+    tenant: &str,
+    path: &str,
+    params: SearchParams,
+) -> Result<Response, ApiError> {
+    let compiled = params.compile()?;
+    let page = Page {
+        page: compiled.page,
+        per_page: compiled.per_page,
+    };
+    let (devs, total) = app.search(tenant, compiled).await?;
+    Ok((page_headers(page, path, &[], total), Json(devs)).into_response())
+}

@@ -1,0 +1,106 @@
+//! HTTP handlers, one module per upstream OpenAPI file, and the helpers they share.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use mender_core::ApiError;
+use mender_core::json::BodyLimit;
+use mender_core::service::Routers;
+
+use crate::Inventory;
+use crate::model::{Attribute, AttributeInput};
+
+mod devices_v1;
+mod internal_v1;
+mod internal_v2;
+mod management_v1;
+mod management_v2;
+
+/// Shared state of every handler.
+pub(crate) type State = Arc<Inventory>;
+
+/// Builds the service's routers; every route reads bodies up to `max_document_bytes`.
+pub(crate) fn routers(app: State) -> Routers {
+    let limit = axum::Extension(BodyLimit(app.config().max_document_bytes));
+    let finish = |r: Router<State>| r.with_state(app.clone()).layer(limit);
+    Routers {
+        open: Router::new(),
+        management: finish(
+            management_v1::routes("/api/management/v1/inventory").merge(management_v2::routes()),
+        ),
+        devices: finish(devices_v1::routes()),
+        internal: finish(
+            internal_v1::routes()
+                .merge(internal_v2::routes())
+                .merge(management_v1::routes("/api/0.1.0"))
+                .merge(devices_v1::legacy_routes()),
+        ),
+    }
+}
+
+/// The query string as ordered pairs, with upstream's 400 body on malformed input.
+pub(crate) struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|q| QueryPairs(q.0))
+            .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))
+    }
+}
+
+/// Path parameters by name; a route may also exist with an empty tenant segment
+/// (`/tenants//...`, what the open-source workflows send), where `tenant_id` is absent.
+pub(crate) struct Params(HashMap<String, String>);
+
+impl Params {
+    /// A parameter, empty when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.0.get(name).map_or("", String::as_str)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Self::Rejection> {
+        match Path::<HashMap<String, String>>::from_request_parts(parts, s).await {
+            Ok(Path(m)) => Ok(Params(m)),
+            // No parameters in the route at all.
+            Err(_) => Ok(Params(HashMap::new())),
+        }
+    }
+}
+
+/// Validates a list of attributes, forcing `scope` when given.
+pub(crate) fn attributes(
+    input: Vec<AttributeInput>,
+    scope: Option<&str>,
+) -> Result<Vec<Attribute>, ApiError> {
+    crate::model::validate_attributes(input, scope).map_err(ApiError::from)
+}
+
+/// `X-Total-Count` and `Link` for a page.
+pub(crate) fn page_headers(
+    page: mender_core::paging::Page,
+    path: &str,
+    query: &[(String, String)],
+    total: u64,
+) -> HeaderMap {
+    let has_next = total > page.page.saturating_mul(page.per_page);
+    page.headers(path, query, has_next, Some(total))
+}
+
+/// A header value as text, if present and readable.
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .map(str::trim)
+}

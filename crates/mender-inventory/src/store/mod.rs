@@ -1,0 +1,259 @@
+//! Inventory persistence: the [`InventoryStore`] trait, the backend-neutral search query it
+//! answers, and the index rows derived from a device record.
+//!
+//! Writes are whole-record: the app reads a device, changes it in Rust and writes it back
+//! guarded by its `version` counter (optimistic concurrency), so the attribute rules live in
+//! one place and behave the same on both backends. Group changes are bulk SQL updates.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::model::{
+    ATTR_CREATED, ATTR_GROUP, ATTR_UPDATED, DeviceRecord, FilterAttribute, SCOPE_SYSTEM,
+    UpdateResult,
+};
+
+pub mod postgres;
+mod sql;
+pub mod sqlite;
+
+/// Characters of a string value kept in the indexed key column `sk`.
+pub const SORT_KEY_CHARS: usize = 128;
+
+/// A scalar a predicate compares with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// String.
+    Str(String),
+    /// Number.
+    Num(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+/// What a predicate or sort looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// An attribute by scope and name.
+    Attr {
+        /// Scope.
+        scope: String,
+        /// Name.
+        name: String,
+    },
+    /// The device id (`identity/id`).
+    DeviceId,
+}
+
+/// Ordering comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `>`
+    Gt,
+    /// `>=`
+    Gte,
+    /// `<`
+    Lt,
+    /// `<=`
+    Lte,
+}
+
+impl CmpOp {
+    /// SQL operator.
+    pub fn sql(self) -> &'static str {
+        match self {
+            CmpOp::Gt => ">",
+            CmpOp::Gte => ">=",
+            CmpOp::Lt => "<",
+            CmpOp::Lte => "<=",
+        }
+    }
+}
+
+/// One search condition, with upstream's (MongoDB) meaning: an array attribute matches when
+/// any element matches, and negations also match devices without the attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    /// Some value equals one of `values` (`$eq`, `$in`); `negate`: none does (`$ne`, `$nin`).
+    In {
+        /// Attribute.
+        key: Key,
+        /// Values (of the same JSON type as the stored ones to match).
+        values: Vec<Scalar>,
+        /// Negation.
+        negate: bool,
+    },
+    /// The attribute is present (or absent).
+    Exists {
+        /// Attribute.
+        key: Key,
+        /// Wanted presence.
+        exists: bool,
+    },
+    /// Some value of the same type compares true.
+    Cmp {
+        /// Attribute.
+        key: Key,
+        /// Operator.
+        op: CmpOp,
+        /// Operand.
+        value: Scalar,
+    },
+    /// The device id is one of these.
+    DeviceIds(Vec<String>),
+    /// Full-text: some keyword is a word of the device's text.
+    Text(Vec<String>),
+}
+
+/// One sort criterion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// Attribute.
+    pub key: Key,
+    /// Descending.
+    pub desc: bool,
+}
+
+/// A search: conditions (AND), sort, page window.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Query {
+    /// Conditions, all of which must hold.
+    pub conds: Vec<Cond>,
+    /// Sort criteria, then creation order.
+    pub sort: Vec<SortKey>,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Page size.
+    pub limit: u64,
+}
+
+/// Persistence of device inventories; one implementation per backend.
+#[async_trait]
+pub trait InventoryStore: Send + Sync {
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// One device.
+    async fn get_device(&self, tenant: &str, id: &str) -> Result<Option<DeviceRecord>>;
+    /// Creates a device; `false` if it already exists.
+    async fn insert_device(&self, tenant: &str, rec: &DeviceRecord) -> Result<bool>;
+    /// Creates many devices in one transaction (bulk loading); existing ids are skipped.
+    /// Returns how many were created.
+    async fn insert_devices(&self, tenant: &str, recs: &[DeviceRecord]) -> Result<u64>;
+    /// Replaces a device if its stored `version` still equals `rec.version` (then bumped);
+    /// `false` if it changed or vanished meanwhile.
+    async fn update_device(&self, tenant: &str, rec: &DeviceRecord) -> Result<bool>;
+    /// Deletes devices; returns how many existed.
+    async fn delete_devices(&self, tenant: &str, ids: &[String]) -> Result<u64>;
+    /// Puts devices into `group`: matched = existing, updated = those that changed group.
+    async fn set_group(&self, tenant: &str, ids: &[String], group: &str) -> Result<UpdateResult>;
+    /// Removes devices from `group` (all of its devices with `ids = None`); returns how many.
+    async fn unset_group(&self, tenant: &str, ids: Option<&[String]>, group: &str) -> Result<u64>;
+    /// Group names in use, sorted; optionally only of devices with this identity `status`.
+    async fn list_groups(&self, tenant: &str, status: Option<&str>) -> Result<Vec<String>>;
+    /// A page of matching devices and the number of all matches.
+    async fn search(&self, tenant: &str, q: &Query) -> Result<(Vec<DeviceRecord>, u64)>;
+    /// Distinct string values of an attribute (for regular expressions, matched in Rust).
+    async fn distinct_strings(&self, tenant: &str, key: &Key) -> Result<Vec<String>>;
+    /// Attribute names per scope with the number of devices having them, over the first
+    /// `sample` devices, at most `limit` entries, most frequent first.
+    async fn filter_attributes(
+        &self,
+        tenant: &str,
+        sample: i64,
+        limit: i64,
+    ) -> Result<Vec<FilterAttribute>>;
+}
+
+/// One row of the search index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexRow {
+    /// Scope.
+    pub scope: String,
+    /// Name.
+    pub name: String,
+    /// Element position (0 for scalars).
+    pub i: i64,
+    /// Type: 0 none (empty array), 1 number, 2 string, 3 boolean.
+    pub t: i64,
+    /// String value.
+    pub s: Option<String>,
+    /// Indexed prefix of `s`.
+    pub sk: Option<String>,
+    /// Number (or 0/1 for booleans).
+    pub n: Option<f64>,
+}
+
+/// The indexed prefix of a string.
+pub fn sort_key(s: &str) -> String {
+    s.chars().take(SORT_KEY_CHARS).collect()
+}
+
+fn scalar_row(scope: &str, name: &str, i: i64, v: &Value) -> Option<IndexRow> {
+    let (t, s, n) = match v {
+        Value::String(s) => (2, Some(s.clone()), None),
+        Value::Number(n) => (1, None, n.as_f64()),
+        Value::Bool(b) => (3, None, Some(if *b { 1.0 } else { 0.0 })),
+        _ => return None,
+    };
+    Some(IndexRow {
+        scope: scope.to_owned(),
+        name: name.to_owned(),
+        i,
+        t,
+        sk: s.as_deref().map(sort_key),
+        s,
+        n,
+    })
+}
+
+/// The index rows of a device: one per scalar value, system attributes included.
+pub fn index_rows(rec: &DeviceRecord) -> Vec<IndexRow> {
+    let mut out = Vec::with_capacity(rec.attrs.len() + 3);
+    for ((scope, name), a) in &rec.attrs {
+        match &a.value {
+            Value::Array(items) if items.is_empty() => out.push(IndexRow {
+                scope: scope.clone(),
+                name: name.clone(),
+                i: 0,
+                t: 0,
+                s: None,
+                sk: None,
+                n: None,
+            }),
+            Value::Array(items) => out.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| scalar_row(scope, name, i as i64, v)),
+            ),
+            v => out.extend(scalar_row(scope, name, 0, v)),
+        }
+    }
+    out.extend(system_rows(rec));
+    out
+}
+
+/// The index rows of the system attributes kept as columns.
+pub fn system_rows(rec: &DeviceRecord) -> Vec<IndexRow> {
+    let mut out = Vec::with_capacity(3);
+    let sys = |name: &str, v: &str| scalar_row(SCOPE_SYSTEM, name, 0, &Value::String(v.to_owned()));
+    out.extend(sys(ATTR_CREATED, &rec.created_ts));
+    if let Some(u) = &rec.updated_ts {
+        out.extend(sys(ATTR_UPDATED, u));
+    }
+    if let Some(g) = &rec.group {
+        out.extend(group_row(g));
+    }
+    out
+}
+
+/// The index row of a group membership.
+pub fn group_row(group: &str) -> Option<IndexRow> {
+    scalar_row(
+        SCOPE_SYSTEM,
+        ATTR_GROUP,
+        0,
+        &Value::String(group.to_owned()),
+    )
+}

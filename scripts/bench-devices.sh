@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Device benchmarks, run by hand (never in CI): signed auth requests per second per device key
+# type, and `next` requests per second with a 100,000-device fleet and one deployment to all of
+# them. Each part gets a fresh server (fresh data dir, or a fresh PostgreSQL database that is
+# dropped afterwards). Prints the numbers, the machine load and the server's memory.
+#   ./scripts/bench-devices.sh [auth|next|all] [sqlite|pg]
+# Knobs (environment): SECS=10 CONC=16 DEVICES=50 TYPES=rsa2048,...,ed25519 REAL=2000
+#   TOTAL=100000 PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}; backend=${2:-sqlite}
+secs=${SECS:-10}; conc=${CONC:-16}; devices=${DEVICES:-50}
+types=${TYPES:-rsa2048,rsa3072,p256,p384,p521,ed25519}
+real=${REAL:-2000}; total=${TOTAL:-100000}
+pg_admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
+case "$what" in auth|next|all) ;; *) echo "usage: $0 [auth|next|all] [sqlite|pg]" >&2; exit 2 ;; esac
+case "$backend" in sqlite|pg) ;; *) echo "backend must be sqlite or pg" >&2; exit 2 ;; esac
+
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release -p mender-server --bin mender-server --example fleetbench
+bin=$target/release/mender-server; fleet=$target/release/examples/fleetbench
+tmp=$(mktemp -d); pid=; db=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  [ -n "$db" ] && psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+password=bench-password-1
+
+# Starts a fresh server; sets pid, url, iurl (and db for PostgreSQL).
+start_server() {
+  local name=$1 data=$tmp/$1 args=() port iport
+  port=$((20000 + RANDOM % 20000)); iport=$((port + 1))
+  if [ "$backend" = pg ]; then
+    db=bench_$(date +%s)_$RANDOM
+    psql "$pg_admin" -qc "CREATE DATABASE $db" >/dev/null
+    args=(--database-url "postgres://postgres@127.0.0.1:5432/$db")
+  fi
+  "$bin" user create --email bench@example.com --password "$password" --data-dir "$data" "${args[@]}" >/dev/null
+  MENDER_SERVER_LOG__FORMAT=json "$bin" serve --data-dir "$data" --listen 127.0.0.1:$port --internal-listen 127.0.0.1:$iport \
+    --hostname localhost "${args[@]}" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  pid=$!
+  for _ in $(seq 1 1200); do
+    grep -q "Log in with" "$tmp/$name.out" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.err" >&2; exit 1; }
+    sleep 0.1
+  done
+  grep -q "Log in with" "$tmp/$name.out" || { echo "server did not start" >&2; exit 1; }
+  url=https://127.0.0.1:$port; iurl=http://127.0.0.1:$iport
+  echo "== $name on $backend (server pid $pid) =="
+  echo "idle RSS: $(awk '/VmRSS/{print $2}' /proc/$pid/status) KiB"
+}
+
+# Prints the server's memory and log health, stops it, drops its database.
+stop_server() {
+  local name=$1
+  echo "server RSS now: $(awk '/VmRSS/{print $2}' /proc/$pid/status) KiB, peak (VmHWM): $(awk '/VmHWM/{print $2}' /proc/$pid/status) KiB"
+  echo "server log: $(grep -c '"level":"ERROR"' "$tmp/$name.err" || true) ERROR lines, $(grep -c '"level":"WARN"' "$tmp/$name.err" || true) WARN lines"
+  grep -m3 -e '"level":"ERROR"' -e '"level":"WARN"' "$tmp/$name.err" || true
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  if [ -n "$db" ]; then psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; db=; fi
+}
+
+echo "load before: $(uptime)"
+if [ "$what" = auth ] || [ "$what" = all ]; then
+  start_server auth
+  "$fleet" auth --url "$url" --user bench@example.com --password "$password" \
+    --secs "$secs" --concurrency "$conc" --devices "$devices" --types "$types"
+  stop_server auth
+fi
+if [ "$what" = next ] || [ "$what" = all ]; then
+  # A small single-file artifact for test-device, named unlike what the devices report.
+  mkdir -p "$tmp/art"
+  head -c 8192 /dev/urandom > "$tmp/art/app.bin"
+  echo /opt/app > "$tmp/art/dest_dir"; echo app.bin > "$tmp/art/filename"
+  (cd "$tmp/art" && /usr/bin/mender-artifact write module-image -T single-file -t test-device \
+    -n bench-release-2 -o "$tmp/bench.mender" -f dest_dir -f filename -f app.bin >/dev/null)
+  start_server next
+  "$fleet" next --url "$url" --internal-url "$iurl" --user bench@example.com --password "$password" \
+    --secs "$secs" --concurrency "$conc" --real "$real" --total "$total" \
+    --artifact "$tmp/bench.mender" --artifact-name bench-release-2 \
+    --installed release-1 --device-type test-device
+  echo "data dir size: $(du -sh "$tmp/next" | cut -f1)"
+  stop_server next
+fi
+echo "load after: $(uptime)"
