@@ -67,7 +67,7 @@ async fn provision_device_calls_inventory_and_skips_missing_services() {
             job.results[0].http_response.as_ref().unwrap().status_code,
             201
         );
-        assert!(b.queue.is_empty().await.unwrap(), "message acked");
+        acked(&b).await;
         workers.abort();
     }
 }
@@ -409,7 +409,7 @@ async fn a_dead_workers_job_is_resumed_after_the_lease() {
                 .collect::<Vec<_>>(),
             ["first", "second"]
         );
-        assert!(b.queue.is_empty().await.unwrap());
+        acked(&b).await;
         workers.abort();
     }
 }
@@ -451,5 +451,14 @@ async fn workers_stop_on_shutdown_and_poison_messages_are_dropped() {
         assert!(!b.queue.is_empty().await.unwrap(), "{}", job.id);
         assert!(d.seen().is_empty());
         let _keep: Arc<dyn JobQueue> = b.queue.clone();
+    }
+}
+
+/// The job's status is written before its message is acked: wait (bounded) for the ack.
+async fn acked(b: &crate::common::Backend) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.queue.is_empty().await.unwrap() {
+        assert!(Instant::now() < deadline, "message never acked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
