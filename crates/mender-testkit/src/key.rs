@@ -127,14 +127,7 @@ fn ec(alg: &'static signature::EcdsaSigningAlgorithm) -> EcdsaKeyPair {
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    mender_core::jwt::pem_encode(label, der)
 }
 
 #[cfg(test)]
