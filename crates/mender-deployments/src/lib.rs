@@ -1,6 +1,7 @@
 //! The deployments service: artifacts (streamed upload and parsing, signed downloads),
-//! releases, deployments, and the device update flow (`next`, status, logs), over SQLite or
-//! PostgreSQL and a [`mender_blob::BlobStore`].
+//! releases, deployments (software, and configuration deployments whose artifact is generated
+//! per download), the device update flow (`next`, status, logs) and per-tenant storage
+//! settings, over SQLite or PostgreSQL and a [`mender_blob::BlobStore`].
 
 pub mod app;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod presign;
+pub mod storage_settings;
 pub mod store;
 
 use std::path::Path;

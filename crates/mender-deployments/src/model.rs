@@ -358,6 +358,36 @@ impl DeploymentStatus {
     }
 }
 
+/// What a deployment installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentKind {
+    /// Stored artifacts of a release.
+    #[default]
+    Software,
+    /// A `mender-configure` artifact generated from a configuration (one device).
+    Configuration,
+}
+
+impl DeploymentKind {
+    /// The wire name (`type` in the API).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Software => "software",
+            Self::Configuration => "configuration",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "software" => Some(Self::Software),
+            "configuration" => Some(Self::Configuration),
+            _ => None,
+        }
+    }
+}
+
 /// A deployment: one artifact name rolled out to a list of devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
@@ -383,6 +413,13 @@ pub struct Deployment {
     pub force_installation: bool,
     /// Groups it was created for.
     pub groups: Vec<String>,
+    /// Software or configuration.
+    pub kind: DeploymentKind,
+    /// The configuration (a JSON object's text) of a configuration deployment.
+    pub configuration: Option<String>,
+    /// Digest of the creation request; no two unfinished deployments share one (upstream's
+    /// "identical active deployment" rule). `None` for configuration deployments.
+    pub checksum: Option<String>,
 }
 
 /// Counts of device deployments per status.
@@ -515,6 +552,8 @@ pub struct DeploymentFilter {
     pub created_after: Option<i64>,
     /// Created at or before (unix seconds).
     pub created_before: Option<i64>,
+    /// Software or configuration only.
+    pub kind: Option<DeploymentKind>,
     /// Direction of the creation-time sort (upstream default: newest first).
     pub sort: Sort,
     /// Rows to skip.

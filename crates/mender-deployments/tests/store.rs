@@ -49,6 +49,9 @@ fn deployment(id: &str, name: &str, created: OffsetDateTime, n: i64) -> Deployme
         max_devices: n,
         force_installation: false,
         groups: vec![],
+        kind: DeploymentKind::Software,
+        configuration: None,
+        checksum: None,
     }
 }
 
@@ -371,6 +374,130 @@ async fn conformance(s: Arc<dyn DeploymentsStore>, backend: &str) {
     );
 }
 
+/// Configuration deployments, the identical-deployment rule, storage settings and usage.
+async fn conformance_extras(s: Arc<dyn DeploymentsStore>, backend: &str) {
+    let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    s.insert_artifact(&artifact("x1", "cfg-rel", &["dt"], 40))
+        .await
+        .unwrap();
+    s.insert_artifact(&artifact("x2", "other", &["dt"], 2))
+        .await
+        .unwrap();
+    assert_eq!(s.storage_usage("").await.unwrap(), 42, "{backend}");
+    assert_eq!(s.storage_usage("nobody").await.unwrap(), 0, "{backend}");
+
+    // a configuration deployment round-trips its type and configuration
+    let mut c = deployment("c1", "cfg-rel", t0, 1);
+    c.artifact_name = "cfg-rel".into();
+    c.kind = DeploymentKind::Configuration;
+    c.configuration = Some(r#"{"a":"b"}"#.into());
+    s.insert_deployment(&c, &["dev".into()], &[]).await.unwrap();
+    assert_eq!(
+        s.get_deployment("", "c1").await.unwrap().unwrap(),
+        c,
+        "{backend}"
+    );
+    // same id again
+    assert!(
+        matches!(
+            s.insert_deployment(&c, &["dev".into()], &[]).await,
+            Err(StoreError::DeploymentConflict)
+        ),
+        "{backend}"
+    );
+    // an artifact named like a configuration deployment does not join it
+    s.insert_artifact(&artifact("x3", "cfg-rel", &["other-dt"], 1))
+        .await
+        .unwrap();
+    assert!(
+        s.deployment_artifact_ids("", "c1")
+            .await
+            .unwrap()
+            .is_empty(),
+        "{backend}"
+    );
+    assert!(!s.artifact_in_any_deployment("", "x1").await.unwrap());
+
+    // the checksum is unique among unfinished deployments of a tenant only
+    let mut a = deployment("s1", "n", t0, 1);
+    a.checksum = Some("sum".into());
+    s.insert_deployment(&a, &["dev".into()], &["x2".into()])
+        .await
+        .unwrap();
+    assert!(
+        s.artifact_in_any_deployment("", "x2").await.unwrap(),
+        "{backend}"
+    );
+    assert!(
+        !s.artifact_in_any_deployment("t", "x2").await.unwrap(),
+        "{backend}"
+    );
+    let mut b = deployment("s2", "n", t0, 1);
+    b.checksum = Some("sum".into());
+    assert!(
+        matches!(
+            s.insert_deployment(&b, &["dev".into()], &[]).await,
+            Err(StoreError::DeploymentConflict)
+        ),
+        "{backend}"
+    );
+    assert!(
+        s.get_deployment("", "s2").await.unwrap().is_none(),
+        "{backend}: nothing half-written"
+    );
+    assert!(s.deployment_device_ids("", "s2").await.unwrap().is_empty());
+    let mut other_tenant = b.clone();
+    other_tenant.id = "s3".into();
+    other_tenant.tenant = "t".into();
+    s.insert_deployment(&other_tenant, &["dev".into()], &[])
+        .await
+        .unwrap();
+    s.abort_deployment("", "s1", t0).await.unwrap();
+    s.insert_deployment(&b, &["dev".into()], &[]).await.unwrap();
+
+    // type filter
+    let by_kind = |k: DeploymentKind| {
+        let s = s.clone();
+        async move {
+            let f = DeploymentFilter {
+                kind: Some(k),
+                ..Default::default()
+            };
+            let (v, n) = s.list_deployments("", &f).await.unwrap();
+            (v.into_iter().map(|d| d.id).collect::<Vec<_>>(), n)
+        }
+    };
+    assert_eq!(
+        by_kind(DeploymentKind::Configuration).await,
+        (vec!["c1".to_owned()], 1),
+        "{backend}"
+    );
+    let (soft, n) = by_kind(DeploymentKind::Software).await;
+    assert_eq!(n, 2, "{backend}: {soft:?}");
+
+    // storage settings: absent, set, replaced, per tenant, removed
+    assert_eq!(s.get_storage_settings("").await.unwrap(), None);
+    s.set_storage_settings("", Some(r#"{"bucket":"one"}"#))
+        .await
+        .unwrap();
+    s.set_storage_settings("", Some(r#"{"bucket":"two"}"#))
+        .await
+        .unwrap();
+    s.set_storage_settings("t", Some(r#"{"bucket":"t"}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_storage_settings("").await.unwrap().as_deref(),
+        Some(r#"{"bucket":"two"}"#)
+    );
+    s.set_storage_settings("", None).await.unwrap();
+    assert_eq!(s.get_storage_settings("").await.unwrap(), None, "{backend}");
+    assert_eq!(
+        s.get_storage_settings("t").await.unwrap().as_deref(),
+        Some(r#"{"bucket":"t"}"#)
+    );
+}
+
 #[tokio::test]
 async fn store_conformance_both_backends() {
     let dbs = mender_db::testing::all("deployments", Service::migrations()).await;
@@ -379,4 +506,18 @@ async fn store_conformance_both_backends() {
         let backend = db.backend();
         conformance(store(db), backend).await;
     }
+}
+
+#[tokio::test]
+async fn store_conformance_extras_both_backends() {
+    let dbs = mender_db::testing::all("deployments", Service::migrations()).await;
+    let backends: Vec<&str> = dbs.iter().map(|(db, _)| db.backend()).collect();
+    for (db, _guard) in dbs {
+        let backend = db.backend();
+        conformance_extras(store(db), backend).await;
+    }
+    assert!(
+        backends.len() == 2 || mender_db::testing::pg_url().is_none(),
+        "{backends:?}"
+    );
 }

@@ -87,10 +87,22 @@ impl App {
             .ok_or_else(|| Error::NotFound("artifact not found".to_owned()))
     }
 
-    /// Edits an artifact's description.
+    /// Edits an artifact's description, as upstream `EditImage`: 400 for a non-UUID id or a
+    /// description over 4096 characters, 422 once any deployment (even a finished one) has
+    /// listed the artifact, 404 when it does not exist.
     pub async fn edit_artifact(&self, tenant: &str, id: &str, description: &str) -> Result<()> {
+        if !is_uuid(id) {
+            return Err(Error::BadRequest("ID is not a valid UUID".to_owned()));
+        }
         if description.chars().count() > 4096 {
-            return Err(Error::BadRequest("description too long".to_owned()));
+            return Err(Error::BadRequest(
+                "description: the length must be no more than 4096".to_owned(),
+            ));
+        }
+        if self.store.artifact_in_any_deployment(tenant, id).await? {
+            return Err(Error::Unprocessable(
+                "Image has already been used in deployment".to_owned(),
+            ));
         }
         if !self
             .store

@@ -6,9 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 use super::{App, now};
 use crate::error::{Error, Result};
 use crate::model::{
-    Artifact, Deployment, DeploymentFilter, DeploymentStatus, DeviceDeployment, DeviceStatus,
-    LogMessage, Statistics, StatusFilter,
+    Artifact, Deployment, DeploymentFilter, DeploymentKind, DeploymentStatus, DeviceDeployment,
+    DeviceStatus, LogMessage, Statistics, StatusFilter,
 };
+use crate::store::StoreError;
 
 /// What a user asks to deploy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -52,8 +53,30 @@ pub struct HistoryEntry {
     pub device: DeviceDeploymentView,
 }
 
+/// Upstream's answer when an identical deployment is still unfinished.
+pub const CONFLICTING_DEPLOYMENT: &str =
+    "Invalid deployment definition: there is already an active deployment with the same parameters";
+
+/// Digest of what the user asked for, as upstream's `DeploymentConstructor.Checksum`: name,
+/// artifact name, the devices in the order given (group and all-device deployments: as
+/// inventory listed them), `all_devices` and `force_installation`. The group name is not
+/// part of it, so two group deployments resolving to the same devices clash too.
+fn constructor_checksum(req: &NewDeployment, devices: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let doc = serde_json::json!({
+        "name": req.name,
+        "artifact_name": req.artifact_name,
+        "devices": devices,
+        "all_devices": req.all_devices,
+        "force_installation": req.force_installation,
+    });
+    let digest = Sha256::digest(doc.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl App {
-    /// Creates a deployment; returns its id.
+    /// Creates a deployment; returns its id. 409 while an unfinished deployment with the same
+    /// name, artifact name, devices and flags exists (upstream `ErrConflictingDeployment`).
     pub async fn create_deployment(
         &self,
         tenant: &str,
@@ -98,6 +121,7 @@ impl App {
                 }
             }
         };
+        let checksum = constructor_checksum(&req, &devices);
         let devices: Vec<String> = devices
             .into_iter()
             .collect::<BTreeSet<_>>()
@@ -133,9 +157,18 @@ impl App {
             max_devices: count,
             force_installation: req.force_installation,
             groups,
+            kind: DeploymentKind::Software,
+            configuration: None,
+            checksum: Some(checksum),
         };
         let ids: Vec<String> = artifacts.into_iter().map(|a| a.id).collect();
-        self.store.insert_deployment(&d, &devices, &ids).await?;
+        match self.store.insert_deployment(&d, &devices, &ids).await {
+            Ok(()) => {}
+            Err(StoreError::DeploymentConflict) => {
+                return Err(Error::Conflict(CONFLICTING_DEPLOYMENT.to_owned()));
+            }
+            Err(e) => return Err(e.into()),
+        }
         tracing::info!(deployment_id = %d.id, devices = devices.len(), "deployment created");
         Ok(d.id)
     }

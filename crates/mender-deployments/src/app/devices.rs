@@ -4,15 +4,22 @@
 use super::artifacts::Link;
 use super::{App, LinkBase, now};
 use crate::error::{Error, Result};
-use crate::model::{Artifact, DeviceDeployment, DeviceRequest, DeviceStatus, LogMessage};
+use crate::model::{
+    Artifact, DeploymentKind, DeviceDeployment, DeviceRequest, DeviceStatus, LogMessage,
+};
 
 /// What `next` hands a device that has an update.
 #[derive(Debug, Clone)]
 pub struct Instructions {
     /// Deployment id.
     pub deployment_id: String,
-    /// The artifact to install.
-    pub artifact: Artifact,
+    /// Artifact id; for a configuration deployment (whose artifact is generated on
+    /// download) the deployment id followed by the device id, as upstream.
+    pub artifact_id: String,
+    /// Artifact name.
+    pub artifact_name: String,
+    /// Compatible device types (configuration deployments: the reported one).
+    pub device_types_compatible: Vec<String>,
     /// Where to download it.
     pub link: Link,
 }
@@ -77,6 +84,17 @@ impl App {
             .get_deployment(tenant, &dd.deployment_id)
             .await?
             .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))?;
+        if deployment.kind == DeploymentKind::Configuration {
+            let link =
+                self.configuration_link(tenant, &deployment.id, &req.device_type, device, base);
+            return Ok(Some(Instructions {
+                artifact_id: format!("{}{device}", deployment.id),
+                artifact_name: deployment.artifact_name,
+                device_types_compatible: vec![req.device_type],
+                deployment_id: deployment.id,
+                link,
+            }));
+        }
         let artifact = match &dd.artifact_id {
             Some(aid) => self.store.get_artifact(tenant, aid).await?,
             None => {
@@ -107,7 +125,9 @@ impl App {
         let link = self.link_for(&artifact, base, self.config.device_download_expire_seconds);
         Ok(Some(Instructions {
             deployment_id: deployment.id,
-            artifact,
+            artifact_id: artifact.id,
+            artifact_name: artifact.meta.name,
+            device_types_compatible: artifact.meta.device_types_compatible,
             link,
         }))
     }

@@ -2,11 +2,13 @@
 //! requests, call these methods and render the results.
 
 pub mod artifacts;
+pub mod configuration;
 pub mod deployments;
 pub mod devices;
 pub mod generate;
 mod parse;
 pub mod releases;
+mod settings;
 
 use std::sync::Arc;
 

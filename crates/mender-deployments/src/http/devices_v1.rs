@@ -32,10 +32,10 @@ fn render_next(i: Option<Instructions>) -> Response {
         Some(i) => axum::Json(json!({
             "id": i.deployment_id,
             "artifact": {
-                "id": i.artifact.id,
-                "artifact_name": i.artifact.meta.name,
+                "id": i.artifact_id,
+                "artifact_name": i.artifact_name,
                 "source": {"uri": i.link.uri, "expire": render::ts(i.link.expire), "method": "GET"},
-                "device_types_compatible": i.artifact.meta.device_types_compatible,
+                "device_types_compatible": i.device_types_compatible,
             }
         }))
         .into_response(),

@@ -1,4 +1,5 @@
-//! The open (token-less) download route for signed artifact links, with `Range` support.
+//! The open (token-less) download routes: signed artifact links (with `Range` support) and
+//! signed configuration links, whose artifact is generated per request.
 
 use axum::Router;
 use axum::body::Body;
@@ -12,11 +13,45 @@ use mender_core::ApiError;
 use super::{QueryPairs, State};
 use crate::app::App;
 use crate::app::artifacts::DOWNLOAD_PREFIX;
+use crate::app::configuration::CONFIG_DOWNLOAD_PREFIX;
 use crate::error::Error;
 
 /// The open routes.
 pub fn routes() -> Router<std::sync::Arc<App>> {
-    Router::new().route(&format!("{DOWNLOAD_PREFIX}/{{id}}"), get(download))
+    Router::new()
+        .route(&format!("{DOWNLOAD_PREFIX}/{{id}}"), get(download))
+        .route(
+            &format!("{CONFIG_DOWNLOAD_PREFIX}/{{deployment_id}}/{{device_type}}/{{device_id}}"),
+            get(download_configuration),
+        )
+}
+
+/// Generates and serves a configuration artifact (upstream `DownloadConfiguration`). The path
+/// segments arrive percent-decoded, which is the form the signature covers.
+async fn download_configuration(
+    s: State,
+    Path((deployment_id, device_type, device_id)): Path<(String, String, String)>,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    if deployment_id.is_empty() || device_type.is_empty() || device_id.is_empty() {
+        return Err(ApiError::not_found("not found"));
+    }
+    let bytes = s
+        .configuration_download(&deployment_id, &device_type, &device_id, &query)
+        .await?;
+    let len = bytes.len() as u64;
+    let mut resp = Response::new(Body::from(bytes));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.mender-artifact"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"artifact.mender\""),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    Ok(resp)
 }
 
 /// Parses a single `bytes=` range; anything else (several ranges, bad syntax) is ignored and

@@ -1,5 +1,6 @@
 //! Internal API v1 (`internal_v1.yaml`): health, tenant provisioning, per-tenant deployment
-//! and device history queries, device decommissioning and the tenant artifact upload.
+//! and device history queries, device decommissioning, the tenant artifact upload,
+//! configuration deployments and storage settings.
 
 use axum::Router;
 use axum::extract::{Path, Request};
@@ -9,12 +10,14 @@ use axum::routing::{get, post};
 use mender_core::json::OptionalJson;
 use mender_core::{ApiError, Json};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::management_v1::{created, history_for, list_deployments_for, upload};
 use super::{QueryPairs, State, get_all, render};
 use crate::app::App;
+use crate::app::configuration::NewConfigurationDeployment;
 use crate::error::Error;
+use crate::storage_settings::StorageSettings;
 
 const BASE: &str = "/api/internal/v1/deployments";
 
@@ -60,6 +63,111 @@ pub fn routes() -> Router<std::sync::Arc<App>> {
             &format!("{BASE}/tenants//artifacts/generate"),
             post(run_generate_no_tenant),
         )
+        .route(
+            &format!(
+                "{BASE}/tenants/{{tenant}}/configuration/deployments/{{deployment}}/devices/{{device}}"
+            ),
+            post(create_configuration_deployment),
+        )
+        .route(
+            &format!("{BASE}/tenants//configuration/deployments/{{deployment}}/devices/{{device}}"),
+            post(create_configuration_deployment_no_tenant),
+        )
+        .route(
+            &format!("{BASE}/tenants/{{tenant}}/storage/settings"),
+            get(get_storage_settings).put(put_storage_settings),
+        )
+        .route(
+            &format!("{BASE}/tenants//storage/settings"),
+            get(get_storage_settings_no_tenant).put(put_storage_settings_no_tenant),
+        )
+}
+
+/// `{"name", "configuration"}`; `configuration` is a string holding a JSON object or, as
+/// upstream also accepts, the object itself.
+fn configuration_request(body: Map<String, Value>) -> Result<NewConfigurationDeployment, ApiError> {
+    let name = match body.get("name") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(n)) => n.clone(),
+        Some(_) => return Err(ApiError::bad_request("name: must be a string")),
+    };
+    let configuration = match body.get("configuration") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(c)) => c.clone(),
+        Some(other) => other.to_string(),
+    };
+    Ok(NewConfigurationDeployment {
+        name,
+        configuration,
+    })
+}
+
+async fn create_configuration(
+    app: &App,
+    tenant: &str,
+    deployment: &str,
+    device: &str,
+    body: Map<String, Value>,
+) -> Result<Response, ApiError> {
+    let req = configuration_request(body)?;
+    let id = app
+        .create_configuration_deployment(tenant, deployment, device, req)
+        .await?;
+    // Upstream answers with this relative location.
+    Ok(created(format!("./deployments/{id}")))
+}
+
+async fn create_configuration_deployment(
+    s: State,
+    Path((tenant, deployment, device)): Path<(String, String, String)>,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    create_configuration(&s, &tenant, &deployment, &device, body).await
+}
+
+async fn create_configuration_deployment_no_tenant(
+    s: State,
+    Path((deployment, device)): Path<(String, String)>,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    create_configuration(&s, "", &deployment, &device, body).await
+}
+
+async fn storage_settings_of(app: &App, tenant: &str) -> Result<Response, ApiError> {
+    let settings = app.storage_settings(tenant).await?;
+    Ok(Json(settings).into_response())
+}
+
+async fn get_storage_settings(s: State, Path(tenant): Path<String>) -> Result<Response, ApiError> {
+    storage_settings_of(&s, &tenant).await
+}
+
+async fn get_storage_settings_no_tenant(s: State) -> Result<Response, ApiError> {
+    storage_settings_of(&s, "").await
+}
+
+/// Upstream decodes the body without looking at its content type; so do we.
+async fn set_storage_settings_from(
+    app: &App,
+    tenant: &str,
+    req: Request,
+) -> Result<StatusCode, ApiError> {
+    let (_, body) = mender_core::json::read_body(req).await?;
+    let settings = StorageSettings::parse_request(&body).map_err(Error::BadRequest)?;
+    app.set_storage_settings(tenant, settings).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_storage_settings(
+    s: State,
+    Path(tenant): Path<String>,
+    req: Request,
+) -> Result<StatusCode, ApiError> {
+    set_storage_settings_from(&s, &tenant, req).await
+}
+
+async fn put_storage_settings_no_tenant(s: State, req: Request) -> Result<StatusCode, ApiError> {
+    set_storage_settings_from(&s, "", req).await
 }
 
 /// Runs a `generate_artifact` job (called by our `generate_artifact` workflow, which replaces

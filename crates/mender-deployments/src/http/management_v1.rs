@@ -7,7 +7,6 @@ use axum::extract::{Path, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use mender_core::json::OptionalJson;
 use mender_core::paging::Page;
 use mender_core::{ApiError, Identity, Json};
 use serde::Deserialize;
@@ -19,8 +18,8 @@ use crate::app::deployments::{NewDeployment, Targets};
 use crate::app::generate::GenerateRequest;
 use crate::app::releases::ReleaseFilter;
 use crate::model::{
-    ArtifactFilter, ArtifactView, DeploymentFilter, DeploymentStatus, Match, Sort, StatusFilter,
-    statistics_json,
+    ArtifactFilter, ArtifactView, DeploymentFilter, DeploymentKind, DeploymentStatus, Match, Sort,
+    StatusFilter, statistics_json,
 };
 
 const BASE: &str = "/api/management/v1/deployments";
@@ -269,14 +268,16 @@ struct ArtifactUpdate {
     description: Option<String>,
 }
 
+/// The body is required (upstream binds it; an empty body is a 400) and replaces the
+/// artifact's meta, so `{}` clears the description.
 async fn edit_artifact(
     s: State,
     id: Identity,
     Path(aid): Path<String>,
-    OptionalJson(body): OptionalJson<ArtifactUpdate>,
+    Json(body): Json<ArtifactUpdate>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = user(&id)?;
-    let desc = body.and_then(|b| b.description).unwrap_or_default();
+    let desc = body.description.unwrap_or_default();
     s.edit_artifact(tenant, &aid, &desc).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -304,13 +305,12 @@ async fn download_link(
 }
 
 async fn limits(s: State, id: Identity, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let tenant = user(&id)?;
     if name != "storage" {
-        return Err(ApiError::not_found("unsupported limit"));
+        return Err(ApiError::bad_request(format!("unsupported limit {name}")));
     }
-    let (all, _) = s
-        .list_artifacts(user(&id)?, &ArtifactFilter::default())
-        .await?;
-    let usage: i64 = all.iter().map(|a| a.size).sum();
+    // The open-source server sets no limit (upstream answers 0); usage is what is stored.
+    let usage = s.storage_usage(tenant).await?;
     Ok(Json(json!({"limit": 0, "usage": usage})).into_response())
 }
 
@@ -380,15 +380,13 @@ pub(crate) fn deployment_filter(
                 .ok_or_else(|| ApiError::bad_request("status: invalid value"))?,
         ),
     };
-    match q(query, "type") {
-        None | Some("software") => {}
-        Some("configuration") => {
-            return Err(ApiError::bad_request(
-                "type: configuration deployments are not supported",
-            ));
-        }
-        Some(_) => return Err(ApiError::bad_request("type: invalid value")),
-    }
+    let kind = match q(query, "type") {
+        None => None,
+        Some(t) => Some(
+            DeploymentKind::parse(t)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown deployment type {t}")))?,
+        ),
+    };
     let sort = match q(query, "sort") {
         None | Some("desc") => Sort::Desc,
         Some("asc") => Sort::Asc,
@@ -399,6 +397,7 @@ pub(crate) fn deployment_filter(
         names: get_all(query, "name"),
         search: q(query, "search").map(str::to_owned),
         status,
+        kind,
         created_after: int_param(query, "created_after")?,
         created_before: int_param(query, "created_before")?,
         sort,

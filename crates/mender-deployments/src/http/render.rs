@@ -1,5 +1,7 @@
 //! JSON shapes of deployments, device deployments and releases, as upstream renders them.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -26,9 +28,12 @@ pub(crate) fn deployment(
         "status": d.status.as_str(),
         "device_count": d.device_count,
         "max_devices": d.max_devices,
-        "type": "software",
+        "type": d.kind.as_str(),
     });
     let o = v.as_object_mut().expect("object literal");
+    if let Some(c) = &d.configuration {
+        o.insert("configuration".into(), Value::String(configuration(c)));
+    }
     if let Some(f) = d.finished {
         o.insert("finished".into(), ts(f));
     }
@@ -45,6 +50,38 @@ pub(crate) fn deployment(
         o.insert("statistics".into(), json!({"status": statistics_json(s)}));
     }
     v
+}
+
+/// A configuration as upstream shows it in a deployment: string values cut to three bytes
+/// plus `...<omitted>` (so secrets do not leak into lists), the JSON base64-encoded (Go
+/// renders the byte slice that way). Anything but a string map is encoded as stored.
+fn configuration(text: &str) -> String {
+    use base64::Engine;
+    let json = match serde_json::from_str::<BTreeMap<String, String>>(text) {
+        Ok(map) => {
+            let cut: BTreeMap<String, String> = map
+                .into_iter()
+                .map(|(k, v)| {
+                    if v.len() > 3 {
+                        let head = String::from_utf8_lossy(&v.as_bytes()[..3]).into_owned();
+                        (k, format!("{head}...<omitted>"))
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect();
+            go_json(&serde_json::to_string(&cut).unwrap_or_default())
+        }
+        Err(_) => text.to_owned(),
+    };
+    base64::engine::general_purpose::STANDARD.encode(json)
+}
+
+/// Go's encoder escapes `<`, `>` and `&` (only ever inside strings in JSON text).
+fn go_json(s: &str) -> String {
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// A device's part in a deployment (`DeviceWithImage`).
@@ -122,5 +159,23 @@ pub(crate) fn release(r: &Release, v1: bool) -> Value {
             "tags": r.meta.tags,
             "notes": r.meta.notes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_is_cut_and_encoded() {
+        use base64::Engine;
+        let enc = configuration(r#"{"password":"hunter2","tz":"UTC","x":"<a>"}"#);
+        let dec = base64::engine::general_purpose::STANDARD
+            .decode(enc)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(dec).unwrap(),
+            r#"{"password":"hun...\u003comitted\u003e","tz":"UTC","x":"\u003ca\u003e"}"#
+        );
     }
 }

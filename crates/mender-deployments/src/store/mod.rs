@@ -21,6 +21,9 @@ pub enum StoreError {
     /// An artifact with the same name and overlapping depends exists.
     #[error("an artifact with the same name and depends already exists")]
     ArtifactConflict,
+    /// A deployment with the same id, or an identical unfinished deployment, exists.
+    #[error("a conflicting deployment exists")]
+    DeploymentConflict,
     /// A stored document could not be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -102,7 +105,9 @@ pub trait DeploymentsStore: Send + Sync {
         names: &[String],
     ) -> Result<Vec<String>, StoreError>;
 
-    /// Inserts a deployment with its target devices and candidate artifacts.
+    /// Inserts a deployment with its target devices and candidate artifacts; fails with
+    /// [`StoreError::DeploymentConflict`] when the id is taken or an unfinished deployment
+    /// has the same checksum.
     async fn insert_deployment(
         &self,
         d: &Deployment,
@@ -240,6 +245,19 @@ pub trait DeploymentsStore: Send + Sync {
     async fn save_log(&self, tenant: &str, dd_id: &str, messages: &str) -> Result<(), StoreError>;
     /// A device deployment's log (JSON list of messages).
     async fn get_log(&self, tenant: &str, dd_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Whether any deployment (finished or not) lists the artifact.
+    async fn artifact_in_any_deployment(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
+    /// Total size in bytes of the tenant's artifacts.
+    async fn storage_usage(&self, tenant: &str) -> Result<i64, StoreError>;
+    /// The tenant's storage settings document (JSON), if set.
+    async fn get_storage_settings(&self, tenant: &str) -> Result<Option<String>, StoreError>;
+    /// Replaces the tenant's storage settings document, or removes it with `None`.
+    async fn set_storage_settings(
+        &self,
+        tenant: &str,
+        settings: Option<&str>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Nanoseconds since the epoch, the stored time format.

@@ -1,13 +1,16 @@
 //! Database rows and their conversion to domain types.
 
-use crate::model::{Artifact, Deployment, DeploymentStatus, DeviceDeployment, DeviceStatus};
+use crate::model::{
+    Artifact, Deployment, DeploymentKind, DeploymentStatus, DeviceDeployment, DeviceStatus,
+};
 
 use super::{StoreError, from_ns};
 
 pub(crate) const ARTIFACT_COLUMNS: &str =
     "SELECT id, tenant_id, description, meta, size, modified FROM artifacts";
 pub(crate) const DEPLOYMENT_COLUMNS: &str = "SELECT id, tenant_id, name, artifact_name, created, finished, status, \
-     device_count, max_devices, force_installation, group_names FROM deployments";
+     device_count, max_devices, force_installation, group_names, kind, configuration, \
+     constructor_checksum FROM deployments";
 pub(crate) const DD_COLUMNS: &str = "SELECT id, tenant_id, deployment_id, device_id, status, substate, created, started, \
      finished, active, deleted, device_type, artifact_id, request, log_available FROM device_deployments";
 
@@ -49,6 +52,9 @@ pub(crate) struct DeploymentRow {
     max_devices: i64,
     force_installation: i64,
     group_names: String,
+    kind: String,
+    configuration: Option<String>,
+    constructor_checksum: Option<String>,
 }
 
 impl TryFrom<DeploymentRow> for Deployment {
@@ -60,6 +66,11 @@ impl TryFrom<DeploymentRow> for Deployment {
             })?,
             groups: serde_json::from_str(&r.group_names)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            kind: DeploymentKind::parse(&r.kind).ok_or_else(|| {
+                StoreError::Corrupt(format!("deployment {} type {}", r.id, r.kind))
+            })?,
+            configuration: r.configuration,
+            checksum: r.constructor_checksum,
             id: r.id,
             tenant: r.tenant_id,
             name: r.name,

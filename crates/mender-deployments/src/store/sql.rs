@@ -87,6 +87,10 @@ pub(crate) fn deployment_where(f: &DeploymentFilter, args: &mut Vec<Arg>) -> Str
         args.push(Arg::S(st.as_str().to_owned()));
         w.push_str(&format!(" AND status = ${}", args.len()));
     }
+    if let Some(k) = f.kind {
+        args.push(Arg::S(k.as_str().to_owned()));
+        w.push_str(&format!(" AND kind = ${}", args.len()));
+    }
     const NS: i64 = 1_000_000_000;
     if let Some(a) = f.created_after {
         args.push(Arg::I(a.saturating_mul(NS)));
@@ -264,7 +268,8 @@ macro_rules! sql_store {
                 }
                 sqlx::query(
                     "INSERT INTO deployment_artifacts (deployment_id, artifact_id) \
-                     SELECT id, $1 FROM deployments WHERE tenant_id = $2 AND artifact_name = $3 AND status <> 'finished'",
+                     SELECT id, $1 FROM deployments WHERE tenant_id = $2 AND artifact_name = $3 AND status <> 'finished' \
+                     AND kind = 'software'",
                 )
                 .bind(&a.id)
                 .bind(&a.tenant)
@@ -425,9 +430,10 @@ macro_rules! sql_store {
             async fn insert_deployment(&self, d: &Deployment, devices: &[String], artifacts: &[String]) -> Result<(), StoreError> {
                 let groups = serde_json::to_string(&d.groups).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(
+                let res = sqlx::query(
                     "INSERT INTO deployments (id, tenant_id, name, artifact_name, created, finished, status, device_count, \
-                     max_devices, force_installation, group_names) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     max_devices, force_installation, group_names, kind, configuration, constructor_checksum) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(&d.id)
                 .bind(&d.tenant)
@@ -440,8 +446,17 @@ macro_rules! sql_store {
                 .bind(d.max_devices)
                 .bind(i64::from(d.force_installation))
                 .bind(groups)
+                .bind(d.kind.as_str())
+                .bind(&d.configuration)
+                .bind(&d.checksum)
                 .execute(&mut *tx)
-                .await?;
+                .await;
+                match res {
+                    Ok(_) => {}
+                    // Same id, or an identical unfinished deployment (checksum index).
+                    Err(e) if is_unique_violation(&e) => return Err(StoreError::DeploymentConflict),
+                    Err(e) => return Err(e.into()),
+                }
                 for chunk in devices.chunks(400) {
                     let mut args = Vec::new();
                     let values: Vec<String> = chunk
@@ -761,6 +776,57 @@ macro_rules! sql_store {
                         .fetch_optional(&self.pool)
                         .await?;
                 Ok(log.flatten())
+            }
+
+            async fn artifact_in_any_deployment(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM deployment_artifacts da JOIN deployments d ON d.id = da.deployment_id \
+                     WHERE d.tenant_id = $1 AND da.artifact_id = $2",
+                )
+                .bind(tenant)
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n > 0)
+            }
+
+            async fn storage_usage(&self, tenant: &str) -> Result<i64, StoreError> {
+                let sum: Option<i64> = sqlx::query_scalar(
+                    "SELECT CAST(SUM(size) AS BIGINT) FROM artifacts WHERE tenant_id = $1",
+                )
+                .bind(tenant)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(sum.unwrap_or(0))
+            }
+
+            async fn get_storage_settings(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT settings FROM storage_settings WHERE tenant_id = $1")
+                    .bind(tenant)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn set_storage_settings(&self, tenant: &str, settings: Option<&str>) -> Result<(), StoreError> {
+                match settings {
+                    Some(s) => {
+                        sqlx::query(
+                            "INSERT INTO storage_settings (tenant_id, settings) VALUES ($1, $2) \
+                             ON CONFLICT (tenant_id) DO UPDATE SET settings = excluded.settings",
+                        )
+                        .bind(tenant)
+                        .bind(s)
+                        .execute(&self.pool)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM storage_settings WHERE tenant_id = $1")
+                            .bind(tenant)
+                            .execute(&self.pool)
+                            .await?;
+                    }
+                }
+                Ok(())
             }
         }
     };

@@ -1,0 +1,250 @@
+//! Configuration deployments (used by deviceconfig): a one-device deployment whose artifact is
+//! not stored but generated on each download — a version-3 `mender-configure` artifact whose
+//! meta-data is the configuration — behind upstream's HMAC-signed download link.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::artifacts::Link;
+use super::{App, LinkBase, is_uuid, now};
+use crate::error::{Error, Result};
+use crate::model::{Deployment, DeploymentKind, DeploymentStatus};
+use crate::store::StoreError;
+
+/// Path prefix of the signed configuration download route.
+pub const CONFIG_DOWNLOAD_PREFIX: &str = "/api/devices/v1/deployments/download/configuration";
+
+/// Update module of configuration artifacts.
+pub const CONFIGURE_TYPE: &str = "mender-configure";
+/// Provide set to the deployment's name.
+pub const CONFIGURE_PROVIDE: &str = "data-partition.mender-configure.version";
+/// Provides cleared by a configuration artifact.
+pub const CONFIGURE_CLEARS: &str = "data-partition.mender-configure.*";
+
+/// What the internal API asks to deploy to one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConfigurationDeployment {
+    /// Deployment name; also the generated artifact's name.
+    pub name: String,
+    /// The configuration: the text of a JSON object.
+    pub configuration: String,
+}
+
+/// The decoded path of a configuration download (what the signature covers).
+pub fn config_download_path(deployment_id: &str, device_type: &str, device_id: &str) -> String {
+    format!("{CONFIG_DOWNLOAD_PREFIX}/{deployment_id}/{device_type}/{device_id}")
+}
+
+/// Builds the `mender-configure` artifact upstream generates (no compression, no payload
+/// files, meta-data = configuration).
+pub fn build_configuration_artifact(
+    name: &str,
+    device_type: &str,
+    configuration: Map<String, Value>,
+) -> std::result::Result<Vec<u8>, mender_artifact::Error> {
+    let spec = mender_artifact::ArtifactSpec {
+        name: name.to_owned(),
+        device_types: vec![device_type.to_owned()],
+        artifact_group: None,
+        depends_artifact_names: Vec::new(),
+        depends_groups: Vec::new(),
+        payloads: vec![mender_artifact::Payload {
+            payload_type: CONFIGURE_TYPE.to_owned(),
+            files: Vec::new(),
+            artifact_provides: [(CONFIGURE_PROVIDE.to_owned(), name.to_owned())].into(),
+            artifact_depends: Map::new(),
+            clears_artifact_provides: vec![CONFIGURE_CLEARS.to_owned()],
+            meta_data: Some(configuration),
+        }],
+        compression: mender_artifact::Compression::None,
+        mtime: OffsetDateTime::now_utc(),
+    };
+    mender_artifact::write_artifact(Vec::new(), spec)
+}
+
+fn parse_configuration(text: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
+
+impl App {
+    /// Creates the configuration deployment `deployment_id` for one device (upstream
+    /// `CreateDeviceConfigurationDeployment`). 400 on a bad id, name or configuration, 409
+    /// when the id is taken.
+    pub async fn create_configuration_deployment(
+        &self,
+        tenant: &str,
+        deployment_id: &str,
+        device_id: &str,
+        req: NewConfigurationDeployment,
+    ) -> Result<String> {
+        if !is_uuid(deployment_id) {
+            return Err(Error::BadRequest(
+                "Deployment ID must be a valid UUID".to_owned(),
+            ));
+        }
+        if device_id.is_empty() || device_id.len() > 1024 {
+            return Err(Error::BadRequest(
+                "device ID missing or too long".to_owned(),
+            ));
+        }
+        let n = req.name.chars().count();
+        if n == 0 || n > 4096 {
+            return Err(Error::BadRequest(
+                "name: the length must be between 1 and 4096".to_owned(),
+            ));
+        }
+        if req.configuration.is_empty() {
+            return Err(Error::BadRequest(
+                "configuration: cannot be blank".to_owned(),
+            ));
+        }
+        // Upstream only finds out at download time (and fails there); refusing now keeps
+        // every stored configuration deployment downloadable.
+        let config = parse_configuration(&req.configuration)
+            .ok_or_else(|| Error::BadRequest("configuration: must be a JSON object".to_owned()))?;
+        build_configuration_artifact(&req.name, "device-type", config)
+            .map_err(|e| Error::BadRequest(format!("name: {e}")))?;
+        let d = Deployment {
+            id: deployment_id.to_owned(),
+            tenant: tenant.to_owned(),
+            artifact_name: req.name.clone(),
+            name: req.name,
+            created: now(),
+            finished: None,
+            status: DeploymentStatus::Pending,
+            device_count: 1,
+            max_devices: 1,
+            force_installation: false,
+            groups: Vec::new(),
+            kind: DeploymentKind::Configuration,
+            configuration: Some(req.configuration),
+            checksum: None,
+        };
+        match self
+            .store
+            .insert_deployment(&d, &[device_id.to_owned()], &[])
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::DeploymentConflict) => {
+                return Err(Error::Conflict(
+                    "Deployment with given ID already exists".to_owned(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(deployment_id = %d.id, "configuration deployment created");
+        Ok(d.id)
+    }
+
+    /// The signed link a device gets from `next` for a configuration deployment.
+    pub(crate) fn configuration_link(
+        &self,
+        tenant: &str,
+        deployment_id: &str,
+        device_type: &str,
+        device_id: &str,
+        base: &LinkBase,
+    ) -> Link {
+        let secs = i64::try_from(self.config.download_expire_seconds)
+            .unwrap_or(i64::MAX / 2)
+            .clamp(60, 7 * 24 * 3600);
+        let expire = OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+        let enc = mender_core::paging::encode;
+        let query = self.presigner.sign(
+            &config_download_path(deployment_id, device_type, device_id),
+            expire,
+            tenant,
+        );
+        Link {
+            uri: format!(
+                "{}://{}{CONFIG_DOWNLOAD_PREFIX}/{}/{}/{}?{query}",
+                base.scheme,
+                base.host,
+                enc(deployment_id),
+                enc(device_type),
+                enc(device_id)
+            ),
+            expire,
+        }
+    }
+
+    /// Serves a signed configuration download: checks the link (missing or malformed
+    /// parameters 400, bad signature or expired 403) and generates the artifact for the
+    /// device type in the path (unknown deployment 404).
+    pub async fn configuration_download(
+        &self,
+        deployment_id: &str,
+        device_type: &str,
+        device_id: &str,
+        query: &[(String, String)],
+    ) -> Result<Vec<u8>> {
+        let path = config_download_path(deployment_id, device_type, device_id);
+        let tenant = self
+            .presigner
+            .verify(&path, query, OffsetDateTime::now_utc())?;
+        let not_found =
+            || Error::NotFound(format!("deployment with id '{deployment_id}' not found"));
+        let d = self
+            .store
+            .get_deployment(&tenant, deployment_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if d.kind != DeploymentKind::Configuration {
+            return Err(not_found());
+        }
+        let config = d
+            .configuration
+            .as_deref()
+            .and_then(parse_configuration)
+            .ok_or_else(|| {
+                Error::Store(StoreError::Corrupt(format!(
+                    "deployment {deployment_id}: configuration is not a JSON object"
+                )))
+            })?;
+        build_configuration_artifact(&d.artifact_name, device_type, config)
+            .map_err(|e| Error::BadRequest(format!("cannot generate the artifact: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_artifact_parses_back() {
+        let mut cfg = Map::new();
+        cfg.insert("timezone".into(), Value::from("UTC"));
+        let bytes = build_configuration_artifact("cfg-1", "rpi4", cfg.clone()).unwrap();
+        let meta = mender_artifact::parse(&bytes[..]).unwrap();
+        assert_eq!(meta.name, "cfg-1");
+        assert_eq!(meta.device_types_compatible, vec!["rpi4".to_owned()]);
+        assert_eq!(meta.updates.len(), 1);
+        assert_eq!(
+            meta.updates[0].type_info.type_.as_deref(),
+            Some(CONFIGURE_TYPE)
+        );
+        assert!(meta.updates[0].files.is_empty());
+        assert_eq!(meta.updates[0].meta_data, Some(cfg));
+        let provides = meta.artifact_provides.unwrap();
+        assert_eq!(
+            provides.get(CONFIGURE_PROVIDE).map(String::as_str),
+            Some("cfg-1")
+        );
+        assert_eq!(
+            meta.clears_artifact_provides.unwrap(),
+            vec![CONFIGURE_CLEARS.to_owned()]
+        );
+    }
+
+    #[test]
+    fn only_json_objects_are_configurations() {
+        assert!(parse_configuration(r#"{"a":"b"}"#).is_some());
+        for bad in ["", "[]", "\"x\"", "1", "{", "null"] {
+            assert!(parse_configuration(bad).is_none(), "{bad}");
+        }
+    }
+}
