@@ -115,6 +115,24 @@ fn write_definitions(dir: &std::path::Path, target: &str) {
             "e2e_broken",
             vec![http_task("broken", format!("{target}/broken"), 2)],
         ),
+        (
+            "e2e_internal",
+            vec![
+                http_task("after", format!("{target}/after"), 0),
+                // One of our own services, by upstream's host name: a worker process sends it
+                // to the server's internal port.
+                json!({
+                    "name": "useradm_health",
+                    "type": "http",
+                    "retries": 0,
+                    "http": {
+                        "uri": "http://mender-useradm:8080/api/internal/v1/useradm/health",
+                        "method": "GET",
+                        "statusCodes": [204, 200]
+                    }
+                }),
+            ],
+        ),
     ];
     for (name, tasks) in files {
         std::fs::write(
@@ -260,5 +278,39 @@ async fn failing_http_tasks_are_retried_as_defined() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn separate_worker_process_runs_jobs() {
+    let (target, target_url) = start_target().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, defs) = (tmp.path().join("data"), tmp.path().join("defs"));
+    write_definitions(&defs, &target_url);
+    let env = env(&defs);
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = ServerProcess::start(&data, &["--no-workers"], &env_ref);
+    let id = start_job(&server, "e2e_internal").await;
+    // Nobody runs it yet.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(target.after_calls.load(Ordering::SeqCst), 0);
+
+    let mut worker = std::process::Command::new(common::bin());
+    worker
+        .args(["worker", "--data-dir"])
+        .arg(&data)
+        .args(["--internal-url", server.internal_url.as_ref().unwrap()]);
+    for (k, v) in &env {
+        worker.env(k, v);
+    }
+    let mut worker = worker.spawn().expect("start the worker");
+    let job = wait_job(&server, "e2e_internal", &id, "done", 60).await;
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert_eq!(target.after_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        job["results"][1]["httpResponse"]["statusCode"], 204,
+        "{job:#}"
+    );
     server.stop();
 }
