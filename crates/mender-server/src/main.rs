@@ -189,7 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = mender_server::compose::workflows(&config, dispatcher).await?;
             let (tx, rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
+                mender_server::serve::wait_for_signal().await;
                 let _ = tx.send(true);
             });
             println!(

@@ -250,7 +250,8 @@ pub async fn run_until_signal(running: Running) -> anyhow::Result<()> {
     running.wait().await
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
