@@ -4,8 +4,10 @@
 # them. Each part gets a fresh server (fresh data dir, or a fresh PostgreSQL database that is
 # dropped afterwards). Prints the numbers, the machine load and the server's memory.
 #   ./scripts/bench-devices.sh [auth|next|all] [sqlite|pg]
-# Knobs (environment): SECS=10 CONC=16 DEVICES=50 TYPES=rsa2048,...,ed25519 REAL=2000
-#   TOTAL=100000 PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/test
+# Knobs (environment): SECS=10 CONC=16 DEVICES=50 TYPES=rsa2048,rsa3072,p256,p384,p521,ed25519
+#   REAL=2000 TOTAL=100000 PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/test
+#   KEEP_LOGS=DIR (keep the server logs) NO_BUILD=1 (use the binaries already built)
+# MENDER_SERVER_* variables reach the server, e.g. MENDER_SERVER_DEVICEAUTH__PRIVATE_KEY=ed25519.pem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}; backend=${2:-sqlite}
@@ -17,7 +19,7 @@ case "$what" in auth|next|all) ;; *) echo "usage: $0 [auth|next|all] [sqlite|pg]
 case "$backend" in sqlite|pg) ;; *) echo "backend must be sqlite or pg" >&2; exit 2 ;; esac
 
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release -p mender-server --bin mender-server --example fleetbench
+[ -n "${NO_BUILD:-}" ] || cargo build --release -p mender-server --bin mender-server --example fleetbench
 bin=$target/release/mender-server; fleet=$target/release/examples/fleetbench
 tmp=$(mktemp -d); pid=; db=
 cleanup() {
@@ -59,6 +61,7 @@ stop_server() {
   echo "server log: $(grep -c '"level":"ERROR"' "$tmp/$name.err" || true) ERROR lines, $(grep -c '"level":"WARN"' "$tmp/$name.err" || true) WARN lines"
   grep -m3 -e '"level":"ERROR"' -e '"level":"WARN"' "$tmp/$name.err" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  if [ -n "${KEEP_LOGS:-}" ]; then mkdir -p "$KEEP_LOGS"; cp "$tmp/$name.err" "$KEEP_LOGS/$name-$backend.log"; fi
   if [ -n "$db" ]; then psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; db=; fi
 }
 
@@ -66,7 +69,7 @@ echo "load before: $(uptime)"
 if [ "$what" = auth ] || [ "$what" = all ]; then
   start_server auth
   "$fleet" auth --url "$url" --user bench@example.com --password "$password" \
-    --secs "$secs" --concurrency "$conc" --devices "$devices" --types "$types"
+    --secs "$secs" --concurrency "$conc" --server-pid "$pid" --devices "$devices" --types "$types"
   stop_server auth
 fi
 if [ "$what" = next ] || [ "$what" = all ]; then
@@ -78,7 +81,7 @@ if [ "$what" = next ] || [ "$what" = all ]; then
     -n bench-release-2 -o "$tmp/bench.mender" -f dest_dir -f filename -f app.bin >/dev/null)
   start_server next
   "$fleet" next --url "$url" --internal-url "$iurl" --user bench@example.com --password "$password" \
-    --secs "$secs" --concurrency "$conc" --real "$real" --total "$total" \
+    --secs "$secs" --concurrency "$conc" --server-pid "$pid" --real "$real" --total "$total" \
     --artifact "$tmp/bench.mender" --artifact-name bench-release-2 \
     --installed release-1 --device-type test-device
   echo "data dir size: $(du -sh "$tmp/next" | cut -f1)"
