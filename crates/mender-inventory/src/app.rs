@@ -463,6 +463,11 @@ impl Inventory {
         Ok((devs.into_iter().map(|d| d.id).collect(), total))
     }
 
+    /// Ids of every device matching `conds` (no paging, no documents loaded).
+    pub async fn device_ids(&self, tenant: &str, conds: Vec<Cond>) -> Result<Vec<String>> {
+        Ok(self.store.search_ids(tenant, &conds).await?)
+    }
+
     /// Management v1 list.
     pub async fn list_devices(
         &self,

@@ -183,6 +183,34 @@ async fn store_conformance() {
             vec!["b", "c"],
             "{be}: $ne includes missing"
         );
+        // The whole matching set, ids only, in creation order, per tenant.
+        assert_eq!(
+            store
+                .search_ids(
+                    "",
+                    &[Cond::Exists {
+                        key: attr("inventory", "s"),
+                        exists: true
+                    }]
+                )
+                .await
+                .unwrap(),
+            vec!["a", "b", "c"],
+            "{be}: search_ids"
+        );
+        assert_eq!(
+            store
+                .search_ids("", &[eq(attr("inventory", "n"), Scalar::Num(10.0))])
+                .await
+                .unwrap(),
+            vec!["b"],
+            "{be}"
+        );
+        assert_eq!(
+            store.search_ids("t3", &[]).await.unwrap(),
+            vec!["x", "y"],
+            "{be}"
+        );
         let gt = Cond::Cmp {
             key: attr("inventory", "n"),
             op: mender_inventory::store::CmpOp::Gt,

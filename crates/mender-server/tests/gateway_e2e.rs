@@ -374,3 +374,134 @@ async fn generated_artifact_appears() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("generated-1"));
 }
+
+/// Deployments ask the real inventory (through `mender-api`'s `InventoryClient`) which devices
+/// a group or "all devices" means.
+#[tokio::test(flavor = "multi_thread")]
+async fn group_and_fleet_deployments_use_the_inventory() {
+    let (tmp, server, m) = setup().await;
+    let (_d1, id1) = accepted_device(&server, &m, "02:00:00:00:00:11").await;
+    let (_d2, id2) = accepted_device(&server, &m, "02:00:00:00:00:12").await;
+    // Provisioning reaches inventory through a workflow: wait for both.
+    wait_for(30, "both devices in inventory", String::new, || async {
+        let a = m.get("/api/management/v1/inventory/devices").await;
+        (a.body.as_array().map(Vec::len) == Some(2)).then_some(())
+    })
+    .await;
+    let a = m
+        .call(
+            "PUT",
+            &format!("/api/management/v1/inventory/devices/{id1}/group"),
+            Some(json!({"group": "canary"})),
+        )
+        .await;
+    assert_eq!(a.status, 204, "{}", a.text);
+
+    // An artifact to deploy, made by the real tool.
+    let art = tmp.path().join("a.mender");
+    let payload = tmp.path().join("payload");
+    std::fs::write(&payload, vec![b'p'; 6000]).unwrap();
+    let out = std::process::Command::new("/usr/bin/mender-artifact")
+        .args([
+            "write",
+            "module-image",
+            "-T",
+            "single-file",
+            "-t",
+            "dev",
+            "-n",
+            "fleet-1",
+            "-o",
+        ])
+        .arg(&art)
+        .arg("-f")
+        .arg(&payload)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&art).unwrap();
+    let boundary = "B0UNDARY";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"artifact\"; filename=\"a.mender\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(&bytes);
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    let r = m
+        .http
+        .post(format!("{}/api/management/v1/deployments/artifacts", m.url))
+        .bearer_auth(&m.token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let dep_devices = |loc: &str| {
+        let id = loc.rsplit('/').next().unwrap().to_owned();
+        let m = m.clone();
+        async move {
+            let a = m
+                .get(&format!(
+                    "/api/management/v1/deployments/deployments/{id}/device_list"
+                ))
+                .await;
+            let mut ids: Vec<String> = a
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let a = m
+        .call(
+            "POST",
+            "/api/management/v1/deployments/deployments/group/canary",
+            Some(json!({"name": "canary", "artifact_name": "fleet-1"})),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    assert_eq!(
+        dep_devices(a.headers["location"].to_str().unwrap()).await,
+        vec![id1.clone()]
+    );
+    let a = m
+        .call(
+            "POST",
+            "/api/management/v1/deployments/deployments",
+            Some(json!({"name": "everyone", "artifact_name": "fleet-1", "all_devices": true})),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let mut want = vec![id1, id2];
+    want.sort();
+    assert_eq!(
+        dep_devices(a.headers["location"].to_str().unwrap()).await,
+        want
+    );
+    let a = m
+        .call(
+            "POST",
+            "/api/management/v1/deployments/deployments/group/nobody",
+            Some(json!({"name": "none", "artifact_name": "fleet-1"})),
+        )
+        .await;
+    assert!(
+        a.status == 400 || a.status == 404,
+        "{} {}",
+        a.status,
+        a.text
+    );
+}

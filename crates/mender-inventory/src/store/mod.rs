@@ -153,6 +153,9 @@ pub trait InventoryStore: Send + Sync {
     async fn list_groups(&self, tenant: &str, status: Option<&str>) -> Result<Vec<String>>;
     /// A page of matching devices and the number of all matches.
     async fn search(&self, tenant: &str, q: &Query) -> Result<(Vec<DeviceRecord>, u64)>;
+    /// Ids of every matching device, in creation order, without counting or loading documents
+    /// (for callers that need the whole set, such as deployments to all devices).
+    async fn search_ids(&self, tenant: &str, conds: &[Cond]) -> Result<Vec<String>>;
     /// Distinct string values of an attribute (for regular expressions, matched in Rust).
     async fn distinct_strings(&self, tenant: &str, key: &Key) -> Result<Vec<String>>;
     /// Attribute names per scope with the number of devices having them, over the first

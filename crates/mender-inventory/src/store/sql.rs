@@ -657,6 +657,15 @@ macro_rules! impl_store {
                 Ok((devs, total as u64))
             }
 
+            async fn search_ids(&self, tenant: &str, conds: &[$crate::store::Cond]) -> Result<Vec<String>> {
+                let mut b = Sql::default();
+                b.push("SELECT d.id FROM devices d WHERE ");
+                sql::where_sql(&mut b, tenant, conds, &DIALECT);
+                b.push(" ORDER BY d.seq");
+                let rows = query(b).fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?)
+            }
+
             async fn distinct_strings(&self, tenant: &str, key: &Key) -> Result<Vec<String>> {
                 let mut b = Sql::default();
                 match key {
