@@ -465,7 +465,7 @@ impl Inventory {
 
     /// Ids of every device matching `conds` (no paging, no documents loaded).
     pub async fn device_ids(&self, tenant: &str, conds: Vec<Cond>) -> Result<Vec<String>> {
-        Ok(self.store.search_ids(tenant, &conds).await?)
+        self.store.search_ids(tenant, &conds).await
     }
 
     /// Management v1 list.
