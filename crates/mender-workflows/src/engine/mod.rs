@@ -188,7 +188,19 @@ impl Engine {
                 self.record_failure(job, Some(&result)).await?;
             }
             if !success {
-                tracing::warn!(job = %job.id, task = %task.name, error = result.error.as_deref().unwrap_or(""), "workflow task failed");
+                // Say why: a transport error, or the status the target answered with.
+                let status = result.http_response.as_ref().map(|r| r.status_code);
+                let exit_code = result.cli.as_ref().map(|c| c.exit_code);
+                tracing::warn!(
+                    job = %job.id,
+                    workflow = %workflow.name,
+                    task = %task.name,
+                    attempts = result.attempts,
+                    status = ?status,
+                    exit_code = ?exit_code,
+                    error = result.error.as_deref().unwrap_or(""),
+                    "workflow task failed"
+                );
                 return Ok(false);
             }
             results.push(result);
