@@ -9,6 +9,7 @@ pub mod json;
 pub mod jwt;
 pub mod paging;
 pub mod request_id;
+pub mod secret_file;
 pub mod service;
 pub mod verify;
 

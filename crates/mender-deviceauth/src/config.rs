@@ -1,6 +1,5 @@
 //! deviceauth configuration and its token signing key.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mender_core::jwt::{JwtError, SigningKey};
@@ -50,23 +49,12 @@ pub fn load_or_generate(dir: &Path) -> Result<SigningKey, JwtError> {
     if path.exists() {
         return SigningKey::from_file(&path);
     }
-    std::fs::create_dir_all(dir).map_err(|e| JwtError::Key(format!("{}: {e}", dir.display())))?;
     let (key, pem) = SigningKey::generate_rsa()?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    match opts.open(&path) {
-        Ok(mut f) => {
-            f.write_all(pem.as_bytes())
-                .map_err(|e| JwtError::Key(format!("{}: {e}", path.display())))?;
+    match mender_core::secret_file::write_new(&path, pem.as_bytes()) {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "generated a new deviceauth signing key");
             Ok(key)
         }
-        // Another process created it first: use theirs, so both sign with one key.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => SigningKey::from_file(&path),
         Err(e) => Err(JwtError::Key(format!("{}: {e}", path.display()))),
     }

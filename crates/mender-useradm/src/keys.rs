@@ -144,24 +144,8 @@ fn load_dir(dir: &Path) -> Result<BTreeMap<i64, SigningKey>> {
 }
 
 fn generate(path: &Path) -> Result<SigningKey> {
-    use std::io::Write;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
     let (key, pem) = SigningKey::generate_rsa().context("generating an RSA key")?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut file = opts
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(pem.as_bytes())
-        .and_then(|()| file.sync_all())
+    mender_core::secret_file::write_new(path, pem.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(key)
 }
