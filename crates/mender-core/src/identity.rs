@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::ApiError;
 use crate::jwt;
+use crate::secret::Secret;
 
 /// The caller's identity as carried in its token's claims.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -22,22 +23,33 @@ pub struct Identity {
     /// `mender.device`.
     pub is_device: bool,
     /// The raw token, for calls made on the caller's behalf.
-    pub token: String,
+    pub token: Secret,
 }
 
-/// Extracts the bearer token from `Authorization: Bearer` or the `JWT` cookie.
-pub fn extract_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let auth = auth.trim();
-        if let Some((scheme, token)) = auth.split_once(' ')
-            && scheme.eq_ignore_ascii_case("bearer")
-            && !token.trim().is_empty()
-        {
-            return Some(token.trim().to_owned());
-        }
+/// Why a request carries no usable token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Neither an `Authorization` header nor a `JWT` cookie.
+    #[error("Authorization not present in header")]
+    Missing,
+    /// An `Authorization` header that is not `Bearer <token>`.
+    #[error("malformed Authorization header")]
+    MalformedHeader,
+}
+
+/// The token of a request, the one rule every service uses: `Authorization: Bearer <token>`
+/// (scheme in any case) when that header is present, and then it must be well formed;
+/// otherwise the `JWT` cookie (surrounding quotes removed), which must not be empty.
+pub fn request_token(headers: &HeaderMap) -> Result<Secret, TokenError> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        let auth = auth.to_str().map_err(|_| TokenError::MalformedHeader)?;
+        let mut fields = auth.split_whitespace();
+        return match (fields.next(), fields.next(), fields.next()) {
+            (Some(scheme), Some(token), None) if scheme.eq_ignore_ascii_case("bearer") => {
+                Ok(Secret::new(token.to_owned()))
+            }
+            _ => Err(TokenError::MalformedHeader),
+        };
     }
     headers
         .get_all(header::COOKIE)
@@ -45,21 +57,24 @@ pub fn extract_token(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, v)| *k == "JWT" && !v.is_empty())
-        .map(|(_, v)| v.to_owned())
+        .find(|(k, _)| *k == "JWT")
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+        .map(|v| Secret::new(v.to_owned()))
+        .ok_or(TokenError::Missing)
 }
 
 impl Identity {
     /// Reads the identity from a token without verifying it.
-    pub fn from_token(token: &str) -> Result<Self, ApiError> {
-        let claims = jwt::decode_unverified(token)
+    pub fn from_token(token: &Secret) -> Result<Self, ApiError> {
+        let claims = jwt::decode_unverified(token.expose_str())
             .map_err(|_| ApiError::unauthorized("malformed JWT"))?
             .claims;
         Self::from_claims(&claims, token)
     }
 
     /// Reads the identity from decoded claims.
-    pub fn from_claims(claims: &Value, token: &str) -> Result<Self, ApiError> {
+    pub fn from_claims(claims: &Value, token: &Secret) -> Result<Self, ApiError> {
         let s = |k: &str| {
             claims
                 .get(k)
@@ -78,7 +93,7 @@ impl Identity {
             tenant: s("mender.tenant"),
             is_user: b("mender.user"),
             is_device: b("mender.device"),
-            token: token.to_owned(),
+            token: token.clone(),
         })
     }
 }
@@ -90,8 +105,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
         if let Some(id) = parts.extensions.get::<Identity>() {
             return Ok(id.clone());
         }
-        let token = extract_token(&parts.headers)
-            .ok_or_else(|| ApiError::unauthorized("Authorization not present in header"))?;
+        let token =
+            request_token(&parts.headers).map_err(|e| ApiError::unauthorized(e.to_string()))?;
         Identity::from_token(&token)
     }
 }
@@ -101,14 +116,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_from_header_or_cookie() {
-        let mut h = HeaderMap::new();
-        assert_eq!(extract_token(&h), None);
-        h.insert(header::COOKIE, "a=b; JWT=tok1".parse().unwrap());
-        assert_eq!(extract_token(&h).as_deref(), Some("tok1"));
-        h.insert(header::AUTHORIZATION, "bearer tok2".parse().unwrap());
-        assert_eq!(extract_token(&h).as_deref(), Some("tok2"));
-        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(extract_token(&h).as_deref(), Some("tok1"));
+    fn token_rules() {
+        let tok = |pairs: &[(header::HeaderName, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(k.clone(), v.parse().unwrap());
+            }
+            request_token(&h).map(|s| s.expose_str().to_owned())
+        };
+        let (auth, cookie) = (header::AUTHORIZATION, header::COOKIE);
+        let cases: &[(&[(header::HeaderName, &str)], Result<&str, TokenError>)] = &[
+            (&[], Err(TokenError::Missing)),
+            (&[(cookie.clone(), "a=b; JWT=tok1")], Ok("tok1")),
+            (&[(cookie.clone(), "JWT=\"tok1\"")], Ok("tok1")),
+            (&[(cookie.clone(), "JWT=")], Err(TokenError::Missing)),
+            (&[(cookie.clone(), "jwt=tok1")], Err(TokenError::Missing)),
+            (
+                &[(auth.clone(), "bearer tok2"), (cookie.clone(), "JWT=tok1")],
+                Ok("tok2"),
+            ),
+            (&[(auth.clone(), "Bearer  tok2 ")], Ok("tok2")),
+            (
+                &[(auth.clone(), "Basic abc"), (cookie.clone(), "JWT=tok1")],
+                Err(TokenError::MalformedHeader),
+            ),
+            (
+                &[(auth.clone(), "Bearer")],
+                Err(TokenError::MalformedHeader),
+            ),
+            (
+                &[(auth.clone(), "Bearer a b")],
+                Err(TokenError::MalformedHeader),
+            ),
+        ];
+        for (headers, want) in cases {
+            assert_eq!(tok(headers), want.map(str::to_owned), "headers {headers:?}");
+        }
     }
 }

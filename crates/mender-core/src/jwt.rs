@@ -11,9 +11,11 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::Timestamp;
 
 /// Why a token was refused or a key could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -33,6 +35,9 @@ pub enum JwtError {
     /// `exp` is in the past.
     #[error("token expired")]
     Expired,
+    /// `nbf` is in the future.
+    #[error("token is not valid yet")]
+    NotYetValid,
     /// A key file could not be read or parsed.
     #[error("invalid key: {0}")]
     Key(String),
@@ -226,8 +231,10 @@ impl KeySet {
         self.keys.insert(kid, key);
     }
 
-    /// Checks the signature, the algorithm and `exp`/`nbf`, and returns the claims.
-    pub fn verify(&self, token: &str, now: i64) -> Result<Value, JwtError> {
+    /// Checks the signature, the algorithm, `exp` and `nbf` (at `now`, without leeway), and
+    /// returns the claims.
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<Value, JwtError> {
+        let now = now.unix_secs();
         let unverified = decode_unverified(token)?;
         let kid = match unverified.header.get("kid") {
             None | Some(Value::Null) => 0,
@@ -252,51 +259,55 @@ impl KeySet {
             return Err(JwtError::Signature);
         }
         let claims = unverified.claims;
-        if let Some(exp) = claims.get("exp") {
-            match exp.as_f64() {
-                Some(exp) if (exp as i64) > now => {}
-                Some(_) => return Err(JwtError::Expired),
-                None if exp.is_null() => {}
-                None => return Err(JwtError::Malformed),
-            }
+        if let Some(exp) = numeric_date(&claims, "exp")?
+            && exp <= now
+        {
+            return Err(JwtError::Expired);
+        }
+        if let Some(nbf) = numeric_date(&claims, "nbf")?
+            && nbf > now
+        {
+            return Err(JwtError::NotYetValid);
         }
         Ok(claims)
     }
 }
 
-/// Decodes the first PEM block: its label and DER bytes.
-pub fn pem_decode(pem: &str) -> Option<(String, Vec<u8>)> {
-    let start = pem.find("-----BEGIN ")?;
-    let rest = &pem[start + 11..];
-    let label_end = rest.find("-----")?;
-    let label = rest[..label_end].to_string();
-    let body_start = label_end + 5;
-    let end_marker = format!("-----END {label}-----");
-    let body_end = rest.find(&end_marker)?;
-    let b64: String = rest[body_start..body_end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let der = STANDARD.decode(b64).ok()?;
-    Some((label, der))
+/// A NumericDate claim in whole seconds: `None` when absent or `null`, an error when not a number.
+fn numeric_date(claims: &Value, name: &str) -> Result<Option<i64>, JwtError> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_f64()
+            // Saturating float-to-int: a date beyond i64 is simply very far away.
+            .map(|f| Some(f as i64))
+            .ok_or(JwtError::Malformed),
+    }
 }
 
-/// Encodes DER bytes as PEM with 64-character lines and a trailing newline.
+/// Decodes the first PEM block: its label and DER bytes. `None` for anything that is not a
+/// well-formed PEM block (including ones whose begin and end labels differ).
+pub fn pem_decode(text: &str) -> Option<(String, Vec<u8>)> {
+    let block = pem::parse(text).ok()?;
+    Some((block.tag().to_owned(), block.into_contents()))
+}
+
+/// Encodes DER bytes as PEM with 64-character lines, `\n` line ends and a trailing newline.
 pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    pem::encode_config(
+        &pem::Pem::new(label, der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn secs(s: i64) -> Timestamp {
+        Timestamp::from_unix_secs(s)
+    }
 
     fn rsa() -> SigningKey {
         SigningKey::generate_rsa().unwrap().0
@@ -313,9 +324,9 @@ mod tests {
         assert_eq!(u.header["alg"], json!("RS256"));
         let mut set = KeySet::default();
         set.insert(3, key.verifying_key());
-        assert_eq!(set.verify(&token, 1_000).unwrap()["sub"], "u");
+        assert_eq!(set.verify(&token, secs(1_000)).unwrap()["sub"], "u");
         assert_eq!(
-            KeySet::single(key.verifying_key()).verify(&token, 1_000),
+            KeySet::single(key.verifying_key()).verify(&token, secs(1_000)),
             Err(JwtError::UnknownKey)
         );
     }
@@ -326,13 +337,14 @@ mod tests {
         let other = rsa();
         let set = KeySet::single(key.verifying_key());
         let t = key.encode(None, &json!({"exp": 100})).unwrap();
-        assert_eq!(set.verify(&t, 100), Err(JwtError::Expired));
+        assert_eq!(set.verify(&t, secs(100)), Err(JwtError::Expired));
+        assert!(set.verify(&t, secs(99)).is_ok());
         let forged = other.encode(None, &json!({"sub": "x"})).unwrap();
-        assert_eq!(set.verify(&forged, 0), Err(JwtError::Signature));
+        assert_eq!(set.verify(&forged, secs(0)), Err(JwtError::Signature));
         let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let c = URL_SAFE_NO_PAD.encode(br#"{"sub":"x"}"#);
         assert_eq!(
-            set.verify(&format!("{h}.{c}."), 0),
+            set.verify(&format!("{h}.{c}."), secs(0)),
             Err(JwtError::Algorithm)
         );
         // Swapping the claims of a valid token breaks the signature.
@@ -344,9 +356,9 @@ mod tests {
             URL_SAFE_NO_PAD.encode(br#"{"sub":"b"}"#),
             parts[2]
         );
-        assert_eq!(set.verify(&tampered, 0), Err(JwtError::Signature));
-        assert_eq!(set.verify("a.b", 0), Err(JwtError::Malformed));
-        assert_eq!(set.verify("", 0), Err(JwtError::Malformed));
+        assert_eq!(set.verify(&tampered, secs(0)), Err(JwtError::Signature));
+        assert_eq!(set.verify("a.b", secs(0)), Err(JwtError::Malformed));
+        assert_eq!(set.verify("", secs(0)), Err(JwtError::Malformed));
     }
 
     #[test]
@@ -360,13 +372,51 @@ mod tests {
         assert_eq!(ed.alg(), "EdDSA");
         let t = ed.encode(None, &json!({"sub": "d"})).unwrap();
         assert_eq!(
-            KeySet::single(ed.verifying_key()).verify(&t, 0).unwrap()["sub"],
+            KeySet::single(ed.verifying_key())
+                .verify(&t, secs(0))
+                .unwrap()["sub"],
             "d"
         );
         // An RS256 key set refuses an EdDSA token outright.
         assert_eq!(
-            KeySet::single(key.verifying_key()).verify(&t, 0),
+            KeySet::single(key.verifying_key()).verify(&t, secs(0)),
             Err(JwtError::Algorithm)
+        );
+    }
+
+    #[test]
+    fn not_before_is_checked() {
+        let key = rsa();
+        let set = KeySet::single(key.verifying_key());
+        let t = key.encode(None, &json!({"sub": "a", "nbf": 500})).unwrap();
+        assert_eq!(set.verify(&t, secs(499)), Err(JwtError::NotYetValid));
+        assert!(set.verify(&t, secs(500)).is_ok());
+        let bad = key
+            .encode(None, &json!({"sub": "a", "nbf": "soon"}))
+            .unwrap();
+        assert_eq!(set.verify(&bad, secs(0)), Err(JwtError::Malformed));
+    }
+
+    #[test]
+    fn hostile_pem_is_refused_not_a_panic() {
+        for text in [
+            "-----BEGIN -----END -----",
+            "-----BEGIN X-----",
+            "-----BEGIN X-----\n!!!\n-----END X-----",
+            "-----BEGIN X-----\nAAAA\n-----END Y-----",
+            "",
+            "-----END X----------BEGIN X-----",
+        ] {
+            assert_eq!(pem_decode(text), None, "{text:?}");
+        }
+        let enc = pem_encode("PUBLIC KEY", &[1, 2, 3]);
+        assert_eq!(
+            enc,
+            "-----BEGIN PUBLIC KEY-----\nAQID\n-----END PUBLIC KEY-----\n"
+        );
+        assert_eq!(
+            pem_decode(&format!("junk\n{enc}")),
+            Some(("PUBLIC KEY".into(), vec![1, 2, 3]))
         );
     }
 }

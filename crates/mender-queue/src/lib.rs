@@ -27,7 +27,7 @@ use serde_json::Value;
 
 mod sql;
 
-pub use sql::{SERVICE, SqlQueue, migrations};
+pub use sql::{SCHEMA, SERVICE, SqlQueue};
 
 /// A message handed to a worker by [`JobQueue::claim`].
 #[derive(Debug, Clone, PartialEq)]
@@ -46,8 +46,8 @@ pub struct Claimed {
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// The database failed.
-    #[error("queue database error: {0}")]
-    Db(#[from] sqlx::Error),
+    #[error("queue {0}")]
+    Db(#[from] mender_db::Error),
     /// A stored payload could not be encoded or decoded.
     #[error("queue payload is not valid JSON: {0}")]
     Payload(#[from] serde_json::Error),
@@ -88,17 +88,4 @@ pub trait JobQueue: Send + Sync {
     /// is enqueued through this instance, so workers in this process react at once while
     /// workers in other processes notice within `max_wait` (their poll interval).
     async fn wait_for_work(&self, max_wait: Duration);
-}
-
-/// Current time in unix milliseconds (the queue's clock; all instances share the system clock).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
-}
-
-/// Converts a duration to milliseconds, saturating.
-pub(crate) fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -1,18 +1,31 @@
-//! Conformance suite for `SqlQueue`, run against SQLite and PostgreSQL.
+//! Conformance suite for `SqlQueue`: every test runs on SQLite and on PostgreSQL
+//! (`sqlite::<name>`, `postgres::<name>`). Leases and delays run on a manual clock.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mender_queue::{JobQueue, SqlQueue, migrations};
+use mender_core::clock::ManualClock;
+use mender_db::testing::{Backend, TestDb};
+use mender_queue::{JobQueue, SCHEMA, SqlQueue};
 use serde_json::json;
 
-async fn queues() -> Vec<(SqlQueue, Option<tempfile::TempDir>)> {
-    mender_db::testing::all("queue", migrations())
-        .await
-        .into_iter()
-        .map(|(db, dir)| (SqlQueue::new(db), dir))
-        .collect()
+mender_db::each_backend!(
+    claims_oldest_first_and_filters_topics,
+    ack_removes_and_is_idempotent,
+    expired_lease_redelivers_with_count,
+    heartbeat_prevents_redelivery,
+    release_with_delay,
+    concurrent_claimers_never_share_a_message,
+    wait_for_work_wakes_on_enqueue_and_times_out,
+    payloads_round_trip_unicode_and_large,
+);
+
+/// A queue on a fresh database of `backend`, its clock, and the database guard.
+async fn queue(backend: Backend) -> (SqlQueue, Arc<ManualClock>, TestDb) {
+    let db = backend.open(&SCHEMA).await;
+    let clock = ManualClock::starting_now();
+    (SqlQueue::new(db.db(), clock.clone()), clock, db)
 }
 
 fn topics(t: &[&str]) -> Vec<String> {
@@ -21,246 +34,230 @@ fn topics(t: &[&str]) -> Vec<String> {
 
 const LEASE: Duration = Duration::from_secs(30);
 
-#[tokio::test]
-async fn claims_oldest_first_and_filters_topics() {
-    for (q, _dir) in queues().await {
-        let a = q.enqueue("default", json!({"n": 1})).await.unwrap();
-        let other = q
-            .enqueue("generate_artifact", json!({"n": 2}))
-            .await
-            .unwrap();
-        let b = q.enqueue("default", json!({"n": 3})).await.unwrap();
+async fn claims_oldest_first_and_filters_topics(backend: Backend) {
+    let (q, _clock, _db) = queue(backend).await;
+    let a = q.enqueue("default", json!({"n": 1})).await.unwrap();
+    let other = q
+        .enqueue("generate_artifact", json!({"n": 2}))
+        .await
+        .unwrap();
+    let b = q.enqueue("default", json!({"n": 3})).await.unwrap();
 
-        let c1 = q
-            .claim(&topics(&["default"]), "w1", LEASE)
+    let c1 = q
+        .claim(&topics(&["default"]), "w1", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (c1.id.as_str(), c1.payload.clone(), c1.deliveries),
+        (a.as_str(), json!({"n": 1}), 1)
+    );
+    assert_eq!(c1.topic, "default");
+    let c2 = q
+        .claim(&topics(&["default"]), "w1", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c2.id, b, "{}", q.db().backend());
+    assert!(
+        q.claim(&topics(&["default"]), "w1", LEASE)
             .await
             .unwrap()
-            .unwrap();
-        assert_eq!(
-            (c1.id.as_str(), c1.payload.clone(), c1.deliveries),
-            (a.as_str(), json!({"n": 1}), 1)
-        );
-        assert_eq!(c1.topic, "default");
-        let c2 = q
-            .claim(&topics(&["default"]), "w1", LEASE)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(c2.id, b, "{}", q.db().backend());
-        assert!(
-            q.claim(&topics(&["default"]), "w1", LEASE)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(q.claim(&[], "w1", LEASE).await.unwrap().is_none());
+            .is_none()
+    );
+    assert!(q.claim(&[], "w1", LEASE).await.unwrap().is_none());
 
-        let c3 = q
-            .claim(&topics(&["x", "generate_artifact"]), "w2", LEASE)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(c3.id, other);
-        assert_eq!(q.len().await.unwrap(), 3);
-    }
+    let c3 = q
+        .claim(&topics(&["x", "generate_artifact"]), "w2", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c3.id, other);
+    assert_eq!(q.len().await.unwrap(), 3);
 }
 
-#[tokio::test]
-async fn ack_removes_and_is_idempotent() {
-    for (q, _dir) in queues().await {
-        let id = q.enqueue("default", json!("x")).await.unwrap();
-        let c = q
-            .claim(&topics(&["default"]), "w", LEASE)
+async fn ack_removes_and_is_idempotent(backend: Backend) {
+    let (q, _clock, _db) = queue(backend).await;
+    let id = q.enqueue("default", json!("x")).await.unwrap();
+    let c = q
+        .claim(&topics(&["default"]), "w", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    q.ack(&c.id).await.unwrap();
+    q.ack(&id).await.unwrap();
+    assert!(q.is_empty().await.unwrap());
+    assert!(
+        !q.heartbeat(&id, "w", LEASE).await.unwrap(),
+        "heartbeat after ack"
+    );
+    // Even after a lease would have expired, an acked message never comes back.
+    assert!(
+        q.claim(&topics(&["default"]), "w", Duration::ZERO)
             .await
             .unwrap()
-            .unwrap();
-        q.ack(&c.id).await.unwrap();
-        q.ack(&id).await.unwrap();
-        assert!(q.is_empty().await.unwrap());
-        assert!(
-            !q.heartbeat(&id, "w", LEASE).await.unwrap(),
-            "heartbeat after ack"
-        );
-        // Even after a lease would have expired, an acked message never comes back.
-        assert!(
-            q.claim(&topics(&["default"]), "w", Duration::ZERO)
-                .await
-                .unwrap()
-                .is_none()
-        );
-    }
+            .is_none()
+    );
 }
 
-#[tokio::test]
-async fn expired_lease_redelivers_with_count() {
-    for (q, _dir) in queues().await {
-        let id = q.enqueue("default", json!({"job": 1})).await.unwrap();
-        let short = Duration::from_millis(200);
-        let c = q
-            .claim(&topics(&["default"]), "dead", short)
+async fn expired_lease_redelivers_with_count(backend: Backend) {
+    let (q, clock, _db) = queue(backend).await;
+    let id = q.enqueue("default", json!({"job": 1})).await.unwrap();
+    let short = Duration::from_millis(200);
+    let c = q
+        .claim(&topics(&["default"]), "dead", short)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.deliveries, 1);
+    assert!(
+        q.claim(&topics(&["default"]), "w2", LEASE)
             .await
             .unwrap()
-            .unwrap();
-        assert_eq!(c.deliveries, 1);
-        assert!(
-            q.claim(&topics(&["default"]), "w2", LEASE)
-                .await
-                .unwrap()
-                .is_none(),
-            "leased"
-        );
-        tokio::time::sleep(Duration::from_millis(350)).await;
-        let again = q
-            .claim(&topics(&["default"]), "w2", LEASE)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((again.id.as_str(), again.deliveries), (id.as_str(), 2));
-        // The dead worker lost the message: its heartbeat says so and does not steal it back.
-        assert!(!q.heartbeat(&id, "dead", LEASE).await.unwrap());
-        assert!(q.heartbeat(&id, "w2", LEASE).await.unwrap());
-    }
+            .is_none(),
+        "leased"
+    );
+    clock.advance(Duration::from_millis(350));
+    let again = q
+        .claim(&topics(&["default"]), "w2", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id.as_str(), again.deliveries), (id.as_str(), 2));
+    // The dead worker lost the message: its heartbeat says so and does not steal it back.
+    assert!(!q.heartbeat(&id, "dead", LEASE).await.unwrap());
+    assert!(q.heartbeat(&id, "w2", LEASE).await.unwrap());
 }
 
-#[tokio::test]
-async fn heartbeat_prevents_redelivery() {
-    for (q, _dir) in queues().await {
-        q.enqueue("default", json!(1)).await.unwrap();
-        let lease = Duration::from_millis(300);
-        let c = q
-            .claim(&topics(&["default"]), "w1", lease)
-            .await
-            .unwrap()
-            .unwrap();
-        for _ in 0..4 {
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            assert!(q.heartbeat(&c.id, "w1", lease).await.unwrap());
-            assert!(
-                q.claim(&topics(&["default"]), "w2", lease)
-                    .await
-                    .unwrap()
-                    .is_none()
-            );
-        }
-        // 600 ms have passed, twice the lease: only the heartbeats kept it.
-        tokio::time::sleep(Duration::from_millis(400)).await;
+async fn heartbeat_prevents_redelivery(backend: Backend) {
+    let (q, clock, _db) = queue(backend).await;
+    q.enqueue("default", json!(1)).await.unwrap();
+    let lease = Duration::from_millis(300);
+    let c = q
+        .claim(&topics(&["default"]), "w1", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    for _ in 0..4 {
+        clock.advance(Duration::from_millis(150));
+        assert!(q.heartbeat(&c.id, "w1", lease).await.unwrap());
         assert!(
             q.claim(&topics(&["default"]), "w2", lease)
                 .await
                 .unwrap()
-                .is_some()
+                .is_none()
         );
     }
+    // 600 ms have passed, twice the lease: only the heartbeats kept it.
+    clock.advance(Duration::from_millis(400));
+    assert!(
+        q.claim(&topics(&["default"]), "w2", lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
-#[tokio::test]
-async fn release_with_delay() {
-    for (q, _dir) in queues().await {
-        let id = q.enqueue("default", json!(1)).await.unwrap();
-        let c = q
-            .claim(&topics(&["default"]), "w1", LEASE)
+async fn release_with_delay(backend: Backend) {
+    let (q, clock, _db) = queue(backend).await;
+    let id = q.enqueue("default", json!(1)).await.unwrap();
+    let c = q
+        .claim(&topics(&["default"]), "w1", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    q.release(&c.id, Duration::from_millis(300)).await.unwrap();
+    assert!(
+        q.claim(&topics(&["default"]), "w1", LEASE)
             .await
             .unwrap()
-            .unwrap();
-        q.release(&c.id, Duration::from_millis(300)).await.unwrap();
-        assert!(
-            q.claim(&topics(&["default"]), "w1", LEASE)
-                .await
-                .unwrap()
-                .is_none(),
-            "delayed"
-        );
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let c = q
-            .claim(&topics(&["default"]), "w2", LEASE)
+            .is_none(),
+        "delayed"
+    );
+    clock.advance(Duration::from_millis(400));
+    let c = q
+        .claim(&topics(&["default"]), "w2", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.id.as_str(), c.deliveries), (id.as_str(), 2));
+    // A zero-delay release is visible at once.
+    q.release(&c.id, Duration::ZERO).await.unwrap();
+    assert_eq!(
+        q.claim(&topics(&["default"]), "w3", LEASE)
             .await
             .unwrap()
-            .unwrap();
-        assert_eq!((c.id.as_str(), c.deliveries), (id.as_str(), 2));
-        // A zero-delay release is visible at once.
-        q.release(&c.id, Duration::ZERO).await.unwrap();
-        assert_eq!(
-            q.claim(&topics(&["default"]), "w3", LEASE)
-                .await
-                .unwrap()
-                .unwrap()
-                .deliveries,
-            3
-        );
+            .unwrap()
+            .deliveries,
+        3
+    );
+}
+
+async fn concurrent_claimers_never_share_a_message(backend: Backend) {
+    let (q, _clock, _db) = queue(backend).await;
+    let n = 60;
+    for i in 0..n {
+        q.enqueue("default", json!(i)).await.unwrap();
     }
-}
-
-#[tokio::test]
-async fn concurrent_claimers_never_share_a_message() {
-    for (q, _dir) in queues().await {
-        let n = 60;
-        for i in 0..n {
-            q.enqueue("default", json!(i)).await.unwrap();
-        }
-        let q = Arc::new(q);
-        let mut tasks = Vec::new();
-        for w in 0..6 {
-            let q = q.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut got = Vec::new();
-                while let Some(c) = q
-                    .claim(&["default".to_owned()], &format!("w{w}"), LEASE)
-                    .await
-                    .unwrap()
-                {
-                    got.push(c.id);
-                }
-                got
-            }));
-        }
-        let mut seen = HashSet::new();
-        let mut total = 0;
-        for t in tasks {
-            for id in t.await.unwrap() {
-                total += 1;
-                assert!(
-                    seen.insert(id),
-                    "message claimed twice on {}",
-                    q.db().backend()
-                );
+    let q = Arc::new(q);
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let q = q.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(c) = q
+                .claim(&["default".to_owned()], &format!("w{w}"), LEASE)
+                .await
+                .unwrap()
+            {
+                got.push(c.id);
             }
+            got
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for t in tasks {
+        for id in t.await.unwrap() {
+            total += 1;
+            assert!(
+                seen.insert(id),
+                "message claimed twice on {}",
+                q.db().backend()
+            );
         }
-        assert_eq!((total, seen.len()), (n, n));
     }
+    assert_eq!((total, seen.len()), (n, n));
 }
 
-#[tokio::test]
-async fn wait_for_work_wakes_on_enqueue_and_times_out() {
-    for (q, _dir) in queues().await {
-        let start = std::time::Instant::now();
-        q.wait_for_work(Duration::from_millis(100)).await;
-        assert!(start.elapsed() >= Duration::from_millis(90));
+async fn wait_for_work_wakes_on_enqueue_and_times_out(backend: Backend) {
+    let (q, _clock, _db) = queue(backend).await;
+    let start = std::time::Instant::now();
+    q.wait_for_work(Duration::from_millis(100)).await;
+    assert!(start.elapsed() >= Duration::from_millis(90));
 
-        let q2 = q.clone();
-        let waiter = tokio::spawn(async move {
-            let start = std::time::Instant::now();
-            q2.wait_for_work(Duration::from_secs(20)).await;
-            start.elapsed()
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        q.enqueue("default", json!(1)).await.unwrap();
-        assert!(waiter.await.unwrap() < Duration::from_secs(5));
-
-        // An enqueue while nobody waits is remembered for the next waiter.
-        q.enqueue("default", json!(2)).await.unwrap();
+    let q2 = q.clone();
+    let waiter = tokio::spawn(async move {
         let start = std::time::Instant::now();
-        q.wait_for_work(Duration::from_secs(20)).await;
-        assert!(start.elapsed() < Duration::from_secs(5));
-    }
+        q2.wait_for_work(Duration::from_secs(20)).await;
+        start.elapsed()
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    q.enqueue("default", json!(1)).await.unwrap();
+    assert!(waiter.await.unwrap() < Duration::from_secs(5));
+
+    // An enqueue while nobody waits is remembered for the next waiter.
+    q.enqueue("default", json!(2)).await.unwrap();
+    let start = std::time::Instant::now();
+    q.wait_for_work(Duration::from_secs(20)).await;
+    assert!(start.elapsed() < Duration::from_secs(5));
 }
 
-#[tokio::test]
-async fn payloads_round_trip_unicode_and_large() {
-    for (q, _dir) in queues().await {
-        let big = "ü".repeat(200_000);
-        let payload = json!({"s": big, "emoji": "🚀", "nested": [1, {"a": null}]});
-        q.enqueue("t", payload.clone()).await.unwrap();
-        let c = q.claim(&topics(&["t"]), "w", LEASE).await.unwrap().unwrap();
-        assert_eq!(c.payload, payload);
-    }
+async fn payloads_round_trip_unicode_and_large(backend: Backend) {
+    let (q, _clock, _db) = queue(backend).await;
+    let big = "ü".repeat(200_000);
+    let payload = json!({"s": big, "emoji": "🚀", "nested": [1, {"a": null}]});
+    q.enqueue("t", payload.clone()).await.unwrap();
+    let c = q.claim(&topics(&["t"]), "w", LEASE).await.unwrap().unwrap();
+    assert_eq!(c.payload, payload);
 }

@@ -2,6 +2,7 @@
 //! `json.Encoder` line `{"id_data":"<identity JSON as a string>","tenant_token":"..","pubkey":"<PEM>"}`
 //! with a trailing newline, signed over those exact bytes.
 
+use mender_core::gojson;
 use serde_json::Value;
 
 use crate::DeviceKey;
@@ -29,7 +30,7 @@ pub struct SignedRequest {
 impl AuthRequest {
     /// A request for this identity (a JSON object, encoded with sorted keys like Go does).
     pub fn new(identity: &Value) -> Self {
-        Self::with_raw_id_data(go_json(identity))
+        Self::with_raw_id_data(gojson::to_string(identity))
     }
 
     /// A request whose `id_data` string is exactly `id_data` (for malformed-input tests).
@@ -57,11 +58,11 @@ impl AuthRequest {
     pub fn body(&self, key: &DeviceKey) -> Vec<u8> {
         let pubkey = self.pubkey.clone().unwrap_or_else(|| key.public_pem());
         let mut out = String::from("{\"id_data\":");
-        go_string(&mut out, &self.id_data);
+        gojson::write_string(&mut out, &self.id_data);
         out.push_str(",\"tenant_token\":");
-        go_string(&mut out, &self.tenant_token);
+        gojson::write_string(&mut out, &self.tenant_token);
         out.push_str(",\"pubkey\":");
-        go_string(&mut out, &pubkey);
+        gojson::write_string(&mut out, &pubkey);
         out.push_str("}\n");
         out.into_bytes()
     }
@@ -72,63 +73,6 @@ impl AuthRequest {
         let signature = key.sign(&body);
         SignedRequest { body, signature }
     }
-}
-
-/// Encodes a JSON value like Go's `json.Marshal` of a map: sorted keys, no spaces, HTML escaping.
-pub(crate) fn go_json(v: &Value) -> String {
-    let mut out = String::new();
-    write(&mut out, v);
-    out
-}
-
-fn write(out: &mut String, v: &Value) {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                go_string(out, k);
-                out.push(':');
-                write(out, &m[k]);
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(out, x);
-            }
-            out.push(']');
-        }
-        Value::String(s) => go_string(out, s),
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-fn go_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -1,0 +1,410 @@
+//! A statement and its bound values ([`Query`]), and the one place where statements are handed
+//! to sqlx: written once with `$1, $2, ...` placeholders, run on SQLite or PostgreSQL, on the
+//! pool or inside a transaction ([`Conn`]).
+
+use std::borrow::Cow;
+
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Arguments, AssertSqlSafe, Postgres, Sqlite};
+
+use crate::db::Pool;
+use crate::tx::TxConn;
+use crate::{Db, Dialect, Error, Tx};
+
+/// A row type both backends can decode: derive `sqlx::FromRow` on a struct whose fields are
+/// [`Column`]s (or tuples of them).
+pub trait FromRow:
+    for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+impl<T> FromRow for T where
+    T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// A column type both backends can decode (`i64`, `String`, `bool`, `f64`, `Vec<u8>`, and
+/// `Option`s of them).
+pub trait Column:
+    for<'r> sqlx::Decode<'r, Sqlite>
+    + sqlx::Type<Sqlite>
+    + for<'r> sqlx::Decode<'r, Postgres>
+    + sqlx::Type<Postgres>
+    + Send
+    + Unpin
+{
+}
+
+impl<T> Column for T where
+    T: for<'r> sqlx::Decode<'r, Sqlite>
+        + sqlx::Type<Sqlite>
+        + for<'r> sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>
+        + Send
+        + Unpin
+{
+}
+
+/// A bound value. `None` is SQL `NULL` of the variant's type: PostgreSQL needs to know it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg<'q> {
+    /// `BIGINT` / `INTEGER`.
+    Int(Option<i64>),
+    /// `DOUBLE PRECISION` / `REAL`.
+    Float(Option<f64>),
+    /// `BOOLEAN` (an integer on SQLite).
+    Bool(Option<bool>),
+    /// `TEXT`.
+    Text(Option<Cow<'q, str>>),
+    /// `BYTEA` / `BLOB`.
+    Bytes(Option<Cow<'q, [u8]>>),
+}
+
+/// A value that can be bound to a placeholder.
+pub trait Bind<'q> {
+    /// The value as an argument.
+    fn into_arg(self) -> Arg<'q>;
+    /// `NULL` of this type (what `None::<Self>` binds).
+    fn null() -> Arg<'q>;
+}
+
+/// Binary data to bind (`BYTEA` / `BLOB`).
+#[derive(Debug, Clone, Copy)]
+pub struct Blob<'q>(pub &'q [u8]);
+
+impl<'q> Bind<'q> for i64 {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Int(Some(i64::from(self)))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Int(None)
+    }
+}
+
+impl<'q> Bind<'q> for i32 {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Int(Some(i64::from(self)))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Int(None)
+    }
+}
+
+impl<'q> Bind<'q> for i16 {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Int(Some(i64::from(self)))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Int(None)
+    }
+}
+
+impl<'q> Bind<'q> for u32 {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Int(Some(i64::from(self)))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Int(None)
+    }
+}
+
+impl<'q> Bind<'q> for u16 {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Int(Some(i64::from(self)))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Int(None)
+    }
+}
+
+impl<'q> Bind<'q> for u8 {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Int(Some(i64::from(self)))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Int(None)
+    }
+}
+
+impl<'q> Bind<'q> for bool {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Bool(Some(self))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Bool(None)
+    }
+}
+
+impl<'q> Bind<'q> for f64 {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Float(Some(self))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Float(None)
+    }
+}
+
+impl<'q, T: AsRef<str> + ?Sized> Bind<'q> for &'q T {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Text(Some(Cow::Borrowed(self.as_ref())))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Text(None)
+    }
+}
+
+impl<'q> Bind<'q> for String {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Text(Some(Cow::Owned(self)))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Text(None)
+    }
+}
+
+impl<'q> Bind<'q> for Cow<'q, str> {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Text(Some(self))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Text(None)
+    }
+}
+
+impl<'q> Bind<'q> for Blob<'q> {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Bytes(Some(Cow::Borrowed(self.0)))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Bytes(None)
+    }
+}
+
+impl<'q> Bind<'q> for Vec<u8> {
+    fn into_arg(self) -> Arg<'q> {
+        Arg::Bytes(Some(Cow::Owned(self)))
+    }
+    fn null() -> Arg<'q> {
+        Arg::Bytes(None)
+    }
+}
+
+impl<'q, T: Bind<'q>> Bind<'q> for Option<T> {
+    fn into_arg(self) -> Arg<'q> {
+        match self {
+            Some(v) => v.into_arg(),
+            None => T::null(),
+        }
+    }
+    fn null() -> Arg<'q> {
+        T::null()
+    }
+}
+
+impl<'q> Bind<'q> for Arg<'q> {
+    fn into_arg(self) -> Arg<'q> {
+        self
+    }
+    fn null() -> Arg<'q> {
+        Arg::Text(None)
+    }
+}
+
+/// Where a statement runs: a [`Db`]'s pool (`&db`) or an open transaction (`&mut tx`).
+pub struct Conn<'c>(ConnInner<'c>);
+
+enum ConnInner<'c> {
+    SqlitePool(&'c SqlitePool),
+    PgPool(&'c PgPool),
+    Sqlite(&'c mut SqliteConnection),
+    Pg(&'c mut PgConnection),
+}
+
+impl<'c> From<&'c Db> for Conn<'c> {
+    fn from(db: &'c Db) -> Self {
+        Self(match &db.pool {
+            Pool::Sqlite(p) => ConnInner::SqlitePool(p),
+            Pool::Postgres(p) => ConnInner::PgPool(p),
+        })
+    }
+}
+
+impl<'c> From<&'c mut Tx> for Conn<'c> {
+    fn from(tx: &'c mut Tx) -> Self {
+        Self(match tx.conn() {
+            TxConn::Sqlite(c) => ConnInner::Sqlite(c),
+            TxConn::Postgres(c) => ConnInner::Pg(c),
+        })
+    }
+}
+
+impl Conn<'_> {
+    /// The dialect of the database this runs on.
+    pub fn dialect(&self) -> Dialect {
+        match self.0 {
+            ConnInner::SqlitePool(_) | ConnInner::Sqlite(_) => Dialect::Sqlite,
+            ConnInner::PgPool(_) | ConnInner::Pg(_) => Dialect::Postgres,
+        }
+    }
+}
+
+/// A statement with `$n` placeholders and the values bound to them, in order.
+#[derive(Debug, Clone)]
+#[must_use = "a query does nothing until it is executed or fetched"]
+pub struct Query<'q> {
+    sql: Cow<'static, str>,
+    args: Vec<Arg<'q>>,
+}
+
+/// A statement written in the source: its text is fixed, every value is bound.
+pub fn query<'q>(sql: &'static str) -> Query<'q> {
+    Query {
+        sql: Cow::Borrowed(sql),
+        args: Vec::new(),
+    }
+}
+
+impl<'q> Query<'q> {
+    pub(crate) fn from_parts(sql: String, args: Vec<Arg<'q>>) -> Self {
+        Self {
+            sql: Cow::Owned(sql),
+            args,
+        }
+    }
+
+    /// Binds the next placeholder.
+    pub fn bind(mut self, value: impl Bind<'q>) -> Self {
+        self.args.push(value.into_arg());
+        self
+    }
+
+    /// The statement text.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// Runs the statement; the number of rows it changed.
+    pub async fn execute<'c>(self, on: impl Into<Conn<'c>>) -> Result<u64, Error> {
+        let done = match on.into().0 {
+            ConnInner::SqlitePool(p) => self.sqlite_query()?.execute(p).await?.rows_affected(),
+            ConnInner::Sqlite(c) => self.sqlite_query()?.execute(c).await?.rows_affected(),
+            ConnInner::PgPool(p) => self.pg_query()?.execute(p).await?.rows_affected(),
+            ConnInner::Pg(c) => self.pg_query()?.execute(c).await?.rows_affected(),
+        };
+        Ok(done)
+    }
+
+    /// The first row, if any.
+    pub async fn fetch_optional<'c, T: FromRow>(
+        self,
+        on: impl Into<Conn<'c>>,
+    ) -> Result<Option<T>, Error> {
+        let row = match on.into().0 {
+            ConnInner::SqlitePool(p) => self.sqlite_as()?.fetch_optional(p).await?,
+            ConnInner::Sqlite(c) => self.sqlite_as()?.fetch_optional(c).await?,
+            ConnInner::PgPool(p) => self.pg_as()?.fetch_optional(p).await?,
+            ConnInner::Pg(c) => self.pg_as()?.fetch_optional(c).await?,
+        };
+        Ok(row)
+    }
+
+    /// Every row.
+    pub async fn fetch_all<'c, T: FromRow>(self, on: impl Into<Conn<'c>>) -> Result<Vec<T>, Error> {
+        let rows = match on.into().0 {
+            ConnInner::SqlitePool(p) => self.sqlite_as()?.fetch_all(p).await?,
+            ConnInner::Sqlite(c) => self.sqlite_as()?.fetch_all(c).await?,
+            ConnInner::PgPool(p) => self.pg_as()?.fetch_all(p).await?,
+            ConnInner::Pg(c) => self.pg_as()?.fetch_all(c).await?,
+        };
+        Ok(rows)
+    }
+
+    /// The first row; an error when there is none.
+    pub async fn fetch_one<'c, T: FromRow>(self, on: impl Into<Conn<'c>>) -> Result<T, Error> {
+        self.fetch_optional(on)
+            .await?
+            .ok_or(Error::from(sqlx::Error::RowNotFound))
+    }
+
+    /// The first column of the first row; an error when there is no row.
+    pub async fn scalar<'c, T: Column>(self, on: impl Into<Conn<'c>>) -> Result<T, Error> {
+        Ok(self.fetch_one::<(T,)>(on).await?.0)
+    }
+
+    /// The first column of the first row, if there is a row.
+    pub async fn scalar_optional<'c, T: Column>(
+        self,
+        on: impl Into<Conn<'c>>,
+    ) -> Result<Option<T>, Error> {
+        Ok(self.fetch_optional::<(T,)>(on).await?.map(|(v,)| v))
+    }
+
+    /// The first column of every row.
+    pub async fn scalars<'c, T: Column>(self, on: impl Into<Conn<'c>>) -> Result<Vec<T>, Error> {
+        let rows = self.fetch_all::<(T,)>(on).await?;
+        Ok(rows.into_iter().map(|(v,)| v).collect())
+    }
+
+    fn sqlite_args(args: Vec<Arg<'q>>) -> Result<SqliteArguments, sqlx::Error> {
+        let mut out = SqliteArguments::default();
+        out.reserve(args.len(), 0);
+        for arg in args {
+            let added = match arg {
+                Arg::Int(v) => out.add(v),
+                Arg::Float(v) => out.add(v),
+                Arg::Bool(v) => out.add(v),
+                Arg::Text(None) => out.add(None::<String>),
+                Arg::Text(Some(Cow::Owned(s))) => out.add(s),
+                Arg::Text(Some(Cow::Borrowed(s))) => out.add(s),
+                Arg::Bytes(None) => out.add(None::<Vec<u8>>),
+                Arg::Bytes(Some(Cow::Owned(b))) => out.add(b),
+                Arg::Bytes(Some(Cow::Borrowed(b))) => out.add(b),
+            };
+            added.map_err(sqlx::Error::Encode)?;
+        }
+        Ok(out)
+    }
+
+    fn pg_args(args: Vec<Arg<'q>>) -> Result<PgArguments, sqlx::Error> {
+        let mut out = PgArguments::default();
+        out.reserve(args.len(), 0);
+        for arg in args {
+            let added = match arg {
+                Arg::Int(v) => out.add(v),
+                Arg::Float(v) => out.add(v),
+                Arg::Bool(v) => out.add(v),
+                Arg::Text(v) => out.add(v.as_deref()),
+                Arg::Bytes(v) => out.add(v.as_deref()),
+            };
+            added.map_err(sqlx::Error::Encode)?;
+        }
+        Ok(out)
+    }
+
+    fn sqlite_query(
+        self,
+    ) -> Result<sqlx::query::Query<'static, Sqlite, SqliteArguments>, sqlx::Error> {
+        let args = Self::sqlite_args(self.args)?;
+        Ok(sqlx::query_with(AssertSqlSafe(self.sql), args))
+    }
+
+    fn pg_query(self) -> Result<sqlx::query::Query<'static, Postgres, PgArguments>, sqlx::Error> {
+        let args = Self::pg_args(self.args)?;
+        Ok(sqlx::query_with(AssertSqlSafe(self.sql), args))
+    }
+
+    fn sqlite_as<T: FromRow>(
+        self,
+    ) -> Result<sqlx::query::QueryAs<'static, Sqlite, T, SqliteArguments>, sqlx::Error> {
+        let args = Self::sqlite_args(self.args)?;
+        Ok(sqlx::query_as_with(AssertSqlSafe(self.sql), args))
+    }
+
+    fn pg_as<T: FromRow>(
+        self,
+    ) -> Result<sqlx::query::QueryAs<'static, Postgres, T, PgArguments>, sqlx::Error> {
+        let args = Self::pg_args(self.args)?;
+        Ok(sqlx::query_as_with(AssertSqlSafe(self.sql), args))
+    }
+}
