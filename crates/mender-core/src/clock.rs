@@ -68,22 +68,6 @@ impl Timestamp {
         Self::from_unix_secs(self.unix_secs())
     }
 
-    /// This time plus `d`, saturating.
-    pub fn add(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
-        )
-    }
-
-    /// This time minus `d`, saturating.
-    pub fn sub(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_sub(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
-        )
-    }
-
     /// How long after `earlier` this is; zero if it is not later.
     pub fn since(self, earlier: Self) -> Duration {
         Duration::from_micros(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
@@ -111,6 +95,28 @@ impl Timestamp {
     /// Parses RFC 3339 (any offset); the fraction beyond microseconds is dropped.
     pub fn parse_rfc3339(s: &str) -> Result<Self, time::error::Parse> {
         OffsetDateTime::parse(s, &Rfc3339).map(Self::from_datetime)
+    }
+}
+
+/// `t + d`: later by `d`, saturating far from the epoch.
+impl std::ops::Add<Duration> for Timestamp {
+    type Output = Self;
+    fn add(self, d: Duration) -> Self {
+        Self(
+            self.0
+                .saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+        )
+    }
+}
+
+/// `t - d`: earlier by `d`, saturating far from the epoch.
+impl std::ops::Sub<Duration> for Timestamp {
+    type Output = Self;
+    fn sub(self, d: Duration) -> Self {
+        Self(
+            self.0
+                .saturating_sub(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+        )
     }
 }
 
@@ -242,6 +248,10 @@ mod tests {
         assert_eq!(
             c.now().since(Timestamp::from_unix_secs(100)),
             Duration::from_millis(1500)
+        );
+        assert_eq!(
+            c.now() - Duration::from_secs(1) + Duration::from_millis(500),
+            Timestamp::from_unix_secs(101)
         );
         c.set(Timestamp::EPOCH);
         assert_eq!(c.now(), Timestamp::EPOCH);

@@ -125,7 +125,8 @@ mod tests {
             request_token(&h).map(|s| s.expose_str().to_owned())
         };
         let (auth, cookie) = (header::AUTHORIZATION, header::COOKIE);
-        let cases: &[(&[(header::HeaderName, &str)], Result<&str, TokenError>)] = &[
+        type Headers<'a> = &'a [(header::HeaderName, &'a str)];
+        let cases: &[(Headers, Result<&str, TokenError>)] = &[
             (&[], Err(TokenError::Missing)),
             (&[(cookie.clone(), "a=b; JWT=tok1")], Ok("tok1")),
             (&[(cookie.clone(), "JWT=\"tok1\"")], Ok("tok1")),

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod json;
 pub mod jwt;
 pub mod paging;
+pub mod query;
 pub mod request_id;
 pub mod secret;
 pub mod secret_file;

@@ -89,6 +89,15 @@ impl<'q> QueryBuilder<'q> {
         self
     }
 
+    /// Appends a generated identifier: `prefix` followed by `n` (`k0`, `k1`, ...), for a
+    /// statement that joins the same table once per item of a list (one join per sort key).
+    /// Only the fixed prefix and a number reach the text.
+    pub fn push_alias(&mut self, prefix: &'static str, n: usize) -> &mut Self {
+        // Writing to a String cannot fail.
+        let _ = write!(self.sql, "{prefix}{n}");
+        self
+    }
+
     /// The SQL text so far.
     pub fn sql(&self) -> &str {
         &self.sql
@@ -131,5 +140,15 @@ mod tests {
         assert_eq!(b.sql(), "IN ()");
         b.push_unindexed("d.tenant_id");
         assert!(b.sql().ends_with("+d.tenant_id"));
+    }
+
+    #[test]
+    fn aliases_are_prefix_and_number() {
+        let mut b = QueryBuilder::new(Dialect::Postgres, "JOIN t ");
+        b.push_alias("k", 0)
+            .push(" ON ")
+            .push_alias("k", 12)
+            .push(".x");
+        assert_eq!(b.sql(), "JOIN t k0 ON k12.x");
     }
 }

@@ -113,9 +113,36 @@ impl Db {
         Tx::begin(&self.pool, true).await
     }
 
-    /// Opens a transaction that only reads: its statements see one consistent state.
+    /// Opens a transaction that only reads: all of its statements see the one state of the
+    /// database when it first read (SQLite's snapshot; PostgreSQL's `REPEATABLE READ`).
     pub async fn begin_read(&self) -> Result<Tx, Error> {
         Tx::begin(&self.pool, false).await
+    }
+
+    /// Refreshes the query planner's statistics for `tables` (see [`Dialect::analyze`]), after
+    /// a bulk load made them stale long before automatic analysis notices. The statements run
+    /// on one connection: SQLite's `analysis_limit` is a setting of the connection.
+    pub async fn analyze(&self, tables: &[&'static str]) -> Result<(), Error> {
+        let statements = self.dialect().analyze(tables);
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await?;
+                for s in statements {
+                    sqlx::query(sqlx::AssertSqlSafe(s))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await?;
+                for s in statements {
+                    sqlx::query(sqlx::AssertSqlSafe(s))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Closes the pool, waiting for connections in use to come back.

@@ -56,6 +56,16 @@ impl Dialect {
         }
     }
 
+    /// Appended to a `SELECT` inside a write transaction whose rows the transaction relies on
+    /// until it commits: on PostgreSQL other writers of those rows wait for it. SQLite's write
+    /// transactions ([`Db::begin_write`](crate::Db::begin_write)) already exclude each other.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE",
+        }
+    }
+
     /// A column reference that the query planner must not use an index for. SQLite's planner
     /// picks a low-selectivity index over a far more selective one when both apply; a unary
     /// `+` takes the column out of its choice. PostgreSQL plans from statistics and needs none.

@@ -50,8 +50,19 @@ impl Error {
         )
     }
 
+    /// Whether a bound text value was refused because it holds a NUL character, which
+    /// PostgreSQL cannot store (the input was invalid, not the database).
+    pub fn is_invalid_text(&self) -> bool {
+        matches!(&self.0, sqlx::Error::Encode(e) if e.is::<NulInText>())
+    }
+
     /// A decoding failure of our own making: a stored value that the domain type refuses.
     pub fn decode(message: impl Into<String>) -> Self {
         Self(sqlx::Error::Decode(message.into().into()))
     }
 }
+
+/// A text value held a NUL character.
+#[derive(Debug, thiserror::Error)]
+#[error("text must not contain a NUL character")]
+pub(crate) struct NulInText;

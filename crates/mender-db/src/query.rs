@@ -75,7 +75,7 @@ pub struct Blob<'q>(pub &'q [u8]);
 
 impl<'q> Bind<'q> for i64 {
     fn into_arg(self) -> Arg<'q> {
-        Arg::Int(Some(i64::from(self)))
+        Arg::Int(Some(self))
     }
     fn null() -> Arg<'q> {
         Arg::Int(None)
@@ -347,6 +347,7 @@ impl<'q> Query<'q> {
     }
 
     fn sqlite_args(args: Vec<Arg<'q>>) -> Result<SqliteArguments, sqlx::Error> {
+        check_text(&args)?;
         let mut out = SqliteArguments::default();
         out.reserve(args.len(), 0);
         for arg in args {
@@ -367,6 +368,7 @@ impl<'q> Query<'q> {
     }
 
     fn pg_args(args: Vec<Arg<'q>>) -> Result<PgArguments, sqlx::Error> {
+        check_text(&args)?;
         let mut out = PgArguments::default();
         out.reserve(args.len(), 0);
         for arg in args {
@@ -407,4 +409,16 @@ impl<'q> Query<'q> {
         let args = Self::pg_args(self.args)?;
         Ok(sqlx::query_as_with(AssertSqlSafe(self.sql), args))
     }
+}
+
+/// PostgreSQL cannot store a NUL character in text and SQLite can: refusing it on both keeps
+/// the backends alike, with an error the caller can recognise ([`Error::is_invalid_text`]).
+fn check_text(args: &[Arg<'_>]) -> Result<(), sqlx::Error> {
+    let nul = args
+        .iter()
+        .any(|a| matches!(a, Arg::Text(Some(t)) if t.contains('\0')));
+    if nul {
+        return Err(sqlx::Error::Encode(Box::new(crate::error::NulInText)));
+    }
+    Ok(())
 }

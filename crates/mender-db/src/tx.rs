@@ -39,8 +39,15 @@ impl Tx {
             // (SQLITE_BUSY_SNAPSHOT) when another writer committed in between; taking the
             // write lock at BEGIN makes it wait for the lock instead.
             Pool::Sqlite(p) if write => Inner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            // SQLite's deferred transaction reads one snapshot from its first read on.
             Pool::Sqlite(p) => Inner::Sqlite(p.begin().await?),
-            Pool::Postgres(p) => Inner::Postgres(p.begin().await?),
+            Pool::Postgres(p) if write => Inner::Postgres(p.begin().await?),
+            // PostgreSQL's default (read committed) takes a new snapshot per statement; a
+            // read transaction promises one state for all of its statements.
+            Pool::Postgres(p) => Inner::Postgres(
+                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?,
+            ),
         };
         Ok(Self { inner })
     }
