@@ -2,38 +2,70 @@
 //! access tokens, tenants. Knows nothing of HTTP; talks to the store trait.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use bcrypt::Version;
-use mender_core::Identity;
+use mender_core::ids::new_uuid;
+use mender_core::{Identity, Secret, SharedClock, TenantId, Timestamp, TokenId, UserId};
 use serde_json::Value;
 
 use crate::config::UseradmConfig;
 use crate::error::Error;
 use crate::keys::Keys;
 use crate::model::{
-    Claims, LoginOptions, NewTenant, PersonalAccessToken, SCOPE_ALL, Secret, TokenRequest, User,
-    UserNew, UserNewInternal, UserUpdate, now,
+    Claims, LoginOptions, NewTenant, PersonalAccessToken, SCOPE_ALL, TokenRequest, User, UserNew,
+    UserNewInternal, UserUpdate,
 };
 use crate::store::{StoreError, TokenRecord, UserChanges, UserFilter, UserRecord, UseradmStore};
 use crate::validate::{self, FieldErrors};
 
-/// The useradm application: configuration, keys and store.
+/// The useradm application: configuration, keys, clock and store.
 pub struct App {
     pub(crate) store: Arc<dyn UseradmStore>,
+    pub(crate) clock: SharedClock,
     pub(crate) keys: Keys,
     pub(crate) config: UseradmConfig,
-    dummy_hash: OnceLock<String>,
+    dummy_hash: OnceLock<Secret>,
+}
+
+/// Who is calling, in the store's terms.
+struct Caller {
+    tenant: TenantId,
+    user: UserId,
+    token: TokenId,
+}
+
+impl From<&Identity> for Caller {
+    fn from(id: &Identity) -> Self {
+        Self {
+            tenant: id.tenant.as_str().into(),
+            user: id.subject.as_str().into(),
+            token: id.token_id.as_str().into(),
+        }
+    }
 }
 
 impl App {
     /// An app over a store.
-    pub fn new(store: Arc<dyn UseradmStore>, keys: Keys, config: UseradmConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn UseradmStore>,
+        clock: SharedClock,
+        keys: Keys,
+        config: UseradmConfig,
+    ) -> Self {
         Self {
             store,
+            clock,
             keys,
             config,
             dummy_hash: OnceLock::new(),
         }
+    }
+
+    /// The current time in whole seconds: what the columns and the token claims hold, so
+    /// that a time rendered right away equals the one read back later.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now().trunc_secs()
     }
 
     /// Checks that the database answers.
@@ -50,12 +82,13 @@ impl App {
         email: &str,
         password: &Secret,
         opts: LoginOptions,
-    ) -> Result<String, Error> {
+    ) -> Result<Secret, Error> {
         let email = validate::normalize_email(email);
         if email.is_empty() {
             return Err(Error::Unauthorized);
         }
-        let user = self.store.get_user_by_email("", &email).await?;
+        let tenant = TenantId::default_tenant();
+        let user = self.store.get_user_by_email(&tenant, &email).await?;
         let Some(user) = user else {
             // Spend the same time as a real check so unknown emails cannot be told apart.
             let dummy = self.dummy_hash().await;
@@ -65,42 +98,43 @@ impl App {
         if !self.check_password(password, &user.password_hash).await {
             return Err(Error::Unauthorized);
         }
-        let at = now();
-        let exp = (!opts.no_expiry).then(|| at.saturating_add(self.config.jwt_exp_timeout as i64));
-        let (token, record) = self.issue(&user.id, "", at, exp, None)?;
+        let at = self.now();
+        let lifetime = (!opts.no_expiry).then(|| Duration::from_secs(self.config.jwt_exp_timeout));
+        let (token, record) = self.issue(&user.id, &tenant, at, lifetime, None)?;
         self.store
             .save_session_token(&record, self.config.limit_sessions_per_user)
             .await?;
-        if let Err(e) = self.store.set_login_time("", &user.id, at).await {
+        if let Err(e) = self.store.set_login_time(&tenant, &user.id, at).await {
             tracing::warn!(error = %e, "failed to update the login timestamp");
         }
         Ok(token)
     }
 
     /// Revokes the token the caller used.
-    pub async fn logout(&self, id: &Identity) -> Result<(), Error> {
+    pub async fn logout(&self, caller: &Identity) -> Result<(), Error> {
+        let c = Caller::from(caller);
         self.store
-            .delete_token(&id.tenant, &id.subject, &id.token_id)
+            .delete_token(&c.tenant, &c.user, &c.token)
             .await?;
         Ok(())
     }
 
     /// Creates a user with a password (the management API and the CLI).
-    pub async fn create_user(&self, tenant: &str, new: UserNew) -> Result<User, Error> {
+    pub async fn create_user(&self, tenant: &TenantId, new: UserNew) -> Result<User, Error> {
         let email = validate::normalize_email(new.email.as_deref().unwrap_or(""));
         let password = new.password.unwrap_or_default();
         let mut errs = FieldErrors::default();
         if let Some(p) = validate::email_problem(&email) {
             errs.add("email", p);
         }
-        validate::password_field(&mut errs, password.expose(), true);
+        validate::password_field(&mut errs, password.expose_str(), true);
         errs.finish()?;
-        validate::password_rules(password.expose())?;
-        if validate::too_similar(&email, password.expose()) {
+        validate::password_rules(password.expose_str())?;
+        if validate::too_similar(&email, password.expose_str()) {
             return Err(Error::PasswordTooSimilar);
         }
-        let hash = self.hash_password(password.expose()).await?;
-        self.insert_user(tenant, uuid::Uuid::new_v4().to_string(), email, hash)
+        let hash = self.hash_password(&password).await?;
+        self.insert_user(tenant, new_uuid().into(), email, hash)
             .await
     }
 
@@ -108,13 +142,13 @@ impl App {
     /// and optionally a chosen id.
     pub async fn create_user_internal(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         new: UserNewInternal,
     ) -> Result<User, Error> {
         let email = validate::normalize_email(new.email.as_deref().unwrap_or(""));
         let password = new.password.unwrap_or_default();
         let hash = new.password_hash.unwrap_or_default();
-        if password.expose().is_empty() == hash.expose().is_empty() {
+        if password.expose_str().is_empty() == hash.expose_str().is_empty() {
             return Err(Error::BadRequest(
                 "password *or* password_hash must be provided".into(),
             ));
@@ -123,42 +157,42 @@ impl App {
         if let Some(p) = validate::email_problem(&email) {
             errs.add("email", p);
         }
-        if !password.expose().is_empty() {
-            validate::password_field(&mut errs, password.expose(), true);
-        } else if !is_bcrypt_hash(hash.expose()) {
+        if !password.expose_str().is_empty() {
+            validate::password_field(&mut errs, password.expose_str(), true);
+        } else if !is_bcrypt_hash(hash.expose_str()) {
             errs.add("password_hash", "must be a bcrypt hash");
         }
         errs.finish()?;
-        let hash = if password.expose().is_empty() {
-            hash.0
+        let hash = if password.expose_str().is_empty() {
+            hash
         } else {
-            validate::password_rules(password.expose())
+            validate::password_rules(password.expose_str())
                 .map_err(|e| Error::BadRequest(e.to_string()))?;
-            self.hash_password(password.expose()).await?
+            self.hash_password(&password).await?
         };
         let id = match new.id.filter(|i| !i.is_empty()) {
-            Some(id) if id.len() > 128 => {
+            Some(id) if id.as_str().len() > 128 => {
                 return Err(Error::BadRequest(
                     "id: the length must be no more than 128.".into(),
                 ));
             }
             Some(id) => id,
-            None => uuid::Uuid::new_v4().to_string(),
+            None => new_uuid().into(),
         };
         self.insert_user(tenant, id, email, hash).await
     }
 
     async fn insert_user(
         &self,
-        tenant: &str,
-        id: String,
+        tenant: &TenantId,
+        id: UserId,
         email: String,
-        hash: String,
+        hash: Secret,
     ) -> Result<User, Error> {
-        let at = now();
+        let at = self.now();
         let record = UserRecord {
             id,
-            tenant_id: tenant.to_owned(),
+            tenant_id: tenant.clone(),
             email,
             password_hash: hash,
             created_at: at,
@@ -174,7 +208,11 @@ impl App {
     }
 
     /// Users of a tenant matching the filter.
-    pub async fn list_users(&self, tenant: &str, filter: &UserFilter) -> Result<Vec<User>, Error> {
+    pub async fn list_users(
+        &self,
+        tenant: &TenantId,
+        filter: &UserFilter,
+    ) -> Result<Vec<User>, Error> {
         Ok(self
             .store
             .list_users(tenant, filter)
@@ -185,13 +223,10 @@ impl App {
     }
 
     /// One user; `me` is the caller.
-    pub async fn get_user(&self, caller: &Identity, id: &str) -> Result<User, Error> {
-        let id = if id == "me" {
-            caller.subject.as_str()
-        } else {
-            id
-        };
-        let user = self.store.get_user(&caller.tenant, id).await?;
+    pub async fn get_user(&self, caller: &Identity, id: &UserId) -> Result<User, Error> {
+        let c = Caller::from(caller);
+        let id = if id == "me" { &c.user } else { id };
+        let user = self.store.get_user(&c.tenant, id).await?;
         user.as_ref().map(User::from).ok_or(Error::UserNotFound)
     }
 
@@ -201,7 +236,7 @@ impl App {
     pub async fn update_user(
         &self,
         caller: &Identity,
-        id: &str,
+        id: &UserId,
         upd: UserUpdate,
     ) -> Result<(), Error> {
         let email = upd
@@ -211,64 +246,61 @@ impl App {
             .unwrap_or_default();
         let password = upd.password.unwrap_or_default();
         let current = upd.current_password.unwrap_or_default();
-        if email.is_empty() && password.expose().is_empty() {
+        if email.is_empty() && password.expose_str().is_empty() {
             return Err(Error::BadRequest("no update information provided".into()));
         }
         let mut errs = FieldErrors::default();
         if let Some(p) = validate::email_problem(&email).filter(|_| !email.is_empty()) {
             errs.add("email", p);
         }
-        validate::password_field(&mut errs, password.expose(), false);
+        validate::password_field(&mut errs, password.expose_str(), false);
         errs.finish()?;
-        if !password.expose().is_empty() {
-            validate::password_rules(password.expose())?;
+        if !password.expose_str().is_empty() {
+            validate::password_rules(password.expose_str())?;
         }
 
-        let id = if id.eq_ignore_ascii_case("me") {
-            caller.subject.as_str()
+        let c = Caller::from(caller);
+        let id = if id.as_str().eq_ignore_ascii_case("me") {
+            &c.user
         } else {
             id
         };
-        let me = id == caller.subject;
+        let me = *id == c.user;
         let user = self
             .store
-            .get_user(&caller.tenant, id)
+            .get_user(&c.tenant, id)
             .await?
             .ok_or(Error::UserNotFound)?;
-        if !me && !password.expose().is_empty() {
+        if !me && !password.expose_str().is_empty() {
             return Err(Error::CannotModifyPassword);
         }
         let email_changes = !email.is_empty() && email != user.email;
         if me
-            && (!password.expose().is_empty() || email_changes)
+            && (!password.expose_str().is_empty() || email_changes)
             && !self.check_password(&current, &user.password_hash).await
         {
             return Err(Error::CurrentPasswordMismatch);
         }
-        let similar = if !password.expose().is_empty() {
-            validate::too_similar(&email, password.expose())
-                || validate::too_similar(&user.email, password.expose())
+        let similar = if !password.expose_str().is_empty() {
+            validate::too_similar(&email, password.expose_str())
+                || validate::too_similar(&user.email, password.expose_str())
         } else {
-            validate::too_similar(&email, current.expose())
+            validate::too_similar(&email, current.expose_str())
         };
         if similar {
             return Err(Error::PasswordTooSimilar);
         }
-        let password_hash = match password.expose() {
+        let password_hash = match password.expose_str() {
             "" => None,
-            p => Some(self.hash_password(p).await?),
+            _ => Some(self.hash_password(&password).await?),
         };
         let changes = UserChanges {
             email: (!email.is_empty()).then_some(email),
             password_hash,
-            updated_at: now(),
+            updated_at: self.now(),
         };
-        let keep = (!caller.token_id.is_empty()).then_some(caller.token_id.as_str());
-        match self
-            .store
-            .update_user(&caller.tenant, id, &changes, keep)
-            .await
-        {
+        let keep = (!c.token.is_empty()).then_some(&c.token);
+        match self.store.update_user(&c.tenant, id, &changes, keep).await {
             Ok(()) => Ok(()),
             Err(StoreError::DuplicateEmail) => Err(Error::DuplicateEmail),
             Err(StoreError::NotFound) => Err(Error::UserNotFound),
@@ -277,7 +309,7 @@ impl App {
     }
 
     /// Deletes a user with their tokens; deleting a missing user is not an error.
-    pub async fn delete_user(&self, tenant: &str, id: &str) -> Result<(), Error> {
+    pub async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<(), Error> {
         self.store.delete_user(tenant, id).await?;
         Ok(())
     }
@@ -285,8 +317,8 @@ impl App {
     /// Global settings (`user` = `None`) or a user's: the object and its ETag, if any.
     pub async fn get_settings(
         &self,
-        tenant: &str,
-        user: Option<&str>,
+        tenant: &TenantId,
+        user: Option<&UserId>,
     ) -> Result<(Value, Option<String>), Error> {
         Ok(match self.store.get_settings(tenant, user).await? {
             Some(s) => (s.values, Some(s.etag).filter(|e| !e.is_empty())),
@@ -297,13 +329,13 @@ impl App {
     /// Replaces settings; with `if_match`, only the version with that ETag.
     pub async fn save_settings(
         &self,
-        tenant: &str,
-        user: Option<&str>,
+        tenant: &TenantId,
+        user: Option<&UserId>,
         values: Value,
         if_match: Option<&str>,
     ) -> Result<(), Error> {
         let values = validate::settings(values)?;
-        let etag = uuid::Uuid::new_v4().to_string();
+        let etag = new_uuid();
         match self
             .store
             .save_settings(tenant, user, &values, &etag, if_match)
@@ -319,15 +351,16 @@ impl App {
         &self,
         caller: &Identity,
         req: TokenRequest,
-    ) -> Result<String, Error> {
+    ) -> Result<Secret, Error> {
         validate::token_request(
             req.name.as_deref(),
             req.expires_in,
             self.config.token_max_expiration_seconds,
         )?;
-        let at = now();
-        let exp = (req.expires_in > 0).then(|| at.saturating_add(req.expires_in));
-        let (token, record) = self.issue(&caller.subject, &caller.tenant, at, exp, req.name)?;
+        let c = Caller::from(caller);
+        // `token_request` refused negative lifetimes.
+        let lifetime = (req.expires_in > 0).then(|| Duration::from_secs(req.expires_in as u64));
+        let (token, record) = self.issue(&c.user, &c.tenant, self.now(), lifetime, req.name)?;
         match self
             .store
             .create_personal_token(&record, self.config.limit_tokens_per_user)
@@ -345,23 +378,24 @@ impl App {
         &self,
         caller: &Identity,
     ) -> Result<Vec<PersonalAccessToken>, Error> {
-        let tokens = self
-            .store
-            .list_personal_tokens(&caller.tenant, &caller.subject)
-            .await?;
+        let c = Caller::from(caller);
+        let tokens = self.store.list_personal_tokens(&c.tenant, &c.user).await?;
         Ok(tokens.iter().map(PersonalAccessToken::from).collect())
     }
 
     /// Revokes one of the caller's tokens.
-    pub async fn delete_token(&self, caller: &Identity, id: &str) -> Result<(), Error> {
-        self.store
-            .delete_token(&caller.tenant, &caller.subject, id)
-            .await?;
+    pub async fn delete_token(&self, caller: &Identity, id: &TokenId) -> Result<(), Error> {
+        let c = Caller::from(caller);
+        self.store.delete_token(&c.tenant, &c.user, id).await?;
         Ok(())
     }
 
     /// Revokes every token of a tenant, or of one of its users.
-    pub async fn delete_tokens(&self, tenant: &str, user: Option<&str>) -> Result<(), Error> {
+    pub async fn delete_tokens(
+        &self,
+        tenant: &TenantId,
+        user: Option<&UserId>,
+    ) -> Result<(), Error> {
         match user.filter(|u| !u.is_empty()) {
             Some(u) => self.store.delete_user_tokens(tenant, u).await?,
             None => self.store.delete_tenant_tokens(tenant).await?,
@@ -371,31 +405,33 @@ impl App {
 
     /// Creating a tenant needs no state in the open-source server; the id is only validated.
     pub fn create_tenant(&self, t: &NewTenant) -> Result<(), Error> {
-        match t.tenant_id.as_deref() {
-            None | Some("") => Err(Error::BadRequest("tenant_id: cannot be blank.".into())),
-            Some(_) => Ok(()),
+        match &t.tenant_id {
+            Some(id) if !id.is_empty() => Ok(()),
+            _ => Err(Error::BadRequest("tenant_id: cannot be blank.".into())),
         }
     }
 
-    /// Mints and signs a token; returns it with the record to store.
+    /// Mints and signs a token issued `at`, expiring after `lifetime` if given; returns it
+    /// with the record to store.
     fn issue(
         &self,
-        user_id: &str,
-        tenant: &str,
-        at: i64,
-        exp: Option<i64>,
+        user: &UserId,
+        tenant: &TenantId,
+        at: Timestamp,
+        lifetime: Option<Duration>,
         name: Option<String>,
-    ) -> Result<(String, TokenRecord), Error> {
+    ) -> Result<(Secret, TokenRecord), Error> {
+        let exp = lifetime.map(|d| at + d);
         let claims = Claims {
-            jti: uuid::Uuid::new_v4().to_string(),
-            sub: user_id.to_owned(),
-            exp,
-            iat: at,
-            tenant: tenant.to_owned(),
+            jti: new_uuid().into(),
+            sub: user.clone(),
+            exp: exp.map(Timestamp::unix_secs),
+            iat: at.unix_secs(),
+            tenant: tenant.clone(),
             user: true,
             iss: self.config.jwt_issuer.clone(),
             scp: SCOPE_ALL.to_owned(),
-            nbf: at,
+            nbf: at.unix_secs(),
         };
         let token = self
             .keys
@@ -411,24 +447,25 @@ impl App {
             expires_at: exp,
             last_used: None,
         };
-        Ok((token, record))
+        Ok((Secret::new(token), record))
     }
 
     /// bcrypt-hashes a password in Go's `$2a$` format, off the async threads. Passwords over
     /// 72 bytes are refused, never truncated. (bcrypt's key is the password plus a NUL byte,
     /// cut to 72 bytes: at exactly 72 bytes only the NUL is dropped, as in Go, so the crate's
     /// truncating hash is used behind our own length check.)
-    pub(crate) async fn hash_password(&self, password: &str) -> Result<String, Error> {
-        if password.len() > validate::MAX_PASSWORD_BYTES {
+    pub(crate) async fn hash_password(&self, password: &Secret) -> Result<Secret, Error> {
+        if password.expose_str().len() > validate::MAX_PASSWORD_BYTES {
             return Err(Error::Unprocessable(format!(
                 "password: must be at most {} bytes long",
                 validate::MAX_PASSWORD_BYTES
             )));
         }
-        let password = password.to_owned();
+        let password = password.clone();
         let cost = self.config.bcrypt_cost;
         tokio::task::spawn_blocking(move || {
-            bcrypt::hash_with_result(password, cost).map(|h| h.format_for_version(Version::TwoA))
+            bcrypt::hash_with_result(password.expose_str(), cost)
+                .map(|h| Secret::new(h.format_for_version(Version::TwoA)))
         })
         .await
         .map_err(|e| Error::Internal(format!("password hashing task: {e}")))?
@@ -437,29 +474,29 @@ impl App {
 
     /// Whether `password` matches a `$2a$`/`$2b$`/`$2y$` hash; passwords over 72 bytes, which
     /// bcrypt would truncate, never match.
-    pub(crate) async fn check_password(&self, password: &Secret, hash: &str) -> bool {
-        if password.expose().len() > validate::MAX_PASSWORD_BYTES {
+    pub(crate) async fn check_password(&self, password: &Secret, hash: &Secret) -> bool {
+        if password.expose_str().len() > validate::MAX_PASSWORD_BYTES {
             return false;
         }
-        let password = password.expose().to_owned();
-        let hash = hash.to_owned();
-        tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-            .await
-            .unwrap_or(false)
+        let (password, hash) = (password.clone(), hash.clone());
+        tokio::task::spawn_blocking(move || {
+            bcrypt::verify(password.expose_str(), hash.expose_str()).unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Whether `password` matches a stored bcrypt hash (`$2a$`, `$2b$` or `$2y$`).
     pub async fn password_matches(&self, password: &str, hash: &str) -> bool {
-        self.check_password(&Secret(password.to_owned()), hash)
-            .await
+        self.check_password(&password.into(), &hash.into()).await
     }
 
-    async fn dummy_hash(&self) -> String {
+    async fn dummy_hash(&self) -> Secret {
         if let Some(h) = self.dummy_hash.get() {
             return h.clone();
         }
         let h = self
-            .hash_password(&uuid::Uuid::new_v4().to_string())
+            .hash_password(&new_uuid().into())
             .await
             .unwrap_or_default();
         self.dummy_hash.get_or_init(|| h).clone()

@@ -19,7 +19,8 @@ pub struct Keys {
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Key ids only: key material never reaches logs.
+        // Ids only: the private keys print as `..` by themselves, and the public halves
+        // would be kilobytes of numbers in a log line.
         f.debug_struct("Keys")
             .field("ids", &self.signing.keys().collect::<Vec<_>>())
             .field("primary", &self.primary)

@@ -2,14 +2,15 @@
 //! personal access tokens, and the user-token verification the gateway runs for every
 //! management request.
 //!
-//! Wire it with [`Service::new`], expose [`Service::routers`] and hand [`Service::verifier`]
-//! to the gateway.
+//! Wire it with [`Service::new`] over a database opened with [`SCHEMA`], expose
+//! [`Service::routers`] and hand [`Service::verifier`] to the gateway.
 
 use std::sync::Arc;
 
+use mender_core::SharedClock;
 use mender_core::service::Routers;
 use mender_core::verify::TokenVerifier;
-use mender_db::{Db, Migrations};
+use mender_db::{Db, Schema};
 use sqlx::migrate::Migrator;
 
 pub mod app;
@@ -31,15 +32,10 @@ static MIG_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIG_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The service name: the SQLite file and PostgreSQL schema are named after it.
-pub const SERVICE_NAME: &str = "useradm";
+pub const SERVICE: &str = "useradm";
 
-/// useradm's migrations for both backends.
-pub fn migrations() -> Migrations {
-    Migrations {
-        sqlite: &MIG_SQLITE,
-        postgres: &MIG_POSTGRES,
-    }
-}
+/// useradm's tables on both backends.
+pub static SCHEMA: Schema = Schema::new(SERVICE, &MIG_SQLITE, &MIG_POSTGRES);
 
 /// The useradm service.
 pub struct Service {
@@ -47,19 +43,12 @@ pub struct Service {
 }
 
 impl Service {
-    /// The service over a migrated database (see [`migrations`]).
-    pub fn new(db: Db, keys: Keys, config: UseradmConfig) -> Arc<Self> {
-        Self::with_store(store::for_db(&db), keys, config)
-    }
-
-    /// The service over any store implementation.
-    pub fn with_store(
-        store: Arc<dyn store::UseradmStore>,
-        keys: Keys,
-        config: UseradmConfig,
-    ) -> Arc<Self> {
+    /// The service over a database migrated with [`SCHEMA`]; token times, login times and
+    /// expiry are read from `clock`.
+    pub fn new(db: Db, clock: SharedClock, keys: Keys, config: UseradmConfig) -> Arc<Self> {
+        let store = Arc::new(store::SqlStore::new(db));
         Arc::new(Self {
-            app: app::App::new(store, keys, config),
+            app: app::App::new(store, clock, keys, config),
         })
     }
 
@@ -74,14 +63,16 @@ impl Service {
         self.clone()
     }
 
-    /// Creates a user (for `mender-server user create`); an email already taken is
-    /// [`Error::DuplicateEmail`].
+    /// Creates a user in the open-source tenant (for `mender-server user create` and the
+    /// configured first administrator); an email already taken is [`Error::DuplicateEmail`].
     pub async fn create_user(&self, email: &str, password: &str) -> Result<User, Error> {
         let new = model::UserNew {
             email: Some(email.to_owned()),
-            password: Some(model::Secret(password.to_owned())),
+            password: Some(password.into()),
         };
-        self.app.create_user("", new).await
+        self.app
+            .create_user(&mender_core::TenantId::default_tenant(), new)
+            .await
     }
 
     /// Whether any user exists (to tell a fresh installation that it needs an administrator).

@@ -1,52 +1,28 @@
 //! useradm's domain types: users and personal access tokens as rendered by the API, the
-//! token claims, and request bodies (whose secrets never show in `Debug`).
+//! token claims, and request bodies (whose secrets are [`Secret`]s, so never printed).
 
+use mender_core::{Secret, TenantId, Timestamp, TokenId, UserId};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use crate::store::{TokenRecord, UserRecord};
 
 /// Upstream's scope for full management access.
 pub const SCOPE_ALL: &str = "mender.*";
 
-/// A password or other secret: compared and hashed, never printed.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl Secret {
-    /// The secret text.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A user as the API renders it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// User id.
-    pub id: String,
+    pub id: UserId,
     /// Email address.
     pub email: String,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_ts: OffsetDateTime,
+    pub created_ts: Timestamp,
     /// Last update time.
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_ts: OffsetDateTime,
+    pub updated_ts: Timestamp,
     /// Last successful login.
-    #[serde(
-        with = "time::serde::rfc3339::option",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub login_ts: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_ts: Option<Timestamp>,
 }
 
 impl From<&UserRecord> for User {
@@ -54,9 +30,9 @@ impl From<&UserRecord> for User {
         User {
             id: r.id.clone(),
             email: r.email.clone(),
-            created_ts: ts(r.created_at),
-            updated_ts: ts(r.updated_at),
-            login_ts: r.login_at.map(ts),
+            created_ts: r.created_at,
+            updated_ts: r.updated_at,
+            login_ts: r.login_at,
         }
     }
 }
@@ -65,26 +41,17 @@ impl From<&UserRecord> for User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonalAccessToken {
     /// Token id (`jti`).
-    pub id: String,
+    pub id: TokenId,
     /// Token name.
     pub name: String,
     /// Last use, accurate to `token_last_used_update_freq_minutes`.
-    #[serde(
-        with = "time::serde::rfc3339::option",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub last_used: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<Timestamp>,
     /// Expiry; absent for tokens that never expire.
-    #[serde(
-        with = "time::serde::rfc3339::option",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub expiration_date: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<Timestamp>,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_ts: OffsetDateTime,
+    pub created_ts: Timestamp,
 }
 
 impl From<&TokenRecord> for PersonalAccessToken {
@@ -92,20 +59,20 @@ impl From<&TokenRecord> for PersonalAccessToken {
         PersonalAccessToken {
             id: t.id.clone(),
             name: t.name.clone().unwrap_or_default(),
-            last_used: t.last_used.map(ts),
-            expiration_date: t.expires_at.map(ts),
-            created_ts: ts(t.issued_at),
+            last_used: t.last_used,
+            expiration_date: t.expires_at,
+            created_ts: t.issued_at,
         }
     }
 }
 
-/// The claims of a user token, in upstream's names.
+/// The claims of a user token, in upstream's names; times are unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// Token id (UUIDv4).
-    pub jti: String,
+    pub jti: TokenId,
     /// User id.
-    pub sub: String,
+    pub sub: UserId,
     /// Expiry, absent for tokens that never expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
@@ -115,9 +82,9 @@ pub struct Claims {
     #[serde(
         rename = "mender.tenant",
         default,
-        skip_serializing_if = "String::is_empty"
+        skip_serializing_if = "TenantId::is_empty"
     )]
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Marks a user (management) token.
     #[serde(rename = "mender.user")]
     pub user: bool,
@@ -145,7 +112,7 @@ pub struct UserNew {
 pub struct UserNewInternal {
     /// Optional user id chosen by the caller.
     #[serde(default)]
-    pub id: Option<String>,
+    pub id: Option<UserId>,
     /// Email address.
     #[serde(default)]
     pub email: Option<String>,
@@ -198,15 +165,51 @@ pub struct TokenRequest {
 pub struct NewTenant {
     /// Tenant id.
     #[serde(default)]
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
 }
 
-/// Unix seconds as a UTC time (clamped into the representable range).
-pub fn ts(secs: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The current time in unix seconds.
-pub fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+    #[test]
+    fn secrets_never_print() {
+        let record = UserRecord {
+            id: "u1".into(),
+            tenant_id: TenantId::default_tenant(),
+            email: "a@x.io".into(),
+            password_hash: "$2a$04$hash-of-the-password".into(),
+            created_at: Timestamp::EPOCH,
+            updated_at: Timestamp::EPOCH,
+            login_at: None,
+        };
+        let bodies = [
+            format!("{record:?}"),
+            format!(
+                "{:?}",
+                serde_json::from_str::<UserNew>(r#"{"password": "hunter2-pw"}"#).unwrap()
+            ),
+            format!(
+                "{:?}",
+                serde_json::from_str::<UserNewInternal>(
+                    r#"{"password_hash": "$2a$04$hash-of-the-password"}"#
+                )
+                .unwrap()
+            ),
+            format!(
+                "{:?}",
+                serde_json::from_str::<UserUpdate>(
+                    r#"{"password": "hunter2-pw", "current_password": "hunter2-pw"}"#
+                )
+                .unwrap()
+            ),
+        ];
+        for text in bodies {
+            assert!(
+                !text.contains("hunter2") && !text.contains("hash-of"),
+                "{text}"
+            );
+            assert!(text.contains("[redacted]"), "{text}");
+        }
+    }
 }

@@ -1,41 +1,20 @@
-//! User token verification, as upstream's `auth/verify` does it: the token from
-//! `Authorization: Bearer` or the `JWT` cookie, signature by `kid`, required claims, the
-//! forwarded request, scope (403), then user and token still in the database (401).
+//! User token verification, as upstream's `auth/verify` does it: the token by the one rule of
+//! [`request_token`] (`Authorization: Bearer` or the `JWT` cookie), signature by `kid`, `exp`
+//! and `nbf` on the injected clock, required claims, the forwarded request, scope (403), then
+//! user and token still in the database (401).
 
-use axum::http::{HeaderMap, header};
-use mender_core::Identity;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use mender_core::identity::{TokenError, request_token};
 use mender_core::verify::{ForwardedRequest, TokenVerifier};
+use mender_core::{Identity, TenantId, TokenId, UserId};
 use serde_json::Value;
 
 use crate::Service;
 use crate::app::App;
 use crate::error::Error;
-use crate::model::{SCOPE_ALL, now};
-
-/// The token of a request: `Authorization` must be `Bearer <token>` when present; otherwise
-/// the `JWT` cookie.
-pub fn extract_token(headers: &HeaderMap) -> Result<String, Error> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let auth = auth.to_str().map_err(|_| Error::MalformedAuthHeader)?;
-        let mut fields = auth.split_whitespace();
-        return match (fields.next(), fields.next()) {
-            (Some(scheme), Some(token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                Ok(token.to_owned())
-            }
-            _ => Err(Error::MalformedAuthHeader),
-        };
-    }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == "JWT")
-        .map(|(_, v)| v.trim_matches('"').to_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or(Error::NoAuth)
-}
+use crate::model::SCOPE_ALL;
 
 impl App {
     /// Verifies the token of a request to `uri` with `method` (both as forwarded by the
@@ -46,11 +25,14 @@ impl App {
         uri: Option<&str>,
         method: Option<&str>,
     ) -> Result<Identity, Error> {
-        let token = extract_token(headers)?;
+        let token = request_token(headers).map_err(|e| match e {
+            TokenError::Missing => Error::NoAuth,
+            TokenError::MalformedHeader => Error::MalformedAuthHeader,
+        })?;
         let claims = self
             .keys
             .verifying()
-            .verify(&token, now())
+            .verify(token.expose_str(), self.clock.now())
             .map_err(|_| Error::InvalidToken)?;
         let text = |k: &str| {
             claims
@@ -80,20 +62,21 @@ impl App {
         if claims.get("mender.user").and_then(Value::as_bool) != Some(true) {
             return Err(Error::Unauthorized);
         }
-        let tenant = text("mender.tenant").unwrap_or("");
-        let found = self.store.check_token(tenant, sub, jti).await?;
+        let tenant = TenantId::from(text("mender.tenant").unwrap_or(""));
+        let (user, jti) = (UserId::from(sub), TokenId::from(jti));
+        let found = self.store.check_token(&tenant, &user, &jti).await?;
         let Some(found) = found else {
             return Err(Error::Unauthorized);
         };
         // Personal access tokens record their last use, but rarely, to spare the database.
         let freq = self.config.token_last_used_update_freq_minutes;
         if found.name.is_some() && freq > 0 {
-            let at = now();
+            let now = self.now();
             let stale = found
                 .last_used
-                .is_none_or(|t| t < at.saturating_sub((freq * 60) as i64));
+                .is_none_or(|t| t < now - Duration::from_secs(freq.saturating_mul(60)));
             if stale {
-                self.store.touch_token(jti, at).await?;
+                self.store.touch_token(&jti, now).await?;
             }
         }
         Identity::from_claims(&claims, &token).map_err(|_| Error::InvalidToken)
@@ -104,7 +87,7 @@ impl App {
 impl TokenVerifier for Service {
     async fn verify(&self, req: &ForwardedRequest) -> Result<Identity, mender_core::ApiError> {
         Ok(self
-            .app
+            .app()
             .verify(&req.headers, Some(&req.uri), Some(req.method.as_str()))
             .await?)
     }

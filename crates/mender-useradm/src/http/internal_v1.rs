@@ -8,9 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use mender_core::{ApiError, Json};
+use mender_core::query::QueryPairs;
+use mender_core::{ApiError, Json, TenantId, UserId};
 
-use super::QueryPairs;
 use super::management_v1::user_filter;
 use crate::Service;
 use crate::model::{NewTenant, UserNewInternal};
@@ -69,8 +69,8 @@ async fn create_tenant(State(svc): Svc, Json(t): Json<NewTenant>) -> Result<Stat
 
 async fn list_tenant_users(
     State(svc): Svc,
-    Path(tenant): Path<String>,
-    QueryPairs(q): QueryPairs,
+    Path(tenant): Path<TenantId>,
+    q: QueryPairs,
 ) -> Result<Response, ApiError> {
     let filter = user_filter(&q)?;
     Ok(Json(svc.app().list_users(&tenant, &filter).await?).into_response())
@@ -78,7 +78,7 @@ async fn list_tenant_users(
 
 async fn create_tenant_user(
     State(svc): Svc,
-    Path(tenant): Path<String>,
+    Path(tenant): Path<TenantId>,
     Json(new): Json<UserNewInternal>,
 ) -> Result<StatusCode, ApiError> {
     svc.app().create_user_internal(&tenant, new).await?;
@@ -87,22 +87,19 @@ async fn create_tenant_user(
 
 async fn delete_tenant_user(
     State(svc): Svc,
-    Path((tenant, user)): Path<(String, String)>,
+    Path((tenant, user)): Path<(TenantId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
     svc.app().delete_user(&tenant, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete_tokens(State(svc): Svc, QueryPairs(q): QueryPairs) -> Result<StatusCode, ApiError> {
-    let get = |k: &str| {
-        q.iter()
-            .find(|(name, _)| name == k)
-            .map(|(_, v)| v.as_str())
-    };
-    let tenant = get("tenant_id").filter(|t| !t.is_empty());
-    let Some(tenant) = tenant else {
+async fn delete_tokens(State(svc): Svc, q: QueryPairs) -> Result<StatusCode, ApiError> {
+    let Some(tenant) = q.first("tenant_id").filter(|t| !t.is_empty()) else {
         return Err(ApiError::bad_request("tenant_id must be provided"));
     };
-    svc.app().delete_tokens(tenant, get("user_id")).await?;
+    let user = q.first("user_id").map(UserId::from);
+    svc.app()
+        .delete_tokens(&TenantId::from(tenant), user.as_ref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

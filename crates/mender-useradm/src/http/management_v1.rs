@@ -12,13 +12,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mender_core::json::{check_json_content_type, parse, read_body};
 use mender_core::paging::Page;
-use mender_core::{ApiError, Identity, Json};
+use mender_core::query::QueryPairs;
+use mender_core::{ApiError, Identity, Json, Secret, TenantId, Timestamp, TokenId, UserId};
 use serde_json::{Value, json};
 
-use super::{QueryPairs, json_body};
+use super::json_body;
 use crate::Service;
 use crate::error::Error;
-use crate::model::{LoginOptions, Secret, TokenRequest, UserNew, UserUpdate};
+use crate::model::{LoginOptions, TokenRequest, UserNew, UserUpdate};
 use crate::store::UserFilter;
 
 const BASE: &str = "/api/management/v1/useradm";
@@ -71,16 +72,16 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, Secret)> {
     }
     let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
     let (user, pass) = decoded.split_once(':')?;
-    Some((user.to_owned(), Secret(pass.to_owned())))
+    Some((user.to_owned(), Secret::new(pass.to_owned())))
 }
 
-fn jwt_response(token: String) -> Response {
+fn jwt_response(token: Secret) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/jwt"),
         )],
-        token,
+        token.into_inner(),
     )
         .into_response()
 }
@@ -106,18 +107,20 @@ async fn logout(State(svc): Svc, id: Identity) -> Result<StatusCode, ApiError> {
 }
 
 /// The user filter of a listing query (`id` and `email` may repeat; times are unix seconds).
-pub(crate) fn user_filter(q: &[(String, String)]) -> Result<UserFilter, ApiError> {
+pub(crate) fn user_filter(q: &QueryPairs) -> Result<UserFilter, ApiError> {
     let mut f = UserFilter::default();
-    for (k, v) in q {
+    for (k, v) in &q.0 {
         let time = |name: &str| {
-            v.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "api: invalid form values: invalid form parameter \"{name}\""
-                ))
-            })
+            v.parse::<i64>()
+                .map(|secs| Some(Timestamp::from_unix_secs(secs)))
+                .map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "api: invalid form values: invalid form parameter \"{name}\""
+                    ))
+                })
         };
         match k.as_str() {
-            "id" => f.ids.get_or_insert_with(Vec::new).push(v.clone()),
+            "id" => f.ids.get_or_insert_with(Vec::new).push(v.as_str().into()),
             "email" => f.emails.get_or_insert_with(Vec::new).push(v.to_lowercase()),
             // Like upstream's form.Get, the first value of a bound counts; empty means unset.
             "created_after" if f.created_after.is_none() && !v.is_empty() => {
@@ -138,13 +141,10 @@ pub(crate) fn user_filter(q: &[(String, String)]) -> Result<UserFilter, ApiError
     Ok(f)
 }
 
-async fn list_users(
-    State(svc): Svc,
-    id: Identity,
-    QueryPairs(q): QueryPairs,
-) -> Result<Response, ApiError> {
+async fn list_users(State(svc): Svc, id: Identity, q: QueryPairs) -> Result<Response, ApiError> {
     let filter = user_filter(&q)?;
-    Ok(Json(svc.app().list_users(&id.tenant, &filter).await?).into_response())
+    let tenant = TenantId::from(id.tenant.as_str());
+    Ok(Json(svc.app().list_users(&tenant, &filter).await?).into_response())
 }
 
 async fn create_user(
@@ -152,7 +152,8 @@ async fn create_user(
     id: Identity,
     Json(new): Json<UserNew>,
 ) -> Result<Response, ApiError> {
-    let user = svc.app().create_user(&id.tenant, new).await?;
+    let tenant = TenantId::from(id.tenant.as_str());
+    let user = svc.app().create_user(&tenant, new).await?;
     let location =
         HeaderValue::from_str(&format!("users/{}", user.id)).map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
@@ -161,7 +162,7 @@ async fn create_user(
 async fn get_user(
     State(svc): Svc,
     caller: Identity,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
 ) -> Result<Response, ApiError> {
     Ok(Json(svc.app().get_user(&caller, &id).await?).into_response())
 }
@@ -169,7 +170,7 @@ async fn get_user(
 async fn update_user(
     State(svc): Svc,
     caller: Identity,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     Json(upd): Json<UserUpdate>,
 ) -> Result<StatusCode, ApiError> {
     svc.app().update_user(&caller, &id, upd).await?;
@@ -179,15 +180,22 @@ async fn update_user(
 async fn delete_user(
     State(svc): Svc,
     caller: Identity,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
 ) -> Result<StatusCode, ApiError> {
-    svc.app().delete_user(&caller.tenant, &id).await?;
+    let tenant = TenantId::from(caller.tenant.as_str());
+    svc.app().delete_user(&tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The tenant of the caller and, for `me`, the caller: whose settings are meant.
+fn settings_owner(id: &Identity, me: bool) -> (TenantId, Option<UserId>) {
+    let tenant = TenantId::from(id.tenant.as_str());
+    (tenant, me.then(|| UserId::from(id.subject.as_str())))
+}
+
 async fn settings_response(svc: &Service, id: &Identity, me: bool) -> Result<Response, ApiError> {
-    let user = me.then_some(id.subject.as_str());
-    let (values, etag) = svc.app().get_settings(&id.tenant, user).await?;
+    let (tenant, user) = settings_owner(id, me);
+    let (values, etag) = svc.app().get_settings(&tenant, user.as_ref()).await?;
     let mut resp = Json(values).into_response();
     if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
         resp.headers_mut().insert(header::ETAG, tag);
@@ -209,9 +217,9 @@ async fn save(
         .map(|v| v.trim().trim_matches('"').to_owned())
         .filter(|v| !v.is_empty());
     let values: Value = json_body(req, Some("cannot parse request body as json")).await?;
-    let user = me.then_some(id.subject.as_str());
+    let (tenant, user) = settings_owner(id, me);
     svc.app()
-        .save_settings(&id.tenant, user, values, if_match.as_deref())
+        .save_settings(&tenant, user.as_ref(), values, if_match.as_deref())
         .await?;
     Ok(StatusCode::CREATED)
 }
@@ -253,15 +261,15 @@ async fn list_tokens(State(svc): Svc, id: Identity) -> Result<Response, ApiError
 async fn delete_token(
     State(svc): Svc,
     caller: Identity,
-    Path(id): Path<String>,
+    Path(id): Path<TokenId>,
 ) -> Result<StatusCode, ApiError> {
     svc.app().delete_token(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The open-source server defines no plans: every page is empty.
-async fn plans(_id: Identity, QueryPairs(q): QueryPairs) -> Result<Response, ApiError> {
-    Page::from_query(&q)?;
+async fn plans(_id: Identity, q: QueryPairs) -> Result<Response, ApiError> {
+    Page::from_query(&q.0)?;
     Ok(Json(Vec::<Value>::new()).into_response())
 }
 

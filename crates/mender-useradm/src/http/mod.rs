@@ -1,11 +1,9 @@
-//! useradm's HTTP layer: thin handlers per upstream OpenAPI file, and the helpers they
-//! share (JSON bodies with upstream's messages, query pairs).
+//! useradm's HTTP layer: thin handlers per upstream OpenAPI file, and the helper they share
+//! (JSON bodies with upstream's messages).
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Query, Request};
-use axum::http::request::Parts;
+use axum::extract::Request;
 use mender_core::ApiError;
 use mender_core::json::{check_json_content_type, parse, read_body};
 use mender_core::service::Routers;
@@ -40,18 +38,4 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
         Some(m) => ApiError::bad_request(m),
         None => e,
     })
-}
-
-/// Query pairs in order, repeated keys kept.
-pub(crate) struct QueryPairs(pub Vec<(String, String)>);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let q: Result<Query<Vec<(String, String)>>, QueryRejection> =
-            Query::from_request_parts(parts, state).await;
-        q.map(|Query(v)| QueryPairs(v))
-            .map_err(|_| ApiError::bad_request("api: bad form parameters"))
-    }
 }

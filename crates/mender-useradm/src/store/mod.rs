@@ -1,104 +1,86 @@
 //! The useradm store: the `UseradmStore` trait over users, tokens (login sessions and personal
-//! access tokens) and settings, its record types, and the SQLite and PostgreSQL implementations.
+//! access tokens) and settings, its record types and errors. [`SqlStore`] is the one
+//! implementation, on SQLite and PostgreSQL alike.
 
-use std::sync::Arc;
+use mender_core::{Secret, TenantId, Timestamp, TokenId, UserId};
 
-use mender_db::Db;
-
-mod postgres;
 mod sql;
-mod sqlite;
 
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sql::SqlStore;
 
-/// A user as stored, including the password hash (never rendered).
-#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+/// A user as stored, including the password hash (never rendered, never printed).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
-    /// User id (UUID).
-    pub id: String,
+    /// User id (UUID, or chosen through the internal API).
+    pub id: UserId,
     /// Tenant id, empty in the open-source server.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Lower-cased email address.
     pub email: String,
     /// bcrypt hash of the password.
-    pub password_hash: String,
-    /// Creation time, unix seconds.
-    pub created_at: i64,
-    /// Last update time, unix seconds.
-    pub updated_at: i64,
-    /// Last successful login, unix seconds.
-    pub login_at: Option<i64>,
-}
-
-impl std::fmt::Debug for UserRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The password hash stays out of logs.
-        f.debug_struct("UserRecord")
-            .field("id", &self.id)
-            .field("tenant_id", &self.tenant_id)
-            .field("email", &self.email)
-            .field("created_at", &self.created_at)
-            .field("updated_at", &self.updated_at)
-            .field("login_at", &self.login_at)
-            .finish_non_exhaustive()
-    }
+    pub password_hash: Secret,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update time.
+    pub updated_at: Timestamp,
+    /// Last successful login.
+    pub login_at: Option<Timestamp>,
 }
 
 /// Which users to list; every set condition must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserFilter {
     /// Only these ids.
-    pub ids: Option<Vec<String>>,
+    pub ids: Option<Vec<UserId>>,
     /// Only these (lower-cased) emails.
     pub emails: Option<Vec<String>>,
-    /// Created strictly after (unix seconds).
-    pub created_after: Option<i64>,
+    /// Created strictly after.
+    pub created_after: Option<Timestamp>,
     /// Created strictly before.
-    pub created_before: Option<i64>,
+    pub created_before: Option<Timestamp>,
     /// Updated strictly after.
-    pub updated_after: Option<i64>,
+    pub updated_after: Option<Timestamp>,
     /// Updated strictly before.
-    pub updated_before: Option<i64>,
+    pub updated_before: Option<Timestamp>,
 }
 
 /// Changes to a user; `None` fields stay as they are.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct UserChanges {
     /// New email.
     pub email: Option<String>,
     /// New password hash.
-    pub password_hash: Option<String>,
+    pub password_hash: Option<Secret>,
     /// The update time to record.
-    pub updated_at: i64,
+    pub updated_at: Timestamp,
 }
 
 /// A stored token: a login session (`name` is `None`) or a personal access token.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     /// The token's `jti`.
-    pub id: String,
+    pub id: TokenId,
     /// The user (`sub`).
-    pub user_id: String,
+    pub user_id: UserId,
     /// Tenant id, empty in the open-source server.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Personal access token name; `None` for login sessions.
     pub name: Option<String>,
-    /// `iat`, unix seconds.
-    pub issued_at: i64,
-    /// `exp`, unix seconds, if the token expires.
-    pub expires_at: Option<i64>,
-    /// Last use of a personal access token, unix seconds.
-    pub last_used: Option<i64>,
+    /// `iat`.
+    pub issued_at: Timestamp,
+    /// `exp`, if the token expires.
+    pub expires_at: Option<Timestamp>,
+    /// Last use of a personal access token.
+    pub last_used: Option<Timestamp>,
 }
 
 /// What token verification needs from the store, found with one indexed lookup.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenCheck {
     /// Personal access token name; `None` for login sessions.
     pub name: Option<String>,
-    /// Last use, unix seconds.
-    pub last_used: Option<i64>,
+    /// Last use.
+    pub last_used: Option<Timestamp>,
 }
 
 /// Stored settings: a JSON object and its entity tag.
@@ -131,12 +113,9 @@ pub enum StoreError {
     /// `If-Match` named another version.
     #[error("ETag doesn't match")]
     ETagMismatch,
-    /// A stored value could not be decoded.
-    #[error("corrupt record: {0}")]
-    Corrupt(String),
-    /// The database failed.
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    /// The database failed, or a stored value could not be decoded.
+    #[error(transparent)]
+    Db(#[from] mender_db::Error),
 }
 
 /// Persistence for useradm. Every method scoped by tenant takes the tenant id (empty in OSS).
@@ -150,32 +129,41 @@ pub trait UseradmStore: Send + Sync {
     /// Inserts a user; `DuplicateEmail` or `DuplicateId` when taken.
     async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError>;
     /// A user by id.
-    async fn get_user(&self, tenant: &str, id: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn get_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<Option<UserRecord>, StoreError>;
     /// A user by (lower-cased) email.
     async fn get_user_by_email(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         email: &str,
     ) -> Result<Option<UserRecord>, StoreError>;
     /// Users matching the filter, oldest first.
     async fn list_users(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         filter: &UserFilter,
     ) -> Result<Vec<UserRecord>, StoreError>;
     /// Applies `changes` and, in the same transaction, deletes the user's tokens except
     /// `keep_token`. `NotFound` when there is no such user, `DuplicateEmail` when taken.
     async fn update_user(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &UserId,
         changes: &UserChanges,
-        keep_token: Option<&str>,
+        keep_token: Option<&TokenId>,
     ) -> Result<(), StoreError>;
     /// Records a successful login.
-    async fn set_login_time(&self, tenant: &str, id: &str, at: i64) -> Result<(), StoreError>;
+    async fn set_login_time(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Deletes a user with their tokens and personal settings; `false` if there was no such user.
-    async fn delete_user(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
+    async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError>;
 
     /// Saves a login token and keeps only the user's newest `limit` login tokens (0 = no limit).
     async fn save_session_token(&self, token: &TokenRecord, limit: u32) -> Result<(), StoreError>;
@@ -186,55 +174,48 @@ pub trait UseradmStore: Send + Sync {
         token: &TokenRecord,
         limit: u32,
     ) -> Result<(), StoreError>;
-    /// The token `id` if it exists and belongs to an existing user `user_id` of `tenant`.
+    /// The token `id` if it exists and belongs to an existing user `user` of `tenant`.
     async fn check_token(
         &self,
-        tenant: &str,
-        user_id: &str,
-        id: &str,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &TokenId,
     ) -> Result<Option<TokenCheck>, StoreError>;
     /// Sets a token's `last_used`.
-    async fn touch_token(&self, id: &str, at: i64) -> Result<(), StoreError>;
+    async fn touch_token(&self, id: &TokenId, at: Timestamp) -> Result<(), StoreError>;
     /// The user's personal access tokens, oldest first.
     async fn list_personal_tokens(
         &self,
-        tenant: &str,
-        user_id: &str,
+        tenant: &TenantId,
+        user: &UserId,
     ) -> Result<Vec<TokenRecord>, StoreError>;
     /// Deletes one token of the user; the number deleted.
-    async fn delete_token(&self, tenant: &str, user_id: &str, id: &str) -> Result<u64, StoreError>;
+    async fn delete_token(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &TokenId,
+    ) -> Result<u64, StoreError>;
     /// Deletes all tokens of a user; the number deleted.
-    async fn delete_user_tokens(&self, tenant: &str, user_id: &str) -> Result<u64, StoreError>;
+    async fn delete_user_tokens(&self, tenant: &TenantId, user: &UserId)
+    -> Result<u64, StoreError>;
     /// Deletes all tokens of a tenant; the number deleted.
-    async fn delete_tenant_tokens(&self, tenant: &str) -> Result<u64, StoreError>;
+    async fn delete_tenant_tokens(&self, tenant: &TenantId) -> Result<u64, StoreError>;
 
     /// Global settings (`user` = `None`) or a user's settings.
     async fn get_settings(
         &self,
-        tenant: &str,
-        user: Option<&str>,
+        tenant: &TenantId,
+        user: Option<&UserId>,
     ) -> Result<Option<SettingsRecord>, StoreError>;
     /// Replaces settings with `values` under a new `etag`. With `if_match`, an existing
     /// version with another tag is left alone (`ETagMismatch`); missing settings are created.
     async fn save_settings(
         &self,
-        tenant: &str,
-        user: Option<&str>,
+        tenant: &TenantId,
+        user: Option<&UserId>,
         values: &serde_json::Value,
         etag: &str,
         if_match: Option<&str>,
     ) -> Result<(), StoreError>;
-}
-
-/// The store for a connected database.
-pub fn for_db(db: &Db) -> Arc<dyn UseradmStore> {
-    match db {
-        Db::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
-        Db::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
-    }
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_unique_violation())
 }

@@ -1,6 +1,7 @@
 //! Key loading: generation on first start, key ids from file names, the primary key, and
 //! verification of tokens signed by any loaded key.
 
+use mender_core::Timestamp;
 use mender_core::jwt::{SigningKey, decode_unverified};
 use mender_useradm::Keys;
 use serde_json::json;
@@ -30,7 +31,10 @@ fn generates_private_pem_once_with_mode_0600() {
     // A restart loads the same key instead of generating another.
     let again = Keys::load_or_generate(dir.path()).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), pem);
-    assert_eq!(again.verifying().verify(&token, 0).unwrap()["sub"], "a");
+    assert_eq!(
+        again.verifying().verify(&token, Timestamp::EPOCH).unwrap()["sub"],
+        "a"
+    );
     assert!(!format!("{again:?}").contains("PRIVATE"));
 }
 
@@ -49,7 +53,10 @@ fn key_ids_and_primary_selection() {
         .unwrap()
         .encode(Some(3), &json!({"sub": "old"}))
         .unwrap();
-    assert_eq!(keys.verifying().verify(&old, 0).unwrap()["sub"], "old");
+    assert_eq!(
+        keys.verifying().verify(&old, Timestamp::EPOCH).unwrap()["sub"],
+        "old"
+    );
 
     // A configured key signs, under the id its name carries.
     let keys = Keys::from_config(dir.path(), Some(&dir.path().join("private.id.3.pem"))).unwrap();
@@ -59,7 +66,7 @@ fn key_ids_and_primary_selection() {
         .encode(Some(keys.primary_id()), &json!({"sub": "x"}))
         .unwrap();
     assert_eq!(decode_unverified(&t).unwrap().header["kid"], json!(3));
-    assert!(keys.verifying().verify(&t, 0).is_ok());
+    assert!(keys.verifying().verify(&t, Timestamp::EPOCH).is_ok());
     // A missing configured key is an error, not a silently generated one.
     assert!(Keys::from_config(dir.path(), Some(&dir.path().join("private.id.9.pem"))).is_err());
     // A broken key file is an error.

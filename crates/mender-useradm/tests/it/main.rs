@@ -1,0 +1,9 @@
+//! useradm's one integration test binary: store conformance and HTTP behaviour, each test on
+//! SQLite and on PostgreSQL.
+
+mod common;
+mod hostile;
+mod http_internal;
+mod http_management;
+mod keys;
+mod store;
