@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use mender_api::workflows::WorkflowStarter;
 use mender_core::jwt::{KeySet, SigningKey};
+use mender_core::{AuthSetId, DeviceId, Secret, SharedClock, TenantId, Timestamp, TokenId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,7 +16,7 @@ use crate::canon;
 use crate::crypto::DeviceKey;
 use crate::error::{Error, Result};
 use crate::model::{Device, DeviceFilter, LIMIT_MAX_DEVICES, NewDevice, Status, TokenState};
-use crate::store::{AuthRecord, DeviceauthStore, Dismissal, Preauth, StoreError};
+use crate::store::{AuthRecord, DeviceauthStore, Dismissal, Preauth, StoreError, Transition};
 use crate::token;
 
 /// Who a request acts for: the tenant (empty in the open-source server) and the request id
@@ -21,14 +24,17 @@ use crate::token;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ctx {
     /// Tenant id.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// `X-MEN-RequestID`.
     pub request_id: String,
 }
 
-/// Minimum seconds between two check-in time writes for one device, so that token
+/// Minimum time between two check-in time writes for one device, so that token
 /// verification does not write on every device request.
-const CHECK_IN_RESOLUTION: i64 = 60;
+const CHECK_IN_RESOLUTION: Duration = Duration::from_secs(60);
+
+/// Seconds per day: inventory hears of a check-in once per UTC day.
+const DAY_SECS: i64 = 86_400;
 
 /// The auth request body (`id_data` is a string holding JSON).
 #[derive(Debug, Deserialize)]
@@ -37,7 +43,7 @@ struct AuthRequestBody {
     pubkey: String,
     #[serde(default)]
     #[allow(dead_code)] // Accepted and ignored in the open-source server, as upstream.
-    tenant_token: Option<String>,
+    tenant_token: Option<Secret>,
 }
 
 /// The preauthorization body.
@@ -55,14 +61,11 @@ pub struct PreauthRequest {
 /// The deviceauth service logic.
 pub struct App {
     store: Arc<dyn DeviceauthStore>,
+    clock: SharedClock,
     key: SigningKey,
     keys: KeySet,
     config: DeviceauthConfig,
     workflows: Arc<dyn WorkflowStarter>,
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn new_id() -> String {
@@ -71,9 +74,10 @@ fn new_id() -> String {
 }
 
 impl App {
-    /// Builds the logic over a store, a signing key and a workflow starter.
+    /// Builds the logic over a store, a clock, a signing key and a workflow starter.
     pub fn new(
         store: Arc<dyn DeviceauthStore>,
+        clock: SharedClock,
         key: SigningKey,
         config: DeviceauthConfig,
         workflows: Arc<dyn WorkflowStarter>,
@@ -81,11 +85,18 @@ impl App {
         let keys = KeySet::single(key.verifying_key());
         Self {
             store,
+            clock,
             key,
             keys,
             config,
             workflows,
         }
+    }
+
+    /// The current time in whole seconds: what the store keeps, tokens carry and inventory
+    /// is told.
+    fn now_secs(&self) -> Timestamp {
+        self.clock.now().trunc_secs()
     }
 
     /// Checks the database.
@@ -103,7 +114,7 @@ impl App {
         ctx: &Ctx,
         body: &[u8],
         signature: Option<&str>,
-    ) -> Result<String> {
+    ) -> Result<Secret> {
         let req: AuthRequestBody = serde_json::from_slice(body)
             .map_err(|e| Error::BadRequest(format!("failed to decode auth request: {e}")))?;
         let invalid = |m: &str| Error::BadRequest(format!("invalid auth request: {m}"));
@@ -122,8 +133,8 @@ impl App {
             return Err(Error::Unauthorized("signature verification failed".into()));
         }
         let new = NewDevice {
-            device_id: new_id(),
-            auth_set_id: new_id(),
+            device_id: new_id().into(),
+            auth_set_id: new_id().into(),
             id_data: id.text,
             id_data_sha256: id.sha256,
             pubkey: key.normalized_pem(),
@@ -145,17 +156,14 @@ impl App {
             if device.decommissioning {
                 return Err(unauthorized());
             }
+            let admit = Transition {
+                to: Status::Accepted,
+                allowed_from: &[Status::Preauthorized],
+                max_devices: self.max_devices(&ctx.tenant).await?,
+            };
             let change = match self
                 .store
-                .set_auth_set_status(
-                    &ctx.tenant,
-                    &set.device_id,
-                    &set.id,
-                    Status::Accepted,
-                    &[Status::Preauthorized],
-                    self.max_devices(&ctx.tenant).await?,
-                    now(),
-                )
+                .set_auth_set_status(&ctx.tenant, &set.device_id, &set.id, admit, self.now_secs())
                 .await
             {
                 Err(StoreError::LimitReached) => {
@@ -175,7 +183,7 @@ impl App {
 
         match self
             .store
-            .record_auth_request(&ctx.tenant, &new, now())
+            .record_auth_request(&ctx.tenant, &new, self.now_secs())
             .await?
         {
             AuthRecord::Decommissioning => Err(unauthorized()),
@@ -204,18 +212,21 @@ impl App {
     async fn issue_token(
         &self,
         ctx: &Ctx,
-        auth_set_id: &str,
-        device_id: &str,
-        last: Option<i64>,
-    ) -> Result<String> {
-        let now = now();
+        auth_set_id: &AuthSetId,
+        device_id: &DeviceId,
+        last: Option<Timestamp>,
+    ) -> Result<Secret> {
+        let now = self.now_secs();
+        let subject = token::Subject {
+            auth_set_id,
+            device_id,
+            tenant: &ctx.tenant,
+        };
         let (raw, record) = token::issue(
             &self.key,
             &self.config.jwt_issuer,
             self.config.jwt_exp_timeout,
-            auth_set_id,
-            device_id,
-            &ctx.tenant,
+            subject,
             now,
         )?;
         self.store.save_token(&record).await?;
@@ -225,8 +236,12 @@ impl App {
 
     /// Verifies a device token: stateless checks, then one lookup of the token, its auth set
     /// and its device. Returns the claims and the token state.
-    pub async fn verify_token(&self, ctx: &Ctx, raw: &str) -> Result<(token::Checked, TokenState)> {
-        let checked = token::check(&self.keys, raw, now())?;
+    pub async fn verify_token(
+        &self,
+        ctx: &Ctx,
+        raw: &Secret,
+    ) -> Result<(token::Checked, TokenState)> {
+        let checked = token::check(&self.keys, raw, self.clock.now())?;
         let unauthorized = || Error::Unauthorized("unauthorized".into());
         let state = self
             .store
@@ -240,10 +255,10 @@ impl App {
         {
             return Err(unauthorized());
         }
-        let now = now();
+        let now = self.now_secs();
         if state
             .check_in_time
-            .is_none_or(|t| now - t >= CHECK_IN_RESOLUTION)
+            .is_none_or(|t| now.since(t) >= CHECK_IN_RESOLUTION)
         {
             let ctx = Ctx {
                 tenant: state.tenant_id.clone(),
@@ -263,11 +278,18 @@ impl App {
     }
 
     /// Tells inventory the check-in time when the day changed, as upstream does without a cache.
-    async fn sync_check_in(&self, ctx: &Ctx, device_id: &str, last: Option<i64>, now: i64) {
-        if last.is_some_and(|t| t.div_euclid(86_400) == now.div_euclid(86_400)) {
+    async fn sync_check_in(
+        &self,
+        ctx: &Ctx,
+        device_id: &DeviceId,
+        last: Option<Timestamp>,
+        now: Timestamp,
+    ) {
+        let day = |t: Timestamp| t.unix_secs().div_euclid(DAY_SECS);
+        if last.is_some_and(|t| day(t) == day(now)) {
             return;
         }
-        let attrs = json!([{"name": "check_in_time", "value": crate::model::rfc3339(now), "scope": "system"}]);
+        let attrs = json!([{"name": "check_in_time", "value": now, "scope": "system"}]);
         let inputs = json!({
             "request_id": ctx.request_id,
             "tenant_id": ctx.tenant,
@@ -303,7 +325,7 @@ impl App {
     }
 
     /// One device.
-    pub async fn get_device(&self, ctx: &Ctx, id: &str) -> Result<Device> {
+    pub async fn get_device(&self, ctx: &Ctx, id: &DeviceId) -> Result<Device> {
         self.store
             .get_device(&ctx.tenant, id)
             .await?
@@ -317,10 +339,10 @@ impl App {
 
     /// Starts decommissioning: the device's tokens stop working at once and the
     /// `decommission_device` workflow removes it from every service.
-    pub async fn decommission_device(&self, ctx: &Ctx, id: &str) -> Result<()> {
+    pub async fn decommission_device(&self, ctx: &Ctx, id: &DeviceId) -> Result<()> {
         if !self
             .store
-            .set_decommissioning(&ctx.tenant, id, now())
+            .set_decommissioning(&ctx.tenant, id, self.now_secs())
             .await?
         {
             return Err(Error::NotFound("device not found".into()));
@@ -333,7 +355,7 @@ impl App {
     }
 
     /// Deletes a device and its auth sets and tokens (the last step of decommissioning).
-    pub async fn delete_device(&self, ctx: &Ctx, id: &str) -> Result<()> {
+    pub async fn delete_device(&self, ctx: &Ctx, id: &DeviceId) -> Result<()> {
         if self.store.delete_device(&ctx.tenant, id).await? {
             Ok(())
         } else {
@@ -345,11 +367,11 @@ impl App {
     pub async fn auth_set_status(
         &self,
         ctx: &Ctx,
-        device_id: &str,
-        auth_set_id: &str,
+        device_id: &DeviceId,
+        auth_set_id: &AuthSetId,
     ) -> Result<Status> {
         match self.store.get_auth_set(&ctx.tenant, auth_set_id).await? {
-            Some(set) if set.device_id == device_id => Ok(set.status),
+            Some(set) if set.device_id == *device_id => Ok(set.status),
             _ => Err(Error::NotFound("authorization set not found".into())),
         }
     }
@@ -358,8 +380,8 @@ impl App {
     pub async fn set_auth_set_status(
         &self,
         ctx: &Ctx,
-        device_id: &str,
-        auth_set_id: &str,
+        device_id: &DeviceId,
+        auth_set_id: &AuthSetId,
         status: Status,
     ) -> Result<()> {
         let allowed_from: &[Status] = match status {
@@ -370,10 +392,15 @@ impl App {
                 return Err(Error::BadRequest("incorrect device status".into()));
             }
         };
-        let max = if status == Status::Accepted {
+        let max_devices = if status == Status::Accepted {
             self.max_devices(&ctx.tenant).await?
         } else {
             0
+        };
+        let transition = Transition {
+            to: status,
+            allowed_from,
+            max_devices,
         };
         let change = self
             .store
@@ -381,10 +408,8 @@ impl App {
                 &ctx.tenant,
                 device_id,
                 auth_set_id,
-                status,
-                allowed_from,
-                max,
-                now(),
+                transition,
+                self.now_secs(),
             )
             .await
             .map_err(|e| match e {
@@ -406,12 +431,12 @@ impl App {
     pub async fn dismiss_auth_set(
         &self,
         ctx: &Ctx,
-        device_id: &str,
-        auth_set_id: &str,
+        device_id: &DeviceId,
+        auth_set_id: &AuthSetId,
     ) -> Result<()> {
         let outcome = self
             .store
-            .delete_auth_set(&ctx.tenant, device_id, auth_set_id, now())
+            .delete_auth_set(&ctx.tenant, device_id, auth_set_id, self.now_secs())
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => Error::NotFound("authorization set not found".into()),
@@ -451,15 +476,15 @@ impl App {
         }
         let key = DeviceKey::from_pem(&req.pubkey).map_err(|e| bad(e.to_string()))?;
         let new = NewDevice {
-            device_id: new_id(),
-            auth_set_id: new_id(),
+            device_id: new_id().into(),
+            auth_set_id: new_id().into(),
             id_data: id.text,
             id_data_sha256: id.sha256,
             pubkey: key.normalized_pem(),
         };
         match self
             .store
-            .preauthorize(&ctx.tenant, &new, req.force, now())
+            .preauthorize(&ctx.tenant, &new, req.force, self.now_secs())
             .await?
         {
             Preauth::Created(device) => {
@@ -480,7 +505,7 @@ impl App {
     }
 
     /// Revokes one token (by `jti`).
-    pub async fn revoke_token(&self, ctx: &Ctx, jti: &str) -> Result<()> {
+    pub async fn revoke_token(&self, ctx: &Ctx, jti: &TokenId) -> Result<()> {
         if self.store.delete_token(&ctx.tenant, jti).await? {
             Ok(())
         } else {
@@ -489,13 +514,17 @@ impl App {
     }
 
     /// Deletes the tokens of one device or of a whole tenant.
-    pub async fn delete_tokens(&self, tenant: &str, device_id: Option<&str>) -> Result<()> {
+    pub async fn delete_tokens(
+        &self,
+        tenant: &TenantId,
+        device_id: Option<&DeviceId>,
+    ) -> Result<()> {
         self.store.delete_tokens(tenant, device_id).await?;
         Ok(())
     }
 
     /// The effective device limit of a tenant (0 = unlimited).
-    pub async fn max_devices(&self, tenant: &str) -> Result<u64> {
+    pub async fn max_devices(&self, tenant: &TenantId) -> Result<u64> {
         Ok(self
             .store
             .get_limit(tenant, LIMIT_MAX_DEVICES)
@@ -504,7 +533,7 @@ impl App {
     }
 
     /// Sets a tenant's device limit.
-    pub async fn set_max_devices(&self, tenant: &str, value: u64) -> Result<()> {
+    pub async fn set_max_devices(&self, tenant: &TenantId, value: u64) -> Result<()> {
         Ok(self
             .store
             .put_limit(tenant, LIMIT_MAX_DEVICES, value)
@@ -512,7 +541,7 @@ impl App {
     }
 
     /// Removes a tenant's device limit (the configured default applies again).
-    pub async fn delete_max_devices(&self, tenant: &str) -> Result<()> {
+    pub async fn delete_max_devices(&self, tenant: &TenantId) -> Result<()> {
         Ok(self.store.delete_limit(tenant, LIMIT_MAX_DEVICES).await?)
     }
 

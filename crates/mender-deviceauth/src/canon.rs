@@ -1,11 +1,13 @@
 //! Identity data canonicalisation, byte-compatible with upstream: Go's
 //! `json.Marshal(map[string]interface{})` after `json.Unmarshal` (sorted keys, no spaces,
-//! numbers re-printed from float64, `<>&` and U+2028/U+2029 escaped), and its SHA-256.
+//! numbers re-printed from float64, `<>&` and U+2028/U+2029 escaped, as
+//! [`mender_core::gojson`] writes it), and its SHA-256.
 //!
 //! The hash is the device's unique key, so it must match what upstream computes for
 //! databases migrated from upstream and for pre-authorised identities.
 
-use serde_json::{Map, Value};
+use mender_core::gojson;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Why identity data was refused.
@@ -46,103 +48,13 @@ pub fn canonicalize_value(value: &Value) -> Result<Canonical, IdDataError> {
     if map.is_empty() {
         return Err(IdDataError::Empty);
     }
-    let mut text = String::new();
-    write_object(&mut text, map);
+    let text = gojson::to_string(value);
     let sha256 = hex(&Sha256::digest(text.as_bytes()));
     Ok(Canonical { text, sha256 })
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn write_value(out: &mut String, v: &Value) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&go_float(n.as_f64().unwrap_or(0.0))),
-        Value::String(s) => write_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => write_object(out, map),
-    }
-}
-
-fn write_object(out: &mut String, map: &Map<String, Value>) {
-    // Go sorts map keys bytewise; sort explicitly so a map that preserves insertion
-    // order (serde_json's `preserve_order`) gives the same text.
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    out.push('{');
-    for (i, k) in keys.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_string(out, k);
-        out.push(':');
-        write_value(out, &map[k]);
-    }
-    out.push('}');
-}
-
-/// Writes a string the way Go's encoder does with HTML escaping on.
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Formats a float64 like Go's `encoding/json`: shortest round-trip digits, plain
-/// notation unless the magnitude is below 1e-6 or at least 1e21, exponents without
-/// leading zeros (`1e-07` becomes `1e-7`).
-fn go_float(f: f64) -> String {
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    let abs = f.abs();
-    if (1e-6..1e21).contains(&abs) {
-        // Rust's Display prints the shortest round-trip digits in plain notation.
-        return format!("{f}");
-    }
-    // `{:e}` gives the shortest digits as `d.ddde±x`; Go writes `e+x` / `e-x`.
-    let s = format!("{f:e}");
-    match s.split_once('e') {
-        Some((mantissa, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            format!("{mantissa}e{sign}{digits}")
-        }
-        None => s,
-    }
 }
 
 #[cfg(test)]
@@ -155,6 +67,10 @@ mod tests {
             canonicalize_str(r#"{ "mac": "00:01", "a": {"z": 1, "b": [true, null]} }"#).unwrap();
         assert_eq!(c.text, r#"{"a":{"b":[true,null],"z":1},"mac":"00:01"}"#);
         assert_eq!(c.sha256.len(), 64);
+        assert_eq!(
+            c.sha256,
+            "b39204d6be2c68a9da17fc95b6285a1c7ed8ebe987419427ee4ca55a3418a5c9"
+        );
         let again = canonicalize_str(r#"{"mac":"00:01","a":{"b":[true,null],"z":1}}"#).unwrap();
         assert_eq!(c, again);
     }

@@ -136,6 +136,44 @@ mod tests {
             DeviceKey::from_pem(&wrong_label).unwrap_err(),
             KeyError::Pem
         );
+        // Layouts devices send in practice parse; a block whose labels differ does not.
+        let (head, tail) = one_line.split_at(10);
+        let layouts = [
+            ("text around the block", format!("junk\n{pem}junk\n"), true),
+            (
+                "on one line",
+                format!("-----BEGIN PUBLIC KEY-----{one_line}-----END PUBLIC KEY-----"),
+                true,
+            ),
+            (
+                "spaces in the base64",
+                format!("-----BEGIN PUBLIC KEY-----\n {head} {tail} \n-----END PUBLIC KEY-----\n"),
+                true,
+            ),
+            (
+                "indented",
+                pem.lines().map(|l| format!("  {l}\n")).collect(),
+                true,
+            ),
+            (
+                "labels differ",
+                pem.replace("END PUBLIC KEY", "END RSA PUBLIC KEY"),
+                false,
+            ),
+            ("escaped newlines", pem.replace('\n', "\\n"), false),
+        ];
+        for (name, text, parses) in layouts {
+            match DeviceKey::from_pem(&text) {
+                Ok(key) => {
+                    assert!(parses, "{name} parsed");
+                    assert_eq!(key.normalized_pem(), pem, "{name}");
+                }
+                Err(e) => {
+                    assert!(!parses, "{name}: {e}");
+                    assert_eq!(e, KeyError::Pem, "{name}");
+                }
+            }
+        }
         let junk = mender_core::jwt::pem_encode("PUBLIC KEY", b"not a key");
         assert_eq!(
             DeviceKey::from_pem(&junk).unwrap_err(),

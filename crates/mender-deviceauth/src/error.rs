@@ -1,5 +1,6 @@
 //! deviceauth errors and how they are answered.
 
+use axum::http::StatusCode;
 use mender_core::ApiError;
 
 use crate::model::Device;
@@ -20,9 +21,6 @@ pub enum Error {
     /// The identity already exists (preauthorization); carries the existing device.
     #[error("device already exists")]
     Conflict(Box<Device>),
-    /// Accepting would exceed the device limit.
-    #[error("maximum number of accepted devices reached")]
-    LimitReached,
     /// A workflow could not be started.
     #[error("cannot start workflow {name}: {cause}")]
     Workflow {
@@ -31,39 +29,32 @@ pub enum Error {
         /// Why.
         cause: String,
     },
-    /// The store failed.
-    #[error("{0}")]
-    Store(StoreError),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// Anything else that is our fault (e.g. signing failed).
     #[error("{0}")]
     Internal(String),
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => Error::NotFound("not found".into()),
-            StoreError::Mismatch => {
-                Error::BadRequest("dev auth: dev ID and auth ID mismatch".into())
-            }
-            StoreError::InvalidTransition(_) => Error::BadRequest("dev auth: bad request".into()),
-            StoreError::LimitReached => Error::LimitReached,
-            e @ StoreError::Db(_) => Error::Store(e),
-        }
-    }
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
             Error::BadRequest(m) => ApiError::bad_request(m),
-            Error::Unauthorized(m) => ApiError::new(axum::http::StatusCode::UNAUTHORIZED, m),
+            Error::Unauthorized(m) => ApiError::new(StatusCode::UNAUTHORIZED, m),
             Error::NotFound(m) => ApiError::not_found(m),
             Error::Conflict(_) => ApiError::conflict("device already exists"),
-            Error::LimitReached => {
+            Error::Store(StoreError::NotFound) => ApiError::not_found("not found"),
+            Error::Store(StoreError::Mismatch) => {
+                ApiError::bad_request("dev auth: dev ID and auth ID mismatch")
+            }
+            Error::Store(StoreError::InvalidTransition(_)) => {
+                ApiError::bad_request("dev auth: bad request")
+            }
+            Error::Store(StoreError::LimitReached) => {
                 ApiError::unprocessable("maximum number of accepted devices reached")
             }
-            e @ (Error::Workflow { .. } | Error::Store(_) | Error::Internal(_)) => {
+            e @ (Error::Workflow { .. } | Error::Store(StoreError::Db(_)) | Error::Internal(_)) => {
                 ApiError::internal(e)
             }
         }

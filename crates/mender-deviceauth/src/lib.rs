@@ -8,10 +8,11 @@
 use std::sync::Arc;
 
 use mender_api::workflows::WorkflowStarter;
+use mender_core::SharedClock;
 use mender_core::jwt::SigningKey;
 use mender_core::service::Routers;
 use mender_core::verify::TokenVerifier;
-use mender_db::{Db, Migrations};
+use mender_db::{Db, Schema};
 use sqlx::migrate::Migrator;
 
 pub mod app;
@@ -28,11 +29,14 @@ pub mod verifier;
 pub use config::{DeviceauthConfig, load_or_generate, load_signing_key};
 pub use verifier::DeviceVerifier;
 
-static MIG_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
-static MIG_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+// Both backends run the same SQL, so one migration tree serves both.
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 /// The service name (SQLite file `deviceauth.db`, PostgreSQL schema `mender_deviceauth`).
 pub const SERVICE: &str = "deviceauth";
+
+/// deviceauth's tables, to pass to `Db::connect`.
+pub static SCHEMA: Schema = Schema::portable(SERVICE, &MIGRATIONS);
 
 /// The deviceauth service.
 pub struct Service {
@@ -40,29 +44,19 @@ pub struct Service {
 }
 
 impl Service {
-    /// Builds the service on a migrated database, the token signing key, its configuration
-    /// and the workflow starter.
+    /// Builds the service on a database migrated with [`SCHEMA`], the clock it reads the time
+    /// from, the token signing key, its configuration and the workflow starter.
     pub fn new(
         db: Db,
+        clock: SharedClock,
         key: SigningKey,
         config: DeviceauthConfig,
         workflows: Arc<dyn WorkflowStarter>,
     ) -> Arc<Self> {
-        let store: Arc<dyn store::DeviceauthStore> = match db {
-            Db::Sqlite(pool) => Arc::new(store::SqliteStore::new(pool)),
-            Db::Postgres(pool) => Arc::new(store::PgStore::new(pool)),
-        };
+        let store = Arc::new(store::SqlStore::new(db));
         Arc::new(Self {
-            app: Arc::new(app::App::new(store, key, config, workflows)),
+            app: Arc::new(app::App::new(store, clock, key, config, workflows)),
         })
-    }
-
-    /// The migrations to pass to `Db::connect`.
-    pub fn migrations() -> Migrations {
-        Migrations {
-            sqlite: &MIG_SQLITE,
-            postgres: &MIG_POSTGRES,
-        }
     }
 
     /// The routes: `open` (auth requests), `management` (v2), `internal` (v1); no `devices` routes.

@@ -1,6 +1,7 @@
 //! Domain types of deviceauth: admission statuses, devices, authentication sets, tokens,
 //! and their JSON shapes as upstream renders them.
 
+use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp, TokenId};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
@@ -72,13 +73,14 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// A device as stored, with its authentication sets.
+/// A device as stored, with its authentication sets. Times are whole seconds (the store
+/// keeps seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     /// Device id (UUID).
-    pub id: String,
+    pub id: DeviceId,
     /// Tenant, empty in the open-source server.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Canonical identity data (sorted-key JSON object).
     pub id_data: String,
     /// Hex SHA-256 of `id_data`: the device's unique key.
@@ -87,12 +89,12 @@ pub struct Device {
     pub status: Status,
     /// Set while the decommission workflow runs; tokens stop working.
     pub decommissioning: bool,
-    /// Creation time (unix seconds).
-    pub created_ts: i64,
-    /// Last change (unix seconds).
-    pub updated_ts: i64,
-    /// Last time the device used a token (unix seconds).
-    pub check_in_time: Option<i64>,
+    /// Creation time.
+    pub created_ts: Timestamp,
+    /// Last change.
+    pub updated_ts: Timestamp,
+    /// Last time the device used a token.
+    pub check_in_time: Option<Timestamp>,
     /// Bumped on every change; inventory uses it to order status updates.
     pub revision: i64,
     /// Authentication sets, oldest first.
@@ -103,9 +105,9 @@ pub struct Device {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthSet {
     /// Auth set id (UUID); also the `jti` of tokens issued for it.
-    pub id: String,
+    pub id: AuthSetId,
     /// Owning device.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Canonical identity data.
     pub id_data: String,
     /// Hex SHA-256 of `id_data`.
@@ -114,17 +116,24 @@ pub struct AuthSet {
     pub pubkey: String,
     /// Admission status of this set.
     pub status: Status,
-    /// Creation time (unix seconds).
-    pub ts: i64,
+    /// Creation time.
+    pub ts: Timestamp,
+}
+
+impl AuthSet {
+    /// The id of the tokens issued for this set (upstream uses the auth set id as `jti`).
+    pub fn token_id(&self) -> TokenId {
+        TokenId::new(self.id.as_str())
+    }
 }
 
 /// A device to create together with its first authentication set.
 #[derive(Debug, Clone)]
 pub struct NewDevice {
     /// Device id to use if the device is new.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Auth set id to use if the set is new.
-    pub auth_set_id: String,
+    pub auth_set_id: AuthSetId,
     /// Canonical identity data.
     pub id_data: String,
     /// Hex SHA-256 of `id_data`.
@@ -137,30 +146,30 @@ pub struct NewDevice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     /// `jti`, equal to the auth set id.
-    pub id: String,
+    pub id: TokenId,
     /// Tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// `sub`.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// `iat`.
-    pub issued_at: i64,
+    pub issued_at: Timestamp,
     /// `exp`.
-    pub expires_at: i64,
+    pub expires_at: Timestamp,
 }
 
 /// What the token verifier needs to know about a token id, read in one lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenState {
     /// Device the token was issued to.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Tenant of the token.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Current status of the token's auth set.
     pub auth_set_status: Status,
     /// Whether the device is being decommissioned.
     pub decommissioning: bool,
     /// The device's last check-in.
-    pub check_in_time: Option<i64>,
+    pub check_in_time: Option<Timestamp>,
 }
 
 /// Device list filter (management list and search).
@@ -169,18 +178,7 @@ pub struct DeviceFilter {
     /// Any of these statuses (empty: all).
     pub status: Vec<Status>,
     /// Any of these ids (empty: all).
-    pub ids: Vec<String>,
-}
-
-/// Formats unix seconds as RFC 3339 (UTC).
-pub fn rfc3339(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    pub ids: Vec<DeviceId>,
 }
 
 /// The identity data as a JSON object (stored canonical strings always parse).
@@ -194,7 +192,7 @@ impl Serialize for AuthSet {
         st.serialize_field("id", &self.id)?;
         st.serialize_field("identity_data", &identity_value(&self.id_data))?;
         st.serialize_field("pubkey", &self.pubkey)?;
-        st.serialize_field("ts", &rfc3339(self.ts))?;
+        st.serialize_field("ts", &self.ts)?;
         st.serialize_field("status", &self.status)?;
         st.end()
     }
@@ -207,11 +205,11 @@ impl Serialize for Device {
         st.serialize_field("identity_data", &identity_value(&self.id_data))?;
         st.serialize_field("status", &self.status)?;
         st.serialize_field("decommissioning", &self.decommissioning)?;
-        st.serialize_field("created_ts", &rfc3339(self.created_ts))?;
-        st.serialize_field("updated_ts", &rfc3339(self.updated_ts))?;
+        st.serialize_field("created_ts", &self.created_ts)?;
+        st.serialize_field("updated_ts", &self.updated_ts)?;
         st.serialize_field("auth_sets", &self.auth_sets)?;
         if let Some(t) = self.check_in_time {
-            st.serialize_field("check_in_time", &rfc3339(t))?;
+            st.serialize_field("check_in_time", &t)?;
         }
         st.end()
     }
@@ -240,7 +238,38 @@ mod tests {
     }
 
     #[test]
-    fn rfc3339_formatting() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    fn renders_upstream_json() {
+        let set = AuthSet {
+            id: "a1".into(),
+            device_id: "d1".into(),
+            id_data: r#"{"mac":"00:01"}"#.into(),
+            id_data_sha256: "h".into(),
+            pubkey: "PEM".into(),
+            status: Status::Pending,
+            ts: Timestamp::from_unix_secs(1_700_000_000),
+        };
+        let mut device = Device {
+            id: "d1".into(),
+            tenant_id: TenantId::default(),
+            id_data: set.id_data.clone(),
+            id_data_sha256: "h".into(),
+            status: Status::Pending,
+            decommissioning: false,
+            created_ts: Timestamp::EPOCH,
+            updated_ts: Timestamp::from_unix_secs(1_700_000_001),
+            check_in_time: None,
+            revision: 2,
+            auth_sets: vec![set],
+        };
+        // Field order and whole-second RFC 3339 times, byte for byte.
+        assert_eq!(
+            serde_json::to_string(&device).unwrap(),
+            r#"{"id":"d1","identity_data":{"mac":"00:01"},"status":"pending","decommissioning":false,"created_ts":"1970-01-01T00:00:00Z","updated_ts":"2023-11-14T22:13:21Z","auth_sets":[{"id":"a1","identity_data":{"mac":"00:01"},"pubkey":"PEM","ts":"2023-11-14T22:13:20Z","status":"pending"}]}"#
+        );
+        device.check_in_time = Some(Timestamp::from_unix_secs(86_400));
+        assert_eq!(
+            serde_json::to_value(&device).unwrap()["check_in_time"],
+            "1970-01-02T00:00:00Z"
+        );
     }
 }

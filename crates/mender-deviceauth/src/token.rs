@@ -2,6 +2,7 @@
 //! checks a presented token must pass before its database state is looked up.
 
 use mender_core::jwt::{KeySet, SigningKey};
+use mender_core::{AuthSetId, DeviceId, Secret, TenantId, Timestamp, TokenId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -50,24 +51,35 @@ struct Claims<'a> {
     trial: bool,
 }
 
-/// Signs a token for an accepted auth set; returns it with the record to store.
+/// What a token is issued for.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The accepted auth set (the token's `jti`).
+    pub auth_set_id: &'a AuthSetId,
+    /// The device (`sub`).
+    pub device_id: &'a DeviceId,
+    /// The tenant (`mender.tenant`, left out when empty).
+    pub tenant: &'a TenantId,
+}
+
+/// Signs a token for an accepted auth set, valid `lifetime` seconds from `now` (whole
+/// seconds, as JWT dates are); returns it with the record to store.
 pub fn issue(
     key: &SigningKey,
     issuer: &str,
     lifetime: u64,
-    auth_set_id: &str,
-    device_id: &str,
-    tenant: &str,
-    now: i64,
-) -> Result<(String, TokenRecord)> {
-    let exp = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
+    subject: Subject<'_>,
+    now: Timestamp,
+) -> Result<(Secret, TokenRecord)> {
+    let iat = now.unix_secs();
+    let exp = iat.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
     let claims = Claims {
-        jti: auth_set_id,
-        sub: device_id,
+        jti: subject.auth_set_id.as_str(),
+        sub: subject.device_id.as_str(),
         iss: issuer,
-        iat: now,
+        iat,
         exp,
-        tenant,
+        tenant: subject.tenant.as_str(),
         device: true,
         plan: "enterprise",
         addons: &ADDONS,
@@ -77,32 +89,35 @@ pub fn issue(
         .encode(None, &claims)
         .map_err(|e| Error::Internal(format!("signing device token: {e}")))?;
     let record = TokenRecord {
-        id: auth_set_id.to_owned(),
-        tenant_id: tenant.to_owned(),
-        device_id: device_id.to_owned(),
-        issued_at: now,
-        expires_at: exp,
+        id: TokenId::new(subject.auth_set_id.as_str()),
+        tenant_id: subject.tenant.clone(),
+        device_id: subject.device_id.clone(),
+        issued_at: Timestamp::from_unix_secs(iat),
+        expires_at: Timestamp::from_unix_secs(exp),
     };
-    Ok((token, record))
+    Ok((Secret::new(token), record))
 }
 
 /// The claims of a token that passed the stateless checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     /// `jti`.
-    pub jti: String,
+    pub jti: TokenId,
     /// `sub`.
-    pub sub: String,
+    pub sub: DeviceId,
     /// `mender.tenant` (empty if absent).
-    pub tenant: String,
+    pub tenant: TenantId,
     /// All claims, for the caller's identity.
     pub claims: Value,
 }
 
-/// Checks signature, algorithm, `exp`, `mender.device: true` and non-empty `jti`/`sub`/`iss`.
-pub fn check(keys: &KeySet, token: &str, now: i64) -> Result<Checked> {
+/// Checks signature, algorithm, `exp`, `nbf`, `mender.device: true` and non-empty
+/// `jti`/`sub`/`iss`.
+pub fn check(keys: &KeySet, token: &Secret, now: Timestamp) -> Result<Checked> {
     let unauthorized = || Error::Unauthorized("unauthorized".into());
-    let claims = keys.verify(token, now).map_err(|_| unauthorized())?;
+    let claims = keys
+        .verify(token.expose_str(), now)
+        .map_err(|_| unauthorized())?;
     let s = |k: &str| {
         claims
             .get(k)
@@ -118,9 +133,9 @@ pub fn check(keys: &KeySet, token: &str, now: i64) -> Result<Checked> {
         return Err(unauthorized());
     }
     Ok(Checked {
-        jti,
-        sub,
-        tenant: s("mender.tenant"),
+        jti: jti.into(),
+        sub: sub.into(),
+        tenant: s("mender.tenant").into(),
         claims,
     })
 }
@@ -130,12 +145,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_unix_secs(secs)
+    }
+
     #[test]
     fn issued_claims_and_checks() {
         let (key, _) = SigningKey::generate_rsa().unwrap();
         let keys = KeySet::single(key.verifying_key());
-        let (token, rec) = issue(&key, "Mender", 100, "set-1", "dev-1", "", 1_000).unwrap();
-        let u = mender_core::jwt::decode_unverified(&token).unwrap();
+        let subject = Subject {
+            auth_set_id: &"set-1".into(),
+            device_id: &"dev-1".into(),
+            tenant: &TenantId::default(),
+        };
+        // A fraction of a second is dropped: JWT dates are whole seconds.
+        let now = Timestamp::from_unix_millis(1_000_900);
+        let (token, rec) = issue(&key, "Mender", 100, subject, now).unwrap();
+        let u = mender_core::jwt::decode_unverified(token.expose_str()).unwrap();
         assert_eq!(u.header.get("kid"), None);
         assert_eq!(u.header["alg"], "RS256");
         let c = &u.claims;
@@ -155,23 +181,38 @@ mod tests {
             json!({"name": "troubleshoot", "enabled": true})
         );
         assert!(c.get("mender.tenant").is_none());
-        assert_eq!(rec.expires_at, 1_100);
-        assert_eq!(check(&keys, &token, 1_050).unwrap().sub, "dev-1");
-        assert!(check(&keys, &token, 1_100).is_err(), "expired");
+        assert_eq!(rec.expires_at, at(1_100));
+        assert_eq!(rec.issued_at, at(1_000));
+        assert_eq!(format!("{token:?}"), "[redacted]");
+        assert_eq!(check(&keys, &token, at(1_050)).unwrap().sub, "dev-1");
+        assert!(check(&keys, &token, at(1_100)).is_err(), "expired");
+        let sign = |claims: Value| Secret::new(key.encode(None, &claims).unwrap());
         // A user-looking token signed by the same key is refused.
-        let user = key
-            .encode(
-                None,
-                &json!({"jti": "j", "sub": "u", "iss": "Mender", "mender.user": true}),
-            )
-            .unwrap();
-        assert!(check(&keys, &user, 0).is_err());
-        let no_sub = key
-            .encode(
-                None,
-                &json!({"jti": "j", "iss": "Mender", "mender.device": true}),
-            )
-            .unwrap();
-        assert!(check(&keys, &no_sub, 0).is_err());
+        let user = sign(json!({"jti": "j", "sub": "u", "iss": "Mender", "mender.user": true}));
+        assert!(check(&keys, &user, at(0)).is_err());
+        let no_sub = sign(json!({"jti": "j", "iss": "Mender", "mender.device": true}));
+        assert!(check(&keys, &no_sub, at(0)).is_err());
+        // Not valid before `nbf`.
+        let later = sign(
+            json!({"jti": "j", "sub": "d", "iss": "Mender", "mender.device": true, "nbf": 2_000}),
+        );
+        assert!(check(&keys, &later, at(1_999)).is_err(), "before nbf");
+        assert_eq!(check(&keys, &later, at(2_000)).unwrap().jti, "j");
+    }
+
+    #[test]
+    fn tenant_claim_when_set() {
+        let (key, _) = SigningKey::generate_rsa().unwrap();
+        let keys = KeySet::single(key.verifying_key());
+        let subject = Subject {
+            auth_set_id: &"s".into(),
+            device_id: &"d".into(),
+            tenant: &"t1".into(),
+        };
+        let (token, rec) = issue(&key, "Mender", 10, subject, at(5)).unwrap();
+        let checked = check(&keys, &token, at(6)).unwrap();
+        assert_eq!(checked.tenant, "t1");
+        assert_eq!(checked.claims["mender.tenant"], "t1");
+        assert_eq!(rec.tenant_id, "t1");
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use mender_core::verify::{ForwardedRequest, TokenVerifier};
-use mender_core::{ApiError, Identity};
+use mender_core::{ApiError, Identity, TenantId};
 
 use crate::app::{App, Ctx};
 use crate::error::Error;
@@ -30,9 +30,11 @@ fn unauthorized() -> ApiError {
 #[async_trait::async_trait]
 impl TokenVerifier for DeviceVerifier {
     async fn verify(&self, req: &ForwardedRequest) -> Result<Identity, ApiError> {
-        let token = mender_core::identity::extract_token(&req.headers).ok_or_else(unauthorized)?;
+        // A missing token and a malformed `Authorization` header are both a plain 401.
+        let token =
+            mender_core::identity::request_token(&req.headers).map_err(|_| unauthorized())?;
         let ctx = Ctx {
-            tenant: String::new(),
+            tenant: TenantId::default_tenant(),
             request_id: mender_core::request_id::current().unwrap_or_default(),
         };
         match self.app.verify_token(&ctx, &token).await {

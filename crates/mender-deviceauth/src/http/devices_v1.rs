@@ -5,7 +5,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use mender_core::{ApiError, RequestId};
+use mender_core::{ApiError, RequestId, TenantId};
 
 use super::AppState;
 use crate::app::Ctx;
@@ -37,11 +37,11 @@ async fn auth_request(
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
     let ctx = Ctx {
-        tenant: String::new(),
+        tenant: TenantId::default_tenant(),
         request_id: request_id.0,
     };
     let token = app.submit_auth_request(&ctx, &body, signature).await?;
-    let mut resp = (StatusCode::OK, token).into_response();
+    let mut resp = (StatusCode::OK, token.into_inner()).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jwt"),

@@ -10,12 +10,13 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use mender_core::json::Json;
+use mender_core::query::QueryPairs;
 use mender_core::verify::{ForwardedRequest, TokenVerifier};
-use mender_core::{ApiError, RequestId};
+use mender_core::{ApiError, DeviceId, RequestId, TenantId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, QueryPairs, count_status, filter_from_query};
+use super::{AppState, count_status, filter_from_query};
 use crate::app::Ctx;
 use crate::model::LIMIT_MAX_DEVICES;
 use crate::verifier::DeviceVerifier;
@@ -63,7 +64,7 @@ pub fn routes(state: AppState) -> Router {
     r.with_state(state)
 }
 
-fn ctx(tenant: String, rid: RequestId) -> Ctx {
+fn ctx(tenant: TenantId, rid: RequestId) -> Ctx {
     Ctx {
         tenant,
         request_id: rid.0,
@@ -114,12 +115,15 @@ async fn delete_tokens(
     State(app): State<AppState>,
     query: QueryPairs,
 ) -> Result<StatusCode, ApiError> {
-    let tenant = query.first("tenant_id").unwrap_or_default();
+    let tenant = TenantId::from(query.first("tenant_id").unwrap_or_default());
     if tenant.is_empty() {
         return Err(ApiError::bad_request("tenant_id must be provided"));
     }
-    let device = query.first("device_id").filter(|d| !d.is_empty());
-    app.delete_tokens(tenant, device).await?;
+    let device = query
+        .first("device_id")
+        .filter(|d| !d.is_empty())
+        .map(DeviceId::from);
+    app.delete_tokens(&tenant, device.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -133,7 +137,7 @@ fn check_limit_name(name: &str) -> Result<(), ApiError> {
 
 async fn get_limit(
     State(app): State<AppState>,
-    Path((tid, name)): Path<(String, String)>,
+    Path((tid, name)): Path<(TenantId, String)>,
 ) -> Result<Json<Value>, ApiError> {
     check_limit_name(&name)?;
     Ok(Json(json!({ "limit": app.max_devices(&tid).await? })))
@@ -146,7 +150,7 @@ struct LimitBody {
 
 async fn put_limit(
     State(app): State<AppState>,
-    Path((tid, name)): Path<(String, String)>,
+    Path((tid, name)): Path<(TenantId, String)>,
     Json(body): Json<LimitBody>,
 ) -> Result<StatusCode, ApiError> {
     check_limit_name(&name)?;
@@ -156,7 +160,7 @@ async fn put_limit(
 
 async fn delete_limit(
     State(app): State<AppState>,
-    Path((tid, name)): Path<(String, String)>,
+    Path((tid, name)): Path<(TenantId, String)>,
 ) -> Result<StatusCode, ApiError> {
     check_limit_name(&name)?;
     app.delete_max_devices(&tid).await?;
@@ -180,7 +184,7 @@ async fn create_tenant(Json(body): Json<NewTenant>) -> Result<StatusCode, ApiErr
 async fn list_devices(
     State(app): State<AppState>,
     rid: RequestId,
-    Path(tid): Path<String>,
+    Path(tid): Path<TenantId>,
     uri: Uri,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
@@ -194,13 +198,20 @@ async fn list_devices_default(
     uri: Uri,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    list_devices(State(app), rid, Path(String::new()), uri, query).await
+    list_devices(
+        State(app),
+        rid,
+        Path(TenantId::default_tenant()),
+        uri,
+        query,
+    )
+    .await
 }
 
 async fn count_devices(
     State(app): State<AppState>,
     rid: RequestId,
-    Path(tid): Path<String>,
+    Path(tid): Path<TenantId>,
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let status = count_status(&query)?;
@@ -214,13 +225,13 @@ async fn count_devices_default(
     rid: RequestId,
     query: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    count_devices(State(app), rid, Path(String::new()), query).await
+    count_devices(State(app), rid, Path(TenantId::default_tenant()), query).await
 }
 
 async fn device_status(
     State(app): State<AppState>,
     rid: RequestId,
-    Path((tid, did)): Path<(String, String)>,
+    Path((tid, did)): Path<(TenantId, DeviceId)>,
 ) -> Result<Json<Value>, ApiError> {
     let device = app.get_device(&ctx(tid, rid), &did).await?;
     Ok(Json(json!({ "status": device.status })))
@@ -229,15 +240,15 @@ async fn device_status(
 async fn device_status_default(
     State(app): State<AppState>,
     rid: RequestId,
-    Path(did): Path<String>,
+    Path(did): Path<DeviceId>,
 ) -> Result<Json<Value>, ApiError> {
-    device_status(State(app), rid, Path((String::new(), did))).await
+    device_status(State(app), rid, Path((TenantId::default_tenant(), did))).await
 }
 
 async fn delete_device(
     State(app): State<AppState>,
     rid: RequestId,
-    Path((tid, did)): Path<(String, String)>,
+    Path((tid, did)): Path<(TenantId, DeviceId)>,
 ) -> Result<Response, ApiError> {
     app.delete_device(&ctx(tid, rid), &did).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -246,7 +257,7 @@ async fn delete_device(
 async fn delete_device_default(
     State(app): State<AppState>,
     rid: RequestId,
-    Path(did): Path<String>,
+    Path(did): Path<DeviceId>,
 ) -> Result<Response, ApiError> {
-    delete_device(State(app), rid, Path((String::new(), did))).await
+    delete_device(State(app), rid, Path((TenantId::default_tenant(), did))).await
 }

@@ -7,11 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use mender_core::json::{Json, read_body};
 use mender_core::paging::Page;
-use mender_core::{ApiError, Identity, RequestId};
+use mender_core::query::QueryPairs;
+use mender_core::{ApiError, AuthSetId, DeviceId, Identity, RequestId, TenantId, TokenId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, QueryPairs, count_status, filter_from_query, mgmt_ctx, parse_statuses};
+use super::{AppState, count_status, filter_from_query, mgmt_ctx, parse_statuses};
 use crate::app::PreauthRequest;
 use crate::error::Error;
 use crate::model::{DeviceFilter, LIMIT_MAX_DEVICES, Status};
@@ -127,8 +128,14 @@ async fn search_devices(
                     ApiError::bad_request(format!("api: malformed request body: {e}"))
                 })?;
                 DeviceFilter {
-                    status: parse_statuses(&b.status.map(OneOrMany::into_vec).unwrap_or_default())?,
-                    ids: b.id.map(OneOrMany::into_vec).unwrap_or_default(),
+                    status: parse_statuses(b.status.map(OneOrMany::into_vec).unwrap_or_default())?,
+                    ids: b
+                        .id
+                        .map(OneOrMany::into_vec)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Into::into)
+                        .collect(),
                 }
             }
         }
@@ -183,7 +190,7 @@ async fn get_device(
     State(app): State<AppState>,
     identity: Identity,
     rid: RequestId,
-    Path(id): Path<String>,
+    Path(id): Path<DeviceId>,
 ) -> Result<Response, ApiError> {
     let device = app.get_device(&mgmt_ctx(&identity, &rid), &id).await?;
     Ok(Json(device).into_response())
@@ -193,7 +200,7 @@ async fn decommission(
     State(app): State<AppState>,
     identity: Identity,
     rid: RequestId,
-    Path(id): Path<String>,
+    Path(id): Path<DeviceId>,
 ) -> Result<StatusCode, ApiError> {
     app.decommission_device(&mgmt_ctx(&identity, &rid), &id)
         .await?;
@@ -204,7 +211,7 @@ async fn dismiss_auth_set(
     State(app): State<AppState>,
     identity: Identity,
     rid: RequestId,
-    Path((id, aid)): Path<(String, String)>,
+    Path((id, aid)): Path<(DeviceId, AuthSetId)>,
 ) -> Result<StatusCode, ApiError> {
     app.dismiss_auth_set(&mgmt_ctx(&identity, &rid), &id, &aid)
         .await?;
@@ -215,7 +222,7 @@ async fn get_status(
     State(app): State<AppState>,
     identity: Identity,
     rid: RequestId,
-    Path((id, aid)): Path<(String, String)>,
+    Path((id, aid)): Path<(DeviceId, AuthSetId)>,
 ) -> Result<Json<Value>, ApiError> {
     let status = app
         .auth_set_status(&mgmt_ctx(&identity, &rid), &id, &aid)
@@ -232,7 +239,7 @@ async fn put_status(
     State(app): State<AppState>,
     identity: Identity,
     rid: RequestId,
-    Path((id, aid)): Path<(String, String)>,
+    Path((id, aid)): Path<(DeviceId, AuthSetId)>,
     Json(body): Json<StatusBody>,
 ) -> Result<StatusCode, ApiError> {
     let status = match Status::parse(&body.status) {
@@ -248,7 +255,7 @@ async fn revoke_token(
     State(app): State<AppState>,
     identity: Identity,
     rid: RequestId,
-    Path(id): Path<String>,
+    Path(id): Path<TokenId>,
 ) -> Result<StatusCode, ApiError> {
     app.revoke_token(&mgmt_ctx(&identity, &rid), &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -262,6 +269,8 @@ async fn get_limit(
     if name != LIMIT_MAX_DEVICES {
         return Err(ApiError::bad_request(format!("unsupported limit {name}")));
     }
-    let limit = app.max_devices(&identity.tenant).await?;
+    let limit = app
+        .max_devices(&TenantId::from(identity.tenant.as_str()))
+        .await?;
     Ok(Json(json!({ "limit": limit })))
 }

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query};
-use axum::http::request::Parts;
+use mender_core::query::QueryPairs;
 use mender_core::{ApiError, Identity, RequestId};
 
 use crate::app::{App, Ctx};
@@ -17,54 +16,22 @@ pub mod management_v2;
 /// Handler state.
 pub type AppState = Arc<App>;
 
-/// Query string pairs in order (repeated keys kept), with upstream's 400 on malformed input.
-#[derive(Debug, Clone, Default)]
-pub struct QueryPairs(pub Vec<(String, String)>);
-
-impl QueryPairs {
-    /// Every value of `key`.
-    pub fn all(&self, key: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    /// The first value of `key`.
-    pub fn first(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map(|Query(q)| QueryPairs(q))
-            .map_err(|_| ApiError::bad_request("malformed query parameters"))
-    }
-}
-
 /// The operation context of a management request: the caller's tenant and the request id.
 pub fn mgmt_ctx(identity: &Identity, request_id: &RequestId) -> Ctx {
     Ctx {
-        tenant: identity.tenant.clone(),
+        tenant: identity.tenant.as_str().into(),
         request_id: request_id.0.clone(),
     }
 }
 
 /// Parses status names for a device filter (400 on an unknown one).
-pub fn parse_statuses(values: &[String]) -> Result<Vec<Status>, ApiError> {
+pub fn parse_statuses<S: AsRef<str>>(
+    values: impl IntoIterator<Item = S>,
+) -> Result<Vec<Status>, ApiError> {
     values
-        .iter()
+        .into_iter()
         .map(|s| {
-            Status::parse(s).ok_or_else(|| {
+            Status::parse(s.as_ref()).ok_or_else(|| {
                 ApiError::bad_request(
                     "filter status must be one of: accepted, pending, rejected, preauthorized or noauth",
                 )
@@ -76,8 +43,8 @@ pub fn parse_statuses(values: &[String]) -> Result<Vec<Status>, ApiError> {
 /// A device filter from query parameters (`status`, repeated `id`).
 pub fn filter_from_query(q: &QueryPairs) -> Result<DeviceFilter, ApiError> {
     Ok(DeviceFilter {
-        status: parse_statuses(&q.all("status"))?,
-        ids: q.all("id"),
+        status: parse_statuses(q.all("status"))?,
+        ids: q.all("id").map(Into::into).collect(),
     })
 }
 

@@ -1,16 +1,16 @@
-//! Persistence of devices, authentication sets, tokens and limits. Every method that changes
-//! more than one row runs in one transaction, so no request leaves a half-written record.
+//! The deviceauth store's contract: [`DeviceauthStore`] over devices, authentication sets,
+//! tokens and limits, its result types and [`StoreError`]. Every method that changes more
+//! than one row runs in one transaction, so no request leaves a half-written record. The one
+//! implementation is [`SqlStore`].
 
 use async_trait::async_trait;
+use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp, TokenId};
 
 use crate::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord, TokenState};
 
-mod postgres;
 mod sql;
-mod sqlite;
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sql::SqlStore;
 
 /// Store failures the app layer reacts to; everything else is `Db`.
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +27,9 @@ pub enum StoreError {
     /// Accepting would exceed `max_devices`.
     #[error("maximum number of accepted devices reached")]
     LimitReached,
-    /// The database failed.
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    /// The database failed, or holds a value the domain refuses (an unknown status).
+    #[error(transparent)]
+    Db(#[from] mender_db::Error),
 }
 
 /// The result of recording an auth request.
@@ -93,9 +93,18 @@ pub enum Preauth {
     },
 }
 
+/// A requested status change of an auth set, checked and applied in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition<'a> {
+    /// The new status.
+    pub to: Status,
+    /// The statuses the set may be in for the change to be allowed.
+    pub allowed_from: &'a [Status],
+    /// The tenant's device limit when accepting (0 = unlimited).
+    pub max_devices: u64,
+}
+
 /// Storage for deviceauth. Tenant ids scope every lookup; the open-source server uses `""`.
-// `set_auth_set_status` takes the whole transition in one call so it runs in one transaction.
-#[allow(clippy::too_many_arguments)]
 #[async_trait]
 pub trait DeviceauthStore: Send + Sync {
     /// Checks that the database answers.
@@ -106,106 +115,123 @@ pub trait DeviceauthStore: Send + Sync {
     /// device status. Writes nothing if the device is being decommissioned.
     async fn record_auth_request(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         req: &NewDevice,
-        now: i64,
+        now: Timestamp,
     ) -> Result<AuthRecord, StoreError>;
 
     /// The auth set with this identity hash and normalised key.
     async fn find_auth_set(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         id_data_sha256: &str,
         pubkey: &str,
     ) -> Result<Option<AuthSet>, StoreError>;
 
     /// An auth set by id.
-    async fn get_auth_set(&self, tenant: &str, id: &str) -> Result<Option<AuthSet>, StoreError>;
+    async fn get_auth_set(
+        &self,
+        tenant: &TenantId,
+        id: &AuthSetId,
+    ) -> Result<Option<AuthSet>, StoreError>;
 
-    /// Moves an auth set of `device_id` to `status` if its current status is in `allowed_from`
-    /// (no-op when already there). Accepting checks `max_devices` (0 = unlimited) unless the
-    /// device is already accepted, and rejects the device's other accepted sets; leaving
-    /// `accepted` deletes the device's tokens. The device status is recomputed.
+    /// Moves an auth set of `device_id` to `change.to` if its current status is in
+    /// `change.allowed_from` (no-op when already there). Accepting checks `change.max_devices`
+    /// unless the device is already accepted, and rejects the device's other accepted sets;
+    /// leaving `accepted` deletes the device's tokens. The device status is recomputed.
     async fn set_auth_set_status(
         &self,
-        tenant: &str,
-        device_id: &str,
-        auth_set_id: &str,
-        status: Status,
-        allowed_from: &[Status],
-        max_devices: u64,
-        now: i64,
+        tenant: &TenantId,
+        device_id: &DeviceId,
+        auth_set_id: &AuthSetId,
+        change: Transition<'_>,
+        now: Timestamp,
     ) -> Result<StatusChange, StoreError>;
 
     /// Removes an auth set; removing an accepted one deletes the device's tokens, removing a
     /// preauthorized one deletes the device when no other set remains.
     async fn delete_auth_set(
         &self,
-        tenant: &str,
-        device_id: &str,
-        auth_set_id: &str,
-        now: i64,
+        tenant: &TenantId,
+        device_id: &DeviceId,
+        auth_set_id: &AuthSetId,
+        now: Timestamp,
     ) -> Result<Dismissal, StoreError>;
 
     /// Creates a preauthorized device and auth set, or with `force` adds the set to the
     /// existing device of that identity.
     async fn preauthorize(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         req: &NewDevice,
         force: bool,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Preauth, StoreError>;
 
     /// A device with its auth sets.
-    async fn get_device(&self, tenant: &str, id: &str) -> Result<Option<Device>, StoreError>;
+    async fn get_device(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError>;
 
     /// Devices matching `filter`, oldest first, with their auth sets.
     async fn list_devices(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         filter: &DeviceFilter,
         skip: u64,
         limit: u64,
     ) -> Result<Vec<Device>, StoreError>;
 
     /// Number of devices, optionally of one status.
-    async fn count_devices(&self, tenant: &str, status: Option<Status>) -> Result<u64, StoreError>;
+    async fn count_devices(
+        &self,
+        tenant: &TenantId,
+        status: Option<Status>,
+    ) -> Result<u64, StoreError>;
 
     /// Marks a device as decommissioning; `false` if it does not exist.
     async fn set_decommissioning(
         &self,
-        tenant: &str,
-        id: &str,
-        now: i64,
+        tenant: &TenantId,
+        id: &DeviceId,
+        now: Timestamp,
     ) -> Result<bool, StoreError>;
 
     /// Deletes a device, its auth sets and tokens; `false` if it does not exist.
-    async fn delete_device(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
+    async fn delete_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<bool, StoreError>;
 
     /// Stores (or replaces) the token of an auth set and records the device's check-in.
     async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
 
     /// What verification needs about token `jti`, in one indexed lookup.
-    async fn token_state(&self, jti: &str) -> Result<Option<TokenState>, StoreError>;
+    async fn token_state(&self, jti: &TokenId) -> Result<Option<TokenState>, StoreError>;
 
     /// Deletes one token; `false` if it does not exist.
-    async fn delete_token(&self, tenant: &str, jti: &str) -> Result<bool, StoreError>;
+    async fn delete_token(&self, tenant: &TenantId, jti: &TokenId) -> Result<bool, StoreError>;
 
     /// Deletes the tokens of a device, or of the whole tenant.
-    async fn delete_tokens(&self, tenant: &str, device_id: Option<&str>)
-    -> Result<u64, StoreError>;
+    async fn delete_tokens(
+        &self,
+        tenant: &TenantId,
+        device_id: Option<&DeviceId>,
+    ) -> Result<u64, StoreError>;
 
     /// Records a device check-in time.
-    async fn set_check_in(&self, tenant: &str, device_id: &str, now: i64)
-    -> Result<(), StoreError>;
+    async fn set_check_in(
+        &self,
+        tenant: &TenantId,
+        device_id: &DeviceId,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 
     /// A stored limit.
-    async fn get_limit(&self, tenant: &str, name: &str) -> Result<Option<u64>, StoreError>;
+    async fn get_limit(&self, tenant: &TenantId, name: &str) -> Result<Option<u64>, StoreError>;
 
     /// Stores a limit.
-    async fn put_limit(&self, tenant: &str, name: &str, value: u64) -> Result<(), StoreError>;
+    async fn put_limit(&self, tenant: &TenantId, name: &str, value: u64) -> Result<(), StoreError>;
 
     /// Removes a limit.
-    async fn delete_limit(&self, tenant: &str, name: &str) -> Result<(), StoreError>;
+    async fn delete_limit(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError>;
 }

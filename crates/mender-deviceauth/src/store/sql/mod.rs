@@ -1,0 +1,511 @@
+//! [`SqlStore`]: the deviceauth store on SQLite or PostgreSQL, each statement written once.
+//!
+//! Times are stored as unix seconds (`BIGINT`), statuses by their wire names ([`rows`]).
+//! Writes that touch several rows run in one write transaction ([`Db::begin_write`]) built
+//! from the shared statements in [`steps`]; a device and its auth sets are read in one read
+//! transaction.
+
+mod rows;
+mod steps;
+
+use async_trait::async_trait;
+use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp, TokenId};
+use mender_db::{Db, QueryBuilder, query};
+
+use self::rows::{
+    DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, TokenStateRow, sets_from, signed, unsigned,
+};
+use self::steps::{
+    delete_device_tokens, device_by_id, device_by_identity, insert_device, insert_set,
+    recompute_status, set_by_id,
+};
+use crate::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord, TokenState};
+use crate::store::{
+    AuthRecord, DeviceauthStore, Dismissal, Preauth, StatusChange, StoreError, Transition,
+};
+
+/// deviceauth's tables in one database (see [`crate::SCHEMA`]).
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    /// A store on an already migrated database.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl DeviceauthStore for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.db.ping().await?)
+    }
+
+    async fn record_auth_request(
+        &self,
+        tenant: &TenantId,
+        req: &NewDevice,
+        now: Timestamp,
+    ) -> Result<AuthRecord, StoreError> {
+        let now = now.unix_secs();
+        let mut tx = self.db.begin_write().await?;
+        let created = insert_device(&mut tx, tenant, req, Status::Noauth, now).await?;
+        let device = device_by_identity(&mut tx, tenant, &req.id_data_sha256)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if device.decommissioning {
+            tx.rollback().await?;
+            return Ok(AuthRecord::Decommissioning);
+        }
+        insert_set(&mut tx, tenant, &device.id, req, Status::Pending, now).await?;
+        let before = recompute_status(&mut tx, &device.id, now).await?;
+        let device = device_by_id(&mut tx, tenant, &device.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let auth_set = device
+            .auth_sets
+            .iter()
+            .find(|s| s.pubkey == req.pubkey)
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        let previous_status = (before != device.status).then_some(before);
+        Ok(AuthRecord::Recorded {
+            device,
+            auth_set,
+            device_created: created,
+            previous_status,
+        })
+    }
+
+    async fn find_auth_set(
+        &self,
+        tenant: &TenantId,
+        id_data_sha256: &str,
+        pubkey: &str,
+    ) -> Result<Option<AuthSet>, StoreError> {
+        let mut q = QueryBuilder::new(self.db.dialect(), SET_SELECT);
+        q.push(" WHERE tenant_id = ")
+            .push_bind(tenant)
+            .push(" AND id_data_sha256 = ")
+            .push_bind(id_data_sha256)
+            .push(" AND pubkey = ")
+            .push_bind(pubkey);
+        let row = q.build().fetch_optional::<SetRow>(&self.db).await?;
+        Ok(row.map(SetRow::into_set).transpose()?)
+    }
+
+    async fn get_auth_set(
+        &self,
+        tenant: &TenantId,
+        id: &AuthSetId,
+    ) -> Result<Option<AuthSet>, StoreError> {
+        Ok(set_by_id(&self.db, tenant, id).await?)
+    }
+
+    async fn set_auth_set_status(
+        &self,
+        tenant: &TenantId,
+        device_id: &DeviceId,
+        auth_set_id: &AuthSetId,
+        change: Transition<'_>,
+        now: Timestamp,
+    ) -> Result<StatusChange, StoreError> {
+        let now = now.unix_secs();
+        let mut tx = self.db.begin_write().await?;
+        let set = set_by_id(&mut tx, tenant, auth_set_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if set.device_id != *device_id {
+            return Err(StoreError::Mismatch);
+        }
+        let device = device_by_id(&mut tx, tenant, device_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if set.status == change.to {
+            return Ok(StatusChange {
+                previous_device_status: device.status,
+                previous_set_status: set.status,
+                device,
+            });
+        }
+        if !change.allowed_from.contains(&set.status) {
+            return Err(StoreError::InvalidTransition(set.status));
+        }
+        if change.to == Status::Accepted
+            && device.status != Status::Accepted
+            && change.max_devices > 0
+        {
+            let accepted: i64 =
+                query("SELECT COUNT(*) FROM devices WHERE tenant_id = $1 AND status = 'accepted'")
+                    .bind(tenant)
+                    .scalar(&mut tx)
+                    .await?;
+            if unsigned(accepted) >= change.max_devices {
+                return Err(StoreError::LimitReached);
+            }
+        }
+        if set.status == Status::Accepted {
+            delete_device_tokens(&mut tx, device_id).await?;
+        }
+        if change.to == Status::Accepted {
+            // One accepted set per device: the others are rejected and their tokens go.
+            query(
+                "UPDATE auth_sets SET status = 'rejected' \
+                 WHERE device_id = $1 AND id <> $2 AND status = 'accepted'",
+            )
+            .bind(device_id)
+            .bind(auth_set_id)
+            .execute(&mut tx)
+            .await?;
+            query("DELETE FROM tokens WHERE device_id = $1 AND id <> $2")
+                .bind(device_id)
+                .bind(auth_set_id)
+                .execute(&mut tx)
+                .await?;
+        }
+        query("UPDATE auth_sets SET status = $1 WHERE id = $2")
+            .bind(change.to.as_str())
+            .bind(auth_set_id)
+            .execute(&mut tx)
+            .await?;
+        let previous_device_status = recompute_status(&mut tx, device_id, now).await?;
+        let device = device_by_id(&mut tx, tenant, device_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(StatusChange {
+            device,
+            previous_set_status: set.status,
+            previous_device_status,
+        })
+    }
+
+    async fn delete_auth_set(
+        &self,
+        tenant: &TenantId,
+        device_id: &DeviceId,
+        auth_set_id: &AuthSetId,
+        now: Timestamp,
+    ) -> Result<Dismissal, StoreError> {
+        let now = now.unix_secs();
+        let mut tx = self.db.begin_write().await?;
+        let set = set_by_id(&mut tx, tenant, auth_set_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if set.device_id != *device_id {
+            return Err(StoreError::NotFound);
+        }
+        query("DELETE FROM auth_sets WHERE id = $1")
+            .bind(auth_set_id)
+            .execute(&mut tx)
+            .await?;
+        if set.status == Status::Accepted {
+            delete_device_tokens(&mut tx, device_id).await?;
+        }
+        let remaining: i64 = query("SELECT COUNT(*) FROM auth_sets WHERE device_id = $1")
+            .bind(device_id)
+            .scalar(&mut tx)
+            .await?;
+        if set.status == Status::Preauthorized && remaining == 0 {
+            delete_device_tokens(&mut tx, device_id).await?;
+            query("DELETE FROM devices WHERE id = $1")
+                .bind(device_id)
+                .execute(&mut tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Dismissal::DeviceDeleted);
+        }
+        let previous_device_status = recompute_status(&mut tx, device_id, now).await?;
+        let device = device_by_id(&mut tx, tenant, device_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(Dismissal::SetRemoved {
+            device,
+            previous_device_status,
+        })
+    }
+
+    async fn preauthorize(
+        &self,
+        tenant: &TenantId,
+        req: &NewDevice,
+        force: bool,
+        now: Timestamp,
+    ) -> Result<Preauth, StoreError> {
+        let now = now.unix_secs();
+        let mut tx = self.db.begin_write().await?;
+        if insert_device(&mut tx, tenant, req, Status::Preauthorized, now).await? {
+            insert_set(
+                &mut tx,
+                tenant,
+                &req.device_id,
+                req,
+                Status::Preauthorized,
+                now,
+            )
+            .await?;
+            let device = device_by_id(&mut tx, tenant, &req.device_id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            tx.commit().await?;
+            return Ok(Preauth::Created(device));
+        }
+        let existing = device_by_identity(&mut tx, tenant, &req.id_data_sha256)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if !force {
+            tx.rollback().await?;
+            return Ok(Preauth::Conflict(existing));
+        }
+        if let Some(old) = existing.auth_sets.iter().find(|s| s.pubkey == req.pubkey) {
+            if old.status == Status::Accepted {
+                delete_device_tokens(&mut tx, &existing.id).await?;
+            }
+            query("UPDATE auth_sets SET status = 'preauthorized' WHERE id = $1")
+                .bind(&old.id)
+                .execute(&mut tx)
+                .await?;
+        } else {
+            insert_set(
+                &mut tx,
+                tenant,
+                &existing.id,
+                req,
+                Status::Preauthorized,
+                now,
+            )
+            .await?;
+        }
+        let previous_device_status = recompute_status(&mut tx, &existing.id, now).await?;
+        let device = device_by_id(&mut tx, tenant, &existing.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(Preauth::Forced {
+            device,
+            previous_device_status,
+        })
+    }
+
+    async fn get_device(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let device = device_by_id(&mut tx, tenant, id).await?;
+        tx.commit().await?;
+        Ok(device)
+    }
+
+    async fn list_devices(
+        &self,
+        tenant: &TenantId,
+        filter: &DeviceFilter,
+        skip: u64,
+        limit: u64,
+    ) -> Result<Vec<Device>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let mut q = QueryBuilder::new(tx.dialect(), DEVICE_SELECT);
+        q.push(" WHERE tenant_id = ").push_bind(tenant);
+        if !filter.status.is_empty() {
+            q.push(" AND status IN (")
+                .push_list(filter.status.iter().map(|s| s.as_str()))
+                .push(")");
+        }
+        if !filter.ids.is_empty() {
+            q.push(" AND id IN (").push_list(&filter.ids).push(")");
+        }
+        q.push(" ORDER BY created_ts, id LIMIT ")
+            .push_bind(signed(limit))
+            .push(" OFFSET ")
+            .push_bind(signed(skip));
+        let mut devices = q
+            .build()
+            .fetch_all::<DeviceRow>(&mut tx)
+            .await?
+            .into_iter()
+            .map(DeviceRow::into_device)
+            .collect::<Result<Vec<_>, _>>()?;
+        if devices.is_empty() {
+            return Ok(devices);
+        }
+        let mut q = QueryBuilder::new(tx.dialect(), SET_SELECT);
+        q.push(" WHERE device_id IN (")
+            .push_list(devices.iter().map(|d| &d.id))
+            .push(") ORDER BY ts, id");
+        let sets = sets_from(q.build().fetch_all(&mut tx).await?)?;
+        tx.commit().await?;
+        for set in sets {
+            if let Some(d) = devices.iter_mut().find(|d| d.id == set.device_id) {
+                d.auth_sets.push(set);
+            }
+        }
+        Ok(devices)
+    }
+
+    async fn count_devices(
+        &self,
+        tenant: &TenantId,
+        status: Option<Status>,
+    ) -> Result<u64, StoreError> {
+        let mut q = QueryBuilder::new(
+            self.db.dialect(),
+            "SELECT COUNT(*) FROM devices WHERE tenant_id = ",
+        );
+        q.push_bind(tenant);
+        if let Some(s) = status {
+            q.push(" AND status = ").push_bind(s.as_str());
+        }
+        let n: i64 = q.build().scalar(&self.db).await?;
+        Ok(unsigned(n))
+    }
+
+    async fn set_decommissioning(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = query(
+            "UPDATE devices SET decommissioning = TRUE, revision = revision + 1, updated_ts = $1 \
+             WHERE tenant_id = $2 AND id = $3",
+        )
+        .bind(now.unix_secs())
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.db)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn delete_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        query("DELETE FROM tokens WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        query("DELETE FROM auth_sets WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        let n = query("DELETE FROM devices WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        query(
+            "INSERT INTO tokens (id, tenant_id, device_id, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, \
+             device_id = excluded.device_id, issued_at = excluded.issued_at, \
+             expires_at = excluded.expires_at",
+        )
+        .bind(&token.id)
+        .bind(&token.tenant_id)
+        .bind(&token.device_id)
+        .bind(token.issued_at.unix_secs())
+        .bind(token.expires_at.unix_secs())
+        .execute(&mut tx)
+        .await?;
+        query("UPDATE devices SET check_in_time = $1 WHERE id = $2")
+            .bind(token.issued_at.unix_secs())
+            .bind(&token.device_id)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn token_state(&self, jti: &TokenId) -> Result<Option<TokenState>, StoreError> {
+        let row: Option<TokenStateRow> = query(
+            "SELECT t.device_id, t.tenant_id, a.status, d.decommissioning, d.check_in_time \
+             FROM tokens t JOIN auth_sets a ON a.id = t.id JOIN devices d ON d.id = a.device_id \
+             WHERE t.id = $1",
+        )
+        .bind(jti)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row.map(TokenStateRow::into_state).transpose()?)
+    }
+
+    async fn delete_token(&self, tenant: &TenantId, jti: &TokenId) -> Result<bool, StoreError> {
+        let n = query("DELETE FROM tokens WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(jti)
+            .execute(&self.db)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn delete_tokens(
+        &self,
+        tenant: &TenantId,
+        device_id: Option<&DeviceId>,
+    ) -> Result<u64, StoreError> {
+        let mut q = QueryBuilder::new(self.db.dialect(), "DELETE FROM tokens WHERE tenant_id = ");
+        q.push_bind(tenant);
+        if let Some(d) = device_id {
+            q.push(" AND device_id = ").push_bind(d);
+        }
+        Ok(q.build().execute(&self.db).await?)
+    }
+
+    async fn set_check_in(
+        &self,
+        tenant: &TenantId,
+        device_id: &DeviceId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        query("UPDATE devices SET check_in_time = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(now.unix_secs())
+            .bind(tenant)
+            .bind(device_id)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_limit(&self, tenant: &TenantId, name: &str) -> Result<Option<u64>, StoreError> {
+        let v: Option<i64> = query("SELECT value FROM limits WHERE tenant_id = $1 AND name = $2")
+            .bind(tenant)
+            .bind(name)
+            .scalar_optional(&self.db)
+            .await?;
+        Ok(v.map(unsigned))
+    }
+
+    async fn put_limit(&self, tenant: &TenantId, name: &str, value: u64) -> Result<(), StoreError> {
+        query(
+            "INSERT INTO limits (tenant_id, name, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(signed(value))
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_limit(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError> {
+        query("DELETE FROM limits WHERE tenant_id = $1 AND name = $2")
+            .bind(tenant)
+            .bind(name)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! The statements the store's transactions share: reading a device with its auth sets,
+//! inserting devices and sets, recomputing a device's status, dropping its tokens.
+
+use mender_core::{AuthSetId, DeviceId, TenantId};
+use mender_db::{Conn, Error, QueryBuilder, Tx, query};
+
+use super::rows::{DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, sets_from, status_of};
+use crate::model::{AuthSet, Device, NewDevice, Status};
+
+/// The auth sets of a device, oldest first.
+pub(super) async fn sets_of(tx: &mut Tx, device_id: &DeviceId) -> Result<Vec<AuthSet>, Error> {
+    let mut q = QueryBuilder::new(tx.dialect(), SET_SELECT);
+    q.push(" WHERE device_id = ")
+        .push_bind(device_id)
+        .push(" ORDER BY ts, id");
+    sets_from(q.build().fetch_all(&mut *tx).await?)
+}
+
+/// The device of `tenant` whose `column` (`id` or `id_data_sha256`) is `value`, with its sets.
+pub(super) async fn device_where(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<Device>, Error> {
+    let mut q = QueryBuilder::new(tx.dialect(), DEVICE_SELECT);
+    q.push(" WHERE tenant_id = ")
+        .push_bind(tenant)
+        .push(" AND ")
+        .push(column)
+        .push(" = ")
+        .push_bind(value);
+    let Some(row) = q.build().fetch_optional::<DeviceRow>(&mut *tx).await? else {
+        return Ok(None);
+    };
+    let mut device = row.into_device()?;
+    device.auth_sets = sets_of(tx, &device.id).await?;
+    Ok(Some(device))
+}
+
+pub(super) async fn device_by_id(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: &DeviceId,
+) -> Result<Option<Device>, Error> {
+    device_where(tx, tenant, "id", id.as_str()).await
+}
+
+pub(super) async fn device_by_identity(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id_data_sha256: &str,
+) -> Result<Option<Device>, Error> {
+    device_where(tx, tenant, "id_data_sha256", id_data_sha256).await
+}
+
+pub(super) async fn set_by_id<'c>(
+    on: impl Into<Conn<'c>>,
+    tenant: &TenantId,
+    id: &AuthSetId,
+) -> Result<Option<AuthSet>, Error> {
+    let on = on.into();
+    let mut q = QueryBuilder::new(on.dialect(), SET_SELECT);
+    q.push(" WHERE tenant_id = ")
+        .push_bind(tenant)
+        .push(" AND id = ")
+        .push_bind(id);
+    q.build()
+        .fetch_optional::<SetRow>(on)
+        .await?
+        .map(SetRow::into_set)
+        .transpose()
+}
+
+/// Recomputes the device status from its sets; on change bumps the revision.
+/// Returns the status before.
+pub(super) async fn recompute_status(
+    tx: &mut Tx,
+    device_id: &DeviceId,
+    now: i64,
+) -> Result<Status, Error> {
+    let current: String = query("SELECT status FROM devices WHERE id = $1")
+        .bind(device_id)
+        .scalar(&mut *tx)
+        .await?;
+    let current = status_of(&current)?;
+    let sets: Vec<String> = query("SELECT status FROM auth_sets WHERE device_id = $1")
+        .bind(device_id)
+        .scalars(&mut *tx)
+        .await?;
+    let sets = sets
+        .iter()
+        .map(|s| status_of(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let new = Status::of_device(sets);
+    if new != current {
+        query(
+            "UPDATE devices SET status = $1, revision = revision + 1, updated_ts = $2 WHERE id = $3",
+        )
+        .bind(new.as_str())
+        .bind(now)
+        .bind(device_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(current)
+}
+
+pub(super) async fn delete_device_tokens(tx: &mut Tx, device_id: &DeviceId) -> Result<u64, Error> {
+    query("DELETE FROM tokens WHERE device_id = $1")
+        .bind(device_id)
+        .execute(&mut *tx)
+        .await
+}
+
+/// Inserts the device unless its identity exists; whether it was inserted.
+pub(super) async fn insert_device(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    req: &NewDevice,
+    status: Status,
+    now: i64,
+) -> Result<bool, Error> {
+    let inserted: Option<String> = query(
+        "INSERT INTO devices (id, tenant_id, id_data, id_data_sha256, status, decommissioning, \
+         created_ts, updated_ts, revision) VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, 1) \
+         ON CONFLICT (tenant_id, id_data_sha256) DO NOTHING RETURNING id",
+    )
+    .bind(&req.device_id)
+    .bind(tenant)
+    .bind(&req.id_data)
+    .bind(&req.id_data_sha256)
+    .bind(status.as_str())
+    .bind(now)
+    .scalar_optional(&mut *tx)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// Inserts an auth set unless its (identity, key) pair exists; whether it was inserted.
+pub(super) async fn insert_set(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    device_id: &DeviceId,
+    req: &NewDevice,
+    status: Status,
+    now: i64,
+) -> Result<bool, Error> {
+    let inserted: Option<String> = query(
+        "INSERT INTO auth_sets (id, tenant_id, device_id, id_data, id_data_sha256, pubkey, status, ts) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (tenant_id, id_data_sha256, pubkey) DO NOTHING RETURNING id",
+    )
+    .bind(&req.auth_set_id)
+    .bind(tenant)
+    .bind(device_id)
+    .bind(&req.id_data)
+    .bind(&req.id_data_sha256)
+    .bind(&req.pubkey)
+    .bind(status.as_str())
+    .bind(now)
+    .scalar_optional(&mut *tx)
+    .await?;
+    Ok(inserted.is_some())
+}

@@ -1,0 +1,217 @@
+//! Test environment: a service on a fresh database of one backend with a manual clock and a
+//! recording workflow starter, typed clients for its routers, and story steps (sign in a
+//! device, list devices, accept one, verify a token).
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, Method};
+use mender_api::workflows::{StartError, StartedWorkflow, WorkflowStarter};
+use mender_core::clock::ManualClock;
+use mender_core::jwt::SigningKey;
+use mender_core::{ApiError, Identity};
+use mender_db::query;
+use mender_db::testing::{Backend, TestDb};
+use mender_deviceauth::{DeviceauthConfig, SCHEMA, Service};
+use mender_testkit::{AuthRequest, DeviceKey, TestClient, TestResponse};
+use serde_json::{Value, json};
+
+/// The device auth request endpoint.
+pub const AUTH_REQUESTS: &str = "/api/devices/v1/authentication/auth_requests";
+/// The management devices collection.
+pub const DEVS: &str = "/api/management/v2/devauth/devices";
+
+/// Records started workflows.
+#[derive(Default)]
+pub struct FakeWorkflows {
+    pub calls: Mutex<Vec<(String, Value)>>,
+}
+
+#[async_trait::async_trait]
+impl WorkflowStarter for FakeWorkflows {
+    async fn start_workflow(
+        &self,
+        name: &str,
+        inputs: Value,
+    ) -> Result<StartedWorkflow, StartError> {
+        self.calls.lock().unwrap().push((name.to_owned(), inputs));
+        Ok(StartedWorkflow {
+            id: "0".repeat(24),
+            name: name.to_owned(),
+        })
+    }
+}
+
+impl FakeWorkflows {
+    pub fn named(&self, name: &str) -> Vec<Value> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+    pub fn clear(&self) {
+        self.calls.lock().unwrap().clear();
+    }
+    pub fn count(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+}
+
+pub struct Env {
+    pub svc: Arc<Service>,
+    /// The open routes (auth requests).
+    pub open: TestClient,
+    /// The management routes, called as a user.
+    pub mgmt: TestClient,
+    /// The internal routes.
+    pub internal: TestClient,
+    pub wf: Arc<FakeWorkflows>,
+    pub clock: Arc<ManualClock>,
+    /// A second copy of the service's signing key, for forging tokens in tests.
+    pub signer: SigningKey,
+    pub db: TestDb,
+}
+
+pub fn user() -> Identity {
+    Identity {
+        subject: "user-1".into(),
+        token_id: "t".into(),
+        is_user: true,
+        ..Default::default()
+    }
+}
+
+impl Env {
+    pub async fn new(backend: Backend) -> Env {
+        Self::with_config(backend, DeviceauthConfig::default()).await
+    }
+
+    pub async fn with_config(backend: Backend, config: DeviceauthConfig) -> Env {
+        let db = backend.open(&SCHEMA).await;
+        let (key, pem) = SigningKey::generate_rsa().unwrap();
+        let wf = Arc::new(FakeWorkflows::default());
+        let clock = ManualClock::starting_now();
+        let svc = Service::new(db.db(), clock.clone(), key, config, wf.clone());
+        let routers = svc.routers();
+        Env {
+            open: TestClient::new(routers.open),
+            mgmt: TestClient::new(routers.management).as_identity(user()),
+            internal: TestClient::new(routers.internal),
+            svc,
+            wf,
+            clock,
+            signer: SigningKey::from_pem(&pem).unwrap(),
+            db,
+        }
+    }
+
+    /// The backend's name, for assertion messages.
+    pub fn backend(&self) -> &'static str {
+        self.db.backend()
+    }
+
+    /// Posts raw auth request bytes with an optional signature.
+    pub async fn auth_raw(
+        &self,
+        body: Vec<u8>,
+        signature: Option<&str>,
+        ctype: &str,
+    ) -> TestResponse {
+        let mut req = self
+            .open
+            .post(AUTH_REQUESTS)
+            .header("content-type", ctype)
+            .body(body);
+        if let Some(s) = signature {
+            req = req.header("x-men-signature", s);
+        }
+        req.send().await
+    }
+
+    /// A correctly signed auth request for `identity`.
+    pub async fn auth(&self, key: &DeviceKey, identity: &Value) -> TestResponse {
+        let signed = AuthRequest::new(identity).sign(key);
+        self.auth_raw(signed.body, Some(&signed.signature), "application/json")
+            .await
+    }
+
+    /// Every device, oldest first.
+    pub async fn devices(&self) -> Vec<Value> {
+        let r = self.mgmt.get(&format!("{DEVS}?per_page=500")).send().await;
+        r.assert_status(axum::http::StatusCode::OK);
+        r.json().as_array().cloned().unwrap_or_default()
+    }
+
+    /// Accepts the first auth set of `device`.
+    pub async fn accept(&self, device: &Value) -> TestResponse {
+        self.set_status(device, "accepted").await
+    }
+
+    /// Sets the status of the first auth set of `device`.
+    pub async fn set_status(&self, device: &Value, status: &str) -> TestResponse {
+        let id = device["id"].as_str().unwrap();
+        let aid = device["auth_sets"][0]["id"].as_str().unwrap();
+        self.mgmt
+            .put(&format!("{DEVS}/{id}/auth/{aid}/status"))
+            .json(&json!({ "status": status }))
+            .send()
+            .await
+    }
+
+    /// Runs the gateway's device-token check on a bearer token.
+    pub async fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        self.verify_headers(headers).await
+    }
+
+    /// Runs the gateway's device-token check on a request with these headers.
+    pub async fn verify_headers(&self, headers: HeaderMap) -> Result<Identity, ApiError> {
+        let req = mender_core::verify::ForwardedRequest {
+            method: Method::GET,
+            uri: "/api/devices/v1/inventory/device/attributes".into(),
+            headers,
+        };
+        self.svc.verifier().verify(&req).await
+    }
+
+    pub async fn token_rows(&self) -> i64 {
+        query("SELECT COUNT(*) FROM tokens")
+            .scalar(&*self.db)
+            .await
+            .unwrap()
+    }
+
+    /// Rows in every table, to assert that a refused request changed nothing.
+    pub async fn snapshot(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        for sql in [
+            "SELECT COUNT(*) FROM devices",
+            "SELECT COUNT(*) FROM auth_sets",
+            "SELECT COUNT(*) FROM tokens",
+            "SELECT COUNT(*) FROM limits",
+        ] {
+            out.push(query(sql).scalar::<i64>(&*self.db).await.unwrap());
+        }
+        out
+    }
+
+    /// Signs in `key` with `identity`, accepts the new device and returns it with a token.
+    pub async fn admitted(&self, key: &DeviceKey, identity: &Value) -> (Value, String) {
+        self.auth(key, identity).await;
+        let device = self
+            .devices()
+            .await
+            .into_iter()
+            .find(|d| &d["identity_data"] == identity)
+            .unwrap();
+        self.accept(&device)
+            .await
+            .assert_status(axum::http::StatusCode::NO_CONTENT);
+        let r = self.auth(key, identity).await;
+        r.assert_status(axum::http::StatusCode::OK);
+        (device, r.text())
+    }
+}
