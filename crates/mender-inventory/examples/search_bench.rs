@@ -10,11 +10,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mender_db::{DatabaseUrl, Db};
+use mender_core::clock::{self, SharedClock};
+use mender_core::{DeviceId, TenantId};
+use mender_db::{DatabaseUrl, Db, Schema};
 use mender_inventory::model::{DeviceRecord, StoredAttr};
 use mender_inventory::search::SearchParams;
 use mender_inventory::{InventoryConfig, Service};
 use serde_json::{Value, json};
+use sqlx::migrate::Migrator;
+
+static MIG_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIG_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+/// The inventory's tables under a name of their own (`inventory_bench.db`, schema
+/// `mender_inventory_bench`), so that a benchmark never seeds a server's inventory.
+static BENCH_SCHEMA: Schema = Schema::new("inventory_bench", &MIG_SQLITE, &MIG_POSTGRES);
 
 /// Attribute `k` of device `i`: a mix of low-cardinality strings, numbers, unique strings
 /// and arrays, like real inventories.
@@ -42,11 +51,16 @@ async fn main() -> anyhow::Result<()> {
         "sqlite" => DatabaseUrl::Sqlite(location.into()),
         _ => DatabaseUrl::Postgres(location),
     };
-    let db = Db::connect(&url, "inventory_bench", Service::migrations()).await?;
-    let svc = Service::new(db, InventoryConfig::default());
+    let db = Db::connect(&url, &BENCH_SCHEMA).await?;
+    let clock: SharedClock = clock::system();
+    let svc = Service::new(db, clock.clone(), InventoryConfig::default());
     let app = svc.app().clone();
+    let tenant = TenantId::default();
 
-    let have = app.search("", SearchParams::default().compile()?).await?.1 as usize;
+    let have = app
+        .search(&tenant, SearchParams::default().compile()?)
+        .await?
+        .1 as usize;
     if have < devices {
         println!("seeding {} devices × 30 attributes ...", devices - have);
         let t = Instant::now();
@@ -57,15 +71,15 @@ async fn main() -> anyhow::Result<()> {
                 .div_ceil(if backend == "sqlite" { 1 } else { 4 })
                 .max(1),
         ) {
-            let (store, chunk) = (store.clone(), chunk.to_vec());
+            let (store, chunk, clock, tenant) =
+                (store.clone(), chunk.to_vec(), clock.clone(), tenant.clone());
             tasks.spawn(async move {
                 for batch in chunk.chunks(500) {
                     let mut recs = Vec::with_capacity(batch.len());
                     for &i in batch {
-                        let mut r = DeviceRecord::new(
-                            &format!("device-{i:08}"),
-                            &mender_inventory::model::now(),
-                        );
+                        let now = mender_inventory::model::to_millis(clock.now());
+                        let mut r =
+                            DeviceRecord::new(DeviceId::from(format!("device-{i:08}")), now);
                         for k in 0..30 {
                             let stored = StoredAttr {
                                 value: value(i, k),
@@ -75,10 +89,10 @@ async fn main() -> anyhow::Result<()> {
                             r.attrs
                                 .insert(("inventory".into(), format!("attr_{k}")), stored);
                         }
-                        r.updated_ts = Some(mender_inventory::model::now());
+                        r.updated_ts = Some(now);
                         recs.push(r);
                     }
-                    store.insert_devices("", &recs).await?;
+                    store.insert_devices(&tenant, &recs).await?;
                 }
                 anyhow::Ok(())
             });
@@ -142,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
         for _ in 0..iterations {
             let params: SearchParams = serde_json::from_value(body.clone())?;
             let t = Instant::now();
-            let (_, n) = app.search("", params.compile()?).await?;
+            let (_, n) = app.search(&tenant, params.compile()?).await?;
             times.push(t.elapsed());
             total = n;
         }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use mender_core::{DeviceId, SharedClock, TenantId, Timestamp};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,6 +28,8 @@ const FILTER_ATTRIBUTES_LIMIT: i64 = 500;
 const ATTR_STATUS: &str = "status";
 /// Statuses that set the identity `status` attribute.
 const STATUSES: [&str; 5] = ["accepted", "preauthorized", "pending", "rejected", "noauth"];
+/// Seconds in a (UTC) day.
+const DAY_SECS: i64 = 24 * 60 * 60;
 
 /// PUT (replace the scope) or PATCH (merge into it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,15 +44,16 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct DeviceUpdate {
     /// Device id.
-    pub id: String,
+    pub id: DeviceId,
     /// Revision of the device in deviceauth; older revisions are conflicts.
     #[serde(default)]
     pub revision: i64,
 }
 
 /// The inventory service logic.
-pub struct Inventory {
+pub struct App {
     store: Arc<dyn InventoryStore>,
+    clock: SharedClock,
     config: InventoryConfig,
 }
 
@@ -61,10 +65,23 @@ enum Change {
     Skip,
 }
 
-impl Inventory {
-    /// Logic over a store with limits from `config`.
-    pub fn new(store: Arc<dyn InventoryStore>, config: InventoryConfig) -> Self {
-        Self { store, config }
+impl App {
+    /// Logic over a store with times from `clock` and limits from `config`.
+    pub fn new(
+        store: Arc<dyn InventoryStore>,
+        clock: SharedClock,
+        config: InventoryConfig,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+        }
+    }
+
+    /// The time now, to the millisecond the store keeps.
+    fn now(&self) -> Timestamp {
+        model::to_millis(self.clock.now())
     }
 
     /// The configuration in use.
@@ -79,29 +96,29 @@ impl Inventory {
 
     /// Checks the database.
     pub async fn health(&self) -> Result<()> {
-        self.store.ping().await
+        Ok(self.store.ping().await?)
     }
 
     /// Reads, changes and writes one device, retrying when a concurrent write got there first.
     /// With `create`, a missing device starts empty; otherwise it is `DeviceNotFound`.
     async fn modify<F>(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &DeviceId,
         create: bool,
         mut f: F,
     ) -> Result<DeviceRecord>
     where
         F: FnMut(&mut DeviceRecord, bool) -> Result<Change>,
     {
-        model::validate_device_id(id)?;
+        model::validate_device_id(id.as_str())?;
         for _ in 0..MAX_ATTEMPTS {
             let existing = self.store.get_device(tenant, id).await?;
             let is_new = existing.is_none();
             if is_new && !create {
                 return Err(Error::DeviceNotFound);
             }
-            let mut rec = existing.unwrap_or_else(|| DeviceRecord::new(id, &model::now()));
+            let mut rec = existing.unwrap_or_else(|| DeviceRecord::new(id.clone(), self.now()));
             if let Change::Skip = f(&mut rec, is_new)? {
                 return Ok(rec);
             }
@@ -164,19 +181,18 @@ impl Inventory {
     /// `updated_ts` (at least once a day even when nothing changed, as upstream does).
     pub async fn update_device_inventory(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &DeviceId,
         attrs: Vec<Attribute>,
         mode: Mode,
     ) -> Result<()> {
         self.modify(tenant, id, true, |rec, is_new| {
             self.check_limit(rec, SCOPE_INVENTORY, &attrs, mode)?;
             let changed = apply(rec, SCOPE_INVENTORY, &attrs, mode)?;
-            let now = model::now();
-            let same_day = rec
-                .updated_ts
-                .as_deref()
-                .is_some_and(|u| u.get(..10) == now.get(..10));
+            let now = self.now();
+            let same_day = rec.updated_ts.is_some_and(|u| {
+                u.unix_secs().div_euclid(DAY_SECS) == now.unix_secs().div_euclid(DAY_SECS)
+            });
             if !changed && !is_new && same_day {
                 return Ok(Change::Skip);
             }
@@ -191,13 +207,13 @@ impl Inventory {
     /// current tags ETag; every change gives a new ETag. Tags never touch `updated_ts`.
     pub async fn update_tags(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &DeviceId,
         mut tags: Vec<Attribute>,
         mode: Mode,
         if_match: Option<&str>,
     ) -> Result<()> {
-        let now = model::now();
+        let now = model::format_time(self.now());
         for t in &mut tags {
             t.scope = SCOPE_TAGS.to_owned();
             t.timestamp.get_or_insert_with(|| now.clone());
@@ -226,11 +242,11 @@ impl Inventory {
     /// `updated_ts` is later.
     pub async fn patch_scope(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &DeviceId,
         scope: &str,
         attrs: Vec<Attribute>,
-        not_modified_after: Option<time::OffsetDateTime>,
+        not_modified_after: Option<Timestamp>,
     ) -> Result<()> {
         if !model::SCOPES.contains(&scope) {
             return Err(Error::Invalid(format!(
@@ -238,12 +254,10 @@ impl Inventory {
                 model::SCOPES.join(", ")
             )));
         }
-        let limit_after = not_modified_after.map(model::format_time);
         self.modify(tenant, id, true, |rec, _| {
-            if let (Some(limit), Some(updated)) = (&limit_after, &rec.updated_ts) {
-                // Both in the fixed-width format, so text order is time order; the header
-                // has second precision, so compare against the end of that second.
-                if updated.get(..19) > limit.get(..19) {
+            if let (Some(limit), Some(updated)) = (not_modified_after, rec.updated_ts) {
+                // The header has second precision: anything within that second is not after it.
+                if updated.trunc_secs() > limit.trunc_secs() {
                     return Err(Error::PreconditionFailed);
                 }
             }
@@ -257,7 +271,12 @@ impl Inventory {
 
     /// Internal: creates a device (or merges into an existing one) with attributes in their
     /// own scopes (default `inventory`), as `provision_device` does.
-    pub async fn add_device(&self, tenant: &str, id: &str, attrs: Vec<Attribute>) -> Result<()> {
+    pub async fn add_device(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+        attrs: Vec<Attribute>,
+    ) -> Result<()> {
         self.modify(tenant, id, true, |rec, is_new| {
             let mut changed = is_new;
             let mut scopes: Vec<&str> = attrs.iter().map(|a| a.scope.as_str()).collect();
@@ -276,7 +295,7 @@ impl Inventory {
     }
 
     /// One device.
-    pub async fn get_device(&self, tenant: &str, id: &str) -> Result<DeviceRecord> {
+    pub async fn get_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<DeviceRecord> {
         self.store
             .get_device(tenant, id)
             .await?
@@ -285,11 +304,11 @@ impl Inventory {
 
     /// Management DELETE: clears the device's `inventory` scope (upstream keeps the record;
     /// decommissioning removes it through the internal API). Missing devices are fine.
-    pub async fn delete_inventory(&self, tenant: &str, id: &str) -> Result<()> {
+    pub async fn delete_inventory(&self, tenant: &TenantId, id: &DeviceId) -> Result<()> {
         let res = self
             .modify(tenant, id, false, |rec, _| {
                 apply(rec, SCOPE_INVENTORY, &[], Mode::Replace)?;
-                rec.updated_ts = Some(model::now());
+                rec.updated_ts = Some(self.now());
                 Ok(Change::Write)
             })
             .await;
@@ -300,23 +319,23 @@ impl Inventory {
     }
 
     /// Internal DELETE: removes the device (a missing one is not an error, as upstream).
-    pub async fn delete_device(&self, tenant: &str, id: &str) -> Result<()> {
+    pub async fn delete_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<()> {
         self.store
-            .delete_devices(tenant, &[id.to_owned()])
-            .await
-            .map(drop)
+            .delete_devices(tenant, std::slice::from_ref(id))
+            .await?;
+        Ok(())
     }
 
     /// Internal: bulk status change from deviceauth. Known statuses set `identity/status`
     /// where the given revision is newer than the stored one; `decommissioned` deletes.
     pub async fn update_statuses(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         status: &str,
         devices: Vec<DeviceUpdate>,
     ) -> Result<UpdateResult> {
         if status == "decommissioned" {
-            let ids: Vec<String> = devices.into_iter().map(|d| d.id).collect();
+            let ids: Vec<DeviceId> = devices.into_iter().map(|d| d.id).collect();
             let n = self.store.delete_devices(tenant, &ids).await?;
             return Ok(UpdateResult {
                 deleted_count: n,
@@ -360,16 +379,21 @@ impl Inventory {
     }
 
     /// The device's group, if any.
-    pub async fn device_group(&self, tenant: &str, id: &str) -> Result<Option<String>> {
+    pub async fn device_group(&self, tenant: &TenantId, id: &DeviceId) -> Result<Option<String>> {
         Ok(self.get_device(tenant, id).await?.group)
     }
 
     /// Moves one device into a group.
-    pub async fn set_device_group(&self, tenant: &str, id: &str, group: &str) -> Result<()> {
+    pub async fn set_device_group(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+        group: &str,
+    ) -> Result<()> {
         model::validate_group(group)?;
         let r = self
             .store
-            .set_group(tenant, &[id.to_owned()], group)
+            .set_group(tenant, std::slice::from_ref(id), group)
             .await?;
         if r.matched_count == 0 {
             return Err(Error::DeviceNotFound);
@@ -378,9 +402,14 @@ impl Inventory {
     }
 
     /// Takes one device out of `group`; 404 if it is not in it.
-    pub async fn unset_device_group(&self, tenant: &str, id: &str, group: &str) -> Result<()> {
-        let ids = [id.to_owned()];
-        if self.store.unset_group(tenant, Some(&ids), group).await? == 0 {
+    pub async fn unset_device_group(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+        group: &str,
+    ) -> Result<()> {
+        let ids = std::slice::from_ref(id);
+        if self.store.unset_group(tenant, Some(ids), group).await? == 0 {
             return Err(Error::DeviceNotFound);
         }
         Ok(())
@@ -389,22 +418,22 @@ impl Inventory {
     /// Moves devices into a group.
     pub async fn add_devices_to_group(
         &self,
-        tenant: &str,
-        ids: &[String],
+        tenant: &TenantId,
+        ids: &[DeviceId],
         group: &str,
     ) -> Result<UpdateResult> {
         model::validate_group(group)?;
         if ids.is_empty() {
             return Err(Error::Invalid("no device IDs present in payload".into()));
         }
-        self.store.set_group(tenant, ids, group).await
+        Ok(self.store.set_group(tenant, ids, group).await?)
     }
 
     /// Takes devices out of a group.
     pub async fn remove_devices_from_group(
         &self,
-        tenant: &str,
-        ids: &[String],
+        tenant: &TenantId,
+        ids: &[DeviceId],
         group: &str,
     ) -> Result<UpdateResult> {
         model::validate_group(group)?;
@@ -420,7 +449,7 @@ impl Inventory {
     }
 
     /// Empties a group.
-    pub async fn delete_group(&self, tenant: &str, group: &str) -> Result<UpdateResult> {
+    pub async fn delete_group(&self, tenant: &TenantId, group: &str) -> Result<UpdateResult> {
         model::validate_group(group)?;
         let n = self.store.unset_group(tenant, None, group).await?;
         Ok(UpdateResult {
@@ -431,18 +460,22 @@ impl Inventory {
     }
 
     /// Group names, optionally only of devices with this auth status.
-    pub async fn list_groups(&self, tenant: &str, status: Option<&str>) -> Result<Vec<String>> {
-        self.store.list_groups(tenant, status).await
+    pub async fn list_groups(
+        &self,
+        tenant: &TenantId,
+        status: Option<&str>,
+    ) -> Result<Vec<String>> {
+        Ok(self.store.list_groups(tenant, status).await?)
     }
 
     /// Ids of a group's devices (a page) and their total; 404 when the group has none.
     pub async fn devices_in_group(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         group: &str,
         offset: u64,
         limit: u64,
-    ) -> Result<(Vec<String>, u64)> {
+    ) -> Result<(Vec<DeviceId>, u64)> {
         let q = Query {
             conds: vec![Cond::In {
                 key: Key::Attr {
@@ -464,14 +497,14 @@ impl Inventory {
     }
 
     /// Ids of every device matching `conds` (no paging, no documents loaded).
-    pub async fn device_ids(&self, tenant: &str, conds: Vec<Cond>) -> Result<Vec<String>> {
-        self.store.search_ids(tenant, &conds).await
+    pub async fn device_ids(&self, tenant: &TenantId, conds: Vec<Cond>) -> Result<Vec<DeviceId>> {
+        Ok(self.store.search_ids(tenant, &conds).await?)
     }
 
     /// Management v1 list.
     pub async fn list_devices(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         p: ListParams,
         offset: u64,
         limit: u64,
@@ -489,7 +522,7 @@ impl Inventory {
     /// v2 search. Regular expressions are evaluated here over the attribute's distinct
     /// stored strings, so their semantics (and cost bounds) are the `regex` crate's on
     /// both backends.
-    pub async fn search(&self, tenant: &str, s: CompiledSearch) -> Result<(Vec<Device>, u64)> {
+    pub async fn search(&self, tenant: &TenantId, s: CompiledSearch) -> Result<(Vec<Device>, u64)> {
         let mut conds = s.conds;
         for r in &s.regexes {
             let values: Vec<Scalar> = self
@@ -520,15 +553,16 @@ impl Inventory {
     }
 
     /// `filters/attributes`: attribute names per scope with device counts.
-    pub async fn filter_attributes(&self, tenant: &str) -> Result<Vec<FilterAttribute>> {
-        self.store
+    pub async fn filter_attributes(&self, tenant: &TenantId) -> Result<Vec<FilterAttribute>> {
+        Ok(self
+            .store
             .filter_attributes(tenant, FILTER_ATTRIBUTES_SAMPLE, FILTER_ATTRIBUTES_LIMIT)
-            .await
+            .await?)
     }
 
     /// Internal reindex, which upstream accepts only from devicemonitor to refresh the
     /// `monitor` scope. This server has no devicemonitor, so a device has no alerts.
-    pub async fn reindex(&self, tenant: &str, id: &str, service: &str) -> Result<()> {
+    pub async fn reindex(&self, tenant: &TenantId, id: &DeviceId, service: &str) -> Result<()> {
         if service != "devicemonitor" {
             return Err(Error::Invalid("unsupported service".into()));
         }
@@ -606,7 +640,7 @@ fn set_system(rec: &mut DeviceRecord, a: &Attribute) -> Result<bool> {
             rec.attrs.insert(
                 (SCOPE_SYSTEM.to_owned(), a.name.clone()),
                 StoredAttr {
-                    value: Value::String(time()?),
+                    value: Value::String(model::format_time(time()?)),
                     description: a.description.clone(),
                     timestamp: None,
                 },

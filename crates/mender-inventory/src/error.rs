@@ -3,6 +3,8 @@
 use axum::http::StatusCode;
 use mender_core::ApiError;
 
+use crate::store::StoreError;
+
 /// Everything the inventory logic can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -33,9 +35,9 @@ pub enum Error {
     /// A stale revision in a status update (409).
     #[error("write conflict")]
     WriteConflict,
-    /// The database failed (500, logged).
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    /// The store failed (500, logged).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// Concurrent writers kept changing the device (500, logged).
     #[error("too many concurrent updates of device")]
     Contention,
@@ -57,7 +59,7 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::PRECONDITION_FAILED, e.to_string())
             }
             Error::WriteConflict => ApiError::conflict(e.to_string()),
-            Error::Db(_) | Error::Contention => ApiError::internal(e),
+            Error::Store(_) | Error::Contention => ApiError::internal(e),
         }
     }
 }

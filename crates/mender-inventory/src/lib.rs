@@ -25,74 +25,58 @@
 //! matching values then become an ordinary indexed `IN` predicate. Neither database ever
 //! evaluates a user-supplied pattern, so both backends behave identically and no pattern
 //! can backtrack.
+//!
+//! Times (`created_ts`, `updated_ts`, tag timestamps, `check_in_time`) come from the injected
+//! clock and are kept as fixed-width RFC 3339 text with milliseconds
+//! ([`model::format_time`]), the form existing databases hold: text order is time order, so
+//! the index compares and sorts them as strings.
 
 use std::sync::Arc;
 
+use mender_core::SharedClock;
 use mender_core::service::Routers;
-use mender_db::{Db, Migrations};
-use serde::{Deserialize, Serialize};
+use mender_db::{Db, Schema};
 use sqlx::migrate::Migrator;
 
 pub mod app;
+pub mod config;
 pub mod error;
 mod http;
 pub mod model;
 pub mod search;
 pub mod store;
 
-pub use app::Inventory;
+pub use app::App;
+pub use config::InventoryConfig;
 pub use error::Error;
-pub use store::InventoryStore;
+pub use store::{InventoryStore, StoreError};
+
+/// The service name: its SQLite file is `<data-dir>/inventory.db`, its PostgreSQL schema
+/// `mender_inventory`.
+pub const SERVICE: &str = "inventory";
 
 static MIG_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIG_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Inventory settings (upstream `limit_attributes`, `limit_tags`, `request_size_limit`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct InventoryConfig {
-    /// Most attributes a device may have in the `inventory` scope (0 = no limit).
-    pub limit_attributes: usize,
-    /// Most tags a device may have (0 = no limit).
-    pub limit_tags: usize,
-    /// Largest request body and largest stored attribute document, in bytes.
-    pub max_document_bytes: usize,
-}
-
-impl Default for InventoryConfig {
-    fn default() -> Self {
-        Self {
-            limit_attributes: 100,
-            limit_tags: 20,
-            max_document_bytes: 1024 * 1024,
-        }
-    }
-}
+/// The inventory's tables on both backends (the PostgreSQL ones compare text in byte order).
+pub static SCHEMA: Schema = Schema::new(SERVICE, &MIG_SQLITE, &MIG_POSTGRES);
 
 /// The inventory service: its logic and its routes.
 pub struct Service {
-    app: Arc<Inventory>,
+    app: Arc<App>,
 }
 
 impl Service {
-    /// The service on a connected, migrated database (see [`Service::migrations`]).
-    pub fn new(db: Db, config: InventoryConfig) -> Arc<Self> {
-        let store: Arc<dyn InventoryStore> = match db {
-            Db::Sqlite(p) => Arc::new(store::sqlite::SqliteStore::new(p)),
-            Db::Postgres(p) => Arc::new(store::postgres::PgStore::new(p)),
-        };
-        Self::with_store(store, config)
-    }
-
-    /// The service over any store.
-    pub fn with_store(store: Arc<dyn InventoryStore>, config: InventoryConfig) -> Arc<Self> {
+    /// The service on a database opened with [`SCHEMA`]; times come from `clock`.
+    pub fn new(db: Db, clock: SharedClock, config: InventoryConfig) -> Arc<Self> {
+        let store = Arc::new(store::SqlStore::new(db));
         Arc::new(Self {
-            app: Arc::new(Inventory::new(store, config)),
+            app: Arc::new(App::new(store, clock, config)),
         })
     }
 
     /// The logic, for in-process callers.
-    pub fn app(&self) -> &Arc<Inventory> {
+    pub fn app(&self) -> &Arc<App> {
         &self.app
     }
 
@@ -100,13 +84,5 @@ impl Service {
     /// internal routes (`/api/internal/v{1,2}/inventory/...` and the legacy `/api/0.1.0/...`).
     pub fn routers(&self) -> Routers {
         http::routers(self.app.clone())
-    }
-
-    /// The migrations of both backends.
-    pub fn migrations() -> Migrations {
-        Migrations {
-            sqlite: &MIG_SQLITE,
-            postgres: &MIG_POSTGRES,
-        }
     }
 }

@@ -1,8 +1,9 @@
 //! Inventory domain types: scoped attributes, the device record, wire shapes of the
-//! upstream API, and the validation rules upstream applies to them.
+//! upstream API, the validation rules upstream applies to them, and the text form of times.
 
 use std::collections::BTreeMap;
 
+use mender_core::{DeviceId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -95,7 +96,7 @@ impl AttributeInput {
         validate_value(&value)?;
         let timestamp = match self.timestamp {
             None => None,
-            Some(ts) => Some(parse_time(&ts).map_err(|_| {
+            Some(ts) => Some(normalize_time(&ts).map_err(|_| {
                 Error::Invalid("timestamp: must be a valid date in RFC3339 format.".into())
             })?),
         };
@@ -215,15 +216,15 @@ pub struct StoredAttr {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeviceRecord {
     /// Device id.
-    pub id: String,
+    pub id: DeviceId,
     /// Every attribute except the system `group`, `created_ts` and `updated_ts`.
     pub attrs: BTreeMap<(String, String), StoredAttr>,
     /// Group, if any.
     pub group: Option<String>,
-    /// Creation time (fixed-width RFC 3339).
-    pub created_ts: String,
+    /// Creation time (kept to the millisecond, see [`format_time`]).
+    pub created_ts: Timestamp,
     /// Last inventory update.
-    pub updated_ts: Option<String>,
+    pub updated_ts: Option<Timestamp>,
     /// Revision of the identity status (deviceauth's counter).
     pub revision: i64,
     /// ETag of the tags scope.
@@ -233,11 +234,11 @@ pub struct DeviceRecord {
 }
 
 impl DeviceRecord {
-    /// A new, empty device created now.
-    pub fn new(id: &str, now: &str) -> Self {
+    /// A new, empty device created at `now`.
+    pub fn new(id: DeviceId, now: Timestamp) -> Self {
         Self {
-            id: id.to_owned(),
-            created_ts: now.to_owned(),
+            id,
+            created_ts: now,
             ..Default::default()
         }
     }
@@ -255,19 +256,19 @@ impl DeviceRecord {
                 timestamp: a.timestamp.clone(),
             })
             .collect();
-        let sys = |name: &str, v: &str| Attribute {
+        let sys = |name: &str, v: String| Attribute {
             name: name.to_owned(),
-            value: Value::String(v.to_owned()),
+            value: Value::String(v),
             scope: SCOPE_SYSTEM.to_owned(),
             description: None,
             timestamp: None,
         };
-        out.push(sys(ATTR_CREATED, &self.created_ts));
+        out.push(sys(ATTR_CREATED, format_time(self.created_ts)));
         if let Some(g) = &self.group {
-            out.push(sys(ATTR_GROUP, g));
+            out.push(sys(ATTR_GROUP, g.clone()));
         }
-        if let Some(u) = &self.updated_ts {
-            out.push(sys(ATTR_UPDATED, u));
+        if let Some(u) = self.updated_ts {
+            out.push(sys(ATTR_UPDATED, format_time(u)));
         }
         out.sort_by(|a, b| (&a.scope, &a.name).cmp(&(&b.scope, &b.name)));
         out
@@ -285,7 +286,7 @@ impl DeviceRecord {
         Device {
             id: self.id.clone(),
             attributes,
-            updated_ts: self.updated_ts.clone(),
+            updated_ts: self.updated_ts.map(format_time),
         }
     }
 
@@ -321,7 +322,7 @@ impl DeviceRecord {
                 out.push(' ');
             }
         };
-        push(&self.id);
+        push(self.id.as_str());
         for ((scope, _), a) in &self.attrs {
             if let Value::String(s) = &a.value
                 && (scope == SCOPE_IDENTITY || scope == SCOPE_INVENTORY || scope == SCOPE_TAGS)
@@ -345,10 +346,10 @@ pub fn keywords(s: &str) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Device {
     /// Device id.
-    pub id: String,
+    pub id: DeviceId,
     /// Attributes (all scopes).
     pub attributes: Vec<Attribute>,
-    /// Last inventory update.
+    /// Last inventory update, as [`format_time`] writes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_ts: Option<String>,
 }
@@ -385,14 +386,12 @@ pub struct FilterAttribute {
     pub count: i64,
 }
 
-/// The time now in the stored format.
-pub fn now() -> String {
-    format_time(time::OffsetDateTime::now_utc())
-}
-
-/// Fixed-width UTC RFC 3339 with milliseconds, so that text order is time order.
-pub fn format_time(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
+/// The text form of a time, stored in the database and shown by the API: fixed-width UTC
+/// RFC 3339 with milliseconds, so that text order is time order (the search index compares
+/// and sorts the system times as strings). Existing databases hold this form: it must not
+/// change.
+pub fn format_time(t: Timestamp) -> String {
+    let t = t.to_datetime();
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         t.year(),
@@ -405,10 +404,20 @@ pub fn format_time(t: time::OffsetDateTime) -> String {
     )
 }
 
-/// Parses RFC 3339 into the stored format.
-pub fn parse_time(s: &str) -> Result<String, time::error::Parse> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)?;
-    Ok(format_time(t))
+/// Parses RFC 3339 (any offset, any fraction) to the millisecond kept in the stored form.
+pub fn parse_time(s: &str) -> Result<Timestamp, time::error::Parse> {
+    Timestamp::parse_rfc3339(s).map(to_millis)
+}
+
+/// Rewrites RFC 3339 text in the stored form (for times kept inside attribute values).
+pub fn normalize_time(s: &str) -> Result<String, time::error::Parse> {
+    parse_time(s).map(format_time)
+}
+
+/// `t` without its sub-millisecond part: what the stored form can hold, so that a record in
+/// memory equals the same record read back.
+pub fn to_millis(t: Timestamp) -> Timestamp {
+    Timestamp::from_unix_millis(t.unix_millis())
 }
 
 #[cfg(test)]
@@ -433,14 +442,40 @@ mod tests {
     #[test]
     fn times_sort_as_text() {
         assert_eq!(
-            parse_time("2024-01-02T03:04:05+01:00").unwrap(),
+            normalize_time("2024-01-02T03:04:05+01:00").unwrap(),
             "2024-01-02T02:04:05.000Z"
         );
         assert_eq!(
-            parse_time("2024-01-02T03:04:05.5Z").unwrap(),
+            normalize_time("2024-01-02T03:04:05.5Z").unwrap(),
             "2024-01-02T03:04:05.500Z"
         );
-        assert!(parse_time("yesterday").is_err());
+        assert!(normalize_time("yesterday").is_err());
+        // Fixed width: the fraction is never trimmed, so text order is time order.
+        let times = [
+            Timestamp::from_unix_millis(-62_135_596_800_000),
+            Timestamp::from_unix_nanos(1_700_000_000_099_999_999),
+            Timestamp::from_unix_millis(1_700_000_000_100),
+            Timestamp::from_unix_millis(1_700_000_001_000),
+        ];
+        let text: Vec<String> = times.iter().map(|t| format_time(*t)).collect();
+        assert_eq!(
+            text,
+            [
+                "0001-01-01T00:00:00.000Z",
+                "2023-11-14T22:13:20.099Z",
+                "2023-11-14T22:13:20.100Z",
+                "2023-11-14T22:13:21.000Z"
+            ]
+        );
+        assert!(text.windows(2).all(|w| w[0] < w[1]));
+        // The stored form reads back as the same instant.
+        for t in &text {
+            assert_eq!(format_time(parse_time(t).unwrap()), *t);
+        }
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.0999999Z").unwrap(),
+            Timestamp::from_unix_millis(1_700_000_000_099)
+        );
     }
 
     #[test]

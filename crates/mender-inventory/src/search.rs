@@ -39,7 +39,7 @@ pub struct SearchParams {
     pub attributes: Vec<SelectAttribute>,
     /// Only these devices (internal API).
     #[serde(default)]
-    pub device_ids: Vec<String>,
+    pub device_ids: Vec<mender_core::DeviceId>,
     /// Free-text query.
     #[serde(default)]
     pub text: String,

@@ -5,9 +5,9 @@ use axum::Router;
 use axum::extract::State as AxState;
 use axum::http::{Method, StatusCode};
 use axum::routing::put;
-use mender_core::{ApiError, Identity, Json};
+use mender_core::{ApiError, DeviceId, Identity, Json};
 
-use super::{State, attributes};
+use super::{State, attributes, tenant};
 use crate::app::Mode;
 use crate::model::{AttributeInput, SCOPE_INVENTORY};
 
@@ -38,7 +38,8 @@ async fn update(
     } else {
         Mode::Merge
     };
-    app.update_device_inventory(&id.tenant, &id.subject, attrs, mode)
+    let device = DeviceId::from(id.subject.as_str());
+    app.update_device_inventory(&tenant(&id), &device, attrs, mode)
         .await?;
     Ok(StatusCode::OK)
 }

@@ -7,10 +7,11 @@ use axum::extract::State as AxState;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post};
-use mender_core::{ApiError, Json};
+use mender_core::query::QueryPairs;
+use mender_core::{ApiError, DeviceId, Json, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{Params, QueryPairs, State, attributes};
+use super::{Params, State, attributes};
 use crate::app::DeviceUpdate;
 use crate::model::{AttributeInput, UpdateResult};
 
@@ -78,7 +79,7 @@ async fn create_tenant(Json(t): Json<NewTenant>) -> Result<StatusCode, ApiError>
 #[derive(Debug, Deserialize)]
 struct NewDevice {
     #[serde(default)]
-    id: String,
+    id: DeviceId,
     #[serde(default)]
     attributes: Vec<AttributeInput>,
 }
@@ -92,18 +93,19 @@ async fn add_device(
         return Err(ApiError::bad_request("id: cannot be blank."));
     }
     let attrs = attributes(dev.attributes, None)?;
-    app.add_device(p.get("tenant_id"), &dev.id, attrs).await?;
+    app.add_device(&p.tenant(), &dev.id, attrs).await?;
     let mut h = HeaderMap::new();
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("devices/{}", mender_core::paging::encode(&dev.id)))
-    {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "devices/{}",
+        mender_core::paging::encode(dev.id.as_str())
+    )) {
         h.insert(header::LOCATION, v);
     }
     Ok((StatusCode::CREATED, h).into_response())
 }
 
 async fn delete_device(AxState(app): AxState<State>, p: Params) -> Result<StatusCode, ApiError> {
-    app.delete_device(p.get("tenant_id"), p.get("device_id"))
+    app.delete_device(&p.tenant(), &p.device("device_id"))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -114,7 +116,7 @@ async fn update_statuses(
     Json(devices): Json<Vec<DeviceUpdate>>,
 ) -> Result<Json<UpdateResult>, ApiError> {
     Ok(Json(
-        app.update_statuses(p.get("tenant_id"), p.get("status"), devices)
+        app.update_statuses(&p.tenant(), p.get("status"), devices)
             .await?,
     ))
 }
@@ -129,21 +131,15 @@ async fn patch_scope(
     let attrs = attributes(body, Some(scope))?;
     let not_after = match super::header(&headers, "if-unmodified-since").filter(|v| !v.is_empty()) {
         None => None,
-        Some(v) => Some(
+        Some(v) => Some(Timestamp::from_datetime(
             time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822)
                 .map_err(|e| {
                     ApiError::bad_request(format!("invalid header If-Unmodified-Since: {e}"))
                 })?,
-        ),
+        )),
     };
-    app.patch_scope(
-        p.get("tenant_id"),
-        p.get("device_id"),
-        scope,
-        attrs,
-        not_after,
-    )
-    .await?;
+    app.patch_scope(&p.tenant(), &p.device("device_id"), scope, attrs, not_after)
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -154,7 +150,7 @@ struct Groups {
 
 async fn device_groups(AxState(app): AxState<State>, p: Params) -> Result<Json<Groups>, ApiError> {
     let group = app
-        .device_group(p.get("tenant_id"), p.get("device_id"))
+        .device_group(&p.tenant(), &p.device("device_id"))
         .await?;
     Ok(Json(Groups {
         groups: group.into_iter().collect(),
@@ -164,13 +160,10 @@ async fn device_groups(AxState(app): AxState<State>, p: Params) -> Result<Json<G
 async fn reindex(
     AxState(app): AxState<State>,
     p: Params,
-    QueryPairs(q): QueryPairs,
+    q: QueryPairs,
 ) -> Result<StatusCode, ApiError> {
-    let service = q
-        .iter()
-        .find(|(k, _)| k == "service")
-        .map_or("", |(_, v)| v.as_str());
-    app.reindex(p.get("tenant_id"), p.get("device_id"), service)
+    let service = q.first("service").unwrap_or("");
+    app.reindex(&p.tenant(), &p.device("device_id"), service)
         .await?;
     Ok(StatusCode::OK)
 }

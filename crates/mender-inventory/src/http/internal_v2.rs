@@ -30,11 +30,5 @@ async fn search(
     uri: Uri,
     OptionalJson(body): OptionalJson<SearchParams>,
 ) -> Result<Response, ApiError> {
-    search_response(
-        &app,
-        p.get("tenant_id"),
-        uri.path(),
-        body.unwrap_or_default(),
-    )
-    .await
+    search_response(&app, &p.tenant(), uri.path(), body.unwrap_or_default()).await
 }

@@ -7,10 +7,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use mender_core::paging::Page;
-use mender_core::{ApiError, Identity, Json};
+use mender_core::query::QueryPairs;
+use mender_core::{ApiError, DeviceId, Identity, Json};
 use serde::{Deserialize, Serialize};
 
-use super::{Params, QueryPairs, State, attributes, page_headers};
+use super::{Params, State, attributes, page_headers, tenant};
 use crate::app::Mode;
 use crate::model::{AttributeInput, SCOPE_TAGS};
 use crate::search::ListParams;
@@ -45,7 +46,7 @@ async fn list_devices(
     let page = Page::from_query(&q)?;
     let params = ListParams::parse(&q)?;
     let (devs, total) = app
-        .list_devices(&id.tenant, params, page.offset(), page.per_page)
+        .list_devices(&tenant(&id), params, page.offset(), page.per_page)
         .await?;
     Ok((page_headers(page, uri.path(), &q, total), Json(devs)).into_response())
 }
@@ -55,7 +56,7 @@ async fn get_device(
     id: Identity,
     p: Params,
 ) -> Result<Response, ApiError> {
-    let dev = app.get_device(&id.tenant, p.get("id")).await?;
+    let dev = app.get_device(&tenant(&id), &p.device("id")).await?;
     let mut headers = HeaderMap::new();
     if let Some(v) = dev
         .tags_etag
@@ -72,7 +73,7 @@ async fn delete_device(
     id: Identity,
     p: Params,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_inventory(&id.tenant, p.get("id")).await?;
+    app.delete_inventory(&tenant(&id), &p.device("id")).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -94,7 +95,7 @@ async fn update_tags(
     } else {
         Mode::Merge
     };
-    app.update_tags(&id.tenant, p.get("id"), tags, mode, if_match)
+    app.update_tags(&tenant(&id), &p.device("id"), tags, mode, if_match)
         .await?;
     Ok(StatusCode::OK)
 }
@@ -111,7 +112,7 @@ async fn get_group(
     id: Identity,
     p: Params,
 ) -> Result<Json<GroupBody>, ApiError> {
-    let group = app.device_group(&id.tenant, p.get("id")).await?;
+    let group = app.device_group(&tenant(&id), &p.device("id")).await?;
     Ok(Json(GroupBody { group }))
 }
 
@@ -121,8 +122,12 @@ async fn set_group(
     p: Params,
     Json(body): Json<GroupBody>,
 ) -> Result<StatusCode, ApiError> {
-    app.set_device_group(&id.tenant, p.get("id"), body.group.as_deref().unwrap_or(""))
-        .await?;
+    app.set_device_group(
+        &tenant(&id),
+        &p.device("id"),
+        body.group.as_deref().unwrap_or(""),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,7 +136,7 @@ async fn unset_group(
     id: Identity,
     p: Params,
 ) -> Result<StatusCode, ApiError> {
-    app.unset_device_group(&id.tenant, p.get("id"), p.get("name"))
+    app.unset_device_group(&tenant(&id), &p.device("id"), p.get("name"))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -139,14 +144,10 @@ async fn unset_group(
 async fn list_groups(
     AxState(app): AxState<State>,
     id: Identity,
-    QueryPairs(q): QueryPairs,
+    q: QueryPairs,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let status = q
-        .iter()
-        .find(|(k, _)| k == "status")
-        .map(|(_, v)| v.as_str())
-        .filter(|s| !s.is_empty());
-    Ok(Json(app.list_groups(&id.tenant, status).await?))
+    let status = q.first("status").filter(|s| !s.is_empty());
+    Ok(Json(app.list_groups(&tenant(&id), status).await?))
 }
 
 /// Counters of group changes; the spec requires `updated_count` even when zero.
@@ -167,7 +168,7 @@ async fn delete_group(
     id: Identity,
     p: Params,
 ) -> Result<Json<Updated>, ApiError> {
-    let r = app.delete_group(&id.tenant, p.get("name")).await?;
+    let r = app.delete_group(&tenant(&id), p.get("name")).await?;
     Ok(Json(Updated {
         updated_count: r.updated_count,
     }))
@@ -182,7 +183,7 @@ async fn group_devices(
 ) -> Result<Response, ApiError> {
     let page = Page::from_query(&q)?;
     let (ids, total) = app
-        .devices_in_group(&id.tenant, p.get("name"), page.offset(), page.per_page)
+        .devices_in_group(&tenant(&id), p.get("name"), page.offset(), page.per_page)
         .await?;
     Ok((page_headers(page, uri.path(), &q, total), Json(ids)).into_response())
 }
@@ -191,10 +192,10 @@ async fn remove_from_group(
     AxState(app): AxState<State>,
     id: Identity,
     p: Params,
-    Json(ids): Json<Vec<String>>,
+    Json(ids): Json<Vec<DeviceId>>,
 ) -> Result<Json<Updated>, ApiError> {
     let r = app
-        .remove_devices_from_group(&id.tenant, &ids, p.get("name"))
+        .remove_devices_from_group(&tenant(&id), &ids, p.get("name"))
         .await?;
     Ok(Json(Updated {
         updated_count: r.updated_count,
@@ -205,10 +206,10 @@ async fn add_to_group(
     AxState(app): AxState<State>,
     id: Identity,
     p: Params,
-    Json(ids): Json<Vec<String>>,
+    Json(ids): Json<Vec<DeviceId>>,
 ) -> Result<Json<MatchedUpdated>, ApiError> {
     let r = app
-        .add_devices_to_group(&id.tenant, &ids, p.get("name"))
+        .add_devices_to_group(&tenant(&id), &ids, p.get("name"))
         .await?;
     Ok(Json(MatchedUpdated {
         matched_count: r.matched_count,

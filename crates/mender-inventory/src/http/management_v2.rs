@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mender_core::json::OptionalJson;
 use mender_core::paging::Page;
-use mender_core::{ApiError, Identity, Json};
+use mender_core::{ApiError, Identity, Json, TenantId};
 
-use super::{State, page_headers};
+use super::{State, page_headers, tenant};
 use crate::model::FilterAttribute;
 use crate::search::SearchParams;
 
@@ -26,7 +26,7 @@ async fn filter_attributes(
     AxState(app): AxState<State>,
     id: Identity,
 ) -> Result<Json<Vec<FilterAttribute>>, ApiError> {
-    Ok(Json(app.filter_attributes(&id.tenant).await?))
+    Ok(Json(app.filter_attributes(&tenant(&id)).await?))
 }
 
 async fn search(
@@ -35,13 +35,13 @@ async fn search(
     uri: Uri,
     OptionalJson(body): OptionalJson<SearchParams>,
 ) -> Result<Response, ApiError> {
-    search_response(&app, &id.tenant, uri.path(), body.unwrap_or_default()).await
+    search_response(&app, &tenant(&id), uri.path(), body.unwrap_or_default()).await
 }
 
 /// Runs a search and renders the page with `X-Total-Count` and `Link`.
 pub(crate) async fn search_response(
     app: &State,
-    tenant: &str,
+    tenant: &TenantId,
     path: &str,
     params: SearchParams,
 ) -> Result<Response, ApiError> {

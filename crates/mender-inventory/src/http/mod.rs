@@ -7,11 +7,11 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
-use mender_core::ApiError;
 use mender_core::json::BodyLimit;
 use mender_core::service::Routers;
+use mender_core::{ApiError, DeviceId, Identity, TenantId};
 
-use crate::Inventory;
+use crate::App;
 use crate::model::{Attribute, AttributeInput};
 
 mod devices_v1;
@@ -21,7 +21,7 @@ mod management_v1;
 mod management_v2;
 
 /// Shared state of every handler.
-pub(crate) type State = Arc<Inventory>;
+pub(crate) type State = Arc<App>;
 
 /// Builds the service's routers; every route reads bodies up to `max_document_bytes`.
 pub(crate) fn routers(app: State) -> Routers {
@@ -42,19 +42,6 @@ pub(crate) fn routers(app: State) -> Routers {
     }
 }
 
-/// The query string as ordered pairs, with upstream's 400 body on malformed input.
-pub(crate) struct QueryPairs(pub Vec<(String, String)>);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map(|q| QueryPairs(q.0))
-            .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))
-    }
-}
-
 /// Path parameters by name; a route may also exist with an empty tenant segment
 /// (`/tenants//...`, what the open-source workflows send), where `tenant_id` is absent.
 pub(crate) struct Params(HashMap<String, String>);
@@ -64,6 +51,21 @@ impl Params {
     pub fn get(&self, name: &str) -> &str {
         self.0.get(name).map_or("", String::as_str)
     }
+
+    /// The `tenant_id` segment (the default tenant when empty or absent).
+    pub fn tenant(&self) -> TenantId {
+        TenantId::from(self.get("tenant_id"))
+    }
+
+    /// A device id segment.
+    pub fn device(&self, name: &str) -> DeviceId {
+        DeviceId::from(self.get(name))
+    }
+}
+
+/// The caller's tenant.
+pub(crate) fn tenant(id: &Identity) -> TenantId {
+    TenantId::from(id.tenant.as_str())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {

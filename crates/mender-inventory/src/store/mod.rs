@@ -1,22 +1,42 @@
 //! Inventory persistence: the [`InventoryStore`] trait, the backend-neutral search query it
-//! answers, and the index rows derived from a device record.
+//! answers, the index rows derived from a device record, [`StoreError`], and [`SqlStore`],
+//! the one implementation (SQLite and PostgreSQL).
 //!
 //! Writes are whole-record: the app reads a device, changes it in Rust and writes it back
 //! guarded by its `version` counter (optimistic concurrency), so the attribute rules live in
 //! one place and behave the same on both backends. Group changes are bulk SQL updates.
 
 use async_trait::async_trait;
+use mender_core::{DeviceId, TenantId};
 use serde_json::Value;
 
-use crate::error::Result;
 use crate::model::{
     ATTR_CREATED, ATTR_GROUP, ATTR_UPDATED, DeviceRecord, FilterAttribute, SCOPE_SYSTEM,
-    UpdateResult,
+    UpdateResult, format_time,
 };
 
-pub mod postgres;
 mod sql;
-pub mod sqlite;
+
+pub use sql::SqlStore;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] mender_db::Error),
+    /// A stored device could not be read back (its attribute document or a time).
+    #[error("device {device:?} is stored corrupt: {what}")]
+    Corrupt {
+        /// The device.
+        device: DeviceId,
+        /// What could not be read, and why.
+        what: String,
+    },
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Characters of a string value kept in the indexed key column `sk`.
 pub const SORT_KEY_CHARS: usize = 128;
@@ -101,7 +121,7 @@ pub enum Cond {
         value: Scalar,
     },
     /// The device id is one of these.
-    DeviceIds(Vec<String>),
+    DeviceIds(Vec<DeviceId>),
     /// Full-text: some keyword is a word of the device's text.
     Text(Vec<String>),
 }
@@ -128,41 +148,51 @@ pub struct Query {
     pub limit: u64,
 }
 
-/// Persistence of device inventories; one implementation per backend.
+/// Persistence of device inventories.
 #[async_trait]
 pub trait InventoryStore: Send + Sync {
     /// Checks the database answers.
     async fn ping(&self) -> Result<()>;
     /// One device.
-    async fn get_device(&self, tenant: &str, id: &str) -> Result<Option<DeviceRecord>>;
+    async fn get_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<Option<DeviceRecord>>;
     /// Creates a device; `false` if it already exists.
-    async fn insert_device(&self, tenant: &str, rec: &DeviceRecord) -> Result<bool>;
+    async fn insert_device(&self, tenant: &TenantId, rec: &DeviceRecord) -> Result<bool>;
     /// Creates many devices in one transaction (bulk loading); existing ids are skipped.
     /// Returns how many were created.
-    async fn insert_devices(&self, tenant: &str, recs: &[DeviceRecord]) -> Result<u64>;
+    async fn insert_devices(&self, tenant: &TenantId, recs: &[DeviceRecord]) -> Result<u64>;
     /// Replaces a device if its stored `version` still equals `rec.version` (then bumped);
     /// `false` if it changed or vanished meanwhile.
-    async fn update_device(&self, tenant: &str, rec: &DeviceRecord) -> Result<bool>;
+    async fn update_device(&self, tenant: &TenantId, rec: &DeviceRecord) -> Result<bool>;
     /// Deletes devices; returns how many existed.
-    async fn delete_devices(&self, tenant: &str, ids: &[String]) -> Result<u64>;
+    async fn delete_devices(&self, tenant: &TenantId, ids: &[DeviceId]) -> Result<u64>;
     /// Puts devices into `group`: matched = existing, updated = those that changed group.
-    async fn set_group(&self, tenant: &str, ids: &[String], group: &str) -> Result<UpdateResult>;
+    async fn set_group(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeviceId],
+        group: &str,
+    ) -> Result<UpdateResult>;
     /// Removes devices from `group` (all of its devices with `ids = None`); returns how many.
-    async fn unset_group(&self, tenant: &str, ids: Option<&[String]>, group: &str) -> Result<u64>;
+    async fn unset_group(
+        &self,
+        tenant: &TenantId,
+        ids: Option<&[DeviceId]>,
+        group: &str,
+    ) -> Result<u64>;
     /// Group names in use, sorted; optionally only of devices with this identity `status`.
-    async fn list_groups(&self, tenant: &str, status: Option<&str>) -> Result<Vec<String>>;
+    async fn list_groups(&self, tenant: &TenantId, status: Option<&str>) -> Result<Vec<String>>;
     /// A page of matching devices and the number of all matches.
-    async fn search(&self, tenant: &str, q: &Query) -> Result<(Vec<DeviceRecord>, u64)>;
+    async fn search(&self, tenant: &TenantId, q: &Query) -> Result<(Vec<DeviceRecord>, u64)>;
     /// Ids of every matching device, in creation order, without counting or loading documents
     /// (for callers that need the whole set, such as deployments to all devices).
-    async fn search_ids(&self, tenant: &str, conds: &[Cond]) -> Result<Vec<String>>;
+    async fn search_ids(&self, tenant: &TenantId, conds: &[Cond]) -> Result<Vec<DeviceId>>;
     /// Distinct string values of an attribute (for regular expressions, matched in Rust).
-    async fn distinct_strings(&self, tenant: &str, key: &Key) -> Result<Vec<String>>;
+    async fn distinct_strings(&self, tenant: &TenantId, key: &Key) -> Result<Vec<String>>;
     /// Attribute names per scope with the number of devices having them, over the first
     /// `sample` devices, at most `limit` entries, most frequent first.
     async fn filter_attributes(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         sample: i64,
         limit: i64,
     ) -> Result<Vec<FilterAttribute>>;
@@ -240,9 +270,10 @@ pub fn index_rows(rec: &DeviceRecord) -> Vec<IndexRow> {
 /// The index rows of the system attributes kept as columns.
 pub fn system_rows(rec: &DeviceRecord) -> Vec<IndexRow> {
     let mut out = Vec::with_capacity(3);
-    let sys = |name: &str, v: &str| scalar_row(SCOPE_SYSTEM, name, 0, &Value::String(v.to_owned()));
-    out.extend(sys(ATTR_CREATED, &rec.created_ts));
-    if let Some(u) = &rec.updated_ts {
+    // The stored text form: string predicates and sorting on these are time order.
+    let sys = |name: &str, t| scalar_row(SCOPE_SYSTEM, name, 0, &Value::String(format_time(t)));
+    out.extend(sys(ATTR_CREATED, rec.created_ts));
+    if let Some(u) = rec.updated_ts {
         out.extend(sys(ATTR_UPDATED, u));
     }
     if let Some(g) = &rec.group {

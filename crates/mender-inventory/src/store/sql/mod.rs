@@ -1,0 +1,400 @@
+//! [`SqlStore`]: the inventory in two tables on SQLite or PostgreSQL, each statement written
+//! once through `mender_db`; [`search`] turns a search [`Query`] into SQL.
+//!
+//! Every value reaches the database as a bound parameter; the statements are assembled from
+//! fixed text only, with the few dialect differences (JSON lists, the tenant column SQLite's
+//! planner must not pick, planner statistics) asked of [`Dialect`](mender_db::Dialect).
+
+mod search;
+
+use async_trait::async_trait;
+use mender_core::{DeviceId, TenantId};
+use mender_db::{Db, JsonList, QueryBuilder, Tx, query};
+use serde::Serialize;
+
+use self::search::{SELECT_DEVICES, count_sql, page_sql, where_sql};
+use super::{
+    Cond, IndexRow, InventoryStore, Key, Query, Result, StoreError, group_row, index_rows,
+};
+use crate::model::{DeviceRecord, FilterAttribute, UpdateResult, format_time, parse_time};
+
+/// Bulk loads at least this large refresh the planner statistics.
+const BULK_ANALYZE_ROWS: u64 = 100;
+/// Index rows per multi-row INSERT (8 parameters each).
+const ROWS_PER_INSERT: usize = 500;
+/// The tables whose statistics a bulk load makes stale.
+const TABLES: &[&str] = &["devices", "attr_index"];
+
+/// The [`InventoryStore`] on either backend.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    /// A store on a database opened with [`SCHEMA`](crate::SCHEMA).
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+/// A `devices` row; times and the attribute document are decoded by [`DeviceRow::into_record`].
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    #[sqlx(try_from = "String")]
+    id: DeviceId,
+    attrs: String,
+    group_name: Option<String>,
+    created_ts: String,
+    updated_ts: Option<String>,
+    revision: i64,
+    tags_etag: Option<String>,
+    version: i64,
+}
+
+impl DeviceRow {
+    fn into_record(self) -> Result<DeviceRecord> {
+        let corrupt = |what: String| StoreError::Corrupt {
+            device: self.id.clone(),
+            what,
+        };
+        let attrs = DeviceRecord::attrs_from_json(&self.attrs)
+            .map_err(|e| corrupt(format!("attribute document: {e}")))?;
+        let time = |column: &str, text: &str| {
+            parse_time(text).map_err(|e| corrupt(format!("{column} {text:?}: {e}")))
+        };
+        let created_ts = time("created_ts", &self.created_ts)?;
+        let updated_ts = match &self.updated_ts {
+            Some(t) => Some(time("updated_ts", t)?),
+            None => None,
+        };
+        Ok(DeviceRecord {
+            id: self.id,
+            attrs,
+            group: self.group_name,
+            created_ts,
+            updated_ts,
+            revision: self.revision,
+            tags_etag: self.tags_etag,
+            version: self.version,
+        })
+    }
+}
+
+/// A JSON array parameter (see [`QueryBuilder::push_json_list`]).
+pub(super) fn json_array<T: Serialize + ?Sized>(values: &T) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".into())
+}
+
+/// Writes index rows, many per statement.
+async fn insert_rows(tx: &mut Tx, rows: &[(i64, IndexRow)]) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut b = QueryBuilder::new(
+            tx.dialect(),
+            "INSERT INTO attr_index (dev_seq, scope, name, i, t, s, sk, n) VALUES ",
+        );
+        for (k, (seq, r)) in chunk.iter().enumerate() {
+            b.push(if k == 0 { "(" } else { ", (" })
+                .push_bind(*seq)
+                .push(", ")
+                .push_bind(&r.scope)
+                .push(", ")
+                .push_bind(&r.name)
+                .push(", ")
+                .push_bind(r.i)
+                .push(", ")
+                .push_bind(r.t)
+                .push(", ")
+                .push_bind(r.s.as_deref())
+                .push(", ")
+                .push_bind(r.sk.as_deref())
+                .push(", ")
+                .push_bind(r.n)
+                .push(")");
+        }
+        b.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the group of the devices `seqs` (None = no group) and its index rows.
+async fn write_group(tx: &mut Tx, seqs: &[i64], group: Option<&str>) -> Result<()> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let mut b = QueryBuilder::new(tx.dialect(), "UPDATE devices SET group_name = ");
+    b.push_bind(group)
+        .push(", version = version + 1 WHERE seq IN (")
+        .push_json_list(json_array(seqs), JsonList::Int)
+        .push(")");
+    b.build().execute(&mut *tx).await?;
+    let mut b = QueryBuilder::new(
+        tx.dialect(),
+        "DELETE FROM attr_index WHERE scope = 'system' AND name = 'group' AND dev_seq IN (",
+    );
+    b.push_json_list(json_array(seqs), JsonList::Int).push(")");
+    b.build().execute(&mut *tx).await?;
+    if let Some(row) = group.and_then(group_row) {
+        let rows: Vec<(i64, IndexRow)> = seqs.iter().map(|s| (*s, row.clone())).collect();
+        insert_rows(tx, &rows).await?;
+    }
+    Ok(())
+}
+
+/// Inserts a device and its index rows; `false` if the id exists.
+async fn insert_one(tx: &mut Tx, tenant: &TenantId, rec: &DeviceRecord) -> Result<bool> {
+    let seq: Option<i64> = query(
+        "INSERT INTO devices (tenant_id, id, attrs, group_name, created_ts, updated_ts, revision, \
+         tags_etag, text, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0) \
+         ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq",
+    )
+    .bind(tenant)
+    .bind(&rec.id)
+    .bind(rec.doc_json())
+    .bind(rec.group.as_deref())
+    .bind(format_time(rec.created_ts))
+    .bind(rec.updated_ts.map(format_time))
+    .bind(rec.revision)
+    .bind(rec.tags_etag.as_deref())
+    .bind(rec.text_keywords())
+    .scalar_optional(&mut *tx)
+    .await?;
+    let Some(seq) = seq else { return Ok(false) };
+    let rows: Vec<(i64, IndexRow)> = index_rows(rec).into_iter().map(|r| (seq, r)).collect();
+    insert_rows(tx, &rows).await?;
+    Ok(true)
+}
+
+#[async_trait]
+impl InventoryStore for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        Ok(self.db.ping().await?)
+    }
+
+    async fn get_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<Option<DeviceRecord>> {
+        let mut b = QueryBuilder::new(self.db.dialect(), SELECT_DEVICES);
+        b.push(" WHERE d.tenant_id = ")
+            .push_bind(tenant)
+            .push(" AND d.id = ")
+            .push_bind(id);
+        let row: Option<DeviceRow> = b.build().fetch_optional(&self.db).await?;
+        row.map(DeviceRow::into_record).transpose()
+    }
+
+    async fn insert_device(&self, tenant: &TenantId, rec: &DeviceRecord) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let created = insert_one(&mut tx, tenant, rec).await?;
+        if created {
+            tx.commit().await?;
+        }
+        Ok(created)
+    }
+
+    async fn insert_devices(&self, tenant: &TenantId, recs: &[DeviceRecord]) -> Result<u64> {
+        let mut tx = self.db.begin_write().await?;
+        let mut n = 0;
+        for rec in recs {
+            n += u64::from(insert_one(&mut tx, tenant, rec).await?);
+        }
+        tx.commit().await?;
+        // Plans for the attribute index depend on statistics; a bulk load makes them stale
+        // long before automatic analysis notices.
+        if n >= BULK_ANALYZE_ROWS {
+            self.db.analyze(TABLES).await?;
+        }
+        Ok(n)
+    }
+
+    async fn update_device(&self, tenant: &TenantId, rec: &DeviceRecord) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let seq: Option<i64> = query(
+            "UPDATE devices SET attrs = $1, group_name = $2, updated_ts = $3, revision = $4, \
+             tags_etag = $5, text = $6, version = version + 1 \
+             WHERE tenant_id = $7 AND id = $8 AND version = $9 RETURNING seq",
+        )
+        .bind(rec.doc_json())
+        .bind(rec.group.as_deref())
+        .bind(rec.updated_ts.map(format_time))
+        .bind(rec.revision)
+        .bind(rec.tags_etag.as_deref())
+        .bind(rec.text_keywords())
+        .bind(tenant)
+        .bind(&rec.id)
+        .bind(rec.version)
+        .scalar_optional(&mut tx)
+        .await?;
+        let Some(seq) = seq else { return Ok(false) };
+        query("DELETE FROM attr_index WHERE dev_seq = $1")
+            .bind(seq)
+            .execute(&mut tx)
+            .await?;
+        let rows: Vec<(i64, IndexRow)> = index_rows(rec).into_iter().map(|r| (seq, r)).collect();
+        insert_rows(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_devices(&self, tenant: &TenantId, ids: &[DeviceId]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut b = QueryBuilder::new(self.db.dialect(), "DELETE FROM devices WHERE tenant_id = ");
+        b.push_bind(tenant)
+            .push(" AND id IN (")
+            .push_json_list(json_array(ids), JsonList::Text)
+            .push(")");
+        Ok(b.build().execute(&self.db).await?)
+    }
+
+    async fn set_group(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeviceId],
+        group: &str,
+    ) -> Result<UpdateResult> {
+        if ids.is_empty() {
+            return Ok(UpdateResult::default());
+        }
+        let mut tx = self.db.begin_write().await?;
+        let mut b = QueryBuilder::new(
+            tx.dialect(),
+            "SELECT seq, group_name FROM devices WHERE tenant_id = ",
+        );
+        b.push_bind(tenant)
+            .push(" AND id IN (")
+            .push_json_list(json_array(ids), JsonList::Text)
+            .push(")");
+        let rows: Vec<(i64, Option<String>)> = b.build().fetch_all(&mut tx).await?;
+        let changed: Vec<i64> = rows
+            .iter()
+            .filter(|(_, g)| g.as_deref() != Some(group))
+            .map(|(seq, _)| *seq)
+            .collect();
+        write_group(&mut tx, &changed, Some(group)).await?;
+        tx.commit().await?;
+        Ok(UpdateResult {
+            matched_count: rows.len() as u64,
+            updated_count: changed.len() as u64,
+            ..Default::default()
+        })
+    }
+
+    async fn unset_group(
+        &self,
+        tenant: &TenantId,
+        ids: Option<&[DeviceId]>,
+        group: &str,
+    ) -> Result<u64> {
+        let mut tx = self.db.begin_write().await?;
+        let mut b = QueryBuilder::new(tx.dialect(), "SELECT seq FROM devices WHERE tenant_id = ");
+        b.push_bind(tenant)
+            .push(" AND group_name = ")
+            .push_bind(group);
+        if let Some(ids) = ids {
+            b.push(" AND id IN (")
+                .push_json_list(json_array(ids), JsonList::Text)
+                .push(")");
+        }
+        let seqs: Vec<i64> = b.build().scalars(&mut tx).await?;
+        write_group(&mut tx, &seqs, None).await?;
+        tx.commit().await?;
+        Ok(seqs.len() as u64)
+    }
+
+    async fn list_groups(&self, tenant: &TenantId, status: Option<&str>) -> Result<Vec<String>> {
+        let mut b = QueryBuilder::new(
+            self.db.dialect(),
+            "SELECT DISTINCT d.group_name FROM devices d WHERE d.tenant_id = ",
+        );
+        b.push_bind(tenant).push(" AND d.group_name IS NOT NULL");
+        if let Some(st) = status {
+            b.push(
+                " AND d.seq IN (SELECT dev_seq FROM attr_index WHERE scope = 'identity' \
+                 AND name = 'status' AND t = 2 AND s = ",
+            )
+            .push_bind(st)
+            .push(")");
+        }
+        b.push(" ORDER BY d.group_name");
+        Ok(b.build().scalars(&self.db).await?)
+    }
+
+    async fn search(&self, tenant: &TenantId, q: &Query) -> Result<(Vec<DeviceRecord>, u64)> {
+        let dialect = self.db.dialect();
+        let total: i64 = count_sql(dialect, tenant, q)
+            .build()
+            .scalar(&self.db)
+            .await?;
+        let total = u64::try_from(total).unwrap_or_default();
+        if total == 0 || q.limit == 0 {
+            return Ok((Vec::new(), total));
+        }
+        let rows: Vec<DeviceRow> = page_sql(dialect, tenant, q)
+            .build()
+            .fetch_all(&self.db)
+            .await?;
+        let devs = rows
+            .into_iter()
+            .map(DeviceRow::into_record)
+            .collect::<Result<_>>()?;
+        Ok((devs, total))
+    }
+
+    async fn search_ids(&self, tenant: &TenantId, conds: &[Cond]) -> Result<Vec<DeviceId>> {
+        let mut b = QueryBuilder::new(self.db.dialect(), "SELECT d.id FROM devices d WHERE ");
+        where_sql(&mut b, tenant, conds);
+        b.push(" ORDER BY d.seq");
+        let ids: Vec<String> = b.build().scalars(&self.db).await?;
+        Ok(ids.into_iter().map(DeviceId::from).collect())
+    }
+
+    async fn distinct_strings(&self, tenant: &TenantId, key: &Key) -> Result<Vec<String>> {
+        let b = match key {
+            Key::DeviceId => {
+                let mut b = QueryBuilder::new(
+                    self.db.dialect(),
+                    "SELECT d.id FROM devices d WHERE d.tenant_id = ",
+                );
+                b.push_bind(tenant);
+                b
+            }
+            Key::Attr { scope, name } => {
+                // Across tenants on purpose: the values only feed an IN list that the
+                // tenant-restricted search applies, and skipping the join halves the scan.
+                let mut b = QueryBuilder::new(
+                    self.db.dialect(),
+                    "SELECT DISTINCT s FROM attr_index WHERE scope = ",
+                );
+                b.push_bind(scope)
+                    .push(" AND name = ")
+                    .push_bind(name)
+                    .push(" AND t = 2");
+                b
+            }
+        };
+        Ok(b.build().scalars(&self.db).await?)
+    }
+
+    async fn filter_attributes(
+        &self,
+        tenant: &TenantId,
+        sample: i64,
+        limit: i64,
+    ) -> Result<Vec<FilterAttribute>> {
+        let rows: Vec<(String, String, i64)> = query(
+            "SELECT a.scope, a.name, COUNT(*) AS c FROM attr_index a \
+             WHERE a.i = 0 AND a.dev_seq IN \
+             (SELECT seq FROM devices WHERE tenant_id = $1 ORDER BY seq LIMIT $2) \
+             GROUP BY a.scope, a.name ORDER BY c DESC, a.scope ASC, a.name ASC LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(sample)
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(scope, name, count)| FilterAttribute { name, scope, count })
+            .collect())
+    }
+}

@@ -1,0 +1,181 @@
+//! What the HTTP tests share: a service on a fresh database of one backend with a manual
+//! clock, clients of its routers as the gateway would call them, and the checks every answer
+//! must pass.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use mender_core::clock::ManualClock;
+use mender_core::{Identity, Timestamp};
+use mender_db::testing::{Backend, TestDb};
+use mender_inventory::{InventoryConfig, SCHEMA, Service};
+use mender_testkit::http::{TestClient, TestRequest, TestResponse};
+use serde_json::{Value, json};
+
+/// Where every test's clock starts: 2024-05-06T07:08:09.123Z, a Monday.
+pub const START_MS: i64 = 1_714_979_289_123;
+/// [`START_MS`] in the stored and rendered text form.
+pub const START_TEXT: &str = "2024-05-06T07:08:09.123Z";
+
+/// The management search route.
+pub const SEARCH: &str = "/api/management/v2/inventory/filters/search";
+/// The device inventory route.
+pub const DEVICE_ATTRS: &str = "/api/devices/v1/inventory/device/attributes";
+/// The management v1 prefix.
+pub const MGMT: &str = "/api/management/v1/inventory";
+/// The internal v1 prefix.
+pub const INTERNAL: &str = "/api/internal/v1/inventory";
+
+/// The inventory service on a fresh database, and clients of its routers.
+pub struct Api {
+    /// The service's clock, standing at [`START_MS`] until a test moves it.
+    pub clock: Arc<ManualClock>,
+    management: TestClient,
+    devices: TestClient,
+    internal: TestClient,
+    _db: TestDb,
+}
+
+/// A user of the default tenant.
+pub fn user() -> Identity {
+    Identity {
+        subject: "user-1".into(),
+        is_user: true,
+        ..Default::default()
+    }
+}
+
+/// Device `id` of the default tenant.
+pub fn device(id: &str) -> Identity {
+    Identity {
+        subject: id.into(),
+        is_device: true,
+        ..Default::default()
+    }
+}
+
+/// Sends a request and checks what every answer must satisfy: never a server error, and
+/// every client error in upstream's error body.
+pub trait Call {
+    /// Sends the request and checks the answer.
+    fn call(self) -> impl Future<Output = TestResponse> + Send;
+}
+
+impl Call for TestRequest {
+    async fn call(self) -> TestResponse {
+        let r = self.send().await;
+        assert!(
+            r.status.as_u16() < 500,
+            "answered {}: {}",
+            r.status,
+            r.text()
+        );
+        if r.status.is_client_error() {
+            r.assert_error(r.status);
+        }
+        r
+    }
+}
+
+impl Api {
+    /// The service with `config` on a fresh database of `backend`.
+    pub async fn new(backend: Backend, config: InventoryConfig) -> Self {
+        let db = backend.open(&SCHEMA).await;
+        let clock = ManualClock::new(Timestamp::from_unix_millis(START_MS));
+        let svc = Service::new(db.db(), clock.clone(), config);
+        let r = svc.routers();
+        Self {
+            clock,
+            management: TestClient::new(r.management),
+            devices: TestClient::new(r.devices),
+            internal: TestClient::new(r.internal),
+            _db: db,
+        }
+    }
+
+    /// The management router, called by [`user`].
+    pub fn user(&self) -> TestClient {
+        self.management.as_identity(user())
+    }
+
+    /// The device router, called by device `id`.
+    pub fn device(&self, id: &str) -> TestClient {
+        self.devices.as_identity(device(id))
+    }
+
+    /// The device router, called with `identity` (or none).
+    pub fn devices_as(&self, identity: Option<Identity>) -> TestClient {
+        match identity {
+            Some(i) => self.devices.as_identity(i),
+            None => self.devices.clone(),
+        }
+    }
+
+    /// The internal router, called by another service (no identity).
+    pub fn internal(&self) -> TestClient {
+        self.internal.clone()
+    }
+
+    /// `PUT`s device `dev`'s inventory.
+    pub async fn put_inventory(&self, dev: &str, attrs: Value) -> StatusCode {
+        self.device(dev)
+            .put(DEVICE_ATTRS)
+            .json(&attrs)
+            .call()
+            .await
+            .status
+    }
+
+    /// `PATCH`es device `dev`'s inventory.
+    pub async fn patch_inventory(&self, dev: &str, attrs: Value) -> TestResponse {
+        self.device(dev)
+            .patch(DEVICE_ATTRS)
+            .json(&attrs)
+            .call()
+            .await
+    }
+
+    /// The management view of device `dev`, which must exist.
+    pub async fn device_json(&self, dev: &str) -> Value {
+        let r = self
+            .user()
+            .get(&format!("{MGMT}/devices/{dev}"))
+            .call()
+            .await;
+        r.assert_status(StatusCode::OK);
+        r.json()
+    }
+
+    /// A management v2 search.
+    pub async fn search(&self, body: Value) -> TestResponse {
+        self.user().post(SEARCH).json(&body).call().await
+    }
+
+    /// The ids a v2 search with `filters` finds, sorted by id.
+    pub async fn search_ids(&self, filters: Value) -> Vec<String> {
+        let r = self
+            .search(json!({"filters": filters, "sort": [{"scope":"identity","attribute":"id","order":"asc"}]}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{filters} -> {}", r.text());
+        ids_of(&r.json())
+    }
+}
+
+/// The `id`s of a list of devices.
+pub fn ids_of(devices: &Value) -> Vec<String> {
+    devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The value of attribute `scope/name` in a device's JSON.
+pub fn value_of(dev: &Value, scope: &str, name: &str) -> Option<Value> {
+    dev["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["scope"] == scope && a["name"] == name)
+        .map(|a| a["value"].clone())
+}

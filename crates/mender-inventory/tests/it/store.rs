@@ -1,0 +1,592 @@
+//! The store conformance suite: `SqlStore` behaves the same on SQLite and PostgreSQL
+//! (`store::sqlite::<name>`, `store::postgres::<name>`).
+
+use mender_core::{DeviceId, TenantId, Timestamp};
+use mender_db::testing::{Backend, TestDb};
+use mender_db::{Dialect, query};
+use mender_inventory::SCHEMA;
+use mender_inventory::model::{DeviceRecord, StoredAttr};
+use mender_inventory::store::{
+    CmpOp, Cond, InventoryStore, Key, Query, Scalar, SortKey, SqlStore, StoreError,
+};
+use serde_json::{Value, json};
+
+mender_db::each_backend!(
+    inserts_reads_and_separates_tenants,
+    updates_are_guarded_by_version,
+    predicates_follow_mongodb,
+    search_ids_lists_every_match_in_creation_order,
+    sorts_missing_first_ascending,
+    groups_change_in_bulk,
+    distinct_strings_and_filter_attributes,
+    delete_removes_index_rows,
+    times_keep_their_stored_text,
+    corrupt_rows_are_reported,
+    bulk_load_refreshes_statistics,
+);
+
+/// Creation time of the devices of [`rec`].
+const CREATED: &str = "2024-01-01T00:00:00.000Z";
+
+fn tenant(t: &str) -> TenantId {
+    TenantId::from(t)
+}
+
+fn dev(id: &str) -> DeviceId {
+    DeviceId::from(id)
+}
+
+fn devs(ids: &[&str]) -> Vec<DeviceId> {
+    ids.iter().map(|i| dev(i)).collect()
+}
+
+fn stored(value: Value) -> StoredAttr {
+    StoredAttr {
+        value,
+        description: None,
+        timestamp: None,
+    }
+}
+
+fn rec(id: &str, attrs: &[(&str, &str, Value)]) -> DeviceRecord {
+    let created = Timestamp::parse_rfc3339(CREATED).unwrap();
+    let mut r = DeviceRecord::new(dev(id), created);
+    for (s, n, v) in attrs {
+        r.attrs
+            .insert((s.to_string(), n.to_string()), stored(v.clone()));
+    }
+    r
+}
+
+fn attr(scope: &str, name: &str) -> Key {
+    Key::Attr {
+        scope: scope.into(),
+        name: name.into(),
+    }
+}
+
+fn eq(k: Key, v: Scalar) -> Cond {
+    Cond::In {
+        key: k,
+        values: vec![v],
+        negate: false,
+    }
+}
+
+/// The three devices of the default tenant most tests search.
+fn abc() -> [DeviceRecord; 3] {
+    [
+        rec(
+            "a",
+            &[
+                ("inventory", "n", json!(5)),
+                ("inventory", "s", json!("x")),
+                ("inventory", "arr", json!(["p", "q"])),
+            ],
+        ),
+        rec(
+            "b",
+            &[
+                ("inventory", "n", json!(10)),
+                ("inventory", "s", json!("y")),
+                ("inventory", "e", json!([])),
+            ],
+        ),
+        rec("c", &[("inventory", "s", json!("é".repeat(300)))]),
+    ]
+}
+
+/// A store on a fresh database of `backend`.
+async fn open(backend: Backend) -> (SqlStore, TestDb) {
+    let db = backend.open(&SCHEMA).await;
+    (SqlStore::new(db.db()), db)
+}
+
+/// A store holding [`abc`] in the default tenant, `a` in tenant `t2`, and `x`, `y` in `t3`.
+async fn seeded(backend: Backend) -> (SqlStore, TestDb) {
+    let (store, db) = open(backend).await;
+    for r in abc() {
+        assert!(store.insert_device(&tenant(""), &r).await.unwrap());
+    }
+    assert!(
+        store
+            .insert_device(&tenant("t2"), &rec("a", &[]))
+            .await
+            .unwrap()
+    );
+    let bulk = [rec("x", &[]), rec("y", &[])];
+    assert_eq!(store.insert_devices(&tenant("t3"), &bulk).await.unwrap(), 2);
+    (store, db)
+}
+
+/// Ids (and total) of a search of the default tenant.
+async fn ids(store: &SqlStore, conds: Vec<Cond>, sort: Vec<SortKey>) -> (Vec<String>, u64) {
+    let q = Query {
+        conds,
+        sort,
+        offset: 0,
+        limit: 100,
+    };
+    let (found, total) = store.search(&tenant(""), &q).await.unwrap();
+    (
+        found.into_iter().map(|d| d.id.into_string()).collect(),
+        total,
+    )
+}
+
+async fn inserts_reads_and_separates_tenants(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    let t = tenant("");
+    store.ping().await.unwrap();
+    assert!(store.get_device(&t, &dev("a")).await.unwrap().is_none());
+
+    let [a, b, c] = abc();
+    assert!(store.insert_device(&t, &a).await.unwrap());
+    assert!(
+        !store.insert_device(&t, &a).await.unwrap(),
+        "duplicate insert"
+    );
+    assert!(store.insert_device(&t, &b).await.unwrap());
+    assert!(store.insert_device(&t, &c).await.unwrap());
+    // Other tenants are invisible.
+    assert!(
+        store
+            .insert_device(&tenant("t2"), &rec("a", &[]))
+            .await
+            .unwrap()
+    );
+    let bulk = [rec("x", &[]), rec("y", &[]), rec("x", &[])];
+    assert_eq!(
+        store.insert_devices(&tenant("t3"), &bulk).await.unwrap(),
+        2,
+        "bulk skips existing"
+    );
+    assert!(
+        store
+            .get_device(&tenant("t3"), &dev("y"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let got = store.get_device(&t, &dev("a")).await.unwrap().unwrap();
+    assert_eq!(got.attrs, a.attrs);
+    assert_eq!(got.version, 0);
+    assert_eq!(got, a, "the whole record reads back");
+}
+
+async fn updates_are_guarded_by_version(backend: Backend) {
+    let (store, _db) = seeded(backend).await;
+    let t = tenant("");
+    let got = store.get_device(&t, &dev("a")).await.unwrap().unwrap();
+    // Optimistic concurrency: a stale version does not write.
+    let mut upd = got.clone();
+    upd.attrs
+        .insert(("tags".into(), "t".into()), stored(json!("v")));
+    assert!(store.update_device(&t, &upd).await.unwrap());
+    assert!(
+        !store.update_device(&t, &upd).await.unwrap(),
+        "stale version"
+    );
+    let got = store.get_device(&t, &dev("a")).await.unwrap().unwrap();
+    assert_eq!(got.version, 1);
+    assert!(got.attrs.contains_key(&("tags".into(), "t".into())));
+    // The index follows the document.
+    assert_eq!(
+        ids(
+            &store,
+            vec![eq(attr("tags", "t"), Scalar::Str("v".into()))],
+            vec![]
+        )
+        .await
+        .0,
+        vec!["a"]
+    );
+}
+
+async fn predicates_follow_mongodb(backend: Backend) {
+    let (store, _db) = seeded(backend).await;
+    assert_eq!(
+        ids(
+            &store,
+            vec![eq(attr("inventory", "n"), Scalar::Num(5.0))],
+            vec![]
+        )
+        .await,
+        (vec!["a".into()], 1)
+    );
+    assert_eq!(
+        ids(
+            &store,
+            vec![eq(attr("inventory", "n"), Scalar::Str("5".into()))],
+            vec![]
+        )
+        .await
+        .1,
+        0,
+        "types don't mix"
+    );
+    assert_eq!(
+        ids(
+            &store,
+            vec![eq(attr("inventory", "arr"), Scalar::Str("q".into()))],
+            vec![]
+        )
+        .await
+        .0,
+        vec!["a"],
+        "array element"
+    );
+    let ne = Cond::In {
+        key: attr("inventory", "n"),
+        values: vec![Scalar::Num(5.0)],
+        negate: true,
+    };
+    assert_eq!(
+        ids(&store, vec![ne], vec![]).await.0,
+        vec!["b", "c"],
+        "$ne includes missing"
+    );
+    let gt = Cond::Cmp {
+        key: attr("inventory", "n"),
+        op: CmpOp::Gt,
+        value: Scalar::Num(5.0),
+    };
+    assert_eq!(ids(&store, vec![gt], vec![]).await.0, vec!["b"]);
+    let long = "é".repeat(300);
+    assert_eq!(
+        ids(
+            &store,
+            vec![eq(attr("inventory", "s"), Scalar::Str(long.clone()))],
+            vec![]
+        )
+        .await
+        .0,
+        vec!["c"],
+        "long strings"
+    );
+    let lt = Cond::Cmp {
+        key: attr("inventory", "s"),
+        op: CmpOp::Lt,
+        value: Scalar::Str(long),
+    };
+    assert_eq!(
+        ids(&store, vec![lt], vec![]).await.0,
+        vec!["a", "b"],
+        "string order"
+    );
+    let ex = Cond::Exists {
+        key: attr("inventory", "e"),
+        exists: true,
+    };
+    assert_eq!(
+        ids(&store, vec![ex], vec![]).await.0,
+        vec!["b"],
+        "empty array exists"
+    );
+    let id_in = Cond::In {
+        key: Key::DeviceId,
+        values: vec![Scalar::Str("b".into()), Scalar::Str("c".into())],
+        negate: false,
+    };
+    assert_eq!(ids(&store, vec![id_in], vec![]).await.0, vec!["b", "c"]);
+    assert_eq!(
+        ids(&store, vec![Cond::Text(vec!["y".into()])], vec![])
+            .await
+            .0,
+        vec!["b"],
+        "text"
+    );
+}
+
+async fn search_ids_lists_every_match_in_creation_order(backend: Backend) {
+    let (store, _db) = seeded(backend).await;
+    let t = tenant("");
+    // The whole matching set, ids only, in creation order, per tenant.
+    assert_eq!(
+        store
+            .search_ids(
+                &t,
+                &[Cond::Exists {
+                    key: attr("inventory", "s"),
+                    exists: true
+                }]
+            )
+            .await
+            .unwrap(),
+        devs(&["a", "b", "c"]),
+        "search_ids"
+    );
+    assert_eq!(
+        store
+            .search_ids(&t, &[eq(attr("inventory", "n"), Scalar::Num(10.0))])
+            .await
+            .unwrap(),
+        devs(&["b"])
+    );
+    assert_eq!(
+        store.search_ids(&tenant("t3"), &[]).await.unwrap(),
+        devs(&["x", "y"])
+    );
+}
+
+async fn sorts_missing_first_ascending(backend: Backend) {
+    let (store, _db) = seeded(backend).await;
+    // Sorting: missing first ascending, last descending; numbers by value.
+    let by_n = |desc| {
+        vec![SortKey {
+            key: attr("inventory", "n"),
+            desc,
+        }]
+    };
+    assert_eq!(
+        ids(&store, vec![], by_n(false)).await.0,
+        vec!["c", "a", "b"]
+    );
+    assert_eq!(ids(&store, vec![], by_n(true)).await.0, vec!["b", "a", "c"]);
+    assert_eq!(
+        ids(
+            &store,
+            vec![],
+            vec![SortKey {
+                key: Key::DeviceId,
+                desc: true
+            }]
+        )
+        .await
+        .0,
+        vec!["c", "b", "a"]
+    );
+}
+
+async fn groups_change_in_bulk(backend: Backend) {
+    let (store, _db) = seeded(backend).await;
+    let t = tenant("");
+    let r = store
+        .set_group(&t, &devs(&["a", "b", "zz"]), "g1")
+        .await
+        .unwrap();
+    assert_eq!((r.matched_count, r.updated_count), (2, 2));
+    let r = store.set_group(&t, &devs(&["a"]), "g1").await.unwrap();
+    assert_eq!((r.matched_count, r.updated_count), (1, 0), "unchanged");
+    assert_eq!(
+        store
+            .get_device(&t, &dev("a"))
+            .await
+            .unwrap()
+            .unwrap()
+            .group
+            .as_deref(),
+        Some("g1")
+    );
+    assert_eq!(
+        ids(
+            &store,
+            vec![eq(attr("system", "group"), Scalar::Str("g1".into()))],
+            vec![]
+        )
+        .await
+        .0,
+        vec!["a", "b"]
+    );
+    assert_eq!(store.list_groups(&t, None).await.unwrap(), vec!["g1"]);
+    assert_eq!(
+        store.list_groups(&tenant("t2"), None).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        store
+            .unset_group(&t, Some(&devs(&["a"])), "other")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .unset_group(&t, Some(&devs(&["a"])), "g1")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.unset_group(&t, None, "g1").await.unwrap(), 1);
+    assert!(store.list_groups(&t, None).await.unwrap().is_empty());
+    assert_eq!(
+        ids(
+            &store,
+            vec![Cond::Exists {
+                key: attr("system", "group"),
+                exists: true
+            }],
+            vec![]
+        )
+        .await
+        .1,
+        0
+    );
+}
+
+async fn distinct_strings_and_filter_attributes(backend: Backend) {
+    let (store, _db) = seeded(backend).await;
+    let t = tenant("");
+    let mut vals = store
+        .distinct_strings(&t, &attr("inventory", "s"))
+        .await
+        .unwrap();
+    vals.sort();
+    assert_eq!(vals.len(), 3);
+    let fa = store.filter_attributes(&t, 5000, 500).await.unwrap();
+    let get = |s: &str, n: &str| {
+        fa.iter()
+            .find(|f| f.scope == s && f.name == n)
+            .map(|f| f.count)
+    };
+    assert_eq!(get("inventory", "s"), Some(3), "{fa:?}");
+    assert_eq!(get("inventory", "arr"), Some(1), "arrays count once");
+    assert_eq!(get("system", "created_ts"), Some(3));
+    assert_eq!(fa[0].count, 3);
+}
+
+async fn delete_removes_index_rows(backend: Backend) {
+    let (store, _db) = seeded(backend).await;
+    let t = tenant("");
+    assert_eq!(
+        store
+            .delete_devices(&t, &devs(&["a", "nope"]))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.get_device(&t, &dev("a")).await.unwrap().is_none());
+    assert!(
+        store
+            .get_device(&tenant("t2"), &dev("a"))
+            .await
+            .unwrap()
+            .is_some(),
+        "tenant kept"
+    );
+    assert_eq!(
+        ids(
+            &store,
+            vec![eq(attr("inventory", "arr"), Scalar::Str("q".into()))],
+            vec![]
+        )
+        .await
+        .1,
+        0
+    );
+}
+
+/// Times are stored as fixed-width text (existing databases hold it), read back exactly,
+/// and searched and sorted as that text.
+async fn times_keep_their_stored_text(backend: Backend) {
+    let (store, db) = open(backend).await;
+    let t = tenant("");
+    let mut r = rec("new", &[]);
+    // Sub-millisecond parts are not kept; the app never hands the store any.
+    r.created_ts = Timestamp::from_unix_millis(1_700_000_000_120);
+    r.updated_ts = Some(Timestamp::from_unix_millis(1_700_000_001_005));
+    assert!(store.insert_device(&t, &r).await.unwrap());
+    let (created, updated): (String, Option<String>) =
+        query("SELECT created_ts, updated_ts FROM devices WHERE id = $1")
+            .bind("new")
+            .fetch_one(&*db)
+            .await
+            .unwrap();
+    assert_eq!(created, "2023-11-14T22:13:20.120Z");
+    assert_eq!(updated.as_deref(), Some("2023-11-14T22:13:21.005Z"));
+    assert_eq!(store.get_device(&t, &dev("new")).await.unwrap(), Some(r));
+
+    // A row as an existing database holds it.
+    query(
+        "INSERT INTO devices (tenant_id, id, attrs, created_ts, updated_ts) \
+         VALUES ('', 'old', '[]', '2020-02-03T04:05:06.789Z', '2021-01-01T00:00:00.000Z')",
+    )
+    .execute(&*db)
+    .await
+    .unwrap();
+    let old = store.get_device(&t, &dev("old")).await.unwrap().unwrap();
+    assert_eq!(
+        old.created_ts,
+        Timestamp::from_unix_millis(1_580_702_706_789)
+    );
+    assert_eq!(
+        old.updated_ts,
+        Some(Timestamp::from_unix_millis(1_609_459_200_000))
+    );
+
+    // The index holds the same text: string predicates and sorting are time order.
+    let created_after = Cond::Cmp {
+        key: attr("system", "created_ts"),
+        op: CmpOp::Gt,
+        value: Scalar::Str("2023-11-14T22:13:20.119Z".into()),
+    };
+    assert_eq!(
+        ids(&store, vec![created_after], vec![]).await.0,
+        vec!["new"]
+    );
+    assert_eq!(
+        ids(
+            &store,
+            vec![eq(
+                attr("system", "updated_ts"),
+                Scalar::Str("2023-11-14T22:13:21.005Z".into())
+            )],
+            vec![]
+        )
+        .await
+        .0,
+        vec!["new"]
+    );
+}
+
+/// A stored document or time the domain cannot read is a store error naming the device.
+async fn corrupt_rows_are_reported(backend: Backend) {
+    let (store, db) = open(backend).await;
+    query(
+        "INSERT INTO devices (tenant_id, id, attrs, created_ts) VALUES \
+         ('', 'doc', 'not json', '2020-02-03T04:05:06.789Z'), ('', 'time', '[]', 'yesterday')",
+    )
+    .execute(&*db)
+    .await
+    .unwrap();
+    for (id, what) in [("doc", "attribute document"), ("time", "created_ts")] {
+        let err = store.get_device(&tenant(""), &dev(id)).await.unwrap_err();
+        match &err {
+            StoreError::Corrupt { device, what: w } => {
+                assert_eq!(device, &dev(id));
+                assert!(w.starts_with(what), "{w}");
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+        // The app's error wraps the store's, and the API answers 500 without details.
+        let api: mender_core::ApiError = mender_inventory::Error::from(err).into();
+        assert_eq!(api.status.as_u16(), 500);
+        assert_eq!(api.message, "internal error");
+    }
+}
+
+/// A bulk load of 100 devices or more refreshes the planner statistics.
+async fn bulk_load_refreshes_statistics(backend: Backend) {
+    let (store, db) = open(backend).await;
+    let recs: Vec<DeviceRecord> = (0..120)
+        .map(|i| rec(&format!("d{i:03}"), &[("inventory", "n", json!(i))]))
+        .collect();
+    assert_eq!(store.insert_devices(&tenant(""), &recs).await.unwrap(), 120);
+    let analyzed: i64 = match db.dialect() {
+        Dialect::Sqlite => query("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'attr_index'")
+            .scalar(&*db)
+            .await
+            .unwrap(),
+        Dialect::Postgres => {
+            query("SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = 'devices'::regclass")
+                .scalar(&*db)
+                .await
+                .unwrap()
+        }
+    };
+    match db.dialect() {
+        Dialect::Sqlite => assert!(analyzed > 0, "no statistics for attr_index"),
+        Dialect::Postgres => assert_eq!(analyzed, 120, "devices not analyzed"),
+    }
+}
