@@ -1,9 +1,10 @@
 //! Deployments configuration (upstream `storage.*` and `presign.*` keys).
 
-use serde::{Deserialize, Serialize};
+use mender_core::Secret;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Configuration of the deployments service.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeploymentsConfig {
     /// Largest artifact accepted by an upload, in bytes (upstream `storage.max_image_size`, 10 GiB).
@@ -16,7 +17,8 @@ pub struct DeploymentsConfig {
     pub device_download_expire_seconds: u64,
     /// Base64 HMAC secret for signed download links; when unset one is generated and kept at
     /// `<data_dir>/keys/deployments/presign.key` by [`crate::presign::load_or_create_secret`].
-    pub presign_secret: Option<String>,
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub presign_secret: Option<Secret>,
     /// Host (and optional port) put into signed links; empty means the request's
     /// `X-Forwarded-Host` or `Host` header.
     pub url_hostname: String,
@@ -38,23 +40,38 @@ impl Default for DeploymentsConfig {
     }
 }
 
-// The secret never reaches logs.
-impl std::fmt::Debug for DeploymentsConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeploymentsConfig")
-            .field("max_image_size", &self.max_image_size)
-            .field("max_generate_data_size", &self.max_generate_data_size)
-            .field("download_expire_seconds", &self.download_expire_seconds)
-            .field(
-                "device_download_expire_seconds",
-                &self.device_download_expire_seconds,
-            )
-            .field(
-                "presign_secret",
-                &self.presign_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .field("url_hostname", &self.url_hostname)
-            .field("url_scheme", &self.url_scheme)
-            .finish()
+/// Writes a secret's value, for documents that must carry it (the configuration as read,
+/// which `mender-server config check` masks before printing; stored storage settings).
+/// `Secret` itself deliberately does not serialise.
+pub(crate) fn serialize_secret<S: Serializer>(s: &Secret, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(s.expose_str())
+}
+
+/// [`serialize_secret`] for an optional secret.
+pub(crate) fn serialize_optional_secret<S: Serializer>(
+    s: &Option<Secret>,
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    s.as_ref().map(Secret::expose_str).serialize(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_stays_out_of_debug_output() {
+        let c: DeploymentsConfig =
+            serde_json::from_str(r#"{"presign_secret": "c2VjcmV0LWtleQ=="}"#).unwrap();
+        assert_eq!(
+            c.presign_secret.as_ref().map(Secret::expose_str),
+            Some("c2VjcmV0LWtleQ==")
+        );
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("c2VjcmV0"), "{dbg}");
+        assert!(dbg.contains("presign_secret: Some([redacted])"), "{dbg}");
+        // Written back unchanged for the configuration file.
+        let back = serde_json::to_value(&c).unwrap();
+        assert_eq!(back["presign_secret"], "c2VjcmV0LWtleQ==");
     }
 }

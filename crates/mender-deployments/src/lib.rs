@@ -20,15 +20,22 @@ use mender_api::inventory::InventoryClient;
 use mender_api::workflows::WorkflowStarter;
 use mender_blob::BlobStore;
 use mender_core::service::Routers;
-use mender_db::{Db, Migrations};
+use mender_core::{Secret, SharedClock};
+use mender_db::{Db, Schema};
 use sqlx::migrate::Migrator;
 
 pub use app::App;
 pub use app::generate::{GENERATE_WORKFLOW, GenerateJob};
 pub use config::DeploymentsConfig;
 
-static MIG_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
-static MIG_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+/// The service name: its SQLite file is `deployments.db`, its PostgreSQL schema
+/// `mender_deployments`.
+pub const SERVICE: &str = "deployments";
+
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+/// The deployments tables; the same SQL on both backends.
+pub static SCHEMA: Schema = Schema::portable(SERVICE, &MIGRATIONS);
 
 /// The deployments service.
 pub struct Service {
@@ -36,48 +43,30 @@ pub struct Service {
 }
 
 impl Service {
-    /// The service's migrations, for [`Db::connect`].
-    pub fn migrations() -> Migrations {
-        Migrations {
-            sqlite: &MIG_SQLITE,
-            postgres: &MIG_POSTGRES,
-        }
-    }
-
-    /// Builds the service. When `config.presign_secret` is unset, a random secret is used for
-    /// this process only; call [`DeploymentsConfig::resolve_presign_secret`] first to keep
-    /// links valid across restarts.
+    /// Builds the service on a migrated database (see [`SCHEMA`]). When
+    /// `config.presign_secret` is unset, a random secret is used for this process only; call
+    /// [`DeploymentsConfig::resolve_presign_secret`] first to keep links valid across
+    /// restarts. Fails only when no random secret can be had.
     pub fn new(
         db: Db,
+        clock: SharedClock,
         blobs: Arc<dyn BlobStore>,
         config: DeploymentsConfig,
         workflows: Arc<dyn WorkflowStarter>,
         inventory: Arc<dyn InventoryClient>,
-    ) -> Arc<Service> {
-        let store: Arc<dyn store::DeploymentsStore> = match db {
-            Db::Sqlite(p) => Arc::new(store::sqlite::SqliteStore::new(p)),
-            Db::Postgres(p) => Arc::new(store::postgres::PgStore::new(p)),
-        };
-        let secret = config.presign_secret.as_deref().and_then(presign::decode_secret).unwrap_or_else(|| {
-            if config.presign_secret.is_some() {
-                tracing::error!("deployments presign_secret is not valid base64; using a temporary secret");
-            } else {
-                tracing::warn!("no deployments presign secret configured; download links will not survive a restart");
-            }
-            let mut k = vec![0u8; 32];
-            let _ = aws_lc_rs::rand::fill(&mut k);
-            k
-        });
-        Arc::new(Service {
+    ) -> std::io::Result<Arc<Service>> {
+        let secret = presign_secret(&config, presign::random_secret)?;
+        Ok(Arc::new(Service {
             app: Arc::new(App {
-                store,
+                store: Arc::new(store::SqlStore::new(db)),
+                clock,
                 blobs,
-                presigner: presign::Presigner::new(&secret),
+                presigner: presign::Presigner::new(secret.expose()),
                 config,
                 workflows,
                 inventory,
             }),
-        })
+        }))
     }
 
     /// The operations, for in-process callers (e.g. the generate-artifact job).
@@ -93,7 +82,7 @@ impl Service {
     ) -> Result<String, error::Error> {
         let job: GenerateJob = serde_json::from_value(inputs)
             .map_err(|e| error::Error::BadRequest(format!("invalid generate job: {e}")))?;
-        self.app.generate_artifact(&job).await
+        Ok(self.app.generate_artifact(&job).await?.into_string())
     }
 
     /// The service's routes: management v1/v2, device v1, the open signed-download route and
@@ -112,13 +101,59 @@ impl Service {
     }
 }
 
+/// The configured link-signing secret, or one from `random` (for this process only).
+fn presign_secret(
+    config: &DeploymentsConfig,
+    random: impl FnOnce() -> std::io::Result<Secret<Vec<u8>>>,
+) -> std::io::Result<Secret<Vec<u8>>> {
+    let configured = config.presign_secret.as_ref();
+    if let Some(k) = configured.and_then(|s| presign::decode_secret(s.expose_str())) {
+        return Ok(k);
+    }
+    if configured.is_some() {
+        tracing::error!("deployments presign_secret is not valid base64; using a temporary secret");
+    } else {
+        tracing::warn!(
+            "no deployments presign secret configured; download links will not survive a restart"
+        );
+    }
+    random()
+}
+
 impl DeploymentsConfig {
     /// Fills `presign_secret` from `<data_dir>/keys/deployments/presign.key`, creating that
     /// file with a random secret on first start; a configured secret is checked instead.
     pub fn resolve_presign_secret(&mut self, data_dir: &Path) -> std::io::Result<()> {
         use base64::Engine;
-        let key = presign::load_or_create_secret(self.presign_secret.as_deref(), data_dir)?;
-        self.presign_secret = Some(base64::engine::general_purpose::STANDARD.encode(key));
+        let key = presign::load_or_create_secret(self.presign_secret.as_ref(), data_dir)?;
+        self.presign_secret = Some(Secret::new(
+            base64::engine::general_purpose::STANDARD.encode(key.expose()),
+        ));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_link_secret_without_randomness() {
+        let failing = || Err(std::io::Error::other("no randomness"));
+        let unset = DeploymentsConfig::default();
+        assert!(presign_secret(&unset, failing).is_err());
+        let invalid = DeploymentsConfig {
+            presign_secret: Some("!!!".into()),
+            ..Default::default()
+        };
+        assert!(presign_secret(&invalid, failing).is_err());
+        let set = DeploymentsConfig {
+            presign_secret: Some("c2VjcmV0".into()),
+            ..Default::default()
+        };
+        assert_eq!(presign_secret(&set, failing).unwrap().expose(), b"secret");
+        let random = presign_secret(&unset, presign::random_secret).unwrap();
+        assert_eq!(random.expose().len(), 32);
+        assert!(random.expose().iter().any(|b| *b != 0));
     }
 }

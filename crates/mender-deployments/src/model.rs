@@ -1,103 +1,34 @@
 //! Domain types of deployments: artifacts, releases, deployments, device deployments and
 //! device statuses, with their JSON shapes as upstream renders them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use mender_artifact::{ArtifactInfo, ArtifactMeta, TypeInfo, Update, UpdateFile};
+use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use time::OffsetDateTime;
-
-/// Artifact format and version (`version` file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct ArtifactInfo {
-    /// Always `mender`.
-    pub format: String,
-    /// 1, 2 or 3.
-    pub version: u32,
-}
-
-/// One payload file of an update.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct UpdateFile {
-    /// File name inside the payload.
-    pub name: String,
-    /// SHA-256 from the manifest, hex.
-    pub checksum: String,
-    /// Size in bytes.
-    pub size: i64,
-    /// Modification time from the payload tar, RFC 3339.
-    pub date: String,
-}
-
-/// Update type information.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct TypeInfo {
-    /// Payload type (`rootfs-image`, `single-file`...); `null` for empty payloads.
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-}
-
-/// One update (payload) of an artifact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Update {
-    /// The payload type.
-    pub type_info: TypeInfo,
-    /// Payload files.
-    pub files: Vec<UpdateFile>,
-    /// The payload's `meta-data` object (`{}` when absent).
-    #[serde(default)]
-    pub metadata: serde_json::Map<String, Value>,
-    /// Deprecated list form of the meta-data, kept for older clients.
-    #[serde(default)]
-    pub meta_data: Vec<Value>,
-}
-
-/// What the artifact's headers say (upstream `meta_artifact`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct ArtifactMeta {
-    /// Artifact name.
-    pub name: String,
-    /// Compatible device types.
-    pub device_types_compatible: Vec<String>,
-    /// Format and version.
-    pub info: ArtifactInfo,
-    /// Whether the artifact carries a signature (not verified, as upstream).
-    pub signed: bool,
-    /// Payloads.
-    pub updates: Vec<Update>,
-    /// Merged provides (v3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_provides: Option<BTreeMap<String, String>>,
-    /// Merged depends, always including `device_type`; values are strings or string lists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_depends: Option<serde_json::Map<String, Value>>,
-    /// Provides this artifact clears (v3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub clears_artifact_provides: Option<Vec<String>>,
-}
+use serde_json::{Map, Value};
 
 /// A stored artifact.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Artifact {
     /// Artifact id (UUID).
-    pub id: String,
+    pub id: ArtifactId,
     /// Tenant (empty in the open-source server).
-    pub tenant: String,
+    pub tenant: TenantId,
     /// User-supplied description.
     pub description: String,
-    /// Parsed header data.
+    /// Parsed header data; its `size` is the size of the stored artifact file in bytes.
     pub meta: ArtifactMeta,
-    /// Size of the artifact file in bytes.
-    pub size: i64,
     /// Creation or last edit.
-    pub modified: OffsetDateTime,
+    pub modified: Timestamp,
 }
 
 impl Artifact {
     /// The depends used for uniqueness: `device_type` always included.
     pub fn depends(&self) -> BTreeMap<String, Vec<String>> {
         let mut d: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (k, v) in self.meta.artifact_depends.iter().flatten() {
+        for (k, v) in &self.meta.artifact_depends {
             let vals = match v {
                 Value::Array(a) => a.iter().map(value_string).collect(),
                 other => vec![value_string(other)],
@@ -127,54 +58,126 @@ fn value_string(v: &Value) -> String {
     }
 }
 
-/// The JSON shape of an artifact in the management API (v1 and v2).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ArtifactView {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
+/// Upstream's JSON shape of an artifact's metadata (`meta_artifact`): what the API shows of
+/// it, and the document the store keeps (so its field order is fixed).
+#[derive(Debug, Serialize)]
+pub struct MetaArtifactJson<'a> {
+    /// Artifact name.
+    pub name: &'a str,
     /// Compatible device types.
-    pub device_types_compatible: Vec<String>,
+    pub device_types_compatible: &'a [String],
     /// Format and version.
-    pub info: ArtifactInfo,
+    pub info: &'a ArtifactInfo,
+    /// Whether the artifact carries a signature.
+    pub signed: bool,
+    /// Payloads.
+    pub updates: Vec<UpdateJson<'a>>,
+    /// Merged provides (v3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_provides: Option<&'a BTreeMap<String, String>>,
+    /// Merged depends; absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_depends: Option<&'a Map<String, Value>>,
+    /// Provides the artifact clears (v3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clears_artifact_provides: Option<&'a Vec<String>>,
+}
+
+impl<'a> From<&'a ArtifactMeta> for MetaArtifactJson<'a> {
+    fn from(m: &'a ArtifactMeta) -> Self {
+        Self {
+            name: &m.name,
+            device_types_compatible: &m.device_types_compatible,
+            info: &m.info,
+            signed: m.signed,
+            updates: m.updates.iter().map(UpdateJson::from).collect(),
+            artifact_provides: m.artifact_provides.as_ref(),
+            artifact_depends: Some(&m.artifact_depends).filter(|d| !d.is_empty()),
+            clears_artifact_provides: m.clears_artifact_provides.as_ref(),
+        }
+    }
+}
+
+/// Upstream's JSON shape of one payload: the meta-data twice, as the object `metadata`
+/// (`{}` when absent) and as the deprecated list `meta_data` of `{"Key","Value"}` pairs.
+#[derive(Debug, Serialize)]
+pub struct UpdateJson<'a> {
+    /// The payload type.
+    pub type_info: &'a TypeInfo,
+    /// Payload files.
+    pub files: &'a [UpdateFile],
+    /// The meta-data object.
+    pub metadata: Cow<'a, Map<String, Value>>,
+    /// The meta-data as a list, for older clients.
+    pub meta_data: Vec<Value>,
+}
+
+impl<'a> From<&'a Update> for UpdateJson<'a> {
+    fn from(u: &'a Update) -> Self {
+        let metadata = u
+            .meta_data
+            .as_ref()
+            .map_or_else(|| Cow::Owned(Map::new()), Cow::Borrowed);
+        let meta_data = metadata
+            .iter()
+            .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+            .collect();
+        Self {
+            type_info: &u.type_info,
+            files: &u.files,
+            metadata,
+            meta_data,
+        }
+    }
+}
+
+/// The JSON shape of an artifact in the management API (v1 and v2).
+#[derive(Debug, Serialize)]
+pub struct ArtifactView<'a> {
+    /// Id.
+    pub id: &'a ArtifactId,
+    /// Name.
+    pub name: &'a str,
+    /// Description.
+    pub description: &'a str,
+    /// Compatible device types.
+    pub device_types_compatible: &'a [String],
+    /// Format and version.
+    pub info: &'a ArtifactInfo,
     /// Signed.
     pub signed: bool,
     /// Payloads.
-    pub updates: Vec<Update>,
+    pub updates: Vec<UpdateJson<'a>>,
     /// Provides.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub artifact_provides: Option<BTreeMap<String, String>>,
+    pub artifact_provides: Option<&'a BTreeMap<String, String>>,
     /// Depends.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub artifact_depends: Option<serde_json::Map<String, Value>>,
+    pub artifact_depends: Option<&'a Map<String, Value>>,
     /// Cleared provides.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub clears_artifact_provides: Option<Vec<String>>,
+    pub clears_artifact_provides: Option<&'a Vec<String>>,
     /// Size in bytes.
-    pub size: i64,
+    pub size: u64,
     /// Modification time.
-    #[serde(with = "time::serde::rfc3339")]
-    pub modified: OffsetDateTime,
+    pub modified: Timestamp,
 }
 
-impl From<&Artifact> for ArtifactView {
-    fn from(a: &Artifact) -> Self {
-        let m = &a.meta;
+impl<'a> From<&'a Artifact> for ArtifactView<'a> {
+    fn from(a: &'a Artifact) -> Self {
+        let m = MetaArtifactJson::from(&a.meta);
         Self {
-            id: a.id.clone(),
-            name: m.name.clone(),
-            description: a.description.clone(),
-            device_types_compatible: m.device_types_compatible.clone(),
-            info: m.info.clone(),
+            id: &a.id,
+            name: m.name,
+            description: &a.description,
+            device_types_compatible: m.device_types_compatible,
+            info: m.info,
             signed: m.signed,
-            updates: m.updates.clone(),
-            artifact_provides: m.artifact_provides.clone(),
-            artifact_depends: m.artifact_depends.clone(),
-            clears_artifact_provides: m.clears_artifact_provides.clone(),
-            size: a.size,
+            updates: m.updates,
+            artifact_provides: m.artifact_provides,
+            artifact_depends: m.artifact_depends,
+            clears_artifact_provides: m.clears_artifact_provides,
+            size: a.meta.size,
             modified: a.modified,
         }
     }
@@ -392,17 +395,17 @@ impl DeploymentKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
     /// Id (UUID).
-    pub id: String,
+    pub id: DeploymentId,
     /// Tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Name.
     pub name: String,
     /// Release (artifact name) deployed.
     pub artifact_name: String,
     /// Creation time.
-    pub created: OffsetDateTime,
+    pub created: Timestamp,
     /// Finish time.
-    pub finished: Option<OffsetDateTime>,
+    pub finished: Option<Timestamp>,
     /// Overall status.
     pub status: DeploymentStatus,
     /// Number of targeted devices.
@@ -457,29 +460,29 @@ pub struct DeviceDeployment {
     /// Id (UUID).
     pub id: String,
     /// Tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Deployment.
-    pub deployment_id: String,
+    pub deployment_id: DeploymentId,
     /// Device.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Status.
     pub status: DeviceStatus,
     /// Free-form sub state reported by the device.
     pub substate: String,
     /// Creation time (first `next`).
-    pub created: OffsetDateTime,
+    pub created: Timestamp,
     /// First status change away from pending.
-    pub started: Option<OffsetDateTime>,
+    pub started: Option<Timestamp>,
     /// Finish time.
-    pub finished: Option<OffsetDateTime>,
+    pub finished: Option<Timestamp>,
     /// Not finished.
     pub active: bool,
     /// Hidden by a history reset.
-    pub deleted: Option<OffsetDateTime>,
+    pub deleted: Option<Timestamp>,
     /// Device type reported.
     pub device_type: String,
     /// Assigned artifact.
-    pub artifact_id: Option<String>,
+    pub artifact_id: Option<ArtifactId>,
     /// First request, to detect changed device data.
     pub request: Option<DeviceRequest>,
     /// Whether a log was uploaded.
@@ -541,7 +544,7 @@ pub struct ArtifactFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeploymentFilter {
     /// Ids.
-    pub ids: Vec<String>,
+    pub ids: Vec<DeploymentId>,
     /// Names.
     pub names: Vec<String>,
     /// Name or artifact name contains (v1 `search`).

@@ -4,8 +4,11 @@
 //! (the disk store), which has no per-tenant buckets, so nothing reads them back except the
 //! GET route. Upstream's S3/Azure health check of new settings is therefore not done either.
 
+use mender_core::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::config::{serialize_optional_secret, serialize_secret};
 
 /// Which object storage the settings are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -19,7 +22,7 @@ pub enum StorageType {
 }
 
 /// A tenant's storage settings, in upstream's JSON shape.
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StorageSettings {
     /// Provider.
     #[serde(rename = "type", default)]
@@ -43,14 +46,26 @@ pub struct StorageSettings {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key: String,
     /// Secret key (Azure: account key).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub secret: String,
+    #[serde(
+        default,
+        skip_serializing_if = "is_empty",
+        serialize_with = "serialize_secret"
+    )]
+    pub secret: Secret,
     /// S3 session token.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub token: String,
+    #[serde(
+        default,
+        skip_serializing_if = "is_empty",
+        serialize_with = "serialize_secret"
+    )]
+    pub token: Secret,
     /// Azure connection string, instead of uri/key/secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_string: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_optional_secret"
+    )]
+    pub connection_string: Option<Secret>,
     /// S3 path-style addressing.
     #[serde(default)]
     pub force_path_style: bool,
@@ -59,28 +74,8 @@ pub struct StorageSettings {
     pub use_accelerate: bool,
 }
 
-// Credentials never reach logs.
-impl std::fmt::Debug for StorageSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let redact = |s: &str| if s.is_empty() { "" } else { "<redacted>" };
-        f.debug_struct("StorageSettings")
-            .field("type", &self.kind)
-            .field("region", &self.region)
-            .field("bucket", &self.bucket)
-            .field("uri", &self.uri)
-            .field("external_uri", &self.external_uri)
-            .field("proxy_uri", &self.proxy_uri)
-            .field("key", &self.key)
-            .field("secret", &redact(&self.secret))
-            .field("token", &redact(&self.token))
-            .field(
-                "connection_string",
-                &self.connection_string.as_ref().map(|_| "<redacted>"),
-            )
-            .field("force_path_style", &self.force_path_style)
-            .field("use_accelerate", &self.use_accelerate)
-            .finish()
-    }
+fn is_empty(s: &Secret) -> bool {
+    s.expose_str().is_empty()
 }
 
 /// Keys of the settings object itself (not the Azure aliases).
@@ -150,7 +145,7 @@ impl StorageSettings {
                 s.key = v;
             }
             if let Some(v) = alias(&m, "account_key")? {
-                s.secret = v;
+                s.secret = Secret::new(v);
             }
             if let Some(v) = alias(&m, "container_name")? {
                 s.bucket = v;
@@ -175,11 +170,11 @@ impl StorageSettings {
         length(&mut e, "bucket", &self.bucket, 5, 100, true);
         if creds {
             length(&mut e, "key", &self.key, 5, 50, true);
-            length(&mut e, "secret", &self.secret, 5, 100, true);
+            length(&mut e, "secret", self.secret.expose_str(), 5, 100, true);
         }
         length(&mut e, "uri", &self.uri, 3, 2000, false);
         length(&mut e, "external_uri", &self.external_uri, 3, 2000, false);
-        length(&mut e, "token", &self.token, 5, 100, false);
+        length(&mut e, "token", self.token.expose_str(), 5, 100, false);
         if e.is_empty() {
             Ok(())
         } else {
@@ -229,5 +224,13 @@ mod tests {
         assert_eq!(az.bucket, "container");
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("secret!!"), "{dbg}");
+        assert!(dbg.contains("secret: [redacted]"), "{dbg}");
+        let dbg = format!("{az:?}");
+        assert!(!dbg.contains("AccountName"), "{dbg}");
+        // Stored and shown by the internal API with the values.
+        let doc = serde_json::to_value(&s).unwrap();
+        assert_eq!(doc["secret"], "secret!!");
+        assert!(doc.get("token").is_none(), "empty token left out: {doc}");
+        assert_eq!(serde_json::from_value::<StorageSettings>(doc).unwrap(), s);
     }
 }

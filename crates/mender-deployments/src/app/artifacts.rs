@@ -1,10 +1,12 @@
 //! Artifact operations: upload (streamed and parsed), list, show, edit, delete, links and
 //! serving the signed downloads.
 
-use mender_blob::{BlobRead, ByteRange, ByteStream};
-use time::OffsetDateTime;
+use std::time::Duration;
 
-use super::{App, LinkBase, artifact_key, is_uuid, now, parse::store_and_parse};
+use mender_blob::{BlobRead, ByteRange, ByteStream};
+use mender_core::{ArtifactId, TenantId, Timestamp};
+
+use super::{App, LinkBase, artifact_key, is_uuid, parse::store_and_parse};
 use crate::error::{Error, Result};
 use crate::model::{Artifact, ArtifactFilter};
 use crate::store::ArtifactDeletion;
@@ -18,7 +20,7 @@ pub struct Link {
     /// The URL.
     pub uri: String,
     /// When it stops working.
-    pub expire: OffsetDateTime,
+    pub expire: Timestamp,
 }
 
 /// An artifact download being served.
@@ -35,13 +37,13 @@ impl App {
     /// `id` may be given (internal uploads, generated artifacts); otherwise a new one is made.
     pub async fn upload_artifact(
         &self,
-        tenant: &str,
-        id: Option<String>,
+        tenant: &TenantId,
+        id: Option<ArtifactId>,
         description: String,
         data: ByteStream<'_>,
-    ) -> Result<String> {
-        let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        if !is_uuid(&id) {
+    ) -> Result<ArtifactId> {
+        let id = id.unwrap_or_else(|| ArtifactId::new(mender_core::ids::new_uuid()));
+        if !is_uuid(id.as_str()) {
             return Err(Error::BadRequest("artifact_id must be a UUID".to_owned()));
         }
         if self.store.get_artifact(tenant, &id).await?.is_some() {
@@ -50,15 +52,14 @@ impl App {
             ));
         }
         let key = artifact_key(tenant, &id);
-        let (meta, size) =
-            store_and_parse(&self.blobs, &key, data, self.config.max_image_size).await?;
+        let meta = store_and_parse(&self.blobs, &key, data, self.config.max_image_size).await?;
+        let size = meta.size;
         let artifact = Artifact {
             id: id.clone(),
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
             description,
             meta,
-            size: i64::try_from(size).unwrap_or(i64::MAX),
-            modified: now(),
+            modified: self.clock.now(),
         };
         if let Err(e) = self.store.insert_artifact(&artifact).await {
             if let Err(de) = self.blobs.delete(&key).await {
@@ -73,14 +74,14 @@ impl App {
     /// A page of artifacts and the total count.
     pub async fn list_artifacts(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         f: &ArtifactFilter,
     ) -> Result<(Vec<Artifact>, u64)> {
         Ok(self.store.list_artifacts(tenant, f).await?)
     }
 
     /// One artifact.
-    pub async fn get_artifact(&self, tenant: &str, id: &str) -> Result<Artifact> {
+    pub async fn get_artifact(&self, tenant: &TenantId, id: &ArtifactId) -> Result<Artifact> {
         self.store
             .get_artifact(tenant, id)
             .await?
@@ -90,8 +91,13 @@ impl App {
     /// Edits an artifact's description, as upstream `EditImage`: 400 for a non-UUID id or a
     /// description over 4096 characters, 422 once any deployment (even a finished one) has
     /// listed the artifact, 404 when it does not exist.
-    pub async fn edit_artifact(&self, tenant: &str, id: &str, description: &str) -> Result<()> {
-        if !is_uuid(id) {
+    pub async fn edit_artifact(
+        &self,
+        tenant: &TenantId,
+        id: &ArtifactId,
+        description: &str,
+    ) -> Result<()> {
+        if !is_uuid(id.as_str()) {
             return Err(Error::BadRequest("ID is not a valid UUID".to_owned()));
         }
         if description.chars().count() > 4096 {
@@ -106,7 +112,7 @@ impl App {
         }
         if !self
             .store
-            .set_artifact_description(tenant, id, description, now())
+            .set_artifact_description(tenant, id, description, self.clock.now())
             .await?
         {
             return Err(Error::NotFound("artifact not found".to_owned()));
@@ -115,7 +121,7 @@ impl App {
     }
 
     /// Deletes an artifact and its file; 409 while an unfinished deployment uses it.
-    pub async fn delete_artifact(&self, tenant: &str, id: &str) -> Result<()> {
+    pub async fn delete_artifact(&self, tenant: &TenantId, id: &ArtifactId) -> Result<()> {
         match self.store.delete_artifact(tenant, id).await? {
             ArtifactDeletion::NotFound => Err(Error::NotFound("artifact not found".to_owned())),
             ArtifactDeletion::InUse => Err(Error::Conflict(
@@ -133,31 +139,26 @@ impl App {
     /// A signed link to the artifact file, valid for `expire_seconds`.
     pub async fn artifact_link(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &ArtifactId,
         base: &LinkBase,
         expire_seconds: u64,
     ) -> Result<Link> {
         let artifact = self.get_artifact(tenant, id).await?;
-        Ok(self.link_for(&artifact, base, expire_seconds))
+        Ok(self.link_for(&artifact, base, link_lifetime(expire_seconds)))
     }
 
-    /// A link for a known artifact: presigned by the blob store when it can, else ours.
+    /// A link for a known artifact, valid for `lifetime`: presigned by the blob store when it
+    /// can, else ours.
     pub(crate) fn link_for(
         &self,
         artifact: &Artifact,
         base: &LinkBase,
-        expire_seconds: u64,
+        lifetime: Duration,
     ) -> Link {
-        let secs = i64::try_from(expire_seconds)
-            .unwrap_or(i64::MAX / 2)
-            .clamp(60, 7 * 24 * 3600);
-        let expire = OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+        let expire = self.clock.now() + lifetime;
         let key = artifact_key(&artifact.tenant, &artifact.id);
-        if let Some(uri) = self
-            .blobs
-            .presign_get(&key, std::time::Duration::from_secs(secs.unsigned_abs()))
-        {
+        if let Some(uri) = self.blobs.presign_get(&key, lifetime) {
             return Link { uri, expire };
         }
         let path = format!("{DOWNLOAD_PREFIX}/{}", artifact.id);
@@ -169,22 +170,29 @@ impl App {
     }
 
     /// The signed query string that makes `path` downloadable until `expire`.
-    pub fn sign_path(&self, path: &str, expire: OffsetDateTime, tenant: &str) -> String {
+    pub fn sign_path(&self, path: &str, expire: Timestamp, tenant: &TenantId) -> String {
         self.presigner.sign(path, expire, tenant)
+    }
+
+    /// Checks the signature and expiry of an artifact download link; returns its tenant.
+    pub(crate) fn verify_download(
+        &self,
+        id: &ArtifactId,
+        query: &[(String, String)],
+    ) -> Result<TenantId> {
+        let path = format!("{DOWNLOAD_PREFIX}/{id}");
+        self.presigner.verify(&path, query, self.clock.now())
     }
 
     /// Serves a signed download: checks the signature and expiry, then opens the file.
     pub async fn open_download(
         &self,
-        id: &str,
+        id: &ArtifactId,
         query: &[(String, String)],
         range: Option<ByteRange>,
     ) -> Result<Download> {
-        let path = format!("{DOWNLOAD_PREFIX}/{id}");
-        let tenant = self
-            .presigner
-            .verify(&path, query, OffsetDateTime::now_utc())?;
-        if !is_uuid(id) {
+        let tenant = self.verify_download(id, query)?;
+        if !is_uuid(id.as_str()) {
             return Err(Error::NotFound("artifact not found".to_owned()));
         }
         let artifact = self.get_artifact(&tenant, id).await?;
@@ -203,4 +211,9 @@ impl App {
             read,
         })
     }
+}
+
+/// How long a link stays valid: the configured seconds, kept between a minute and a week.
+pub(crate) fn link_lifetime(expire_seconds: u64) -> Duration {
+    Duration::from_secs(expire_seconds.clamp(60, 7 * 24 * 3600))
 }

@@ -2,11 +2,11 @@
 //! not stored but generated on each download — a version-3 `mender-configure` artifact whose
 //! meta-data is the configuration — behind upstream's HMAC-signed download link.
 
+use mender_core::{DeploymentId, DeviceId, TenantId, Timestamp};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
-use super::artifacts::Link;
-use super::{App, LinkBase, is_uuid, now};
+use super::artifacts::{Link, link_lifetime};
+use super::{App, LinkBase, is_uuid};
 use crate::error::{Error, Result};
 use crate::model::{Deployment, DeploymentKind, DeploymentStatus};
 use crate::store::StoreError;
@@ -36,11 +36,12 @@ pub fn config_download_path(deployment_id: &str, device_type: &str, device_id: &
 }
 
 /// Builds the `mender-configure` artifact upstream generates (no compression, no payload
-/// files, meta-data = configuration).
+/// files, meta-data = configuration), its files dated `mtime`.
 pub fn build_configuration_artifact(
     name: &str,
     device_type: &str,
     configuration: Map<String, Value>,
+    mtime: Timestamp,
 ) -> std::result::Result<Vec<u8>, mender_artifact::Error> {
     let spec = mender_artifact::ArtifactSpec {
         name: name.to_owned(),
@@ -57,7 +58,7 @@ pub fn build_configuration_artifact(
             meta_data: Some(configuration),
         }],
         compression: mender_artifact::Compression::None,
-        mtime: OffsetDateTime::now_utc(),
+        mtime: mtime.to_datetime(),
     };
     mender_artifact::write_artifact(Vec::new(), spec)
 }
@@ -75,17 +76,17 @@ impl App {
     /// when the id is taken.
     pub async fn create_configuration_deployment(
         &self,
-        tenant: &str,
-        deployment_id: &str,
-        device_id: &str,
+        tenant: &TenantId,
+        deployment_id: &DeploymentId,
+        device_id: &DeviceId,
         req: NewConfigurationDeployment,
-    ) -> Result<String> {
-        if !is_uuid(deployment_id) {
+    ) -> Result<DeploymentId> {
+        if !is_uuid(deployment_id.as_str()) {
             return Err(Error::BadRequest(
                 "Deployment ID must be a valid UUID".to_owned(),
             ));
         }
-        if device_id.is_empty() || device_id.len() > 1024 {
+        if device_id.is_empty() || device_id.as_str().len() > 1024 {
             return Err(Error::BadRequest(
                 "device ID missing or too long".to_owned(),
             ));
@@ -105,14 +106,15 @@ impl App {
         // every stored configuration deployment downloadable.
         let config = parse_configuration(&req.configuration)
             .ok_or_else(|| Error::BadRequest("configuration: must be a JSON object".to_owned()))?;
-        build_configuration_artifact(&req.name, "device-type", config)
+        let now = self.clock.now();
+        build_configuration_artifact(&req.name, "device-type", config, now)
             .map_err(|e| Error::BadRequest(format!("name: {e}")))?;
         let d = Deployment {
-            id: deployment_id.to_owned(),
-            tenant: tenant.to_owned(),
+            id: deployment_id.clone(),
+            tenant: tenant.clone(),
             artifact_name: req.name.clone(),
             name: req.name,
-            created: now(),
+            created: now,
             finished: None,
             status: DeploymentStatus::Pending,
             device_count: 1,
@@ -125,7 +127,7 @@ impl App {
         };
         match self
             .store
-            .insert_deployment(&d, &[device_id.to_owned()], &[])
+            .insert_deployment(&d, std::slice::from_ref(device_id), &[])
             .await
         {
             Ok(()) => {}
@@ -143,19 +145,17 @@ impl App {
     /// The signed link a device gets from `next` for a configuration deployment.
     pub(crate) fn configuration_link(
         &self,
-        tenant: &str,
-        deployment_id: &str,
+        tenant: &TenantId,
+        deployment_id: &DeploymentId,
         device_type: &str,
-        device_id: &str,
+        device_id: &DeviceId,
         base: &LinkBase,
     ) -> Link {
-        let secs = i64::try_from(self.config.download_expire_seconds)
-            .unwrap_or(i64::MAX / 2)
-            .clamp(60, 7 * 24 * 3600);
-        let expire = OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+        let lifetime = link_lifetime(self.config.download_expire_seconds);
+        let expire = self.clock.now() + lifetime;
         let enc = mender_core::paging::encode;
         let query = self.presigner.sign(
-            &config_download_path(deployment_id, device_type, device_id),
+            &config_download_path(deployment_id.as_str(), device_type, device_id.as_str()),
             expire,
             tenant,
         );
@@ -164,9 +164,9 @@ impl App {
                 "{}://{}{CONFIG_DOWNLOAD_PREFIX}/{}/{}/{}?{query}",
                 base.scheme,
                 base.host,
-                enc(deployment_id),
+                enc(deployment_id.as_str()),
                 enc(device_type),
-                enc(device_id)
+                enc(device_id.as_str())
             ),
             expire,
         }
@@ -177,15 +177,14 @@ impl App {
     /// device type in the path (unknown deployment 404).
     pub async fn configuration_download(
         &self,
-        deployment_id: &str,
+        deployment_id: &DeploymentId,
         device_type: &str,
-        device_id: &str,
+        device_id: &DeviceId,
         query: &[(String, String)],
     ) -> Result<Vec<u8>> {
-        let path = config_download_path(deployment_id, device_type, device_id);
-        let tenant = self
-            .presigner
-            .verify(&path, query, OffsetDateTime::now_utc())?;
+        let path = config_download_path(deployment_id.as_str(), device_type, device_id.as_str());
+        let now = self.clock.now();
+        let tenant = self.presigner.verify(&path, query, now)?;
         let not_found =
             || Error::NotFound(format!("deployment with id '{deployment_id}' not found"));
         let d = self
@@ -205,7 +204,7 @@ impl App {
                     "deployment {deployment_id}: configuration is not a JSON object"
                 )))
             })?;
-        build_configuration_artifact(&d.artifact_name, device_type, config)
+        build_configuration_artifact(&d.artifact_name, device_type, config, now)
             .map_err(|e| Error::BadRequest(format!("cannot generate the artifact: {e}")))
     }
 }
@@ -218,7 +217,8 @@ mod tests {
     fn generated_artifact_parses_back() {
         let mut cfg = Map::new();
         cfg.insert("timezone".into(), Value::from("UTC"));
-        let bytes = build_configuration_artifact("cfg-1", "rpi4", cfg.clone()).unwrap();
+        let mtime = Timestamp::from_unix_secs(1_700_000_000);
+        let bytes = build_configuration_artifact("cfg-1", "rpi4", cfg.clone(), mtime).unwrap();
         let meta = mender_artifact::parse(&bytes[..]).unwrap();
         assert_eq!(meta.name, "cfg-1");
         assert_eq!(meta.device_types_compatible, vec!["rpi4".to_owned()]);

@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{App, now};
+use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId};
+
+use super::App;
 use crate::error::{Error, Result};
 use crate::model::{
     Artifact, Deployment, DeploymentFilter, DeploymentKind, DeploymentStatus, DeviceDeployment,
@@ -19,7 +21,7 @@ pub struct NewDeployment {
     /// Release to deploy.
     pub artifact_name: String,
     /// Target devices.
-    pub devices: Vec<String>,
+    pub devices: Vec<DeviceId>,
     /// Target every accepted device.
     pub all_devices: bool,
     /// Skip the already-installed check.
@@ -61,7 +63,7 @@ pub const CONFLICTING_DEPLOYMENT: &str =
 /// artifact name, the devices in the order given (group and all-device deployments: as
 /// inventory listed them), `all_devices` and `force_installation`. The group name is not
 /// part of it, so two group deployments resolving to the same devices clash too.
-fn constructor_checksum(req: &NewDeployment, devices: &[String]) -> String {
+fn constructor_checksum(req: &NewDeployment, devices: &[DeviceId]) -> String {
     use sha2::{Digest, Sha256};
     let doc = serde_json::json!({
         "name": req.name,
@@ -79,10 +81,10 @@ impl App {
     /// name, artifact name, devices and flags exists (upstream `ErrConflictingDeployment`).
     pub async fn create_deployment(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         req: NewDeployment,
         targets: Targets,
-    ) -> Result<String> {
+    ) -> Result<DeploymentId> {
         if req.name.trim().is_empty() {
             return Err(Error::BadRequest("name: cannot be blank".to_owned()));
         }
@@ -95,10 +97,13 @@ impl App {
             Targets::Group(g) => {
                 let devs = self
                     .inventory
-                    .devices_in_group(tenant, g)
+                    .devices_in_group(tenant.as_str(), g)
                     .await
                     .map_err(|e| Error::Upstream(e.to_string()))?;
-                (devs, vec![g.clone()])
+                (
+                    devs.into_iter().map(DeviceId::from).collect(),
+                    vec![g.clone()],
+                )
             }
             Targets::Request => {
                 if req.all_devices && !req.devices.is_empty() {
@@ -109,10 +114,10 @@ impl App {
                 if req.all_devices {
                     let devs = self
                         .inventory
-                        .all_devices(tenant)
+                        .all_devices(tenant.as_str())
                         .await
                         .map_err(|e| Error::Upstream(e.to_string()))?;
-                    (devs, Vec::new())
+                    (devs.into_iter().map(DeviceId::from).collect(), Vec::new())
                 } else {
                     if req.devices.is_empty() {
                         return Err(Error::BadRequest("devices: cannot be blank".to_owned()));
@@ -122,7 +127,7 @@ impl App {
             }
         };
         let checksum = constructor_checksum(&req, &devices);
-        let devices: Vec<String> = devices
+        let devices: Vec<DeviceId> = devices
             .into_iter()
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -132,7 +137,10 @@ impl App {
                 "no devices found for the deployment".to_owned(),
             ));
         }
-        if devices.iter().any(|d| d.is_empty() || d.len() > 1024) {
+        if devices
+            .iter()
+            .any(|d| d.is_empty() || d.as_str().len() > 1024)
+        {
             return Err(Error::BadRequest("devices: invalid device id".to_owned()));
         }
         let artifacts = self
@@ -146,11 +154,11 @@ impl App {
         }
         let count = i64::try_from(devices.len()).unwrap_or(i64::MAX);
         let d = Deployment {
-            id: uuid::Uuid::new_v4().to_string(),
-            tenant: tenant.to_owned(),
+            id: DeploymentId::new(mender_core::ids::new_uuid()),
+            tenant: tenant.clone(),
             name: req.name,
             artifact_name: req.artifact_name,
-            created: now(),
+            created: self.clock.now(),
             finished: None,
             status: DeploymentStatus::Pending,
             device_count: count,
@@ -161,7 +169,7 @@ impl App {
             configuration: None,
             checksum: Some(checksum),
         };
-        let ids: Vec<String> = artifacts.into_iter().map(|a| a.id).collect();
+        let ids: Vec<ArtifactId> = artifacts.into_iter().map(|a| a.id).collect();
         match self.store.insert_deployment(&d, &devices, &ids).await {
             Ok(()) => {}
             Err(StoreError::DeploymentConflict) => {
@@ -176,14 +184,14 @@ impl App {
     /// A page of deployments and the total count.
     pub async fn list_deployments(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         f: &DeploymentFilter,
     ) -> Result<(Vec<Deployment>, u64)> {
         Ok(self.store.list_deployments(tenant, f).await?)
     }
 
     /// One deployment.
-    pub async fn get_deployment(&self, tenant: &str, id: &str) -> Result<Deployment> {
+    pub async fn get_deployment(&self, tenant: &TenantId, id: &DeploymentId) -> Result<Deployment> {
         self.store
             .get_deployment(tenant, id)
             .await?
@@ -191,16 +199,24 @@ impl App {
     }
 
     /// Candidate artifact ids of a deployment.
-    pub async fn deployment_artifacts(&self, tenant: &str, id: &str) -> Result<Vec<String>> {
+    pub async fn deployment_artifacts(
+        &self,
+        tenant: &TenantId,
+        id: &DeploymentId,
+    ) -> Result<Vec<ArtifactId>> {
         Ok(self.store.deployment_artifact_ids(tenant, id).await?)
     }
 
     /// Statistics of one deployment (404 when unknown).
-    pub async fn deployment_statistics(&self, tenant: &str, id: &str) -> Result<Statistics> {
+    pub async fn deployment_statistics(
+        &self,
+        tenant: &TenantId,
+        id: &DeploymentId,
+    ) -> Result<Statistics> {
         self.get_deployment(tenant, id).await?;
         Ok(self
             .store
-            .statistics(tenant, &[id.to_owned()])
+            .statistics(tenant, std::slice::from_ref(id))
             .await?
             .remove(id)
             .unwrap_or_default())
@@ -209,15 +225,15 @@ impl App {
     /// Statistics of several deployments, in the order asked, skipping unknown ids.
     pub async fn deployments_statistics(
         &self,
-        tenant: &str,
-        ids: &[String],
-    ) -> Result<Vec<(String, Statistics)>> {
+        tenant: &TenantId,
+        ids: &[DeploymentId],
+    ) -> Result<Vec<(DeploymentId, Statistics)>> {
         if ids.is_empty() {
             return Err(Error::BadRequest(
                 "deployment_ids: cannot be blank".to_owned(),
             ));
         }
-        let known: BTreeSet<String> = self
+        let known: BTreeSet<DeploymentId> = self
             .store
             .get_deployments(tenant, ids)
             .await?
@@ -233,19 +249,25 @@ impl App {
     }
 
     /// Aborts a deployment (404 unknown, 422 already finished).
-    pub async fn abort_deployment(&self, tenant: &str, id: &str) -> Result<()> {
+    pub async fn abort_deployment(&self, tenant: &TenantId, id: &DeploymentId) -> Result<()> {
         let d = self.get_deployment(tenant, id).await?;
         if d.status == DeploymentStatus::Finished {
             return Err(Error::Unprocessable(
                 "deployment already finished".to_owned(),
             ));
         }
-        self.store.abort_deployment(tenant, id, now()).await?;
+        self.store
+            .abort_deployment(tenant, id, self.clock.now())
+            .await?;
         Ok(())
     }
 
     /// Target device ids of a deployment.
-    pub async fn deployment_device_ids(&self, tenant: &str, id: &str) -> Result<Vec<String>> {
+    pub async fn deployment_device_ids(
+        &self,
+        tenant: &TenantId,
+        id: &DeploymentId,
+    ) -> Result<Vec<DeviceId>> {
         self.get_deployment(tenant, id).await?;
         Ok(self.store.deployment_device_ids(tenant, id).await?)
     }
@@ -253,8 +275,8 @@ impl App {
     /// A page of a deployment's device deployments with their artifacts, and the total.
     pub async fn deployment_devices(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &DeploymentId,
         status: Option<&StatusFilter>,
         offset: u64,
         limit: Option<u64>,
@@ -269,10 +291,10 @@ impl App {
 
     async fn with_artifacts(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         dds: Vec<DeviceDeployment>,
     ) -> Result<Vec<DeviceDeploymentView>> {
-        let mut cache: HashMap<String, Option<Artifact>> = HashMap::new();
+        let mut cache: HashMap<ArtifactId, Option<Artifact>> = HashMap::new();
         let mut out = Vec::with_capacity(dds.len());
         for dd in dds {
             let artifact = match &dd.artifact_id {
@@ -290,7 +312,12 @@ impl App {
     }
 
     /// The log a device uploaded for a deployment, as text lines.
-    pub async fn device_log(&self, tenant: &str, deployment: &str, device: &str) -> Result<String> {
+    pub async fn device_log(
+        &self,
+        tenant: &TenantId,
+        deployment: &DeploymentId,
+        device: &DeviceId,
+    ) -> Result<String> {
         let dd = self
             .store
             .get_device_deployment(tenant, deployment, device)
@@ -312,8 +339,8 @@ impl App {
     /// A device's deployment history, newest first.
     pub async fn device_history(
         &self,
-        tenant: &str,
-        device: &str,
+        tenant: &TenantId,
+        device: &DeviceId,
         status: Option<&StatusFilter>,
         offset: u64,
         limit: u64,
@@ -326,23 +353,27 @@ impl App {
     }
 
     /// History entries for device deployment ids.
-    pub async fn history_by_ids(&self, tenant: &str, ids: &[String]) -> Result<Vec<HistoryEntry>> {
+    pub async fn history_by_ids(
+        &self,
+        tenant: &TenantId,
+        ids: &[String],
+    ) -> Result<Vec<HistoryEntry>> {
         let dds = self.store.device_deployments_by_ids(tenant, ids).await?;
         self.history_entries(tenant, dds).await
     }
 
     async fn history_entries(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         dds: Vec<DeviceDeployment>,
     ) -> Result<Vec<HistoryEntry>> {
-        let dep_ids: Vec<String> = dds
+        let dep_ids: Vec<DeploymentId> = dds
             .iter()
             .map(|d| d.deployment_id.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let deps: HashMap<String, Deployment> = self
+        let deps: HashMap<DeploymentId, Deployment> = self
             .store
             .get_deployments(tenant, &dep_ids)
             .await?
@@ -362,26 +393,35 @@ impl App {
     }
 
     /// Aborts every active deployment of a device.
-    pub async fn abort_device_deployments(&self, tenant: &str, device: &str) -> Result<()> {
+    pub async fn abort_device_deployments(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+    ) -> Result<()> {
         Ok(self
             .store
-            .finish_device(tenant, device, DeviceStatus::Aborted, now())
+            .finish_device(tenant, device, DeviceStatus::Aborted, self.clock.now())
             .await?)
     }
 
     /// Marks the device's active deployments `decommissioned` (the device was removed).
-    pub async fn decommission_device(&self, tenant: &str, device: &str) -> Result<()> {
+    pub async fn decommission_device(&self, tenant: &TenantId, device: &DeviceId) -> Result<()> {
         Ok(self
             .store
-            .finish_device(tenant, device, DeviceStatus::Decommissioned, now())
+            .finish_device(
+                tenant,
+                device,
+                DeviceStatus::Decommissioned,
+                self.clock.now(),
+            )
             .await?)
     }
 
     /// Resets a device's history so it becomes eligible for active deployments again.
-    pub async fn reset_device_history(&self, tenant: &str, device: &str) -> Result<()> {
+    pub async fn reset_device_history(&self, tenant: &TenantId, device: &DeviceId) -> Result<()> {
         Ok(self
             .store
-            .reset_device_history(tenant, device, now())
+            .reset_device_history(tenant, device, self.clock.now())
             .await?)
     }
 }

@@ -1,8 +1,10 @@
 //! The device side of a deployment: checking for an update (`next`), reporting status and
 //! uploading logs, with upstream's selection and status rules.
 
-use super::artifacts::Link;
-use super::{App, LinkBase, now};
+use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId};
+
+use super::artifacts::{Link, link_lifetime};
+use super::{App, LinkBase};
 use crate::error::{Error, Result};
 use crate::model::{
     Artifact, DeploymentKind, DeviceDeployment, DeviceRequest, DeviceStatus, LogMessage,
@@ -12,10 +14,10 @@ use crate::model::{
 #[derive(Debug, Clone)]
 pub struct Instructions {
     /// Deployment id.
-    pub deployment_id: String,
+    pub deployment_id: DeploymentId,
     /// Artifact id; for a configuration deployment (whose artifact is generated on
     /// download) the deployment id followed by the device id, as upstream.
-    pub artifact_id: String,
+    pub artifact_id: ArtifactId,
     /// Artifact name.
     pub artifact_name: String,
     /// Compatible device types (configuration deployments: the reported one).
@@ -30,8 +32,8 @@ impl App {
     /// artifact → `noartifact`; same artifact installed → `already-installed`.
     pub async fn next_deployment(
         &self,
-        tenant: &str,
-        device: &str,
+        tenant: &TenantId,
+        device: &DeviceId,
         req: DeviceRequest,
         base: &LinkBase,
     ) -> Result<Option<Instructions>> {
@@ -52,13 +54,13 @@ impl App {
                     return Ok(None);
                 };
                 let dd = DeviceDeployment {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    tenant: tenant.to_owned(),
+                    id: mender_core::ids::new_uuid(),
+                    tenant: tenant.clone(),
                     deployment_id: dep.id,
-                    device_id: device.to_owned(),
+                    device_id: device.clone(),
                     status: DeviceStatus::Pending,
                     substate: String::new(),
-                    created: now(),
+                    created: self.clock.now(),
                     started: None,
                     finished: None,
                     active: true,
@@ -73,7 +75,13 @@ impl App {
         };
         if dd.request.as_ref().is_some_and(|first| *first != req) {
             self.store
-                .set_device_status(tenant, &dd.id, DeviceStatus::Failure, None, now())
+                .set_device_status(
+                    tenant,
+                    &dd.id,
+                    DeviceStatus::Failure,
+                    None,
+                    self.clock.now(),
+                )
                 .await?;
             return Err(Error::Conflict(
                 "the device reported different data during an ongoing deployment".to_owned(),
@@ -88,7 +96,7 @@ impl App {
             let link =
                 self.configuration_link(tenant, &deployment.id, &req.device_type, device, base);
             return Ok(Some(Instructions {
-                artifact_id: format!("{}{device}", deployment.id),
+                artifact_id: ArtifactId::new(format!("{}{device}", deployment.id)),
                 artifact_name: deployment.artifact_name,
                 device_types_compatible: vec![req.device_type],
                 deployment_id: deployment.id,
@@ -102,14 +110,20 @@ impl App {
                     .pick_artifact(tenant, &dd.deployment_id, &req.device_type)
                     .await?;
                 self.store
-                    .assign_artifact(tenant, &dd.id, chosen.as_ref().map(|a| a.id.as_str()), &req)
+                    .assign_artifact(tenant, &dd.id, chosen.as_ref().map(|a| &a.id), &req)
                     .await?;
                 chosen
             }
         };
         let Some(artifact) = artifact else {
             self.store
-                .set_device_status(tenant, &dd.id, DeviceStatus::Noartifact, None, now())
+                .set_device_status(
+                    tenant,
+                    &dd.id,
+                    DeviceStatus::Noartifact,
+                    None,
+                    self.clock.now(),
+                )
                 .await?;
             return Ok(None);
         };
@@ -118,11 +132,21 @@ impl App {
             && req.artifact_name == artifact.meta.name
         {
             self.store
-                .set_device_status(tenant, &dd.id, DeviceStatus::AlreadyInstalled, None, now())
+                .set_device_status(
+                    tenant,
+                    &dd.id,
+                    DeviceStatus::AlreadyInstalled,
+                    None,
+                    self.clock.now(),
+                )
                 .await?;
             return Ok(None);
         }
-        let link = self.link_for(&artifact, base, self.config.device_download_expire_seconds);
+        let link = self.link_for(
+            &artifact,
+            base,
+            link_lifetime(self.config.device_download_expire_seconds),
+        );
         Ok(Some(Instructions {
             deployment_id: deployment.id,
             artifact_id: artifact.id,
@@ -135,8 +159,8 @@ impl App {
     /// Among the deployment's artifacts, the smallest one compatible with the device type.
     async fn pick_artifact(
         &self,
-        tenant: &str,
-        deployment: &str,
+        tenant: &TenantId,
+        deployment: &DeploymentId,
         device_type: &str,
     ) -> Result<Option<Artifact>> {
         let mut best: Option<Artifact> = None;
@@ -152,7 +176,7 @@ impl App {
                 .device_types_compatible
                 .iter()
                 .any(|t| t == device_type)
-                && best.as_ref().is_none_or(|b| a.size < b.size)
+                && best.as_ref().is_none_or(|b| a.meta.size < b.meta.size)
             {
                 best = Some(a);
             }
@@ -164,9 +188,9 @@ impl App {
     /// deployment, 409 once aborted or decommissioned, otherwise applied (same status is a no-op).
     pub async fn report_status(
         &self,
-        tenant: &str,
-        device: &str,
-        deployment: &str,
+        tenant: &TenantId,
+        device: &DeviceId,
+        deployment: &DeploymentId,
         status: &str,
         substate: Option<&str>,
     ) -> Result<()> {
@@ -203,7 +227,7 @@ impl App {
                 &dd.id,
                 status,
                 substate.filter(|s| !s.is_empty()),
-                now(),
+                self.clock.now(),
             )
             .await?;
         Ok(())
@@ -212,9 +236,9 @@ impl App {
     /// Stores the log a device uploads for a deployment.
     pub async fn upload_log(
         &self,
-        tenant: &str,
-        device: &str,
-        deployment: &str,
+        tenant: &TenantId,
+        device: &DeviceId,
+        deployment: &DeploymentId,
         messages: Vec<LogMessage>,
     ) -> Result<()> {
         if messages.is_empty() {

@@ -7,6 +7,7 @@ use std::io::{Seek, SeekFrom, Write};
 
 use futures::StreamExt;
 use mender_blob::{BlobError, ByteStream};
+use mender_core::{ArtifactId, TenantId};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
@@ -41,9 +42,9 @@ pub struct GenerateJob {
     pub request_id: String,
     /// Tenant.
     #[serde(default)]
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Id the generated artifact gets.
-    pub artifact_id: String,
+    pub artifact_id: ArtifactId,
     /// Artifact name.
     pub name: String,
     /// Description.
@@ -79,10 +80,10 @@ impl App {
     /// artifact will have.
     pub async fn start_generate(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         req: GenerateRequest,
         data: ByteStream<'_>,
-    ) -> Result<String> {
+    ) -> Result<ArtifactId> {
         if req.name.is_empty() || req.name.chars().count() > 4096 {
             return Err(Error::BadRequest(
                 "name: must be 1 to 4096 characters".to_owned(),
@@ -99,7 +100,7 @@ impl App {
             ));
         }
         parse_args(&req.args)?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = ArtifactId::new(mender_core::ids::new_uuid());
         let key = generate_key(tenant, &id);
         match self
             .blobs
@@ -119,7 +120,7 @@ impl App {
         }
         let job = GenerateJob {
             request_id: mender_core::request_id::current().unwrap_or_default(),
-            tenant_id: tenant.to_owned(),
+            tenant_id: tenant.clone(),
             artifact_id: id.clone(),
             name: req.name,
             description: req.description,
@@ -144,8 +145,8 @@ impl App {
 
     /// Executes a generate job: builds the single-file artifact from the stored raw file,
     /// stores it as a normal artifact with id `job.artifact_id` and removes the raw file.
-    pub async fn generate_artifact(&self, job: &GenerateJob) -> Result<String> {
-        if !is_uuid(&job.artifact_id) {
+    pub async fn generate_artifact(&self, job: &GenerateJob) -> Result<ArtifactId> {
+        if !is_uuid(job.artifact_id.as_str()) {
             return Err(Error::BadRequest("artifact_id must be a UUID".to_owned()));
         }
         let args = parse_args(&job.args)?;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use mender_api::inventory::InventoryClient;
 use mender_api::workflows::WorkflowStarter;
 use mender_blob::BlobStore;
-use time::OffsetDateTime;
+use mender_core::{ArtifactId, SharedClock, TenantId};
 
 use crate::config::DeploymentsConfig;
 use crate::presign::Presigner;
@@ -24,6 +24,7 @@ use crate::store::DeploymentsStore;
 /// Everything the operations need.
 pub struct App {
     pub(crate) store: Arc<dyn DeploymentsStore>,
+    pub(crate) clock: SharedClock,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) config: DeploymentsConfig,
     pub(crate) presigner: Presigner,
@@ -40,15 +41,8 @@ pub struct LinkBase {
     pub host: String,
 }
 
-/// The current time, truncated to microseconds so stored and rendered times agree everywhere.
-pub(crate) fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
-        .unwrap_or(t)
-}
-
 /// Blob key of an artifact file.
-pub(crate) fn artifact_key(tenant: &str, id: &str) -> String {
+pub(crate) fn artifact_key(tenant: &TenantId, id: &ArtifactId) -> String {
     if tenant.is_empty() {
         format!("artifacts/{id}")
     } else {
@@ -57,7 +51,7 @@ pub(crate) fn artifact_key(tenant: &str, id: &str) -> String {
 }
 
 /// Blob key of a raw file waiting for artifact generation.
-pub(crate) fn generate_key(tenant: &str, id: &str) -> String {
+pub(crate) fn generate_key(tenant: &TenantId, id: &ArtifactId) -> String {
     if tenant.is_empty() {
         format!("generate/{id}")
     } else {

@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
+use mender_artifact::ArtifactMeta;
 use mender_blob::{BlobError, BlobStore, ByteStream};
-use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::model::{ArtifactInfo, ArtifactMeta, TypeInfo, Update, UpdateFile};
 
 const PARSER_STOPPED: &str = "artifact parser stopped";
 
@@ -44,13 +43,14 @@ impl ChannelReader {
 }
 
 /// Stores `data` under `key` (at most `limit` bytes) and parses it as an artifact at the
-/// same time. On any failure nothing is left in the store.
+/// same time; the metadata's size is the stored file's. On any failure nothing is left in the
+/// store.
 pub(crate) async fn store_and_parse(
     blobs: &Arc<dyn BlobStore>,
     key: &str,
     data: ByteStream<'_>,
     limit: u64,
-) -> Result<(ArtifactMeta, u64)> {
+) -> Result<ArtifactMeta> {
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     let parser = tokio::task::spawn_blocking(move || {
         let mut reader = ChannelReader {
@@ -103,7 +103,7 @@ pub(crate) async fn store_and_parse(
         }
         Err(e) => return Err(e.into()),
     };
-    let meta = match parsed {
+    let mut meta = match parsed {
         Ok(m) => m,
         Err(e) => {
             return fail(Error::BadRequest(format!(
@@ -112,11 +112,12 @@ pub(crate) async fn store_and_parse(
             .await;
         }
     };
-    let meta = convert(meta);
+    // The parser stops at the end of the last member; the file is what was stored.
+    meta.size = info.size;
     if let Err(e) = validate(&meta) {
         return fail(e).await;
     }
-    Ok((meta, info.size))
+    Ok(meta)
 }
 
 fn validate(m: &ArtifactMeta) -> Result<()> {
@@ -137,55 +138,4 @@ fn validate(m: &ArtifactMeta) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Converts the parser's metadata into the stored and rendered shape.
-fn convert(m: mender_artifact::ArtifactMeta) -> ArtifactMeta {
-    let updates = m
-        .updates
-        .into_iter()
-        .map(|u| {
-            let metadata = u.meta_data.unwrap_or_default();
-            Update {
-                type_info: TypeInfo {
-                    kind: u.type_info.type_,
-                },
-                files: u
-                    .files
-                    .into_iter()
-                    .map(|f| UpdateFile {
-                        name: f.name,
-                        checksum: f.checksum,
-                        size: i64::try_from(f.size).unwrap_or(i64::MAX),
-                        date: f
-                            .date
-                            .format(&time::format_description::well_known::Rfc3339)
-                            .unwrap_or_default(),
-                    })
-                    .collect(),
-                meta_data: deprecated_meta_data(&metadata),
-                metadata,
-            }
-        })
-        .collect();
-    ArtifactMeta {
-        name: m.name,
-        device_types_compatible: m.device_types_compatible,
-        info: ArtifactInfo {
-            format: m.info.format,
-            version: m.info.version,
-        },
-        signed: m.signed,
-        updates,
-        artifact_provides: m.artifact_provides,
-        artifact_depends: Some(m.artifact_depends).filter(|d| !d.is_empty()),
-        clears_artifact_provides: m.clears_artifact_provides,
-    }
-}
-
-/// Upstream's deprecated `meta_data`: the meta-data object as a list of `{"Key","Value"}`.
-fn deprecated_meta_data(m: &Map<String, Value>) -> Vec<Value> {
-    m.iter()
-        .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
-        .collect()
 }

@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{App, artifact_key, now};
+use mender_core::{DeploymentId, TenantId, Timestamp};
+
+use super::{App, artifact_key};
 use crate::error::{Error, Result};
 use crate::model::{Artifact, ArtifactFilter, ReleaseMeta};
 
@@ -24,7 +26,7 @@ pub struct Release {
 
 impl Release {
     /// Latest modification of any of its artifacts.
-    pub fn modified(&self) -> Option<time::OffsetDateTime> {
+    pub fn modified(&self) -> Option<Timestamp> {
         self.artifacts.iter().map(|a| a.modified).max()
     }
 }
@@ -48,7 +50,11 @@ pub struct ReleaseFilter {
 
 impl App {
     /// Every release matching the filter, sorted.
-    pub async fn list_releases(&self, tenant: &str, f: &ReleaseFilter) -> Result<Vec<Release>> {
+    pub async fn list_releases(
+        &self,
+        tenant: &TenantId,
+        f: &ReleaseFilter,
+    ) -> Result<Vec<Release>> {
         let (artifacts, _) = self
             .store
             .list_artifacts(tenant, &ArtifactFilter::default())
@@ -96,7 +102,7 @@ impl App {
                         a.meta
                             .updates
                             .iter()
-                            .any(|u| u.type_info.kind.as_deref() == Some(t.as_str()))
+                            .any(|u| u.type_info.type_.as_deref() == Some(t.as_str()))
                     })
                 })
             })
@@ -121,7 +127,7 @@ impl App {
     }
 
     /// One release (404 when it has no artifacts).
-    pub async fn get_release(&self, tenant: &str, name: &str) -> Result<Release> {
+    pub async fn get_release(&self, tenant: &TenantId, name: &str) -> Result<Release> {
         let artifacts = self.store.artifacts_by_name(tenant, name).await?;
         if artifacts.is_empty() {
             return Err(Error::NotFound("release not found".to_owned()));
@@ -144,7 +150,12 @@ impl App {
     }
 
     /// Sets a release's notes.
-    pub async fn set_release_notes(&self, tenant: &str, name: &str, notes: &str) -> Result<()> {
+    pub async fn set_release_notes(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        notes: &str,
+    ) -> Result<()> {
         if notes.chars().count() > MAX_NOTES {
             return Err(Error::BadRequest(format!(
                 "notes: must be at most {MAX_NOTES} characters"
@@ -153,7 +164,7 @@ impl App {
         self.get_release(tenant, name).await?;
         if !self
             .store
-            .set_release_notes(tenant, name, notes, now())
+            .set_release_notes(tenant, name, notes, self.clock.now())
             .await?
         {
             return Err(Error::NotFound("release not found".to_owned()));
@@ -164,7 +175,7 @@ impl App {
     /// Replaces a release's tags (lower-cased, deduplicated, at most 20).
     pub async fn set_release_tags(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         name: &str,
         tags: Vec<String>,
     ) -> Result<()> {
@@ -191,7 +202,7 @@ impl App {
         let tags: Vec<String> = tags.into_iter().collect();
         if !self
             .store
-            .set_release_tags(tenant, name, &tags, now())
+            .set_release_tags(tenant, name, &tags, self.clock.now())
             .await?
         {
             return Err(Error::NotFound("release not found".to_owned()));
@@ -200,7 +211,7 @@ impl App {
     }
 
     /// Every tag in use, sorted.
-    pub async fn release_tags(&self, tenant: &str) -> Result<Vec<String>> {
+    pub async fn release_tags(&self, tenant: &TenantId) -> Result<Vec<String>> {
         let tags: BTreeSet<String> = self
             .store
             .release_metas(tenant)
@@ -212,7 +223,7 @@ impl App {
     }
 
     /// Every payload type in use, sorted.
-    pub async fn release_types(&self, tenant: &str) -> Result<Vec<String>> {
+    pub async fn release_types(&self, tenant: &TenantId) -> Result<Vec<String>> {
         let (artifacts, _) = self
             .store
             .list_artifacts(tenant, &ArtifactFilter::default())
@@ -223,7 +234,7 @@ impl App {
                 a.meta
                     .updates
                     .iter()
-                    .filter_map(|u| u.type_info.kind.clone())
+                    .filter_map(|u| u.type_info.type_.clone())
             })
             .collect();
         Ok(types.into_iter().collect())
@@ -233,7 +244,7 @@ impl App {
     /// that use them.
     pub async fn delete_releases(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         names: &[String],
     ) -> Result<(), ReleasesInUse> {
         let active = self
@@ -268,7 +279,7 @@ impl App {
 #[derive(Debug)]
 pub enum ReleasesInUse {
     /// Unfinished deployments use them.
-    Active(Vec<String>),
+    Active(Vec<DeploymentId>),
     /// Something else failed.
     Other(Error),
 }

@@ -1,6 +1,8 @@
 //! Tenant settings and limits: storage settings (recorded only, see
 //! [`crate::storage_settings`]) and the storage usage limit.
 
+use mender_core::TenantId;
+
 use super::App;
 use crate::error::{Error, Result};
 use crate::storage_settings::StorageSettings;
@@ -8,7 +10,7 @@ use crate::store::StoreError;
 
 impl App {
     /// The tenant's storage settings; `None` means the server defaults.
-    pub async fn storage_settings(&self, tenant: &str) -> Result<Option<StorageSettings>> {
+    pub async fn storage_settings(&self, tenant: &TenantId) -> Result<Option<StorageSettings>> {
         match self.store.get_storage_settings(tenant).await? {
             None => Ok(None),
             Some(text) => serde_json::from_str(&text)
@@ -20,7 +22,7 @@ impl App {
     /// Replaces the tenant's storage settings (validated), or resets them with `None`.
     pub async fn set_storage_settings(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         settings: Option<StorageSettings>,
     ) -> Result<()> {
         let text = match &settings {
@@ -37,12 +39,7 @@ impl App {
     }
 
     /// Total bytes of the tenant's artifacts.
-    pub async fn storage_usage(&self, tenant: &str) -> Result<u64> {
-        Ok(self
-            .store
-            .storage_usage(tenant)
-            .await?
-            .max(0)
-            .unsigned_abs())
+    pub async fn storage_usage(&self, tenant: &TenantId) -> Result<u64> {
+        Ok(self.store.storage_usage(tenant).await?)
     }
 }

@@ -7,14 +7,15 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use mender_core::{ApiError, Identity, Json};
+use mender_core::{ApiError, DeploymentId, Identity, Json};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{QueryPairs, State, device, get as q, link_base, render};
+use super::{State, device, get as q, link_base, render};
 use crate::app::App;
 use crate::app::devices::Instructions;
 use crate::model::{DeviceRequest, LogMessage};
+use mender_core::query::QueryPairs;
 
 const BASE: &str = "/api/devices/v1/deployments/device/deployments";
 
@@ -50,13 +51,13 @@ async fn next_get(
 ) -> Result<Response, ApiError> {
     let (tenant, dev) = device(&id)?;
     let req = DeviceRequest {
-        artifact_name: q(&query, "artifact_name").unwrap_or("").to_owned(),
-        device_type: q(&query, "device_type").unwrap_or("").to_owned(),
+        artifact_name: q(&query.0, "artifact_name").unwrap_or("").to_owned(),
+        device_type: q(&query.0, "device_type").unwrap_or("").to_owned(),
         artifact_provides: Default::default(),
     };
     let base = link_base(&s, &headers);
     Ok(render_next(
-        s.next_deployment(tenant, dev, req, &base).await?,
+        s.next_deployment(&tenant, &dev, req, &base).await?,
     ))
 }
 
@@ -111,7 +112,7 @@ async fn next_post(
     let req = device_request(body)?;
     let base = link_base(&s, &headers);
     Ok(render_next(
-        s.next_deployment(tenant, dev, req, &base).await?,
+        s.next_deployment(&tenant, &dev, req, &base).await?,
     ))
 }
 
@@ -125,11 +126,11 @@ struct StatusBody {
 async fn status(
     s: State,
     id: Identity,
-    Path(did): Path<String>,
+    Path(did): Path<DeploymentId>,
     Json(body): Json<StatusBody>,
 ) -> Result<StatusCode, ApiError> {
     let (tenant, dev) = device(&id)?;
-    s.report_status(tenant, dev, &did, &body.status, body.substate.as_deref())
+    s.report_status(&tenant, &dev, &did, &body.status, body.substate.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -142,10 +143,10 @@ struct LogBody {
 async fn log(
     s: State,
     id: Identity,
-    Path(did): Path<String>,
+    Path(did): Path<DeploymentId>,
     Json(body): Json<LogBody>,
 ) -> Result<StatusCode, ApiError> {
     let (tenant, dev) = device(&id)?;
-    s.upload_log(tenant, dev, &did, body.messages).await?;
+    s.upload_log(&tenant, &dev, &did, body.messages).await?;
     Ok(StatusCode::NO_CONTENT)
 }

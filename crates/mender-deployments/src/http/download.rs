@@ -8,13 +8,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use mender_blob::{BlobError, ByteRange};
-use mender_core::ApiError;
+use mender_core::{ApiError, ArtifactId, DeploymentId, DeviceId};
 
-use super::{QueryPairs, State};
+use super::State;
 use crate::app::App;
 use crate::app::artifacts::DOWNLOAD_PREFIX;
 use crate::app::configuration::CONFIG_DOWNLOAD_PREFIX;
 use crate::error::Error;
+use mender_core::query::QueryPairs;
 
 /// The open routes.
 pub fn routes() -> Router<std::sync::Arc<App>> {
@@ -30,14 +31,14 @@ pub fn routes() -> Router<std::sync::Arc<App>> {
 /// segments arrive percent-decoded, which is the form the signature covers.
 async fn download_configuration(
     s: State,
-    Path((deployment_id, device_type, device_id)): Path<(String, String, String)>,
+    Path((deployment_id, device_type, device_id)): Path<(DeploymentId, String, DeviceId)>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     if deployment_id.is_empty() || device_type.is_empty() || device_id.is_empty() {
         return Err(ApiError::not_found("not found"));
     }
     let bytes = s
-        .configuration_download(&deployment_id, &device_type, &device_id, &query)
+        .configuration_download(&deployment_id, &device_type, &device_id, &query.0)
         .await?;
     let len = bytes.len() as u64;
     let mut resp = Response::new(Body::from(bytes));
@@ -111,7 +112,7 @@ fn unsatisfiable(total: u64) -> Response {
 
 async fn download(
     s: State,
-    Path(id): Path<String>,
+    Path(id): Path<ArtifactId>,
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
@@ -121,16 +122,12 @@ async fn download(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().starts_with("bytes=-"));
     let total_hint = if suffix {
-        let tenant = s.presigner.verify(
-            &format!("{DOWNLOAD_PREFIX}/{id}"),
-            &query,
-            time::OffsetDateTime::now_utc(),
-        )?;
+        let tenant = s.verify_download(&id, &query.0)?;
         s.store
             .get_artifact(&tenant, &id)
             .await
             .map_err(Error::from)?
-            .map(|a| a.size.max(0).unsigned_abs())
+            .map(|a| a.meta.size)
     } else {
         None
     };
@@ -138,7 +135,7 @@ async fn download(
         Ok(r) => r,
         Err(()) => return Ok(unsatisfiable(total_hint.unwrap_or(0))),
     };
-    let dl = match s.open_download(&id, &query, range).await {
+    let dl = match s.open_download(&id, &query.0, range).await {
         Ok(dl) => dl,
         Err(Error::Blob(BlobError::RangeNotSatisfiable { total })) => {
             return Ok(unsatisfiable(total));

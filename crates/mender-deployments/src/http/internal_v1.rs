@@ -8,16 +8,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mender_core::json::OptionalJson;
-use mender_core::{ApiError, Json};
+use mender_core::{ApiError, DeploymentId, DeviceId, Json, TenantId};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::management_v1::{created, history_for, list_deployments_for, upload};
-use super::{QueryPairs, State, get_all, render};
+use super::{State, get_all, render};
 use crate::app::App;
 use crate::app::configuration::NewConfigurationDeployment;
 use crate::error::Error;
 use crate::storage_settings::StorageSettings;
+use mender_core::query::QueryPairs;
 
 const BASE: &str = "/api/internal/v1/deployments";
 
@@ -104,9 +105,9 @@ fn configuration_request(body: Map<String, Value>) -> Result<NewConfigurationDep
 
 async fn create_configuration(
     app: &App,
-    tenant: &str,
-    deployment: &str,
-    device: &str,
+    tenant: &TenantId,
+    deployment: &DeploymentId,
+    device: &DeviceId,
     body: Map<String, Value>,
 ) -> Result<Response, ApiError> {
     let req = configuration_request(body)?;
@@ -119,7 +120,7 @@ async fn create_configuration(
 
 async fn create_configuration_deployment(
     s: State,
-    Path((tenant, deployment, device)): Path<(String, String, String)>,
+    Path((tenant, deployment, device)): Path<(TenantId, DeploymentId, DeviceId)>,
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     create_configuration(&s, &tenant, &deployment, &device, body).await
@@ -127,29 +128,32 @@ async fn create_configuration_deployment(
 
 async fn create_configuration_deployment_no_tenant(
     s: State,
-    Path((deployment, device)): Path<(String, String)>,
+    Path((deployment, device)): Path<(DeploymentId, DeviceId)>,
     Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    create_configuration(&s, "", &deployment, &device, body).await
+    create_configuration(&s, &TenantId::default(), &deployment, &device, body).await
 }
 
-async fn storage_settings_of(app: &App, tenant: &str) -> Result<Response, ApiError> {
+async fn storage_settings_of(app: &App, tenant: &TenantId) -> Result<Response, ApiError> {
     let settings = app.storage_settings(tenant).await?;
     Ok(Json(settings).into_response())
 }
 
-async fn get_storage_settings(s: State, Path(tenant): Path<String>) -> Result<Response, ApiError> {
+async fn get_storage_settings(
+    s: State,
+    Path(tenant): Path<TenantId>,
+) -> Result<Response, ApiError> {
     storage_settings_of(&s, &tenant).await
 }
 
 async fn get_storage_settings_no_tenant(s: State) -> Result<Response, ApiError> {
-    storage_settings_of(&s, "").await
+    storage_settings_of(&s, &TenantId::default()).await
 }
 
 /// Upstream decodes the body without looking at its content type; so do we.
 async fn set_storage_settings_from(
     app: &App,
-    tenant: &str,
+    tenant: &TenantId,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
     let (_, body) = mender_core::json::read_body(req).await?;
@@ -160,21 +164,21 @@ async fn set_storage_settings_from(
 
 async fn put_storage_settings(
     s: State,
-    Path(tenant): Path<String>,
+    Path(tenant): Path<TenantId>,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
     set_storage_settings_from(&s, &tenant, req).await
 }
 
 async fn put_storage_settings_no_tenant(s: State, req: Request) -> Result<StatusCode, ApiError> {
-    set_storage_settings_from(&s, "", req).await
+    set_storage_settings_from(&s, &TenantId::default(), req).await
 }
 
 /// Runs a `generate_artifact` job (called by our `generate_artifact` workflow, which replaces
 /// upstream's create-artifact-worker): builds the single-file artifact in-process and stores it.
 async fn run_generate(
     s: State,
-    Path(tenant): Path<String>,
+    Path(tenant): Path<TenantId>,
     Json(mut job): Json<crate::GenerateJob>,
 ) -> Result<Response, ApiError> {
     job.tenant_id = tenant;
@@ -186,7 +190,7 @@ async fn run_generate_no_tenant(
     s: State,
     Json(mut job): Json<crate::GenerateJob>,
 ) -> Result<Response, ApiError> {
-    job.tenant_id = String::new();
+    job.tenant_id = TenantId::default();
     let id = s.generate_artifact(&job).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
@@ -216,19 +220,18 @@ async fn provision_tenant(
     Ok(StatusCode::CREATED)
 }
 
-fn tenant_of(t: &str) -> &str {
-    t
-}
-
 /// The open-source server has no tenant: workflows then build paths with an empty segment
 /// (`/tenants//deployments/...`), which these handlers serve for the empty tenant.
-async fn decommission_no_tenant(s: State, Path(dev): Path<String>) -> Result<StatusCode, ApiError> {
-    s.decommission_device("", &dev).await?;
+async fn decommission_no_tenant(
+    s: State,
+    Path(dev): Path<DeviceId>,
+) -> Result<StatusCode, ApiError> {
+    s.decommission_device(&TenantId::default(), &dev).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn upload_artifact_no_tenant(s: State, req: Request) -> Result<Response, ApiError> {
-    let aid = upload(&s, "", req, true).await?;
+    let aid = upload(&s, &TenantId::default(), req, true).await?;
     Ok(created(format!(
         "/api/management/v1/deployments/artifacts/{aid}"
     )))
@@ -236,13 +239,13 @@ async fn upload_artifact_no_tenant(s: State, req: Request) -> Result<Response, A
 
 async fn tenant_deployments(
     s: State,
-    Path(tenant): Path<String>,
+    Path(tenant): Path<TenantId>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     list_deployments_for(
         &s,
-        tenant_of(&tenant),
-        &query,
+        &tenant,
+        &query.0,
         &format!("{BASE}/tenants/{tenant}/deployments"),
     )
     .await
@@ -250,39 +253,39 @@ async fn tenant_deployments(
 
 async fn history_by_ids(
     s: State,
-    Path(tenant): Path<String>,
+    Path(tenant): Path<TenantId>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let ids = get_all(&query, "id");
+    let ids = get_all(&query.0, "id");
     if ids.is_empty() {
         return Err(ApiError::bad_request("id: at least one id is required"));
     }
-    let list = s.history_by_ids(tenant_of(&tenant), &ids).await?;
+    let list = s.history_by_ids(&tenant, &ids).await?;
     Ok(Json(list.iter().map(render::history).collect::<Vec<_>>()).into_response())
 }
 
 async fn device_history(
     s: State,
-    Path((tenant, dev)): Path<(String, String)>,
+    Path((tenant, dev)): Path<(TenantId, DeviceId)>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    history_for(&s, tenant_of(&tenant), &dev, &query).await
+    history_for(&s, &tenant, &dev, &query.0).await
 }
 
 async fn decommission(
     s: State,
-    Path((tenant, dev)): Path<(String, String)>,
+    Path((tenant, dev)): Path<(TenantId, DeviceId)>,
 ) -> Result<StatusCode, ApiError> {
-    s.decommission_device(tenant_of(&tenant), &dev).await?;
+    s.decommission_device(&tenant, &dev).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn upload_artifact(
     s: State,
-    Path(tenant): Path<String>,
+    Path(tenant): Path<TenantId>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let aid = upload(&s, tenant_of(&tenant), req, true).await?;
+    let aid = upload(&s, &tenant, req, true).await?;
     Ok(created(format!(
         "/api/management/v1/deployments/artifacts/{aid}"
     )))
@@ -291,21 +294,20 @@ async fn upload_artifact(
 #[derive(Deserialize)]
 struct LastBody {
     #[serde(default)]
-    device_ids: Vec<String>,
+    device_ids: Vec<DeviceId>,
 }
 
 async fn last_deployments(
     s: State,
-    Path(tenant): Path<String>,
+    Path(tenant): Path<TenantId>,
     Json(body): Json<LastBody>,
 ) -> Result<Response, ApiError> {
     if body.device_ids.is_empty() {
         return Err(ApiError::bad_request("device_ids: cannot be blank"));
     }
-    let tenant = tenant_of(&tenant);
     let mut out: Vec<Value> = Vec::new();
     for dev in &body.device_ids {
-        if let Some(e) = s.device_history(tenant, dev, None, 0, 1).await?.pop() {
+        if let Some(e) = s.device_history(&tenant, dev, None, 0, 1).await?.pop() {
             out.push(json!({
                 "device_id": dev,
                 "deployment_id": e.deployment.id,

@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use mender_core::paging::Page;
-use mender_core::{ApiError, Identity, Json};
+use mender_core::{ApiError, ArtifactId, DeploymentId, DeviceId, Identity, Json, TenantId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{QueryPairs, State, get as q, get_all, int_param, link_base, multipart, render, user};
+use super::{State, get as q, get_all, int_param, link_base, multipart, render, user};
 use crate::app::App;
 use crate::app::deployments::{NewDeployment, Targets};
 use crate::app::generate::GenerateRequest;
@@ -21,6 +21,7 @@ use crate::model::{
     ArtifactFilter, ArtifactView, DeploymentFilter, DeploymentKind, DeploymentStatus, Match, Sort,
     StatusFilter, statistics_json,
 };
+use mender_core::query::QueryPairs;
 
 const BASE: &str = "/api/management/v1/deployments";
 
@@ -131,9 +132,9 @@ fn v1_artifact_filter(query: &[(String, String)]) -> ArtifactFilter {
 }
 
 async fn list_artifacts(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
-    let tenant = user(&id)?;
+    let tenant = &user(&id)?;
     let (list, _) = s
-        .list_artifacts(tenant, &v1_artifact_filter(&query))
+        .list_artifacts(tenant, &v1_artifact_filter(&query.0))
         .await?;
     let views: Vec<ArtifactView> = list.iter().map(ArtifactView::from).collect();
     Ok(Json(views).into_response())
@@ -144,10 +145,10 @@ async fn list_artifacts_paged(
     id: Identity,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let tenant = user(&id)?;
-    let page = Page::from_query(&query)?;
-    let mut f = v1_artifact_filter(&query);
-    match q(&query, "sort").unwrap_or("name:asc") {
+    let tenant = &user(&id)?;
+    let page = Page::from_query(&query.0)?;
+    let mut f = v1_artifact_filter(&query.0);
+    match q(&query.0, "sort").unwrap_or("name:asc") {
         "name:asc" => {}
         "name:desc" => f.sort = Sort::Desc,
         "modified:asc" => f.sort_modified = true,
@@ -162,7 +163,7 @@ async fn list_artifacts_paged(
     Ok(paged(
         &page,
         &format!("{BASE}/artifacts/list"),
-        &query,
+        &query.0,
         has_next,
         Some(total),
         json!(views),
@@ -173,10 +174,10 @@ async fn list_artifacts_paged(
 /// the artifact; shared with the internal upload.
 pub(crate) async fn upload(
     app: &App,
-    tenant: &str,
+    tenant: &TenantId,
     req: Request,
     allow_id: bool,
-) -> Result<String, ApiError> {
+) -> Result<ArtifactId, ApiError> {
     let (parts, body) = req.into_parts();
     let mut mp = multipart::open(&parts.headers, body)?;
     let mut description = String::new();
@@ -200,7 +201,7 @@ pub(crate) async fn upload(
             "artifact_id" if allow_id => {
                 let v = multipart::text(field).await?;
                 if !v.is_empty() {
-                    artifact_id = Some(v);
+                    artifact_id = Some(ArtifactId::new(v));
                 }
             }
             "artifact" => {
@@ -215,13 +216,13 @@ pub(crate) async fn upload(
 }
 
 async fn upload_artifact(s: State, id: Identity, req: Request) -> Result<Response, ApiError> {
-    let tenant = user(&id)?.to_owned();
+    let tenant = user(&id)?;
     let aid = upload(&s, &tenant, req, true).await?;
     Ok(created(format!("{BASE}/artifacts/{aid}")))
 }
 
 async fn generate_artifact(s: State, id: Identity, req: Request) -> Result<Response, ApiError> {
-    let tenant = user(&id)?.to_owned();
+    let tenant = user(&id)?;
     let (parts, body) = req.into_parts();
     let mut mp = multipart::open(&parts.headers, body)?;
     let mut g = GenerateRequest::default();
@@ -256,9 +257,9 @@ async fn generate_artifact(s: State, id: Identity, req: Request) -> Result<Respo
 async fn show_artifact(
     s: State,
     id: Identity,
-    Path(aid): Path<String>,
+    Path(aid): Path<ArtifactId>,
 ) -> Result<Response, ApiError> {
-    let a = s.get_artifact(user(&id)?, &aid).await?;
+    let a = s.get_artifact(&user(&id)?, &aid).await?;
     Ok(Json(ArtifactView::from(&a)).into_response())
 }
 
@@ -273,10 +274,10 @@ struct ArtifactUpdate {
 async fn edit_artifact(
     s: State,
     id: Identity,
-    Path(aid): Path<String>,
+    Path(aid): Path<ArtifactId>,
     Json(body): Json<ArtifactUpdate>,
 ) -> Result<StatusCode, ApiError> {
-    let tenant = user(&id)?;
+    let tenant = &user(&id)?;
     let desc = body.description.unwrap_or_default();
     s.edit_artifact(tenant, &aid, &desc).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -285,9 +286,9 @@ async fn edit_artifact(
 async fn delete_artifact(
     s: State,
     id: Identity,
-    Path(aid): Path<String>,
+    Path(aid): Path<ArtifactId>,
 ) -> Result<StatusCode, ApiError> {
-    s.delete_artifact(user(&id)?, &aid).await?;
+    s.delete_artifact(&user(&id)?, &aid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -295,17 +296,17 @@ async fn download_link(
     s: State,
     id: Identity,
     headers: HeaderMap,
-    Path(aid): Path<String>,
+    Path(aid): Path<ArtifactId>,
 ) -> Result<Response, ApiError> {
     let base = link_base(&s, &headers);
     let link = s
-        .artifact_link(user(&id)?, &aid, &base, s.config.download_expire_seconds)
+        .artifact_link(&user(&id)?, &aid, &base, s.config.download_expire_seconds)
         .await?;
     Ok(Json(json!({"uri": link.uri, "expire": render::ts(link.expire)})).into_response())
 }
 
 async fn limits(s: State, id: Identity, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let tenant = user(&id)?;
+    let tenant = &user(&id)?;
     if name != "storage" {
         return Err(ApiError::bad_request(format!("unsupported limit {name}")));
     }
@@ -323,7 +324,7 @@ struct NewDeploymentBody {
     #[serde(default)]
     artifact_name: String,
     #[serde(default)]
-    devices: Vec<String>,
+    devices: Vec<DeviceId>,
     #[serde(default)]
     all_devices: bool,
     #[serde(default)]
@@ -348,7 +349,7 @@ async fn create_deployment(
     Json(body): Json<NewDeploymentBody>,
 ) -> Result<Response, ApiError> {
     let did = s
-        .create_deployment(user(&id)?, body.into(), Targets::Request)
+        .create_deployment(&user(&id)?, body.into(), Targets::Request)
         .await?;
     Ok(created(format!("{BASE}/deployments/{did}")))
 }
@@ -363,7 +364,7 @@ async fn create_group_deployment(
     req.devices.clear();
     req.all_devices = false;
     let did = s
-        .create_deployment(user(&id)?, req, Targets::Group(group))
+        .create_deployment(&user(&id)?, req, Targets::Group(group))
         .await?;
     Ok(created(format!("{BASE}/deployments/{did}")))
 }
@@ -408,14 +409,14 @@ pub(crate) fn deployment_filter(
 
 pub(crate) async fn list_deployments_for(
     app: &App,
-    tenant: &str,
+    tenant: &TenantId,
     query: &[(String, String)],
     path: &str,
 ) -> Result<Response, ApiError> {
     let page = Page::from_query(query)?;
     let f = deployment_filter(query, &page)?;
     let (list, total) = app.list_deployments(tenant, &f).await?;
-    let ids: Vec<String> = list.iter().map(|d| d.id.clone()).collect();
+    let ids: Vec<DeploymentId> = list.iter().map(|d| d.id.clone()).collect();
     let stats = app
         .store
         .statistics(tenant, &ids)
@@ -437,15 +438,15 @@ pub(crate) async fn list_deployments_for(
 }
 
 async fn list_deployments(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
-    list_deployments_for(&s, user(&id)?, &query, &format!("{BASE}/deployments")).await
+    list_deployments_for(&s, &user(&id)?, &query.0, &format!("{BASE}/deployments")).await
 }
 
 async fn show_deployment(
     s: State,
     id: Identity,
-    Path(did): Path<String>,
+    Path(did): Path<DeploymentId>,
 ) -> Result<Response, ApiError> {
-    let tenant = user(&id)?;
+    let tenant = &user(&id)?;
     let d = s.get_deployment(tenant, &did).await?;
     let artifacts = s.deployment_artifacts(tenant, &did).await?;
     let stats = s.deployment_statistics(tenant, &did).await?;
@@ -460,25 +461,29 @@ struct AbortBody {
 async fn abort_deployment(
     s: State,
     id: Identity,
-    Path(did): Path<String>,
+    Path(did): Path<DeploymentId>,
     Json(body): Json<AbortBody>,
 ) -> Result<StatusCode, ApiError> {
     if body.status != "aborted" {
         return Err(ApiError::bad_request("status: must be aborted"));
     }
-    s.abort_deployment(user(&id)?, &did).await?;
+    s.abort_deployment(&user(&id)?, &did).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn statistics(s: State, id: Identity, Path(did): Path<String>) -> Result<Response, ApiError> {
-    let stats = s.deployment_statistics(user(&id)?, &did).await?;
+async fn statistics(
+    s: State,
+    id: Identity,
+    Path(did): Path<DeploymentId>,
+) -> Result<Response, ApiError> {
+    let stats = s.deployment_statistics(&user(&id)?, &did).await?;
     Ok(Json(statistics_json(&stats)).into_response())
 }
 
 #[derive(Deserialize)]
 struct StatsListBody {
     #[serde(default)]
-    deployment_ids: Vec<String>,
+    deployment_ids: Vec<DeploymentId>,
 }
 
 async fn statistics_list(
@@ -487,7 +492,7 @@ async fn statistics_list(
     Json(body): Json<StatsListBody>,
 ) -> Result<Response, ApiError> {
     let list = s
-        .deployments_statistics(user(&id)?, &body.deployment_ids)
+        .deployments_statistics(&user(&id)?, &body.deployment_ids)
         .await?;
     let out: Vec<Value> = list
         .iter()
@@ -507,10 +512,10 @@ fn status_filter(query: &[(String, String)]) -> Result<Option<StatusFilter>, Api
 async fn devices_all(
     s: State,
     id: Identity,
-    Path(did): Path<String>,
+    Path(did): Path<DeploymentId>,
 ) -> Result<Response, ApiError> {
     let (list, _) = s
-        .deployment_devices(user(&id)?, &did, None, 0, None)
+        .deployment_devices(&user(&id)?, &did, None, 0, None)
         .await?;
     Ok(Json(list.iter().map(render::device).collect::<Vec<_>>()).into_response())
 }
@@ -518,14 +523,14 @@ async fn devices_all(
 async fn devices_paged(
     s: State,
     id: Identity,
-    Path(did): Path<String>,
+    Path(did): Path<DeploymentId>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_query(&query)?;
-    let sf = status_filter(&query)?;
+    let page = Page::from_query(&query.0)?;
+    let sf = status_filter(&query.0)?;
     let (list, total) = s
         .deployment_devices(
-            user(&id)?,
+            &user(&id)?,
             &did,
             sf.as_ref(),
             page.offset(),
@@ -537,7 +542,7 @@ async fn devices_paged(
     Ok(paged(
         &page,
         &format!("{BASE}/deployments/{did}/devices/list"),
-        &query,
+        &query.0,
         has_next,
         Some(total),
         json!(body),
@@ -547,17 +552,17 @@ async fn devices_paged(
 async fn device_list(
     s: State,
     id: Identity,
-    Path(did): Path<String>,
+    Path(did): Path<DeploymentId>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(s.deployment_device_ids(user(&id)?, &did).await?).into_response())
+    Ok(Json(s.deployment_device_ids(&user(&id)?, &did).await?).into_response())
 }
 
 async fn device_log(
     s: State,
     id: Identity,
-    Path((did, dev)): Path<(String, String)>,
+    Path((did, dev)): Path<(DeploymentId, DeviceId)>,
 ) -> Result<Response, ApiError> {
-    let text = s.device_log(user(&id)?, &did, &dev).await?;
+    let text = s.device_log(&user(&id)?, &did, &dev).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         Body::from(text),
@@ -568,8 +573,8 @@ async fn device_log(
 /// History query: `status` and paging with at most 20 per page.
 pub(crate) async fn history_for(
     app: &App,
-    tenant: &str,
-    device: &str,
+    tenant: &TenantId,
+    device: &DeviceId,
     query: &[(String, String)],
 ) -> Result<Response, ApiError> {
     let page = Page::from_query(query)?;
@@ -586,27 +591,27 @@ pub(crate) async fn history_for(
 async fn device_history(
     s: State,
     id: Identity,
-    Path(dev): Path<String>,
+    Path(dev): Path<DeviceId>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    history_for(&s, user(&id)?, &dev, &query).await
+    history_for(&s, &user(&id)?, &dev, &query.0).await
 }
 
 async fn abort_device(
     s: State,
     id: Identity,
-    Path(dev): Path<String>,
+    Path(dev): Path<DeviceId>,
 ) -> Result<StatusCode, ApiError> {
-    s.abort_device_deployments(user(&id)?, &dev).await?;
+    s.abort_device_deployments(&user(&id)?, &dev).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn reset_history(
     s: State,
     id: Identity,
-    Path(dev): Path<String>,
+    Path(dev): Path<DeviceId>,
 ) -> Result<StatusCode, ApiError> {
-    s.reset_device_history(user(&id)?, &dev).await?;
+    s.reset_device_history(&user(&id)?, &dev).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -631,7 +636,7 @@ fn v1_release_filter(query: &[(String, String)]) -> Result<ReleaseFilter, ApiErr
 
 async fn list_releases(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
     let list = s
-        .list_releases(user(&id)?, &v1_release_filter(&query)?)
+        .list_releases(&user(&id)?, &v1_release_filter(&query.0)?)
         .await?;
     Ok(Json(
         list.iter()
@@ -646,9 +651,9 @@ async fn list_releases_paged(
     id: Identity,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_query(&query)?;
+    let page = Page::from_query(&query.0)?;
     let list = s
-        .list_releases(user(&id)?, &v1_release_filter(&query)?)
+        .list_releases(&user(&id)?, &v1_release_filter(&query.0)?)
         .await?;
     let total = list.len() as u64;
     let body: Vec<Value> = list
@@ -661,7 +666,7 @@ async fn list_releases_paged(
     Ok(paged(
         &page,
         &format!("{BASE}/deployments/releases/list"),
-        &query,
+        &query.0,
         has_next,
         Some(total),
         json!(body),

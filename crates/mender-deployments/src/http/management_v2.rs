@@ -13,10 +13,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::management_v1::{list_deployments_for, paged};
-use super::{QueryPairs, State, get as q, get_all, render, user};
+use super::{State, get as q, get_all, render, user};
 use crate::app::App;
 use crate::app::releases::{ReleaseFilter, ReleasesInUse};
 use crate::model::{ArtifactFilter, ArtifactView, Match};
+use mender_core::query::QueryPairs;
 
 const BASE: &str = "/api/management/v2/deployments";
 
@@ -42,12 +43,12 @@ pub fn routes() -> Router<std::sync::Arc<App>> {
 }
 
 async fn list_deployments(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
-    if q(&query, "search").is_some() {
+    if q(&query.0, "search").is_some() {
         return Err(ApiError::bad_request(
             "search: use the id and name parameters",
         ));
     }
-    list_deployments_for(&s, user(&id)?, &query, &format!("{BASE}/deployments")).await
+    list_deployments_for(&s, &user(&id)?, &query.0, &format!("{BASE}/deployments")).await
 }
 
 /// `foo` → exact, `foo*` → prefix; several values are exact only.
@@ -65,12 +66,12 @@ fn matcher(values: Vec<String>, what: &str) -> Result<Option<Match>, ApiError> {
 }
 
 async fn list_artifacts(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
-    let tenant = user(&id)?;
-    let page = Page::from_query(&query)?;
+    let tenant = &user(&id)?;
+    let page = Page::from_query(&query.0)?;
     let f = ArtifactFilter {
-        name: matcher(get_all(&query, "name"), "name")?,
-        description: matcher(get_all(&query, "description"), "description")?,
-        device_type: matcher(get_all(&query, "device_type"), "device_type")?,
+        name: matcher(get_all(&query.0, "name"), "name")?,
+        description: matcher(get_all(&query.0, "description"), "description")?,
+        device_type: matcher(get_all(&query.0, "device_type"), "device_type")?,
         offset: page.offset(),
         limit: Some(page.per_page),
         ..Default::default()
@@ -81,7 +82,7 @@ async fn list_artifacts(s: State, id: Identity, query: QueryPairs) -> Result<Res
     Ok(paged(
         &page,
         &format!("{BASE}/artifacts"),
-        &query,
+        &query.0,
         has_next,
         Some(total),
         json!(views),
@@ -89,21 +90,21 @@ async fn list_artifacts(s: State, id: Identity, query: QueryPairs) -> Result<Res
 }
 
 async fn list_releases(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
-    let page = Page::from_query(&query)?;
-    let sort = match q(&query, "sort").unwrap_or("name:asc").split_once(':') {
+    let page = Page::from_query(&query.0)?;
+    let sort = match q(&query.0, "sort").unwrap_or("name:asc").split_once(':') {
         Some((k @ ("name" | "modified" | "artifacts_count" | "tags"), d @ ("asc" | "desc"))) => {
             (k.to_owned(), d == "desc")
         }
         _ => return Err(ApiError::bad_request("sort: invalid value")),
     };
     let f = ReleaseFilter {
-        name: q(&query, "name").map(str::to_owned),
-        update_type: q(&query, "update_type").map(str::to_owned),
-        tags: get_all(&query, "tag"),
+        name: q(&query.0, "name").map(str::to_owned),
+        update_type: q(&query.0, "update_type").map(str::to_owned),
+        tags: get_all(&query.0, "tag"),
         sort,
         ..Default::default()
     };
-    let list = s.list_releases(user(&id)?, &f).await?;
+    let list = s.list_releases(&user(&id)?, &f).await?;
     let total = list.len() as u64;
     let body: Vec<Value> = list
         .iter()
@@ -115,7 +116,7 @@ async fn list_releases(s: State, id: Identity, query: QueryPairs) -> Result<Resp
     Ok(paged(
         &page,
         &format!("{BASE}/deployments/releases"),
-        &query,
+        &query.0,
         has_next,
         Some(total),
         json!(body),
@@ -127,7 +128,7 @@ async fn get_release(
     id: Identity,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let r = s.get_release(user(&id)?, &name).await?;
+    let r = s.get_release(&user(&id)?, &name).await?;
     Ok(Json(render::release(&r, false)).into_response())
 }
 
@@ -143,7 +144,7 @@ async fn patch_release(
     Path(name): Path<String>,
     OptionalJson(body): OptionalJson<ReleaseUpdate>,
 ) -> Result<StatusCode, ApiError> {
-    let tenant = user(&id)?;
+    let tenant = &user(&id)?;
     if let Some(notes) = body.and_then(|b| b.notes) {
         s.set_release_notes(tenant, &name, &notes).await?;
     } else {
@@ -158,27 +159,27 @@ async fn put_tags(
     Path(name): Path<String>,
     OptionalJson(tags): OptionalJson<Vec<String>>,
 ) -> Result<StatusCode, ApiError> {
-    s.set_release_tags(user(&id)?, &name, tags.unwrap_or_default())
+    s.set_release_tags(&user(&id)?, &name, tags.unwrap_or_default())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn all_tags(s: State, id: Identity) -> Result<Response, ApiError> {
-    Ok(Json(s.release_tags(user(&id)?).await?).into_response())
+    Ok(Json(s.release_tags(&user(&id)?).await?).into_response())
 }
 
 async fn all_types(s: State, id: Identity) -> Result<Response, ApiError> {
-    Ok(Json(s.release_types(user(&id)?).await?).into_response())
+    Ok(Json(s.release_types(&user(&id)?).await?).into_response())
 }
 
 async fn delete_releases(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
-    let names = get_all(&query, "name");
+    let names = get_all(&query.0, "name");
     if names.is_empty() {
         return Err(ApiError::bad_request(
             "name: at least one release name is required",
         ));
     }
-    match s.delete_releases(user(&id)?, &names).await {
+    match s.delete_releases(&user(&id)?, &names).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(ReleasesInUse::Active(ids)) => Ok((
             StatusCode::CONFLICT,

@@ -11,16 +11,14 @@ mod render;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
-use mender_core::{ApiError, Identity};
+use mender_core::{ApiError, DeviceId, Identity, TenantId};
 
 use crate::app::{App, LinkBase};
 
 /// Shared handler state.
 pub(crate) type State = axum::extract::State<Arc<App>>;
 
-/// Query pairs in order (repeated keys kept).
-pub(crate) type QueryPairs = axum::extract::Query<Vec<(String, String)>>;
-
+/// The first non-empty value of `k`.
 pub(crate) fn get<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
     q.iter()
         .find(|(n, _)| n == k)
@@ -28,11 +26,11 @@ pub(crate) fn get<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-pub(crate) fn get_all(q: &[(String, String)], k: &str) -> Vec<String> {
+/// Every non-empty value of `k`, in order.
+pub(crate) fn get_all<T: From<String>>(q: &[(String, String)], k: &str) -> Vec<T> {
     q.iter()
-        .filter(|(n, _)| n == k)
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty())
+        .filter(|(n, v)| n == k && !v.is_empty())
+        .map(|(_, v)| T::from(v.clone()))
         .collect()
 }
 
@@ -60,20 +58,23 @@ pub(crate) fn link_base(app: &App, headers: &HeaderMap) -> LinkBase {
     }
 }
 
-/// The calling user; device tokens are refused on management routes.
-pub(crate) fn user(id: &Identity) -> Result<&str, ApiError> {
+/// The calling user's tenant; device tokens are refused on management routes.
+pub(crate) fn user(id: &Identity) -> Result<TenantId, ApiError> {
     if id.is_device {
         return Err(ApiError::unauthorized("unauthorized"));
     }
-    Ok(&id.tenant)
+    Ok(TenantId::from(id.tenant.as_str()))
 }
 
-/// The calling device; user tokens are refused on device routes.
-pub(crate) fn device(id: &Identity) -> Result<(&str, &str), ApiError> {
+/// The calling device and its tenant; user tokens are refused on device routes.
+pub(crate) fn device(id: &Identity) -> Result<(TenantId, DeviceId), ApiError> {
     if !id.is_device {
         return Err(ApiError::unauthorized("unauthorized"));
     }
-    Ok((&id.tenant, &id.subject))
+    Ok((
+        TenantId::from(id.tenant.as_str()),
+        DeviceId::from(id.subject.as_str()),
+    ))
 }
 
 /// Parses a non-negative integer query parameter.

@@ -2,22 +2,22 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use mender_core::{ArtifactId, Timestamp};
+use serde_json::{Map, Value, json};
 
 use crate::app::deployments::{DeviceDeploymentView, HistoryEntry};
 use crate::app::releases::Release;
-use crate::model::{ArtifactView, Deployment, Statistics, statistics_json};
+use crate::model::{ArtifactView, Deployment, MetaArtifactJson, Statistics, statistics_json};
 
-pub(crate) fn ts(t: OffsetDateTime) -> Value {
-    Value::String(t.format(&Rfc3339).unwrap_or_default())
+/// A time as upstream renders it (Go's RFC 3339 with nanoseconds, trailing zeros dropped).
+pub(crate) fn ts(t: Timestamp) -> Value {
+    Value::String(t.to_rfc3339())
 }
 
 /// A deployment (v1 and v2 shape); `artifacts` and `stats` when known.
 pub(crate) fn deployment(
     d: &Deployment,
-    artifacts: Option<&[String]>,
+    artifacts: Option<&[ArtifactId]>,
     stats: Option<&Statistics>,
 ) -> Value {
     let mut v = json!({
@@ -53,35 +53,29 @@ pub(crate) fn deployment(
 }
 
 /// A configuration as upstream shows it in a deployment: string values cut to three bytes
-/// plus `...<omitted>` (so secrets do not leak into lists), the JSON base64-encoded (Go
-/// renders the byte slice that way). Anything but a string map is encoded as stored.
+/// plus `...<omitted>` (so secrets do not leak into lists), re-encoded by Go's JSON encoder
+/// and base64-encoded (Go renders the byte slice that way). Anything but a string map is
+/// encoded as stored.
 fn configuration(text: &str) -> String {
     use base64::Engine;
     let json = match serde_json::from_str::<BTreeMap<String, String>>(text) {
         Ok(map) => {
-            let cut: BTreeMap<String, String> = map
+            let cut: Map<String, Value> = map
                 .into_iter()
                 .map(|(k, v)| {
                     if v.len() > 3 {
                         let head = String::from_utf8_lossy(&v.as_bytes()[..3]).into_owned();
-                        (k, format!("{head}...<omitted>"))
+                        (k, Value::String(format!("{head}...<omitted>")))
                     } else {
-                        (k, v)
+                        (k, Value::String(v))
                     }
                 })
                 .collect();
-            go_json(&serde_json::to_string(&cut).unwrap_or_default())
+            mender_core::gojson::to_string(&Value::Object(cut))
         }
         Err(_) => text.to_owned(),
     };
     base64::engine::general_purpose::STANDARD.encode(json)
-}
-
-/// Go's encoder escapes `<`, `>` and `&` (only ever inside strings in JSON text).
-fn go_json(s: &str) -> String {
-    s.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
 }
 
 /// A device's part in a deployment (`DeviceWithImage`).
@@ -109,19 +103,14 @@ pub(crate) fn device(v: &DeviceDeploymentView) -> Value {
         o.insert("substate".into(), Value::String(dd.substate.clone()));
     }
     if let Some(a) = &v.artifact {
-        let view = ArtifactView::from(a);
-        let mut meta = serde_json::to_value(&a.meta).unwrap_or(Value::Null);
-        if let Some(m) = meta.as_object_mut() {
-            m.remove("size");
-        }
         o.insert(
             "image".into(),
             json!({
                 "id": a.id,
                 "meta": {"description": a.description},
-                "meta_artifact": meta,
-                "size": view.size,
-                "modified": ts(view.modified),
+                "meta_artifact": MetaArtifactJson::from(&a.meta),
+                "size": a.meta.size,
+                "modified": ts(a.modified),
             }),
         );
     }
@@ -166,16 +155,37 @@ pub(crate) fn release(r: &Release, v1: bool) -> Value {
 mod tests {
     use super::*;
 
+    fn shown(config: &str) -> String {
+        use base64::Engine;
+        let dec = base64::engine::general_purpose::STANDARD
+            .decode(configuration(config))
+            .unwrap();
+        String::from_utf8(dec).unwrap()
+    }
+
     #[test]
     fn configuration_is_cut_and_encoded() {
-        use base64::Engine;
-        let enc = configuration(r#"{"password":"hunter2","tz":"UTC","x":"<a>"}"#);
-        let dec = base64::engine::general_purpose::STANDARD
-            .decode(enc)
-            .unwrap();
         assert_eq!(
-            String::from_utf8(dec).unwrap(),
+            shown(r#"{"password":"hunter2","tz":"UTC","x":"<a>"}"#),
             r#"{"password":"hun...\u003comitted\u003e","tz":"UTC","x":"\u003ca\u003e"}"#
+        );
+        // Not a map of strings: shown as stored.
+        assert_eq!(shown(r#"{"n": 1}"#), r#"{"n": 1}"#);
+    }
+
+    #[test]
+    fn configuration_escapes_like_go() {
+        // Go escapes U+2028 and U+2029 (serde_json does not), control characters with its
+        // short forms or \u00XX, and keeps DEL and other non-ASCII text as it is.
+        let config = serde_json::json!({
+            "sep\u{2028}key": "\u{2029}",
+            "ctl": "\u{1}\t",
+            "k": "\u{8}\u{c}\n",
+            "del": "\u{7f}é",
+        });
+        assert_eq!(
+            shown(&config.to_string()),
+            "{\"ctl\":\"\\u0001\\t\",\"del\":\"\u{7f}é\",\"k\":\"\\b\\f\\n\",\"sep\\u2028key\":\"\\u2029\"}"
         );
     }
 }

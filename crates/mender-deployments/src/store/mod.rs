@@ -1,14 +1,13 @@
-//! The deployments store contract ([`DeploymentsStore`]) with its row types; the SQL lives in
-//! `sql.rs` and is instantiated for SQLite and PostgreSQL.
+//! The deployments store contract ([`DeploymentsStore`]) and its failures; the one SQL
+//! implementation for both backends is [`SqlStore`].
 
-pub mod postgres;
-mod rows;
 mod sql;
-pub mod sqlite;
 
 use std::collections::HashMap;
 
-use time::OffsetDateTime;
+use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId, Timestamp};
+
+pub use sql::SqlStore;
 
 use crate::model::{
     Artifact, ArtifactFilter, Deployment, DeploymentFilter, DeviceDeployment, DeviceRequest,
@@ -29,7 +28,7 @@ pub enum StoreError {
     Corrupt(String),
     /// The database failed.
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] mender_db::Error),
 }
 
 /// Outcome of deleting an artifact.
@@ -54,56 +53,63 @@ pub trait DeploymentsStore: Send + Sync {
     /// the same name; fails with [`StoreError::ArtifactConflict`] on a name/depends clash.
     async fn insert_artifact(&self, a: &Artifact) -> Result<(), StoreError>;
     /// One artifact.
-    async fn get_artifact(&self, tenant: &str, id: &str) -> Result<Option<Artifact>, StoreError>;
+    async fn get_artifact(
+        &self,
+        tenant: &TenantId,
+        id: &ArtifactId,
+    ) -> Result<Option<Artifact>, StoreError>;
     /// A filtered, sorted page of artifacts and the total number matching.
     async fn list_artifacts(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         f: &ArtifactFilter,
     ) -> Result<(Vec<Artifact>, u64), StoreError>;
     /// Artifacts with this name, oldest first.
     async fn artifacts_by_name(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         name: &str,
     ) -> Result<Vec<Artifact>, StoreError>;
     /// Sets an artifact's description; `false` when it does not exist.
     async fn set_artifact_description(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &ArtifactId,
         description: &str,
-        now: OffsetDateTime,
+        now: Timestamp,
     ) -> Result<bool, StoreError>;
     /// Deletes an artifact unless an unfinished deployment uses it; drops its release when it
     /// was the last artifact of that name.
-    async fn delete_artifact(&self, tenant: &str, id: &str)
-    -> Result<ArtifactDeletion, StoreError>;
+    async fn delete_artifact(
+        &self,
+        tenant: &TenantId,
+        id: &ArtifactId,
+    ) -> Result<ArtifactDeletion, StoreError>;
 
     /// Notes and tags of every release that has artifacts.
-    async fn release_metas(&self, tenant: &str) -> Result<Vec<ReleaseMeta>, StoreError>;
+    async fn release_metas(&self, tenant: &TenantId) -> Result<Vec<ReleaseMeta>, StoreError>;
     /// Sets a release's notes; `false` when there is no such release.
     async fn set_release_notes(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         name: &str,
         notes: &str,
-        now: OffsetDateTime,
+        now: Timestamp,
     ) -> Result<bool, StoreError>;
     /// Replaces a release's tags; `false` when there is no such release.
     async fn set_release_tags(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         name: &str,
         tags: &[String],
-        now: OffsetDateTime,
+        now: Timestamp,
     ) -> Result<bool, StoreError>;
     /// Ids of unfinished deployments of any of these release names.
     async fn active_deployments_of(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         names: &[String],
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<DeploymentId>, StoreError>;
 
     /// Inserts a deployment with its target devices and candidate artifacts; fails with
     /// [`StoreError::DeploymentConflict`] when the id is taken or an unfinished deployment
@@ -111,65 +117,65 @@ pub trait DeploymentsStore: Send + Sync {
     async fn insert_deployment(
         &self,
         d: &Deployment,
-        devices: &[String],
-        artifacts: &[String],
+        devices: &[DeviceId],
+        artifacts: &[ArtifactId],
     ) -> Result<(), StoreError>;
     /// One deployment.
     async fn get_deployment(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantId,
+        id: &DeploymentId,
     ) -> Result<Option<Deployment>, StoreError>;
     /// Deployments by id (missing ids are skipped).
     async fn get_deployments(
         &self,
-        tenant: &str,
-        ids: &[String],
+        tenant: &TenantId,
+        ids: &[DeploymentId],
     ) -> Result<Vec<Deployment>, StoreError>;
     /// A filtered page of deployments and the total number matching.
     async fn list_deployments(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         f: &DeploymentFilter,
     ) -> Result<(Vec<Deployment>, u64), StoreError>;
     /// Candidate artifact ids of a deployment.
     async fn deployment_artifact_ids(
         &self,
-        tenant: &str,
-        id: &str,
-    ) -> Result<Vec<String>, StoreError>;
+        tenant: &TenantId,
+        id: &DeploymentId,
+    ) -> Result<Vec<ArtifactId>, StoreError>;
     /// Target device ids of a deployment, sorted.
     async fn deployment_device_ids(
         &self,
-        tenant: &str,
-        id: &str,
-    ) -> Result<Vec<String>, StoreError>;
+        tenant: &TenantId,
+        id: &DeploymentId,
+    ) -> Result<Vec<DeviceId>, StoreError>;
     /// Per-status counts of device deployments, for each of these deployments.
     async fn statistics(
         &self,
-        tenant: &str,
-        ids: &[String],
-    ) -> Result<HashMap<String, Statistics>, StoreError>;
+        tenant: &TenantId,
+        ids: &[DeploymentId],
+    ) -> Result<HashMap<DeploymentId, Statistics>, StoreError>;
     /// Aborts a deployment: its active device deployments become `aborted`, it is finished.
     async fn abort_deployment(
         &self,
-        tenant: &str,
-        id: &str,
-        now: OffsetDateTime,
+        tenant: &TenantId,
+        id: &DeploymentId,
+        now: Timestamp,
     ) -> Result<(), StoreError>;
 
     /// The device's oldest active device deployment.
     async fn active_device_deployment(
         &self,
-        tenant: &str,
-        device: &str,
+        tenant: &TenantId,
+        device: &DeviceId,
     ) -> Result<Option<DeviceDeployment>, StoreError>;
     /// The oldest unfinished deployment targeting the device, created after its latest finished
     /// device deployment, that still has room for devices.
     async fn find_new_deployment(
         &self,
-        tenant: &str,
-        device: &str,
+        tenant: &TenantId,
+        device: &DeviceId,
     ) -> Result<Option<Deployment>, StoreError>;
     /// Creates a device deployment; if one already exists for the pair, returns that one.
     async fn create_device_deployment(
@@ -179,33 +185,33 @@ pub trait DeploymentsStore: Send + Sync {
     /// The current (not history-reset) device deployment of a device in a deployment.
     async fn get_device_deployment(
         &self,
-        tenant: &str,
-        deployment: &str,
-        device: &str,
+        tenant: &TenantId,
+        deployment: &DeploymentId,
+        device: &DeviceId,
     ) -> Result<Option<DeviceDeployment>, StoreError>;
     /// Records the assigned artifact, device type and first request of a device deployment.
     async fn assign_artifact(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         dd_id: &str,
-        artifact: Option<&str>,
+        artifact: Option<&ArtifactId>,
         request: &DeviceRequest,
     ) -> Result<(), StoreError>;
     /// Changes a device deployment's status (setting started/finished/active as upstream) and
     /// updates its deployment's status in the same transaction.
     async fn set_device_status(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         dd_id: &str,
         status: DeviceStatus,
         substate: Option<&str>,
-        now: OffsetDateTime,
+        now: Timestamp,
     ) -> Result<(), StoreError>;
     /// A page of a deployment's device deployments, by device id, and the total.
     async fn list_device_deployments(
         &self,
-        tenant: &str,
-        deployment: &str,
+        tenant: &TenantId,
+        deployment: &DeploymentId,
         status: Option<&StatusFilter>,
         offset: u64,
         limit: Option<u64>,
@@ -213,8 +219,8 @@ pub trait DeploymentsStore: Send + Sync {
     /// A device's device deployments, newest first.
     async fn device_history(
         &self,
-        tenant: &str,
-        device: &str,
+        tenant: &TenantId,
+        device: &DeviceId,
         status: Option<&StatusFilter>,
         offset: u64,
         limit: u64,
@@ -222,54 +228,49 @@ pub trait DeploymentsStore: Send + Sync {
     /// Device deployments by id.
     async fn device_deployments_by_ids(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         ids: &[String],
     ) -> Result<Vec<DeviceDeployment>, StoreError>;
     /// Sets every active device deployment of the device to `status` (aborted or
     /// decommissioned), updating the deployments.
     async fn finish_device(
         &self,
-        tenant: &str,
-        device: &str,
+        tenant: &TenantId,
+        device: &DeviceId,
         status: DeviceStatus,
-        now: OffsetDateTime,
+        now: Timestamp,
     ) -> Result<(), StoreError>;
     /// Hides the device's finished device deployments, making it eligible again.
     async fn reset_device_history(
         &self,
-        tenant: &str,
-        device: &str,
-        now: OffsetDateTime,
+        tenant: &TenantId,
+        device: &DeviceId,
+        now: Timestamp,
     ) -> Result<(), StoreError>;
     /// Stores a device deployment's log (JSON list of messages).
-    async fn save_log(&self, tenant: &str, dd_id: &str, messages: &str) -> Result<(), StoreError>;
+    async fn save_log(
+        &self,
+        tenant: &TenantId,
+        dd_id: &str,
+        messages: &str,
+    ) -> Result<(), StoreError>;
     /// A device deployment's log (JSON list of messages).
-    async fn get_log(&self, tenant: &str, dd_id: &str) -> Result<Option<String>, StoreError>;
+    async fn get_log(&self, tenant: &TenantId, dd_id: &str) -> Result<Option<String>, StoreError>;
 
     /// Whether any deployment (finished or not) lists the artifact.
-    async fn artifact_in_any_deployment(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
+    async fn artifact_in_any_deployment(
+        &self,
+        tenant: &TenantId,
+        id: &ArtifactId,
+    ) -> Result<bool, StoreError>;
     /// Total size in bytes of the tenant's artifacts.
-    async fn storage_usage(&self, tenant: &str) -> Result<i64, StoreError>;
+    async fn storage_usage(&self, tenant: &TenantId) -> Result<u64, StoreError>;
     /// The tenant's storage settings document (JSON), if set.
-    async fn get_storage_settings(&self, tenant: &str) -> Result<Option<String>, StoreError>;
+    async fn get_storage_settings(&self, tenant: &TenantId) -> Result<Option<String>, StoreError>;
     /// Replaces the tenant's storage settings document, or removes it with `None`.
     async fn set_storage_settings(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         settings: Option<&str>,
     ) -> Result<(), StoreError>;
-}
-
-/// Nanoseconds since the epoch, the stored time format.
-pub(crate) fn to_ns(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
-}
-
-/// The inverse of [`to_ns`].
-pub(crate) fn from_ns(ns: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }

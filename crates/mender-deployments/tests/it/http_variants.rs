@@ -3,15 +3,16 @@
 //! (compression none/gzip/lzma, versions 2 and 3, signed, rootfs-image and module-image) and
 //! from our own writer (none/gzip/xz/zstd).
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{bytes, call, envs, json, upload, user};
+use axum::http::StatusCode;
 use mender_artifact::{Compression, SingleFileArtifact, write_single_file_artifact};
+use mender_db::testing::Backend;
 
-const ART: &str = "/api/management/v1/deployments/artifacts";
+use crate::common::{ART, env, get_json, path_and_query, upload};
+
+mender_db::each_backend!(every_variant_round_trips);
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().expect("run tool");
@@ -138,55 +139,41 @@ fn own_variants(dir: &Path) -> Vec<(String, Vec<u8>, u64, &'static str, bool)> {
     out
 }
 
-#[tokio::test]
-async fn every_variant_round_trips() {
+async fn every_variant_round_trips(backend: Backend) {
     let tmp = tempfile::tempdir().unwrap();
     let mut variants = tool_variants(tmp.path());
     variants.extend(own_variants(tmp.path()));
-    for env in envs().await {
-        for (name, art, version, kind, signed) in &variants {
-            let id = upload(&env, art, name).await;
-            let a = json(call(&env.mgmt, Some(user()), "GET", &format!("{ART}/{id}"), None).await)
-                .await;
-            let ctx = format!("{}: {name}: {a}", env.backend);
-            assert_eq!(a["name"], name.as_str(), "{ctx}");
-            assert_eq!(a["info"]["version"], *version, "{ctx}");
-            assert_eq!(a["signed"], *signed, "{ctx}");
-            assert_eq!(a["size"], art.len(), "{ctx}");
-            assert_eq!(
-                a["device_types_compatible"],
-                serde_json::json!(["dev"]),
-                "{ctx}"
-            );
-            let t = a["updates"][0]["type_info"]["type"].as_str().unwrap_or("");
-            // mender-artifact 3.9 writes an empty type for rootfs images.
-            assert!(
-                t == *kind || (t.is_empty() && *kind == "rootfs-image"),
-                "{ctx}"
-            );
-            let files = a["updates"][0]["files"].as_array().unwrap();
-            assert!(
-                files
-                    .iter()
-                    .any(|f| f["name"] == "payload.bin" && f["size"] == 9000),
-                "{ctx}"
-            );
-            let link = json(
-                call(
-                    &env.mgmt,
-                    Some(user()),
-                    "GET",
-                    &format!("{ART}/{id}/download"),
-                    None,
-                )
-                .await,
-            )
-            .await;
-            let uri = link["uri"].as_str().unwrap();
-            let pq = &uri[uri.find("/api/").unwrap()..];
-            let r = call(&env.open, None, "GET", pq, None).await;
-            assert_eq!(r.status(), 200, "{ctx}");
-            assert_eq!(&bytes(r).await, art, "{ctx}: download is byte-identical");
-        }
+    let env = env(backend).await;
+    for (name, art, version, kind, signed) in &variants {
+        let id = upload(&env, art, name).await;
+        let a = get_json(&env, &format!("{ART}/{id}")).await;
+        let ctx = format!("{name}: {a}");
+        assert_eq!(a["name"], name.as_str(), "{ctx}");
+        assert_eq!(a["info"]["version"], *version, "{ctx}");
+        assert_eq!(a["signed"], *signed, "{ctx}");
+        assert_eq!(a["size"], art.len(), "{ctx}");
+        assert_eq!(
+            a["device_types_compatible"],
+            serde_json::json!(["dev"]),
+            "{ctx}"
+        );
+        let t = a["updates"][0]["type_info"]["type"].as_str().unwrap_or("");
+        // mender-artifact 3.9 writes an empty type for rootfs images.
+        assert!(
+            t == *kind || (t.is_empty() && *kind == "rootfs-image"),
+            "{ctx}"
+        );
+        let files = a["updates"][0]["files"].as_array().unwrap();
+        assert!(
+            files
+                .iter()
+                .any(|f| f["name"] == "payload.bin" && f["size"] == 9000),
+            "{ctx}"
+        );
+        let link = get_json(&env, &format!("{ART}/{id}/download")).await;
+        let pq = path_and_query(link["uri"].as_str().unwrap());
+        let r = env.open.get(&pq).send().await;
+        assert_eq!(r.status, StatusCode::OK, "{ctx}");
+        assert_eq!(&r.body[..], &art[..], "{ctx}: download is byte-identical");
     }
 }

@@ -1,3 +1,0 @@
-//! The deployments store on PostgreSQL.
-
-super::sql::sql_store!(PgStore, sqlx::PgPool, sqlx::Postgres);

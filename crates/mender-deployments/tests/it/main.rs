@@ -1,0 +1,9 @@
+//! The deployments integration tests, one binary: the store conformance suite and the HTTP
+//! behaviour, each test once per backend (`<module>::sqlite::<name>`,
+//! `<module>::postgres::<name>`).
+
+mod common;
+mod http_api;
+mod http_configuration;
+mod http_variants;
+mod store;
