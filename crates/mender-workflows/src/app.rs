@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use mender_core::{JobId, SharedClock, Timestamp};
 use mender_queue::JobQueue;
 use serde_json::{Map, Value};
 
@@ -18,7 +19,7 @@ pub enum BatchItem {
     /// Queued.
     Started {
         /// Job id.
-        id: String,
+        id: JobId,
         /// Workflow name.
         name: String,
     },
@@ -33,12 +34,21 @@ pub enum BatchItem {
 pub struct App {
     store: Arc<dyn WorkflowsStore>,
     queue: Arc<dyn JobQueue>,
+    clock: SharedClock,
 }
 
 impl App {
-    /// An application on a store and a queue.
-    pub fn new(store: Arc<dyn WorkflowsStore>, queue: Arc<dyn JobQueue>) -> Self {
-        Self { store, queue }
+    /// An application on a store and a queue; job ids and start times come from `clock`.
+    pub fn new(
+        store: Arc<dyn WorkflowsStore>,
+        queue: Arc<dyn JobQueue>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            clock,
+        }
     }
 
     /// Stores definitions that are newer than the stored ones (start-up loading); returns
@@ -135,8 +145,9 @@ impl App {
         if !missing.is_empty() {
             return Err(Error::MissingInputs(missing));
         }
+        let now = self.clock.now();
         let job = Job {
-            id: object_id(),
+            id: object_id(now),
             workflow_name: name.to_owned(),
             input_parameters: inputs
                 .iter()
@@ -144,7 +155,7 @@ impl App {
                 .collect(),
             status: JobStatus::Pending,
             results: Vec::new(),
-            insert_time: time::OffsetDateTime::now_utc(),
+            insert_time: now,
             version,
         };
         Ok((workflow, job))
@@ -168,7 +179,7 @@ impl App {
     }
 
     /// A job by id, as the API renders it.
-    pub async fn job(&self, id: &str) -> Result<Job, Error> {
+    pub async fn job(&self, id: &JobId) -> Result<Job, Error> {
         match self.store.get_job(id).await? {
             Some(job) => Ok(job.for_api()),
             None => Err(Error::JobNotFound),
@@ -176,7 +187,7 @@ impl App {
     }
 
     /// A job of workflow `name` by id.
-    pub async fn job_of(&self, name: &str, id: &str) -> Result<Job, Error> {
+    pub async fn job_of(&self, name: &str, id: &JobId) -> Result<Job, Error> {
         match self.store.get_job(id).await? {
             Some(job) if job.workflow_name == name => Ok(job.for_api()),
             _ => Err(Error::JobNotFound),
@@ -189,9 +200,9 @@ impl App {
     }
 }
 
-/// A new 24-hex id laid out like a Mongo ObjectID: 4 bytes of seconds, 5 random bytes
-/// fixed per process, a 3-byte counter.
-pub fn object_id() -> String {
+/// A new 24-hex id laid out like a Mongo ObjectID: 4 bytes of the seconds of `now`, 5 random
+/// bytes fixed per process, a 3-byte counter.
+pub fn object_id(now: Timestamp) -> JobId {
     static RANDOM: std::sync::OnceLock<[u8; 5]> = std::sync::OnceLock::new();
     static COUNTER: std::sync::OnceLock<AtomicU32> = std::sync::OnceLock::new();
     let random = RANDOM.get_or_init(|| {
@@ -205,12 +216,12 @@ pub fn object_id() -> String {
         })
         .fetch_add(1, Ordering::Relaxed)
         & 0x00ff_ffff;
-    let secs = u32::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(u32::MAX);
+    let secs = u32::try_from(now.unix_secs()).unwrap_or(u32::MAX);
     let mut bytes = Vec::with_capacity(12);
     bytes.extend_from_slice(&secs.to_be_bytes());
     bytes.extend_from_slice(random);
     bytes.extend_from_slice(&counter.to_be_bytes()[1..]);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    JobId::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 #[cfg(test)]
@@ -219,13 +230,16 @@ mod tests {
 
     #[test]
     fn object_ids_are_24_hex_and_unique() {
-        let a = object_id();
-        let b = object_id();
-        assert_eq!(a.len(), 24);
+        let now = Timestamp::from_unix_secs(0x6553_f100);
+        let a = object_id(now);
+        let b = object_id(now);
+        assert_eq!(a.as_str().len(), 24);
         assert!(
-            a.bytes()
+            a.as_str()
+                .bytes()
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
         assert_ne!(a, b);
+        assert!(a.as_str().starts_with("6553f100"), "{a}");
     }
 }

@@ -1,9 +1,10 @@
 //! The workflow engine (upstream `workflows` server and worker): definitions, `${...}`
 //! templating, the job store, queue workers and the internal workflows REST API.
 //!
-//! Wiring: connect the store database with [`migrations`] (service [`SERVICE`]), build a
-//! queue (`mender_queue::SqlQueue`), then [`Service::new`]. Mount [`Service::routers`] (internal
-//! routes only) and run [`Service::spawn_workers`] in every process that should execute jobs.
+//! Wiring: connect the store database with [`SCHEMA`], build a queue
+//! (`mender_queue::SqlQueue`, on the same clock), then [`Service::new`]. Mount
+//! [`Service::routers`] (internal routes only) and run [`Service::spawn_workers`] in every
+//! process that should execute jobs.
 
 pub mod app;
 pub mod config;
@@ -19,8 +20,9 @@ pub mod template;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mender_core::SharedClock;
 use mender_core::service::Routers;
-use mender_db::{Db, Migrations};
+use mender_db::{Db, Schema};
 use mender_queue::JobQueue;
 use serde_json::Value;
 use sqlx::migrate::Migrator;
@@ -29,32 +31,18 @@ pub use app::App;
 pub use config::WorkflowsConfig;
 pub use dispatch::{HttpDispatcher, ReqwestDispatcher};
 pub use error::Error;
-pub use store::{PostgresStore, SqliteStore, StoreError, WorkflowsStore};
+pub use store::{SqlStore, StoreError, WorkflowsStore};
 
 use engine::{Engine, TaskRunner};
 use template::EnvSource;
 
-static MIG_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
-static MIG_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 /// Database service name of the job store (`workflows.db`, schema `mender_workflows`).
 pub const SERVICE: &str = "workflows";
 
-/// The job store's migrations.
-pub fn migrations() -> Migrations {
-    Migrations {
-        sqlite: &MIG_SQLITE,
-        postgres: &MIG_POSTGRES,
-    }
-}
-
-/// The job store on a database.
-pub fn store_for(db: Db) -> Arc<dyn WorkflowsStore> {
-    match db {
-        Db::Sqlite(p) => Arc::new(SqliteStore::new(p)),
-        Db::Postgres(p) => Arc::new(PostgresStore::new(p)),
-    }
-}
+/// The job store's tables: the same SQL on both backends.
+pub static SCHEMA: Schema = Schema::portable(SERVICE, &MIGRATIONS);
 
 /// The workflows service: API and workers.
 pub struct Service {
@@ -64,17 +52,20 @@ pub struct Service {
 }
 
 impl Service {
-    /// Builds the service on a migrated store database and loads the definitions: the
-    /// built-in ones, then those of `config.workflows_path`; a definition replaces a stored
-    /// one only if its version is higher.
+    /// Builds the service on a migrated store database (see [`SCHEMA`]) and loads the
+    /// definitions: the built-in ones, then those of `config.workflows_path`; a definition
+    /// replaces a stored one only if its version is higher. Job ids and start times come from
+    /// `clock`; leases and release delays are measured by the queue, which should be built on
+    /// the same clock.
     pub async fn new(
-        store_db: Db,
+        db: Db,
+        clock: SharedClock,
         queue: Arc<dyn JobQueue>,
         dispatcher: Arc<dyn HttpDispatcher>,
         config: WorkflowsConfig,
     ) -> anyhow::Result<Arc<Self>> {
-        let store = store_for(store_db);
-        let app = Arc::new(App::new(store.clone(), queue.clone()));
+        let store: Arc<dyn WorkflowsStore> = Arc::new(SqlStore::new(db));
+        let app = Arc::new(App::new(store.clone(), queue.clone(), clock));
         app.load_definitions(definitions::builtin()).await?;
         if let Some(dir) = &config.workflows_path {
             let defs = definitions::load_dir(dir).map_err(|e| {
@@ -140,7 +131,7 @@ impl mender_api::workflows::WorkflowStarter for Service {
         };
         match self.app.start(name, &inputs, None).await {
             Ok(job) => Ok(StartedWorkflow {
-                id: job.id,
+                id: job.id.into_string(),
                 name: name.to_owned(),
             }),
             Err(Error::WorkflowNotFound) => Err(StartError::NotFound(name.to_owned())),

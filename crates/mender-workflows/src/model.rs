@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use mender_core::{JobId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::OffsetDateTime;
 
 /// Topic of workflows that name none.
 pub const DEFAULT_TOPIC: &str = "default";
@@ -278,7 +278,7 @@ impl JobStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     /// 24-hex id (like a Mongo ObjectID).
-    pub id: String,
+    pub id: JobId,
     /// Workflow name.
     #[serde(rename = "workflowName")]
     pub workflow_name: String,
@@ -290,9 +290,8 @@ pub struct Job {
     /// Results of the tasks run so far, in order.
     #[serde(default)]
     pub results: Vec<TaskResult>,
-    /// When the job was started.
-    #[serde(with = "time::serde::rfc3339")]
-    pub insert_time: OffsetDateTime,
+    /// When the job was started (RFC 3339 in the API and in queued messages).
+    pub insert_time: Timestamp,
     /// Minimum workflow version asked for (`X-Workflows-Min-Version`), or empty.
     #[serde(default)]
     pub version: String,
@@ -446,5 +445,19 @@ mod tests {
         for dbg in [format!("{p:?}"), format!("{c:?}"), format!("{h:?}")] {
             assert!(!dbg.contains("s3cret"), "{dbg}");
         }
+    }
+
+    #[test]
+    fn queued_jobs_keep_their_json() {
+        // As earlier versions queued it: the system clock's nanoseconds in `insert_time`.
+        let old = r#"{"id":"6553f1000102030405000001","workflowName":"wf","inputParameters":[{"name":"a","value":"1","raw":1}],"status":"pending","results":[],"insert_time":"2023-11-14T22:13:20.123456789Z","version":"2"}"#;
+        let job: Job = serde_json::from_str(old).unwrap();
+        assert_eq!(job.id.as_str(), "6553f1000102030405000001");
+        assert_eq!(job.insert_time.unix_micros(), 1_700_000_000_123_456);
+        assert_eq!(job.min_version(), 2);
+        assert_eq!(
+            serde_json::to_string(&job).unwrap(),
+            old.replace(".123456789Z", ".123456Z")
+        );
     }
 }

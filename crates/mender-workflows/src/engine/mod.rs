@@ -4,6 +4,10 @@
 //! Delivery is at least once. A job whose worker died is claimed again after its lease and
 //! resumes: tasks already recorded as succeeded are not run again. Ephemeral jobs record
 //! nothing unless they fail, so a redelivered ephemeral job runs all its tasks again.
+//!
+//! The engine reads no time of day itself: lease expiry and release delays are measured by the
+//! queue on its clock (the service's clock in tests), while heartbeat intervals, retry delays
+//! and command timeouts are real waits and use `tokio::time`.
 
 mod tasks;
 

@@ -8,7 +8,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use mender_core::{ApiError, Json};
+use mender_core::{ApiError, JobId, Json};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
@@ -97,12 +97,12 @@ async fn start_batch(
 
 async fn job_of(
     State(app): State<Arc<App>>,
-    Path((name, id)): Path<(String, String)>,
+    Path((name, id)): Path<(String, JobId)>,
 ) -> Result<Response, ApiError> {
     Ok(Json(app.job_of(&name, &id).await?).into_response())
 }
 
-async fn job(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn job(State(app): State<Arc<App>>, Path(id): Path<JobId>) -> Result<Response, ApiError> {
     Ok(Json(app.job(&id).await?).into_response())
 }
 

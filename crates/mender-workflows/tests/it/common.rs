@@ -1,40 +1,84 @@
-//! Test fixtures: databases for both backends, a scripted HTTP dispatcher, request helpers.
+//! Test fixtures: the job store and queue databases of one backend on a manual clock, a
+//! scripted HTTP dispatcher, and bounded waits for work the workers do in the background.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use mender_db::Db;
+use mender_core::JobId;
+use mender_core::clock::ManualClock;
+use mender_db::testing::{Backend, TestDb};
 use mender_queue::SqlQueue;
+use mender_testkit::TestClient;
+use mender_testkit::http::TestRequest;
 use mender_workflows::model::{Job, JobStatus};
 use mender_workflows::{HttpDispatcher, Service, WorkflowsConfig};
-use serde_json::Value;
-use tower::ServiceExt;
 
-/// A fresh workflows database and queue database per backend.
-pub struct Backend {
-    pub db: Db,
+/// A fresh job store and queue on one backend, both on one manual clock.
+pub struct Env {
+    /// The job store's database.
+    pub db: TestDb,
     pub queue: Arc<SqlQueue>,
-    _dirs: (Option<tempfile::TempDir>, Option<tempfile::TempDir>),
+    /// Drives job start times and ids (the service) and leases (the queue).
+    pub clock: Arc<ManualClock>,
+    _queue_db: TestDb,
 }
 
-pub async fn backends() -> Vec<Backend> {
-    let stores =
-        mender_db::testing::all(mender_workflows::SERVICE, mender_workflows::migrations()).await;
-    let queues = mender_db::testing::all(mender_queue::SERVICE, mender_queue::migrations()).await;
-    stores
-        .into_iter()
-        .zip(queues)
-        .map(|((db, d1), (qdb, d2))| Backend {
+impl Env {
+    pub async fn new(backend: Backend) -> Self {
+        let db = backend.open(&mender_workflows::SCHEMA).await;
+        let queue_db = backend.open(&mender_queue::SCHEMA).await;
+        let clock = ManualClock::starting_now();
+        let queue = Arc::new(SqlQueue::new(queue_db.db(), clock.clone()));
+        Self {
             db,
-            queue: Arc::new(SqlQueue::new(qdb)),
-            _dirs: (d1, d2),
+            queue,
+            clock,
+            _queue_db: queue_db,
+        }
+    }
+
+    /// A service on this store, queue and clock; several may share them, as processes do.
+    pub async fn service(
+        &self,
+        dispatcher: Arc<dyn HttpDispatcher>,
+        config: WorkflowsConfig,
+    ) -> Arc<Service> {
+        Service::new(
+            self.db.db(),
+            self.clock.clone(),
+            self.queue.clone(),
+            dispatcher,
+            config,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Waits (bounded) until every message is acked: a job's status is written before its
+    /// message is acked.
+    pub async fn drained(&self, what: &str) {
+        let queue = self.queue.clone();
+        eventually(what, move || {
+            let queue = queue.clone();
+            async move { queue.is_empty().await.unwrap() }
         })
-        .collect()
+        .await;
+    }
+}
+
+/// A client of the service's internal router.
+pub fn client(svc: &Service) -> TestClient {
+    TestClient::new(svc.routers().internal)
+}
+
+/// `req` with `body` as its text and a JSON content type (bodies that are not valid JSON too).
+pub fn json_text(req: TestRequest, body: &str) -> TestRequest {
+    req.header("content-type", "application/json")
+        .body(body.to_owned())
 }
 
 /// What the scripted dispatcher answers.
@@ -53,7 +97,8 @@ pub struct Seen {
     pub headers: http::HeaderMap,
     pub body: String,
     pub timeout: Duration,
-    pub at: std::time::Instant,
+    /// Real time: retry delays are real waits.
+    pub at: Instant,
 }
 
 type Script = dyn Fn(&Seen) -> Reply + Send + Sync;
@@ -72,8 +117,23 @@ impl Scripted {
         })
     }
 
+    /// A dispatcher answering every request with `200` and no body.
+    pub fn ok() -> Arc<Self> {
+        Self::new(|_| Reply::Status(200, ""))
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until at least `n` requests were sent.
+    pub async fn wait_for(self: &Arc<Self>, n: usize, what: &str) {
+        let me = self.clone();
+        eventually(what, move || {
+            let seen = me.seen.lock().unwrap().len();
+            async move { seen >= n }
+        })
+        .await;
     }
 }
 
@@ -90,7 +150,7 @@ impl HttpDispatcher for Scripted {
             headers: req.headers().clone(),
             body: String::from_utf8_lossy(req.body()).into_owned(),
             timeout,
-            at: std::time::Instant::now(),
+            at: Instant::now(),
         };
         self.seen.lock().unwrap().push(seen.clone());
         match (self.script)(&seen) {
@@ -119,56 +179,32 @@ pub fn config() -> WorkflowsConfig {
     }
 }
 
-pub async fn service(
-    b: &Backend,
-    dispatcher: Arc<dyn HttpDispatcher>,
-    config: WorkflowsConfig,
-) -> Arc<Service> {
-    Service::new(b.db.clone(), b.queue.clone(), dispatcher, config)
-        .await
-        .unwrap()
+/// How long background work may take before a test gives up.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Waits until `cond` holds, failing the test with `what` after [`PATIENCE`].
+pub async fn eventually<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    while !cond().await {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
-/// Waits until the job reaches `done` or `failed`.
-pub async fn finished(svc: &Service, id: &str) -> Job {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+/// Waits (bounded) until the job reaches `done` or `failed`.
+pub async fn finished(svc: &Service, id: &JobId) -> Job {
+    let deadline = Instant::now() + PATIENCE;
     loop {
         if let Ok(job) = svc.app().job(id).await
             && matches!(job.status, JobStatus::Done | JobStatus::Failed)
         {
             return job;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "job {id} did not finish"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(Instant::now() < deadline, "job {id} did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Sends a request to the internal router; returns status and JSON body (`Null` if empty).
-pub async fn call(
-    svc: &Service,
-    method: &str,
-    uri: &str,
-    body: Option<&str>,
-    headers: &[(&str, &str)],
-) -> (u16, Value) {
-    let mut req = http::Request::builder().method(method).uri(uri);
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req.body(Body::from(body.unwrap_or("").to_owned())).unwrap();
-    let resp = svc.routers().internal.oneshot(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    (status, json)
 }

@@ -1,9 +1,9 @@
-//! Integration tests of the workflows service: store conformance and engine runs on both
-//! backends, the REST API, and parsing upstream's definition files.
+//! Integration tests of the workflows service: store conformance, engine runs and the REST
+//! API on both backends, the network dispatcher, and parsing upstream's definition files.
 
-mod api;
 mod common;
 mod definitions;
 mod dispatch;
 mod engine;
+mod http_internal_v1;
 mod store;

@@ -1,14 +1,27 @@
-//! `WorkflowsStore` conformance on SQLite and PostgreSQL.
+//! `WorkflowsStore` conformance: every test runs on SQLite and on PostgreSQL
+//! (`store::sqlite::<name>`, `store::postgres::<name>`).
 
-use mender_workflows::definitions;
+use mender_core::{JobId, Timestamp};
+use mender_db::query;
+use mender_db::testing::{Backend, TestDb};
 use mender_workflows::model::{InputParameter, Job, JobStatus, Task, TaskResult};
+use mender_workflows::{SCHEMA, SqlStore, StoreError, WorkflowsStore, definitions};
 use serde_json::json;
 
-use crate::common::backends;
+mender_db::each_backend!(
+    definitions_upsert_by_version,
+    jobs_and_results,
+    insert_time_is_rfc3339_text,
+);
+
+async fn store(backend: Backend) -> (SqlStore, TestDb) {
+    let db = backend.open(&SCHEMA).await;
+    (SqlStore::new(db.db()), db)
+}
 
 fn job(id: &str) -> Job {
     Job {
-        id: id.into(),
+        id: JobId::new(id),
         workflow_name: "wf".into(),
         input_parameters: vec![
             InputParameter::from_json("device", &json!({"id": "ü🚀"})),
@@ -16,7 +29,7 @@ fn job(id: &str) -> Job {
         ],
         status: JobStatus::Pending,
         results: vec![],
-        insert_time: time::macros::datetime!(2024-05-06 07:08:09.123456789 UTC),
+        insert_time: Timestamp::parse_rfc3339("2024-05-06T07:08:09.123456Z").unwrap(),
         version: "3".into(),
     }
 }
@@ -38,110 +51,152 @@ fn result(name: &str, success: bool) -> TaskResult {
     r
 }
 
-#[tokio::test]
-async fn definitions_upsert_by_version() {
-    for b in backends().await {
-        let store = mender_workflows::store_for(b.db.clone());
-        let mut wf = definitions::builtin().remove(0);
-        assert!(store.upsert_workflow(&wf).await.unwrap());
-        assert!(
-            !store.upsert_workflow(&wf).await.unwrap(),
-            "same version is not stored again"
-        );
-        let original = wf.clone();
-        wf.version -= 1;
-        wf.description = "older".into();
-        assert!(!store.upsert_workflow(&wf).await.unwrap());
-        assert_eq!(
-            store.get_workflow(&wf.name).await.unwrap().unwrap(),
-            original
-        );
-        wf.version = original.version + 1;
-        wf.description = "newer ü".into();
-        assert!(store.upsert_workflow(&wf).await.unwrap());
-        assert_eq!(store.get_workflow(&wf.name).await.unwrap().unwrap(), wf);
-        assert!(store.get_workflow("nope").await.unwrap().is_none());
+async fn definitions_upsert_by_version(backend: Backend) {
+    let (store, _db) = store(backend).await;
+    let mut wf = definitions::builtin().remove(0);
+    assert!(store.upsert_workflow(&wf).await.unwrap());
+    assert!(
+        !store.upsert_workflow(&wf).await.unwrap(),
+        "same version is not stored again"
+    );
+    let original = wf.clone();
+    wf.version -= 1;
+    wf.description = "older".into();
+    assert!(!store.upsert_workflow(&wf).await.unwrap());
+    assert_eq!(
+        store.get_workflow(&wf.name).await.unwrap().unwrap(),
+        original
+    );
+    wf.version = original.version + 1;
+    wf.description = "newer ü".into();
+    assert!(store.upsert_workflow(&wf).await.unwrap());
+    assert_eq!(store.get_workflow(&wf.name).await.unwrap().unwrap(), wf);
+    assert!(store.get_workflow("nope").await.unwrap().is_none());
 
-        for other in definitions::builtin() {
-            store.upsert_workflow(&other).await.unwrap();
-        }
-        let names: Vec<_> = store
-            .list_workflows()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|w| w.name)
-            .collect();
-        let mut sorted = names.clone();
-        sorted.sort();
-        assert_eq!((names.len(), names.clone()), (6, sorted));
-        store.ping().await.unwrap();
+    for other in definitions::builtin() {
+        store.upsert_workflow(&other).await.unwrap();
     }
+    let names: Vec<_> = store
+        .list_workflows()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!((names.len(), names.clone()), (6, sorted));
+    store.ping().await.unwrap();
 }
 
-#[tokio::test]
-async fn jobs_and_results() {
-    for b in backends().await {
-        let store = mender_workflows::store_for(b.db.clone());
-        let j = job("0123456789abcdef01234567");
-        assert!(store.insert_job(&j).await.unwrap());
-        assert!(!store.insert_job(&j).await.unwrap(), "insert is idempotent");
-        assert_eq!(
-            store.get_job(&j.id).await.unwrap().unwrap(),
-            j,
-            "{}",
-            b.db.backend()
-        );
+async fn jobs_and_results(backend: Backend) {
+    let (store, _db) = store(backend).await;
+    let j = job("0123456789abcdef01234567");
+    assert!(store.insert_job(&j).await.unwrap());
+    assert!(!store.insert_job(&j).await.unwrap(), "insert is idempotent");
+    assert_eq!(store.get_job(&j.id).await.unwrap().unwrap(), j);
 
-        assert!(
-            store
-                .set_job_status(&j.id, JobStatus::Processing)
-                .await
-                .unwrap()
-        );
+    assert!(
         store
-            .add_job_result(&j.id, &result("first", true))
+            .set_job_status(&j.id, JobStatus::Processing)
             .await
-            .unwrap();
+            .unwrap()
+    );
+    store
+        .add_job_result(&j.id, &result("first", true))
+        .await
+        .unwrap();
+    store
+        .add_job_result(&j.id, &result("second", false))
+        .await
+        .unwrap();
+    assert!(
         store
-            .add_job_result(&j.id, &result("second", false))
+            .set_job_status(&j.id, JobStatus::Failed)
             .await
-            .unwrap();
-        assert!(
-            store
-                .set_job_status(&j.id, JobStatus::Failed)
-                .await
-                .unwrap()
-        );
-        let got = store.get_job(&j.id).await.unwrap().unwrap();
-        assert_eq!(got.status, JobStatus::Failed);
-        assert_eq!(
-            got.results,
-            vec![result("first", true), result("second", false)]
-        );
-        assert_eq!(got.input_parameters[0].raw, Some(json!({"id": "ü🚀"})));
-        assert_eq!(got.input_parameters[1].value, "1,a");
+            .unwrap()
+    );
+    let got = store.get_job(&j.id).await.unwrap().unwrap();
+    assert_eq!(got.status, JobStatus::Failed);
+    assert_eq!(
+        got.results,
+        vec![result("first", true), result("second", false)]
+    );
+    assert_eq!(got.input_parameters[0].raw, Some(json!({"id": "ü🚀"})));
+    assert_eq!(got.input_parameters[1].value, "1,a");
 
-        assert!(
-            !store
-                .set_job_status("missing", JobStatus::Done)
-                .await
-                .unwrap()
-        );
-        assert!(store.get_job("missing").await.unwrap().is_none());
+    let missing = JobId::new("missing");
+    assert!(
+        !store
+            .set_job_status(&missing, JobStatus::Done)
+            .await
+            .unwrap()
+    );
+    assert!(store.get_job(&missing).await.unwrap().is_none());
 
-        store.delete_job(&j.id).await.unwrap();
-        assert!(store.get_job(&j.id).await.unwrap().is_none());
-        // Re-inserting after delete starts without the old results.
-        store.insert_job(&j).await.unwrap();
-        assert!(
-            store
-                .get_job(&j.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .results
-                .is_empty()
-        );
+    store.delete_job(&j.id).await.unwrap();
+    assert!(store.get_job(&j.id).await.unwrap().is_none());
+    // Re-inserting after delete starts without the old results.
+    store.insert_job(&j).await.unwrap();
+    assert!(
+        store
+            .get_job(&j.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .results
+            .is_empty()
+    );
+}
+
+/// `jobs.insert_time` stays RFC 3339 text: what is written now, and what earlier versions
+/// wrote (nanoseconds from the system clock) still reads.
+async fn insert_time_is_rfc3339_text(backend: Backend) {
+    let (store, db) = store(backend).await;
+    let j = job("00000000000000000000000a");
+    store.insert_job(&j).await.unwrap();
+    let text: String = query("SELECT insert_time FROM jobs WHERE id = $1")
+        .bind(&j.id)
+        .scalar(&*db)
+        .await
+        .unwrap();
+    assert_eq!(text, "2024-05-06T07:08:09.123456Z");
+
+    let cases = [
+        // (stored text, what reads back)
+        (
+            "2024-05-06T07:08:09.123456789Z",
+            "2024-05-06T07:08:09.123456Z",
+        ),
+        ("2024-05-06T07:08:09Z", "2024-05-06T07:08:09Z"),
+        ("2024-05-06T09:08:09.5+02:00", "2024-05-06T07:08:09.5Z"),
+    ];
+    for (n, (stored, read)) in cases.into_iter().enumerate() {
+        let id = JobId::new(format!("{n:024x}"));
+        query(
+            "INSERT INTO jobs (id, workflow_name, version, status, input_parameters, insert_time) \
+             VALUES ($1, 'wf', '', 'done', '[]', $2)",
+        )
+        .bind(&id)
+        .bind(stored)
+        .execute(&*db)
+        .await
+        .unwrap();
+        let got = store.get_job(&id).await.unwrap().unwrap();
+        assert_eq!(got.insert_time.to_rfc3339(), read, "{stored}");
     }
+
+    let bad = JobId::new("bad");
+    query(
+        "INSERT INTO jobs (id, workflow_name, version, status, input_parameters, insert_time) \
+         VALUES ($1, 'wf', '', 'done', '[]', 'yesterday')",
+    )
+    .bind(&bad)
+    .execute(&*db)
+    .await
+    .unwrap();
+    assert!(matches!(
+        store.get_job(&bad).await,
+        Err(StoreError::Data(m)) if m.contains("insert_time")
+    ));
 }

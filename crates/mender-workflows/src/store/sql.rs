@@ -1,0 +1,161 @@
+//! [`SqlStore`]: the job store on mender_db, the same statements on SQLite and PostgreSQL
+//! (only `TEXT`/`BIGINT` columns, `ON CONFLICT`, sub-selects). Definitions, inputs and
+//! results are stored as JSON text, `insert_time` as RFC 3339 text.
+
+use mender_core::{JobId, Timestamp};
+use mender_db::{Db, query};
+
+use super::{StoreError, WorkflowsStore};
+use crate::model::{Job, JobStatus, TaskResult, Workflow};
+
+/// The job store on a migrated database (see [`crate::SCHEMA`]).
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    /// A store on a migrated database.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+/// A row of `jobs`.
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    #[sqlx(try_from = "String")]
+    id: JobId,
+    workflow_name: String,
+    version: String,
+    status: String,
+    input_parameters: String,
+    insert_time: String,
+}
+
+impl JobRow {
+    fn into_job(self, results: Vec<String>) -> Result<Job, StoreError> {
+        Ok(Job {
+            id: self.id,
+            workflow_name: self.workflow_name,
+            version: self.version,
+            status: JobStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::Data(format!("unknown job status {:?}", self.status)))?,
+            input_parameters: serde_json::from_str(&self.input_parameters)?,
+            results: results
+                .iter()
+                .map(|r| serde_json::from_str(r))
+                .collect::<Result<_, _>>()?,
+            insert_time: Timestamp::parse_rfc3339(&self.insert_time)
+                .map_err(|e| StoreError::Data(format!("job insert_time: {e}")))?,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkflowsStore for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.db.ping().await?)
+    }
+
+    async fn upsert_workflow(&self, wf: &Workflow) -> Result<bool, StoreError> {
+        let n = query(
+            "INSERT INTO workflows (name, version, definition) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version, definition = excluded.definition \
+             WHERE workflows.version < excluded.version",
+        )
+        .bind(&wf.name)
+        .bind(wf.version)
+        .bind(serde_json::to_string(wf)?)
+        .execute(&self.db)
+        .await?;
+        Ok(n == 1)
+    }
+
+    async fn get_workflow(&self, name: &str) -> Result<Option<Workflow>, StoreError> {
+        let def: Option<String> = query("SELECT definition FROM workflows WHERE name = $1")
+            .bind(name)
+            .scalar_optional(&self.db)
+            .await?;
+        Ok(def.map(|d| serde_json::from_str(&d)).transpose()?)
+    }
+
+    async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError> {
+        let defs: Vec<String> = query("SELECT definition FROM workflows ORDER BY name")
+            .scalars(&self.db)
+            .await?;
+        Ok(defs
+            .iter()
+            .map(|d| serde_json::from_str(d))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn insert_job(&self, job: &Job) -> Result<bool, StoreError> {
+        let n = query(
+            "INSERT INTO jobs (id, workflow_name, version, status, input_parameters, insert_time) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&job.id)
+        .bind(&job.workflow_name)
+        .bind(&job.version)
+        .bind(job.status.as_str())
+        .bind(serde_json::to_string(&job.input_parameters)?)
+        .bind(job.insert_time.to_rfc3339())
+        .execute(&self.db)
+        .await?;
+        Ok(n == 1)
+    }
+
+    async fn delete_job(&self, id: &JobId) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        query("DELETE FROM job_results WHERE job_id = $1")
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        query("DELETE FROM jobs WHERE id = $1")
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        let row: Option<JobRow> = query(
+            "SELECT id, workflow_name, version, status, input_parameters, insert_time \
+             FROM jobs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let results: Vec<String> =
+            query("SELECT result FROM job_results WHERE job_id = $1 ORDER BY idx")
+                .bind(id)
+                .scalars(&self.db)
+                .await?;
+        row.into_job(results).map(Some)
+    }
+
+    async fn set_job_status(&self, id: &JobId, status: JobStatus) -> Result<bool, StoreError> {
+        let n = query("UPDATE jobs SET status = $1 WHERE id = $2")
+            .bind(status.as_str())
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn add_job_result(&self, id: &JobId, result: &TaskResult) -> Result<(), StoreError> {
+        // The next index is computed in the statement, so no read precedes the write.
+        query(
+            "INSERT INTO job_results (job_id, idx, result) \
+             VALUES ($1, (SELECT COALESCE(MAX(idx), -1) + 1 FROM job_results WHERE job_id = $1), $2)",
+        )
+        .bind(id)
+        .bind(serde_json::to_string(result)?)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+}
