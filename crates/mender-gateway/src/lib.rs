@@ -1,7 +1,8 @@
 //! The gateway: what upstream's Traefik does, in-process. It builds the public router from the
 //! services' open, management and device routes, puts management routes behind user-token
 //! verification and device routes behind device-token verification, and never exposes internal
-//! routes. Both routers get request ids, body limits and upstream's 404/405 bodies.
+//! routes. Both routers get request ids, an access log, body limits and upstream's 404/405
+//! bodies.
 
 use std::sync::Arc;
 
@@ -15,6 +16,9 @@ use mender_core::json::BodyLimit;
 use mender_core::request_id;
 use mender_core::service::Routers;
 use mender_core::verify::{ForwardedRequest, TokenVerifier};
+use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 /// How the gateway authenticates callers and limits requests.
 #[derive(Clone)]
@@ -59,7 +63,8 @@ pub fn compose(routers: Routers, config: GatewayConfig) -> Composed {
     }
 }
 
-/// Adds what every router needs: 404/405 bodies, the body limit and request ids.
+/// Adds what every router needs: 404/405 bodies, the body limit, the access log and request
+/// ids.
 pub fn finish(router: Router, body_limit: usize) -> Router {
     router
         .method_not_allowed_fallback(method_not_allowed)
@@ -70,8 +75,34 @@ pub fn finish(router: Router, body_limit: usize) -> Router {
                 next.run(req).await
             },
         ))
+        .layer(access_log())
         .layer(middleware::from_fn(request_id::middleware))
         .layer(middleware::from_fn(host_header))
+}
+
+/// The access log layer's type: server errors count as failures, spans from [`access_log`].
+type AccessLog = TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&Request) -> tracing::Span,
+    (),
+    DefaultOnResponse,
+>;
+
+/// One line per answered request: method, path, status and latency, inside the request id's
+/// span. Only the path is logged: query strings carry download-link signatures, and headers
+/// carry tokens.
+fn access_log() -> AccessLog {
+    fn span(req: &Request) -> tracing::Span {
+        tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+    }
+    TraceLayer::new_for_http()
+        .make_span_with(span as fn(&Request) -> tracing::Span)
+        .on_request(())
+        .on_response(
+            DefaultOnResponse::new()
+                .level(Level::INFO)
+                .latency_unit(LatencyUnit::Micros),
+        )
 }
 
 /// HTTP/2 requests carry the host in the `:authority` pseudo-header, not in `Host`; services

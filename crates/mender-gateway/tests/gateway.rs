@@ -1,18 +1,18 @@
 //! The gateway's routing rules: which routes need which token, and that internal routes
 //! never appear on the public router.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::{get, post};
-use http_body_util::BodyExt;
 use mender_core::service::Routers;
 use mender_core::verify::{ForwardedRequest, TokenVerifier};
 use mender_core::{ApiError, Identity};
 use mender_gateway::{GatewayConfig, compose};
-use tower::ServiceExt;
+use mender_testkit::TestClient;
+use serde_json::Value;
 
 /// Accepts exactly the token it was built with.
 struct Fixed {
@@ -23,9 +23,9 @@ struct Fixed {
 #[async_trait::async_trait]
 impl TokenVerifier for Fixed {
     async fn verify(&self, req: &ForwardedRequest) -> Result<Identity, ApiError> {
-        match mender_core::identity::extract_token(&req.headers) {
-            Some(t) if t == self.token => Ok(Identity {
-                subject: format!("subject-of-{t}"),
+        match mender_core::identity::request_token(&req.headers) {
+            Ok(t) if t.expose_str() == self.token => Ok(Identity {
+                subject: format!("subject-of-{}", self.token),
                 is_device: self.device,
                 is_user: !self.device,
                 ..Identity::default()
@@ -66,30 +66,19 @@ fn app() -> Router {
     .public
 }
 
-async fn call(
-    method: &str,
-    uri: &str,
-    token: Option<&str>,
-) -> (StatusCode, serde_json::Value, String) {
-    let mut req = Request::builder().method(method).uri(uri);
+/// Calls the public router with an optional bearer token: status, body, request id.
+async fn call(method: &str, uri: &str, token: Option<&str>) -> (StatusCode, Value, String) {
+    let mut req = TestClient::new(app()).request(method.parse().unwrap(), uri);
     if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
+        req = req.bearer(t);
     }
-    let resp = app()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
+    let resp = req.send().await;
     let rid = resp
-        .headers()
-        .get("x-men-requestid")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::String(
-        String::from_utf8_lossy(&body).into(),
-    ));
-    (status, json, rid)
+        .header("x-men-requestid")
+        .unwrap_or_default()
+        .to_owned();
+    let json = serde_json::from_slice(&resp.body).unwrap_or(Value::String(resp.text()));
+    (resp.status, json, rid)
 }
 
 #[tokio::test]
@@ -162,16 +151,13 @@ async fn wrong_method_is_405_with_upstream_body() {
 
 #[tokio::test]
 async fn request_id_is_echoed() {
-    let req = Request::builder()
-        .uri("/nowhere")
+    let resp = TestClient::new(app())
+        .get("/nowhere")
         .header("x-men-requestid", "abc-123")
-        .body(Body::empty())
-        .unwrap();
-    let resp = app().oneshot(req).await.unwrap();
-    assert_eq!(resp.headers()["x-men-requestid"], "abc-123");
-    let body: serde_json::Value =
-        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
-    assert_eq!(body["request_id"], "abc-123");
+        .send()
+        .await;
+    assert_eq!(resp.header("x-men-requestid"), Some("abc-123"));
+    assert_eq!(resp.json()["request_id"], "abc-123");
 }
 
 #[tokio::test]
@@ -188,7 +174,53 @@ async fn http2_authority_becomes_the_host_header() {
         .version(axum::http::Version::HTTP_2)
         .body(Body::empty())
         .unwrap();
-    let resp = app.oneshot(req).await.unwrap();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(&body[..], b"ota.example.com:8443");
+    let resp = TestClient::new(app).send(req).await;
+    assert_eq!(resp.text(), "ota.example.com:8443");
+}
+
+/// Collects what the access log writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn access_log_has_request_id_status_and_path_but_no_secrets() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let resp = TestClient::new(app())
+        .get("/api/management/v1/useradm/users?x-men-signature=SIGNED-LINK-SECRET")
+        .bearer("TOKEN-SECRET")
+        .header("x-men-requestid", "rid-42")
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
+    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("finished processing request"))
+        .unwrap_or_else(|| panic!("no access log line in {log:?}"));
+    for want in [
+        "rid-42",
+        "status=401",
+        "/api/management/v1/useradm/users",
+        "GET",
+    ] {
+        assert!(line.contains(want), "{want} missing from {line}");
+    }
+    assert!(!log.contains("SECRET"), "a secret reached the log: {log}");
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use mender_api::inventory::{InventoryClient, InventoryError};
+use mender_core::{DeviceId, TenantId};
 use mender_inventory::store::{Cond, Key, Scalar};
 
 /// Deployments' view of the inventory: which devices a group or "all devices" means.
@@ -30,11 +31,13 @@ impl InventoryAdapter {
     /// One query for the whole set: paging with counts made a 100,000-device deployment
     /// take a minute.
     async fn ids(&self, tenant: &str, cond: Cond) -> Result<Vec<String>, InventoryError> {
-        self.0
+        let ids = self
+            .0
             .app()
-            .device_ids(tenant, vec![cond])
+            .device_ids(&TenantId::from(tenant), vec![cond])
             .await
-            .map_err(|e| InventoryError::Other(e.to_string()))
+            .map_err(|e| InventoryError::Other(e.to_string()))?;
+        Ok(ids.into_iter().map(DeviceId::into_string).collect())
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use mender_core::SharedClock;
 use mender_core::service::Routers;
 use mender_db::Db;
 
@@ -27,16 +28,20 @@ pub struct Services {
 }
 
 /// Opens the useradm database (for the `user create` command and for `serve`).
-pub async fn useradm(config: &Config) -> anyhow::Result<Arc<mender_useradm::Service>> {
+pub async fn useradm(
+    config: &Config,
+    clock: SharedClock,
+) -> anyhow::Result<Arc<mender_useradm::Service>> {
     let url = config.database()?;
-    let db = Db::connect(&url, "useradm", mender_useradm::migrations()).await?;
+    let db = Db::connect(&url, &mender_useradm::SCHEMA).await?;
     let keys = mender_useradm::Keys::from_config(
-        &keys_dir(&config.data_dir, "useradm"),
+        &keys_dir(&config.data_dir, mender_useradm::SERVICE),
         config.useradm.private_key.as_deref(),
     )
     .context("cannot load the useradm signing key")?;
     Ok(mender_useradm::Service::new(
         db,
+        clock,
         keys,
         config.useradm.clone(),
     ))
@@ -50,13 +55,15 @@ pub fn keys_dir(data_dir: &Path, service: &str) -> std::path::PathBuf {
 /// Opens the workflow engine: its job store and the job queue.
 pub async fn workflows(
     config: &Config,
+    clock: SharedClock,
     dispatcher: Arc<LocalDispatcher>,
 ) -> anyhow::Result<Arc<mender_workflows::Service>> {
     let url = config.database()?;
-    let queue_db = Db::connect(&url, "queue", mender_queue::migrations()).await?;
-    let queue: Arc<dyn mender_queue::JobQueue> = Arc::new(mender_queue::SqlQueue::new(queue_db));
-    let db = Db::connect(&url, "workflows", mender_workflows::migrations()).await?;
-    mender_workflows::Service::new(db, queue, dispatcher, config.workflows.clone())
+    let queue_db = Db::connect(&url, &mender_queue::SCHEMA).await?;
+    let queue: Arc<dyn mender_queue::JobQueue> =
+        Arc::new(mender_queue::SqlQueue::new(queue_db, clock.clone()));
+    let db = Db::connect(&url, &mender_workflows::SCHEMA).await?;
+    mender_workflows::Service::new(db, clock, queue, dispatcher, config.workflows.clone())
         .await
         .context("cannot start the workflow engine")
 }
@@ -64,22 +71,19 @@ pub async fn workflows(
 /// Opens device authentication; it starts workflows through the engine.
 pub async fn deviceauth(
     config: &Config,
+    clock: SharedClock,
     workflows: Arc<mender_workflows::Service>,
 ) -> anyhow::Result<Arc<mender_deviceauth::Service>> {
     let url = config.database()?;
-    let db = Db::connect(
-        &url,
-        mender_deviceauth::SERVICE,
-        mender_deviceauth::Service::migrations(),
-    )
-    .await?;
+    let db = Db::connect(&url, &mender_deviceauth::SCHEMA).await?;
     let key = mender_deviceauth::load_signing_key(
         &config.deviceauth,
-        &keys_dir(&config.data_dir, "deviceauth"),
+        &keys_dir(&config.data_dir, mender_deviceauth::SERVICE),
     )
     .context("cannot load the deviceauth signing key")?;
     Ok(mender_deviceauth::Service::new(
         db,
+        clock,
         key,
         config.deviceauth.clone(),
         workflows,
@@ -89,16 +93,12 @@ pub async fn deviceauth(
 /// Opens deployments with artifacts on local disk in `<data_dir>/artifacts`.
 pub async fn deployments(
     config: &Config,
+    clock: SharedClock,
     workflows: Arc<mender_workflows::Service>,
     inventory: Arc<mender_inventory::Service>,
 ) -> anyhow::Result<Arc<mender_deployments::Service>> {
     let url = config.database()?;
-    let db = Db::connect(
-        &url,
-        "deployments",
-        mender_deployments::Service::migrations(),
-    )
-    .await?;
+    let db = Db::connect(&url, &mender_deployments::SCHEMA).await?;
     let dir = config.data_dir.join("artifacts");
     let blobs: Arc<dyn mender_blob::BlobStore> = Arc::new(
         mender_blob::FsBlobStore::new(&dir)
@@ -108,13 +108,15 @@ pub async fn deployments(
     let mut dc = config.deployments.clone();
     dc.resolve_presign_secret(&config.data_dir)
         .context("cannot create the download-link secret")?;
-    Ok(mender_deployments::Service::new(
+    mender_deployments::Service::new(
         db,
+        clock,
         blobs,
         dc,
         workflows,
         Arc::new(crate::adapters::InventoryAdapter(inventory)),
-    ))
+    )
+    .context("cannot create the download-link signing key")
 }
 
 /// Builds all services and the gateway.
@@ -129,14 +131,16 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
     let network: Arc<dyn mender_workflows::HttpDispatcher> =
         Arc::new(mender_workflows::ReqwestDispatcher::new());
     let dispatcher = Arc::new(LocalDispatcher::new(None, network));
-    let useradm = useradm(config).await?;
-    let workflows = workflows(config, dispatcher.clone()).await?;
-    let deviceauth = deviceauth(config, workflows.clone()).await?;
+    let clock = mender_core::clock::system();
+    let useradm = useradm(config, clock.clone()).await?;
+    let workflows = workflows(config, clock.clone(), dispatcher.clone()).await?;
+    let deviceauth = deviceauth(config, clock.clone(), workflows.clone()).await?;
     let inventory = mender_inventory::Service::new(
-        Db::connect(&url, "inventory", mender_inventory::Service::migrations()).await?,
+        Db::connect(&url, &mender_inventory::SCHEMA).await?,
+        clock.clone(),
         config.inventory.clone(),
     );
-    let deployments = deployments(config, workflows.clone(), inventory.clone()).await?;
+    let deployments = deployments(config, clock, workflows.clone(), inventory.clone()).await?;
 
     let routers = Routers::default()
         .merge(useradm.routers())

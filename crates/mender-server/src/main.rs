@@ -71,6 +71,10 @@ struct ServeArgs {
     /// Do not run workflow workers in this process (run `mender-server worker` instead).
     #[arg(long)]
     no_workers: bool,
+    /// Once serving, write the URL and the bound addresses as JSON to this file (for scripts
+    /// and supervisors; with port 0 it tells which port was picked).
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -178,6 +182,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logs(&config);
             let running = mender_server::start(config.clone(), !args.no_workers).await?;
             running.print_banner(&config);
+            if let Some(path) = &args.ready_file {
+                running
+                    .write_ready_file(path)
+                    .with_context(|| format!("cannot write the ready file {}", path.display()))?;
+            }
             mender_server::serve::run_until_signal(running).await
         }
         Command::Worker(args) => {
@@ -186,7 +195,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let network: Arc<dyn mender_workflows::HttpDispatcher> =
                 Arc::new(mender_workflows::ReqwestDispatcher::new());
             let dispatcher = Arc::new(LocalDispatcher::new(Some(args.internal_url), network));
-            let engine = mender_server::compose::workflows(&config, dispatcher).await?;
+            let engine = mender_server::compose::workflows(
+                &config,
+                mender_core::clock::system(),
+                dispatcher,
+            )
+            .await?;
             let (tx, rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 mender_server::serve::wait_for_signal().await;
@@ -213,7 +227,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, None) => anyhow::bail!("give --password or --password-file"),
             };
             config.validate()?;
-            let useradm = mender_server::compose::useradm(&config).await?;
+            let useradm =
+                mender_server::compose::useradm(&config, mender_core::clock::system()).await?;
             let user = useradm
                 .create_user(&email, &password)
                 .await

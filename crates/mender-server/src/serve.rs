@@ -192,6 +192,20 @@ impl Running {
         );
     }
 
+    /// Writes where the server listens as a JSON object (`url`, `public_addr`,
+    /// `internal_addr`, `certificate`), atomically: a reader sees the whole file or none.
+    pub fn write_ready_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let doc = serde_json::json!({
+            "url": self.url,
+            "public_addr": self.public_addr.to_string(),
+            "internal_addr": self.internal_addr.map(|a| a.to_string()),
+            "certificate": self.tls.as_ref().map(|t| t.cert.display().to_string()),
+        });
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, format!("{doc:#}\n"))?;
+        std::fs::rename(&tmp, path)
+    }
+
     /// A handle that stops the server from another task.
     pub fn stopper(&self) -> Stopper {
         Stopper {

@@ -20,6 +20,20 @@ async fn mender_cli_logs_in_and_lists_users() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = ServerProcess::start(&data, &[], &[]);
+    // The banner tells a newcomer where the server is and how to make the first user.
+    let banner = server.stdout();
+    for want in [
+        server.url.as_str(),
+        "self-signed certificate",
+        "No user exists yet",
+        "mender-server user create --email",
+        "Log in with:",
+    ] {
+        assert!(
+            banner.contains(want),
+            "{want:?} missing from the banner:\n{banner}"
+        );
+    }
 
     let out = create_user(&data, "admin@example.com", "correct-horse-battery");
     assert!(

@@ -1,15 +1,16 @@
-//! Runs the real `mender-server` binary for end-to-end tests: a fresh data directory, a free
-//! port, and the addresses read from the start-up banner.
+//! Runs the real `mender-server` binary for end-to-end tests: a fresh data directory, free
+//! ports, and the addresses the server reports in its `--ready-file`.
 
 #![allow(dead_code)]
 
 pub mod device;
 pub mod mgmt;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// The binary under test.
 pub fn bin() -> &'static str {
@@ -34,8 +35,12 @@ pub fn test_env() -> Vec<(&'static str, &'static str)> {
 }
 
 impl ServerProcess {
-    /// Starts `mender-server serve` on 127.0.0.1 with a free port and waits for the banner.
+    /// Starts `mender-server serve` on 127.0.0.1 with free ports and waits until it reports
+    /// its addresses.
     pub fn start(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Self {
+        std::fs::create_dir_all(data_dir).expect("data dir");
+        let ready = data_dir.join("ready.json");
+        let _ = std::fs::remove_file(&ready);
         let mut cmd = Command::new(bin());
         cmd.arg("serve")
             .arg("--data-dir")
@@ -48,64 +53,44 @@ impl ServerProcess {
                 "--hostname",
                 "localhost",
             ])
+            .arg("--ready-file")
+            .arg(&ready)
             .args(extra_args)
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(
+                std::fs::File::create(data_dir.join("stdout.log")).expect("stdout log"),
+            ))
             .stderr(Stdio::inherit());
         for (k, v) in test_env().into_iter().chain(env.iter().copied()) {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn mender-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let mut banner = Vec::new();
-            for line in lines.by_ref() {
-                let Ok(line) = line else { break };
-                let done = line.trim_start().starts_with("Log in with:");
-                banner.push(line);
-                if done {
-                    let _ = tx.send(banner.clone());
-                    break;
-                }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let doc: Value = loop {
+            if let Ok(text) = std::fs::read_to_string(&ready) {
+                break serde_json::from_str(&text).expect("ready file is JSON");
             }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let banner = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(b) => b,
-            Err(_) => {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("mender-server exited before it was ready: {status}");
+            }
+            if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("mender-server did not print its banner");
+                panic!("mender-server did not write its ready file");
             }
+            std::thread::sleep(Duration::from_millis(20));
         };
-        let field = |name: &str| {
-            banner.iter().find_map(|l| {
-                l.trim_start()
-                    .strip_prefix(name)
-                    .map(|v| v.trim().to_owned())
-            })
-        };
-        let addr = field("listening on:").expect("listening line");
-        let scheme = if extra_args.contains(&"--plain-http") {
-            "http"
-        } else {
-            "https"
-        };
-        let internal_url =
-            field("internal API:").map(|v| v.split_whitespace().next().unwrap().to_owned());
-        let cert = if scheme == "https" {
-            Some(data_dir.join("tls/server.crt"))
-        } else {
-            None
-        };
+        let text = |k: &str| doc[k].as_str().map(str::to_owned);
         ServerProcess {
             child,
             data_dir: data_dir.to_owned(),
-            url: format!("{scheme}://{addr}"),
-            internal_url,
-            cert,
+            url: text("url").expect("url"),
+            internal_url: text("internal_addr").map(|a| format!("http://{a}")),
+            cert: text("certificate").map(PathBuf::from),
         }
+    }
+
+    /// What the server printed on standard output (its start-up banner).
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("stdout.log")).unwrap_or_default()
     }
 
     /// An HTTP client that trusts this server's certificate.
