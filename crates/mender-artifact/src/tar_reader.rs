@@ -253,7 +253,7 @@ impl<R: Read> TarReader<R> {
                         text()?
                             .parse()
                             .map_err(|_| self.malformed("invalid PAX size"))?,
-                    )
+                    );
                 }
                 b"mtime" => {
                     let t = text()?;

@@ -1,6 +1,9 @@
 //! Hostile and malformed artifacts: each must fail with the right typed error, never
 //! panic, and never need unbounded memory.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Craft, Member, file, gzip, header_info, sha256_hex, tar_of};

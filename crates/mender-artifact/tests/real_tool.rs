@@ -1,6 +1,9 @@
 //! Interoperability with the real `mender-artifact` 3.9 tool: artifacts it writes parse
 //! with the right metadata, and artifacts we write pass its `read` and `validate`.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,5 +1,8 @@
 //! Conformance suite every `BlobStore` must pass, run here against `FsBlobStore`.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::io;
 use std::sync::Arc;
 

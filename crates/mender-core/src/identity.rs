@@ -126,7 +126,7 @@ mod tests {
         };
         let (auth, cookie) = (header::AUTHORIZATION, header::COOKIE);
         type Headers<'a> = &'a [(header::HeaderName, &'a str)];
-        let cases: &[(Headers, Result<&str, TokenError>)] = &[
+        let cases: &[(Headers<'_>, Result<&str, TokenError>)] = &[
             (&[], Err(TokenError::Missing)),
             (&[(cookie.clone(), "a=b; JWT=tok1")], Ok("tok1")),
             (&[(cookie.clone(), "JWT=\"tok1\"")], Ok("tok1")),
@@ -138,17 +138,14 @@ mod tests {
             ),
             (&[(auth.clone(), "Bearer  tok2 ")], Ok("tok2")),
             (
-                &[(auth.clone(), "Basic abc"), (cookie.clone(), "JWT=tok1")],
+                &[(auth.clone(), "Basic abc"), (cookie, "JWT=tok1")],
                 Err(TokenError::MalformedHeader),
             ),
             (
                 &[(auth.clone(), "Bearer")],
                 Err(TokenError::MalformedHeader),
             ),
-            (
-                &[(auth.clone(), "Bearer a b")],
-                Err(TokenError::MalformedHeader),
-            ),
+            (&[(auth, "Bearer a b")], Err(TokenError::MalformedHeader)),
         ];
         for (headers, want) in cases {
             assert_eq!(tok(headers), want.map(str::to_owned), "headers {headers:?}");

@@ -23,7 +23,7 @@ pub fn current() -> Option<String> {
 }
 
 /// Runs `fut` with `id` as the current request id (for background work started by a request).
-pub async fn scope<F: std::future::Future>(id: String, fut: F) -> F::Output {
+pub async fn scope<F: Future>(id: String, fut: F) -> F::Output {
     CURRENT.scope(id, fut).await
 }
 

@@ -2,6 +2,9 @@
 //! lock, read snapshots, unique violations and JSON lists behave the same on SQLite and
 //! PostgreSQL (`sqlite::<name>`, `postgres::<name>`).
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use mender_db::testing::{Backend, TestDb};
 use mender_db::{Blob, JsonList, QueryBuilder, Schema, query};
 use sqlx::migrate::Migrator;
@@ -101,7 +104,7 @@ async fn nulls_are_typed(backend: Backend) {
         .bind(None::<f64>)
         .bind(None::<bool>)
         .bind(None::<&str>)
-        .bind(None::<Blob>)
+        .bind(None::<Blob<'_>>)
         .execute(&*db)
         .await
         .unwrap();

@@ -430,7 +430,7 @@ pub type Statistics = BTreeMap<DeviceStatus, i64>;
 
 /// Renders statistics with every status present, as upstream does (without `decommissioned`).
 pub fn statistics_json(stats: &Statistics) -> Value {
-    let mut m = serde_json::Map::new();
+    let mut m = Map::new();
     for s in DeviceStatus::ALL {
         if s != DeviceStatus::Decommissioned {
             m.insert(

@@ -274,12 +274,9 @@ mod tests {
         // A process that loses the race to create the file takes the winner's secret once
         // the winner has written it.
         std::fs::write(&path, "").unwrap();
-        let winner = std::thread::spawn({
-            let path = path.clone();
-            move || {
-                std::thread::sleep(Duration::from_millis(100));
-                std::fs::write(&path, STANDARD.encode(b"the winner's secret")).unwrap();
-            }
+        let winner = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::write(&path, STANDARD.encode(b"the winner's secret")).unwrap();
         });
         let got = load_or_create_secret(None, dir.path()).unwrap();
         winner.join().unwrap();

@@ -1,6 +1,9 @@
 //! The gateway's routing rules: which routes need which token, and that internal routes
 //! never appear on the public router.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;

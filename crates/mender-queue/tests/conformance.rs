@@ -1,6 +1,9 @@
 //! Conformance suite for `SqlQueue`: every test runs on SQLite and on PostgreSQL
 //! (`sqlite::<name>`, `postgres::<name>`). Leases and delays run on a manual clock.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -177,7 +177,7 @@ impl Running {
             ),
             Some(t) => println!("  TLS:            {}", t.cert.display()),
             None => {
-                println!("  TLS:            off (plain HTTP; run behind a TLS-terminating proxy)")
+                println!("  TLS:            off (plain HTTP; run behind a TLS-terminating proxy)");
             }
         }
         if self.needs_admin {

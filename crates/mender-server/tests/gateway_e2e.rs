@@ -3,6 +3,9 @@
 //! bodies (endless chunked, oversize, malformed) get clear 4xx answers; internal APIs are not
 //! on the public port; artifact generation runs through the `generate_artifact` workflow.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,8 @@
 //! The real mender-cli (Debian package) logs in to a fresh server and its token works.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::process::Command;

@@ -1,6 +1,9 @@
 //! The real Debian mender-client 3.4 joins the fleet: it shows up pending, an admin accepts it,
 //! its inventory becomes searchable, and after decommissioning it is gone everywhere.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::device::{DeviceSetup, MenderClient};

@@ -3,6 +3,9 @@
 //! mender-client 3.4 installs the first (byte-identical file, success, history, inventory)
 //! and fails the second (failure, readable log). A rootfs-image uploads and is listed.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,9 @@
 //! completes after restart, and a failing http task is retried as its definition says, with
 //! the attempts visible in the job status API.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -174,7 +174,7 @@ impl TestResponse {
     }
 
     /// A header's value as text.
-    pub fn header(&self, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
+    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
@@ -209,7 +209,7 @@ mod tests {
         let router = Router::new().route(
             "/who",
             get(|id: Option<axum::Extension<Identity>>| async move {
-                id.map_or_else(|| "nobody".to_owned(), |i| i.0.subject.clone())
+                id.map_or_else(|| "nobody".to_owned(), |i| i.0.subject)
             }),
         );
         let c = TestClient::new(router);

@@ -160,7 +160,7 @@ pub fn token_request(name: Option<&str>, expires_in: i64, max: u64) -> Result<()
     match name {
         None | Some("") => errs.add("name", "cannot be blank"),
         Some(n) if n.chars().count() > MAX_LENGTH => {
-            errs.add("name", "the length must be no more than 4096")
+            errs.add("name", "the length must be no more than 4096");
         }
         Some(_) => {}
     }

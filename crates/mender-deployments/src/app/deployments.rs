@@ -329,7 +329,7 @@ impl App {
             .await?
             .ok_or_else(|| Error::NotFound("log not found".to_owned()))?;
         let messages: Vec<LogMessage> = serde_json::from_str(&log)
-            .map_err(|e| Error::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+            .map_err(|e| Error::Store(StoreError::Corrupt(e.to_string())))?;
         Ok(messages
             .iter()
             .map(|m| format!("{} {}: {}\n", m.timestamp, m.level, m.message))

@@ -131,9 +131,8 @@ async fn download(
     } else {
         None
     };
-    let range = match parse_range(&headers, total_hint) {
-        Ok(r) => r,
-        Err(()) => return Ok(unsatisfiable(total_hint.unwrap_or(0))),
+    let Ok(range) = parse_range(&headers, total_hint) else {
+        return Ok(unsatisfiable(total_hint.unwrap_or(0)));
     };
     let dl = match s.open_download(&id, &query.0, range).await {
         Ok(dl) => dl,

@@ -136,7 +136,7 @@ async fn list_artifacts(s: State, id: Identity, query: QueryPairs) -> Result<Res
     let (list, _) = s
         .list_artifacts(tenant, &v1_artifact_filter(&query.0))
         .await?;
-    let views: Vec<ArtifactView> = list.iter().map(ArtifactView::from).collect();
+    let views: Vec<ArtifactView<'_>> = list.iter().map(ArtifactView::from).collect();
     Ok(Json(views).into_response())
 }
 
@@ -158,7 +158,7 @@ async fn list_artifacts_paged(
     f.offset = page.offset();
     f.limit = Some(page.per_page);
     let (list, total) = s.list_artifacts(tenant, &f).await?;
-    let views: Vec<ArtifactView> = list.iter().map(ArtifactView::from).collect();
+    let views: Vec<ArtifactView<'_>> = list.iter().map(ArtifactView::from).collect();
     let has_next = page.offset() + (views.len() as u64) < total;
     Ok(paged(
         &page,

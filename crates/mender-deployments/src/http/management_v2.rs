@@ -77,7 +77,7 @@ async fn list_artifacts(s: State, id: Identity, query: QueryPairs) -> Result<Res
         ..Default::default()
     };
     let (list, total) = s.list_artifacts(tenant, &f).await?;
-    let views: Vec<ArtifactView> = list.iter().map(ArtifactView::from).collect();
+    let views: Vec<ArtifactView<'_>> = list.iter().map(ArtifactView::from).collect();
     let has_next = page.offset() + (views.len() as u64) < total;
     Ok(paged(
         &page,

@@ -128,7 +128,7 @@ pub(crate) fn history(e: &HistoryEntry) -> Value {
 
 /// A release; `v1` uses upstream's capitalised v1 field names.
 pub(crate) fn release(r: &Release, v1: bool) -> Value {
-    let artifacts: Vec<ArtifactView> = r.artifacts.iter().map(ArtifactView::from).collect();
+    let artifacts: Vec<ArtifactView<'_>> = r.artifacts.iter().map(ArtifactView::from).collect();
     let modified = r.modified().map(ts).unwrap_or(Value::Null);
     if v1 {
         json!({

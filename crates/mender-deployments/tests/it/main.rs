@@ -2,6 +2,9 @@
 //! behaviour, each test once per backend (`<module>::sqlite::<name>`,
 //! `<module>::postgres::<name>`).
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod http_api;
 mod http_configuration;

@@ -242,9 +242,10 @@ async fn put_status(
     Path((id, aid)): Path<(DeviceId, AuthSetId)>,
     Json(body): Json<StatusBody>,
 ) -> Result<StatusCode, ApiError> {
-    let status = match Status::parse(&body.status) {
-        Some(s @ (Status::Accepted | Status::Rejected | Status::Pending)) => s,
-        _ => return Err(ApiError::bad_request("incorrect device status")),
+    let Some(status @ (Status::Accepted | Status::Rejected | Status::Pending)) =
+        Status::parse(&body.status)
+    else {
+        return Err(ApiError::bad_request("incorrect device status"));
     };
     app.set_auth_set_status(&mgmt_ctx(&identity, &rid), &id, &aid, status)
         .await?;

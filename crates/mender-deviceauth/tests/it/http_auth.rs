@@ -605,7 +605,7 @@ async fn verifier_reads_the_token_by_the_one_rule(backend: Backend) {
     let lower = format!("bearer {token}");
     let cookie = format!("JWT={token}");
     let quoted = format!("a=b; JWT=\"{token}\"");
-    let cases: [(&str, Headers, StatusCode); 7] = [
+    let cases: [(&str, Headers<'_>, StatusCode); 7] = [
         (
             "bearer",
             &[(header::AUTHORIZATION, &bearer)],

@@ -78,7 +78,7 @@ impl Mgmt {
 pub async fn wait_for<T, F, Fut>(secs: u64, what: &str, context: impl Fn() -> String, mut f: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
+    Fut: Future<Output = Option<T>>,
 {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {

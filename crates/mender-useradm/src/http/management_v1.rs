@@ -124,16 +124,16 @@ pub(crate) fn user_filter(q: &QueryPairs) -> Result<UserFilter, ApiError> {
             "email" => f.emails.get_or_insert_with(Vec::new).push(v.to_lowercase()),
             // Like upstream's form.Get, the first value of a bound counts; empty means unset.
             "created_after" if f.created_after.is_none() && !v.is_empty() => {
-                f.created_after = time(k)?
+                f.created_after = time(k)?;
             }
             "created_before" if f.created_before.is_none() && !v.is_empty() => {
-                f.created_before = time(k)?
+                f.created_before = time(k)?;
             }
             "updated_after" if f.updated_after.is_none() && !v.is_empty() => {
-                f.updated_after = time(k)?
+                f.updated_after = time(k)?;
             }
             "updated_before" if f.updated_before.is_none() && !v.is_empty() => {
-                f.updated_before = time(k)?
+                f.updated_before = time(k)?;
             }
             _ => {}
         }

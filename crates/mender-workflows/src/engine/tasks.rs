@@ -136,9 +136,8 @@ impl TaskRunner {
             r.http_request = Some(recorded.clone());
             Attempt::Fatal(r)
         };
-        let method = match http::Method::from_bytes(http.method.as_bytes()) {
-            Ok(m) => m,
-            Err(_) => return fatal(format!("invalid HTTP method {:?}", http.method)),
+        let Ok(method) = http::Method::from_bytes(http.method.as_bytes()) else {
+            return fatal(format!("invalid HTTP method {:?}", http.method));
         };
         let mut builder = http::Request::builder().method(method).uri(uri.as_str());
         if !http.content_type.is_empty() {
@@ -229,7 +228,7 @@ impl TaskRunner {
             Err(_) => {
                 result.error = Some(format!(
                     "command timed out after {seconds} s and was killed"
-                ))
+                ));
             }
         }
         result.cli = Some(out);

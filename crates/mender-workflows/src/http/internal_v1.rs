@@ -54,7 +54,7 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 async fn body<T: DeserializeOwned>(req: Request, prefix: &str) -> Result<T, ApiError> {
     let (parts, bytes) = mender_core::json::read_body(req).await?;
     // Upstream accepts bodies without a content type; a declared non-JSON type is refused.
-    if parts.headers.contains_key(axum::http::header::CONTENT_TYPE) {
+    if parts.headers.contains_key(http::header::CONTENT_TYPE) {
         mender_core::json::check_json_content_type(&parts.headers)?;
     }
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("{prefix}: {e}")))

@@ -10,13 +10,13 @@ async fn server() -> String {
     let app = axum::Router::new()
         .route(
             "/echo",
-            any(|headers: axum::http::HeaderMap, body: Bytes| async move {
+            any(|headers: http::HeaderMap, body: Bytes| async move {
                 let rid = headers
                     .get("x-men-requestid")
                     .map(|v| v.to_str().unwrap().to_owned())
                     .unwrap_or_default();
                 (
-                    axum::http::StatusCode::ACCEPTED,
+                    http::StatusCode::ACCEPTED,
                     format!("{rid}:{}", String::from_utf8_lossy(&body)),
                 )
             }),

@@ -1,6 +1,9 @@
 //! Integration tests of the workflows service: store conformance, engine runs and the REST
 //! API on both backends, the network dispatcher, and parsing upstream's definition files.
 
+// Tests may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod definitions;
 mod dispatch;
