@@ -6,4 +6,6 @@
 //! mode, HTTP when services run apart).
 
 pub mod inventory;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod workflows;

@@ -158,6 +158,14 @@ fn unsafe_member(m: Member, in_data: bool) -> Error {
     err(&c.build())
 }
 
+/// A member that is not a regular file: a link (to `link`) or a device.
+fn special(name: &str, kind: tar::EntryType, link: Option<&str>) -> Member {
+    let mut m = file(name, Vec::new());
+    m.kind = kind;
+    m.link = link.map(str::to_owned);
+    m
+}
+
 #[test]
 fn unsafe_entries_are_refused() {
     for in_data in [false, true] {
@@ -166,58 +174,24 @@ fn unsafe_entries_are_refused() {
             matches!(e, Error::UnsafeEntry { reason, .. } if reason.contains("..")),
             "{e}"
         );
-        let e = unsafe_member(file("/etc/passwd", b"x".to_vec()), in_data);
-        assert!(
-            matches!(
-                e,
-                Error::UnsafeEntry {
-                    reason: "absolute path",
-                    ..
-                }
+        for (member, want) in [
+            (file("/etc/passwd", b"x".to_vec()), "absolute path"),
+            (
+                special("link", tar::EntryType::Symlink, Some("/etc/shadow")),
+                "symbolic link",
             ),
-            "{e}"
-        );
-        let mut link = file("link", Vec::new());
-        link.kind = tar::EntryType::Symlink;
-        link.link = Some("/etc/shadow".into());
-        let e = unsafe_member(link, in_data);
-        assert!(
-            matches!(
-                e,
-                Error::UnsafeEntry {
-                    reason: "symbolic link",
-                    ..
-                }
+            (
+                special("hard", tar::EntryType::Link, Some("run.sh")),
+                "hard link",
             ),
-            "{e}"
-        );
-        let mut hard = file("hard", Vec::new());
-        hard.kind = tar::EntryType::Link;
-        hard.link = Some("run.sh".into());
-        let e = unsafe_member(hard, in_data);
-        assert!(
-            matches!(
-                e,
-                Error::UnsafeEntry {
-                    reason: "hard link",
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        let mut dev = file("dev", Vec::new());
-        dev.kind = tar::EntryType::Char;
-        let e = unsafe_member(dev, in_data);
-        assert!(
-            matches!(
-                e,
-                Error::UnsafeEntry {
-                    reason: "device file",
-                    ..
-                }
-            ),
-            "{e}"
-        );
+            (special("dev", tar::EntryType::Char, None), "device file"),
+        ] {
+            let e = unsafe_member(member, in_data);
+            assert!(
+                matches!(e, Error::UnsafeEntry { reason, .. } if reason == want),
+                "{e}"
+            );
+        }
     }
     // In the outer tar too.
     let mut c = Craft::new();

@@ -9,13 +9,15 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Cursor;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
-use common::{rsa_key, run, sha256_hex, tool};
+use common::sha256_hex;
 use mender_artifact::{
     ArtifactMeta, ArtifactSpec, Compression, Payload, PayloadFile, SingleFileArtifact, TeeReader,
     parse, parse_artifact, write_artifact, write_single_file_artifact,
+};
+use mender_testkit::mender_artifact::{
+    SingleFile, ext4_image, rsa_key, run, tool, write_module_image, write_rootfs_image,
 };
 use serde_json::json;
 
@@ -26,28 +28,20 @@ fn parse_file(path: &Path) -> ArtifactMeta {
     meta
 }
 
+/// The single-file module `our_single_file` writes too.
+const APP_CONF: SingleFile<'static> = SingleFile {
+    dest_dir: "/opt/app",
+    filename: "app.conf",
+    permissions: "644",
+    content: b"key = value\n",
+};
+
 /// Write the single-file module the way `single-file-artifact-gen` drives the tool.
-fn tool_single_file(dir: &Path, compression: &str) -> std::path::PathBuf {
-    fs::write(dir.join("dest_dir"), "/opt/app\n").unwrap();
-    fs::write(dir.join("filename"), "app.conf\n").unwrap();
-    fs::write(dir.join("permissions"), "644\n").unwrap();
-    fs::write(dir.join("app.conf"), "key = value\n").unwrap();
+fn tool_single_file(dir: &Path, compression: &str) -> PathBuf {
     let out = dir.join(format!("sf-{compression}.mender"));
-    run(tool()
-        .current_dir(dir)
-        .args(["write", "module-image", "-T", "single-file"])
-        .args(["-t", "board-a", "-t", "board-b", "-n", "release-1"])
-        .args([
-            "-f",
-            "dest_dir",
-            "-f",
-            "filename",
-            "-f",
-            "permissions",
-            "-f",
-            "app.conf",
-        ])
-        .args(["--compression", compression, "-o"])
+    run(APP_CONF
+        .write_command(dir, "board-a", "release-1")
+        .args(["-t", "board-b", "--compression", compression, "-o"])
         .arg(&out));
     out
 }
@@ -101,18 +95,8 @@ fn tool_script_module_with_provides_depends_and_meta_data() {
     fs::write(d.join("second.sh"), "#!/bin/sh\n").unwrap();
     fs::write(d.join("meta.json"), r#"{"answer": 42, "list": ["a", "b"]}"#).unwrap();
     let out = d.join("script.mender");
-    run(tool()
+    run(write_module_image("script", "dev", "s-1")
         .current_dir(d)
-        .args([
-            "write",
-            "module-image",
-            "-T",
-            "script",
-            "-t",
-            "dev",
-            "-n",
-            "s-1",
-        ])
         .args(["-f", "run.sh", "-f", "second.sh", "-m", "meta.json"])
         .args(["-p", "custom.key:custom-value", "-d", "needs.key:needed"])
         .args([
@@ -152,19 +136,6 @@ fn tool_script_module_with_provides_depends_and_meta_data() {
     assert!(clears.contains(&"custom.*".to_string()), "{clears:?}");
 }
 
-fn ext4_image(dir: &Path) -> std::path::PathBuf {
-    let content = dir.join("rootfs-content");
-    fs::create_dir_all(content.join("etc")).unwrap();
-    fs::write(content.join("etc/hostname"), "device\n").unwrap();
-    let img = dir.join("rootfs.ext4");
-    run(Command::new("/usr/sbin/mkfs.ext4")
-        .args(["-q", "-F", "-d"])
-        .arg(&content)
-        .arg(&img)
-        .arg("8M"));
-    img
-}
-
 #[test]
 fn tool_rootfs_image_v3_and_v2() {
     let dir = tempfile::tempdir().unwrap();
@@ -172,16 +143,7 @@ fn tool_rootfs_image_v3_and_v2() {
     let img_sum = sha256_hex(&fs::read(&img).unwrap());
     for version in ["3", "2"] {
         let out = dir.path().join(format!("rootfs-v{version}.mender"));
-        run(tool()
-            .args([
-                "write",
-                "rootfs-image",
-                "-t",
-                "rpi",
-                "-n",
-                "os-1",
-                "--no-progress",
-            ])
+        run(write_rootfs_image("rpi", "os-1")
             .args(["-v", version, "-f"])
             .arg(&img)
             .arg("-o")
@@ -213,48 +175,29 @@ fn tool_rootfs_image_v3_and_v2() {
 #[test]
 fn tool_signed_artifacts() {
     let dir = tempfile::tempdir().unwrap();
-    let (key, public) = rsa_key(dir.path());
+    let (key, public) = rsa_key(dir.path(), 3072);
     let img = dir.path().join("rootfs.img");
     fs::write(&img, vec![7u8; 100_000]).unwrap();
     for version in ["3", "2"] {
-        let out = dir.path().join(format!("signed-v{version}.mender"));
-        run(tool()
-            .args([
-                "write",
-                "rootfs-image",
-                "-t",
-                "rpi",
-                "-n",
-                "signed",
-                "--no-progress",
-            ])
-            .args(["-v", version, "-k"])
-            .arg(&key)
-            .arg("-f")
-            .arg(&img)
-            .arg("-o")
-            .arg(&out));
+        // `name` signed with `key` when given.
+        let write = |name: &str, key: Option<&Path>| {
+            let out = dir.path().join(format!("{name}-v{version}.mender"));
+            let mut cmd = write_rootfs_image("rpi", name);
+            cmd.args(["-v", version]);
+            if let Some(key) = key {
+                cmd.arg("-k").arg(key);
+            }
+            run(cmd.arg("-f").arg(&img).arg("-o").arg(&out));
+            out
+        };
+        let out = write("signed", Some(&key));
         run(tool().arg("validate").arg("-k").arg(&public).arg(&out));
         let parsed = parse_artifact(fs::File::open(&out).unwrap()).unwrap();
         assert!(parsed.meta.signed);
         assert!(parsed.signature.as_ref().is_some_and(|s| !s.is_empty()));
         assert!(String::from_utf8_lossy(&parsed.manifest).contains("  data/0000/rootfs.img\n"));
         // Unsigned counterpart.
-        let plain = dir.path().join(format!("plain-v{version}.mender"));
-        run(tool()
-            .args([
-                "write",
-                "rootfs-image",
-                "-t",
-                "rpi",
-                "-n",
-                "plain",
-                "--no-progress",
-            ])
-            .args(["-v", version, "-f"])
-            .arg(&img)
-            .arg("-o")
-            .arg(&plain));
+        let plain = write("plain", None);
         let parsed = parse_artifact(fs::File::open(&plain).unwrap()).unwrap();
         assert!(!parsed.meta.signed);
         assert!(parsed.signature.is_none());
@@ -286,13 +229,13 @@ fn our_single_file(compression: Compression) -> (Vec<u8>, SingleFileArtifact) {
     let spec = SingleFileArtifact {
         name: "release-1".into(),
         device_types: vec!["board-a".into(), "board-b".into()],
-        dest_dir: "/opt/app".into(),
-        filename: "app.conf".into(),
+        dest_dir: APP_CONF.dest_dir.into(),
+        filename: APP_CONF.filename.into(),
         permissions: 0o644,
         software_version: None,
         compression,
     };
-    let content = b"key = value\n";
+    let content = APP_CONF.content;
     let out = write_single_file_artifact(
         Vec::new(),
         &spec,
@@ -303,11 +246,13 @@ fn our_single_file(compression: Compression) -> (Vec<u8>, SingleFileArtifact) {
     (out, spec)
 }
 
-/// The real tool accepts `path` (exit 0 from `read` and `validate`) and names it right.
-fn tool_accepts(path: &Path, name: &str) {
+/// The real tool accepts `path` (exit 0 from `read` and `validate`) and names it right;
+/// returns its `read` listing.
+fn tool_accepts(path: &Path, name: &str) -> String {
     let listing = run(tool().arg("read").arg("--no-progress").arg(path));
     assert!(listing.contains(&format!("Name: {name}")), "{listing}");
     run(tool().arg("validate").arg(path));
+    listing
 }
 
 #[test]
@@ -325,8 +270,7 @@ fn our_single_file_artifacts_pass_the_tool_and_match_its_output() {
         let path = dir.path().join(format!("ours-{compression:?}.mender"));
         fs::write(&path, &bytes).unwrap();
         if tool_reads {
-            tool_accepts(&path, "release-1");
-            let listing = run(tool().arg("read").arg("--no-progress").arg(&path));
+            let listing = tool_accepts(&path, "release-1");
             assert!(
                 listing.contains("rootfs-image.single-file.version: release-1"),
                 "{listing}"
@@ -465,22 +409,12 @@ fn writer_rejects_bad_input() {
 fn tool_augmented_signed_artifact() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (key, _) = rsa_key(d);
+    let (key, _) = rsa_key(d, 3072);
     fs::write(d.join("main.sh"), "#!/bin/sh\n").unwrap();
     fs::write(d.join("extra.txt"), "augmented\n").unwrap();
     let out = d.join("aug.mender");
-    run(tool()
+    run(write_module_image("script", "dev", "aug-1")
         .current_dir(d)
-        .args([
-            "write",
-            "module-image",
-            "-T",
-            "script",
-            "-t",
-            "dev",
-            "-n",
-            "aug-1",
-        ])
         .args(["-f", "main.sh", "--augment-file", "extra.txt"])
         .args([
             "--augment-provides",

@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::{
-    BlobError, BlobRead, BlobStat, BlobStore, ByteRange, ByteStream, PutInfo, validate_key,
+    BlobError, BlobRead, BlobStat, BlobStore, ByteRange, ByteStream, PutInfo, reader_stream,
+    validate_key,
 };
 
 /// Size of the chunks a read yields.
@@ -137,22 +138,11 @@ impl BlobStore for FsBlobStore {
             }
         };
         file.seek(SeekFrom::Start(start)).await?;
-        let stream = futures::stream::try_unfold(
-            (file.take(len), vec![0u8; READ_CHUNK]),
-            |(mut rd, mut buf)| async move {
-                let n = rd.read(&mut buf).await?;
-                if n == 0 {
-                    return Ok(None);
-                }
-                let chunk = bytes::Bytes::copy_from_slice(&buf[..n]);
-                Ok(Some((chunk, (rd, buf))))
-            },
-        );
         Ok(BlobRead {
             total,
             start,
             len,
-            stream: Box::pin(stream),
+            stream: reader_stream(file.take(len), READ_CHUNK),
         })
     }
 

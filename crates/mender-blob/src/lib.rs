@@ -11,12 +11,32 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 pub use fs::FsBlobStore;
 pub use key::validate_key;
 
 /// A stream of bytes going into or coming out of a store.
 pub type ByteStream<'a> = BoxStream<'a, io::Result<Bytes>>;
+
+/// Reads `reader` to its end as a [`ByteStream`] of chunks of at most `chunk` bytes, through
+/// one reused buffer: how a store (or anything else serving a file) streams it out.
+pub fn reader_stream<R>(reader: R, chunk: usize) -> ByteStream<'static>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+{
+    Box::pin(futures::stream::try_unfold(
+        (reader, vec![0u8; chunk]),
+        |(mut rd, mut buf)| async move {
+            let n = rd.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let chunk = Bytes::copy_from_slice(&buf[..n]);
+            Ok(Some((chunk, (rd, buf))))
+        },
+    ))
+}
 
 /// What a successful [`BlobStore::put`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,42 +40,17 @@ async fn conformance(store: Arc<dyn BlobStore>) {
     assert_eq!(read_all(&*store, "a/one", None).await, b"hello world");
 
     // ranges
-    assert_eq!(
-        read_all(
-            &*store,
-            "a/one",
-            Some(ByteRange {
-                start: 6,
-                end: None
-            })
-        )
-        .await,
-        b"world"
-    );
-    assert_eq!(
-        read_all(
-            &*store,
-            "a/one",
-            Some(ByteRange {
-                start: 0,
-                end: Some(4)
-            })
-        )
-        .await,
-        b"hello"
-    );
-    assert_eq!(
-        read_all(
-            &*store,
-            "a/one",
-            Some(ByteRange {
-                start: 6,
-                end: Some(1000)
-            })
-        )
-        .await,
-        b"world"
-    );
+    for (start, end, want) in [
+        (6, None, b"world"),
+        (0, Some(4), b"hello"),
+        (6, Some(1000), b"world"),
+    ] {
+        assert_eq!(
+            read_all(&*store, "a/one", Some(ByteRange { start, end })).await,
+            want,
+            "{start}-{end:?}"
+        );
+    }
     let r = store
         .get(
             "a/one",

@@ -6,12 +6,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Postgres, Sqlite};
 
-use crate::{DatabaseUrl, Dialect, Error, OpenError, Tx, redact};
+use crate::{DatabaseUrl, Dialect, Error, OpenError, Query, Tx, redact};
 
 /// A service's database schema: its name and its migrations on each backend.
 ///
@@ -57,6 +59,22 @@ pub struct Db {
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// One connection taken from the pool, for statements that depend on a setting of their
+/// session; statements run on it with `.execute(&mut conn)`.
+pub(crate) enum PoolConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl Pool {
+    async fn acquire(&self) -> Result<PoolConn, sqlx::Error> {
+        Ok(match self {
+            Self::Sqlite(p) => PoolConn::Sqlite(p.acquire().await?),
+            Self::Postgres(p) => PoolConn::Postgres(p.acquire().await?),
+        })
+    }
 }
 
 impl Db {
@@ -123,24 +141,11 @@ impl Db {
     /// a bulk load made them stale long before automatic analysis notices. The statements run
     /// on one connection: SQLite's `analysis_limit` is a setting of the connection.
     pub async fn analyze(&self, tables: &[&'static str]) -> Result<(), Error> {
-        let statements = self.dialect().analyze(tables);
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut conn = p.acquire().await?;
-                for s in statements {
-                    sqlx::query(sqlx::AssertSqlSafe(s))
-                        .execute(&mut *conn)
-                        .await?;
-                }
-            }
-            Pool::Postgres(p) => {
-                let mut conn = p.acquire().await?;
-                for s in statements {
-                    sqlx::query(sqlx::AssertSqlSafe(s))
-                        .execute(&mut *conn)
-                        .await?;
-                }
-            }
+        let mut conn = self.pool.acquire().await?;
+        for sql in self.dialect().analyze(tables) {
+            Query::from_parts(sql, Vec::new())
+                .execute(&mut conn)
+                .await?;
         }
         Ok(())
     }

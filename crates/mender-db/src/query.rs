@@ -8,7 +8,7 @@ use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Arguments, AssertSqlSafe, Postgres, Sqlite};
 
-use crate::db::Pool;
+use crate::db::{Pool, PoolConn};
 use crate::tx::TxConn;
 use crate::{Db, Dialect, Error, Tx};
 
@@ -211,7 +211,8 @@ impl<'q> Bind<'q> for Arg<'q> {
     }
 }
 
-/// Where a statement runs: a [`Db`]'s pool (`&db`) or an open transaction (`&mut tx`).
+/// Where a statement runs: a [`Db`]'s pool (`&db`), an open transaction (`&mut tx`), or (inside
+/// this crate) one connection taken from the pool.
 pub struct Conn<'c>(ConnInner<'c>);
 
 enum ConnInner<'c> {
@@ -226,6 +227,15 @@ impl<'c> From<&'c Db> for Conn<'c> {
         Self(match &db.pool {
             Pool::Sqlite(p) => ConnInner::SqlitePool(p),
             Pool::Postgres(p) => ConnInner::PgPool(p),
+        })
+    }
+}
+
+impl<'c> From<&'c mut PoolConn> for Conn<'c> {
+    fn from(conn: &'c mut PoolConn) -> Self {
+        Self(match conn {
+            PoolConn::Sqlite(c) => ConnInner::Sqlite(c),
+            PoolConn::Postgres(c) => ConnInner::Pg(c),
         })
     }
 }

@@ -68,6 +68,13 @@ impl Backend {
         }
     }
 
+    /// A freshly migrated database of `schema` with `make` applied to it (a store on it, as in
+    /// `backend.open_with(&SCHEMA, SqlStore)`); the [`TestDb`] keeps the database alive.
+    pub async fn open_with<T>(self, schema: &Schema, make: impl FnOnce(Db) -> T) -> (T, TestDb) {
+        let db = self.open(schema).await;
+        (make(db.db()), db)
+    }
+
     /// A freshly migrated database of `schema` on this backend. Panics (failing the test) when
     /// it cannot be had.
     pub async fn open(self, schema: &Schema) -> TestDb {

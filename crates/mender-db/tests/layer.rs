@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use mender_db::testing::{Backend, TestDb};
-use mender_db::{Blob, JsonList, QueryBuilder, Schema, query};
+use mender_db::{Blob, Conn, JsonList, QueryBuilder, Schema, query};
 use sqlx::migrate::Migrator;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./tests/migrations");
@@ -21,6 +21,7 @@ mender_db::each_backend!(
     write_transactions_exclude_each_other,
     read_transaction_sees_one_state,
     builder_lists_and_json_lists,
+    analyze_refreshes_statistics,
 );
 
 #[derive(Debug, PartialEq, sqlx::FromRow)]
@@ -44,6 +45,23 @@ async fn insert(db: &TestDb, id: &str, n: i64) {
         .execute(&**db)
         .await
         .unwrap();
+}
+
+/// Inserts a row with only its id set.
+async fn insert_id<'c>(on: impl Into<Conn<'c>>, id: &str) {
+    query("INSERT INTO things (id) VALUES ($1)")
+        .bind(id)
+        .execute(on)
+        .await
+        .unwrap();
+}
+
+/// How many rows `things` has.
+async fn count<'c>(on: impl Into<Conn<'c>>) -> i64 {
+    query("SELECT COUNT(*) FROM things")
+        .scalar(on)
+        .await
+        .unwrap()
 }
 
 async fn every_type_round_trips(backend: Backend) {
@@ -75,10 +93,7 @@ async fn every_type_round_trips(backend: Backend) {
             bytes: Some(vec![0, 255, 1]),
         }
     );
-    let count: i64 = query("SELECT COUNT(*) FROM things")
-        .scalar(&*db)
-        .await
-        .unwrap();
+    let count = count(&*db).await;
     assert_eq!(count, 1);
     let none: Option<i64> = query("SELECT n FROM things WHERE id = $1")
         .bind("missing")
@@ -128,10 +143,7 @@ async fn nul_in_text_is_refused_on_both(backend: Backend) {
         .unwrap_err();
     assert!(e.is_invalid_text(), "{e}");
     assert!(!e.is_unique_violation());
-    let n: i64 = query("SELECT COUNT(*) FROM things")
-        .scalar(&*db)
-        .await
-        .unwrap();
+    let n = count(&*db).await;
     assert_eq!(n, 0);
 }
 
@@ -154,23 +166,14 @@ async fn unique_violation_is_recognised(backend: Backend) {
 async fn transactions_commit_or_roll_back(backend: Backend) {
     let db = open(backend).await;
     let mut tx = db.begin_write().await.unwrap();
-    query("INSERT INTO things (id) VALUES ('kept')")
-        .execute(&mut tx)
-        .await
-        .unwrap();
+    insert_id(&mut tx, "kept").await;
     tx.commit().await.unwrap();
     let mut tx = db.begin_write().await.unwrap();
-    query("INSERT INTO things (id) VALUES ('undone')")
-        .execute(&mut tx)
-        .await
-        .unwrap();
+    insert_id(&mut tx, "undone").await;
     tx.rollback().await.unwrap();
     {
         let mut tx = db.begin_write().await.unwrap();
-        query("INSERT INTO things (id) VALUES ('dropped')")
-            .execute(&mut tx)
-            .await
-            .unwrap();
+        insert_id(&mut tx, "dropped").await;
         // Dropped without commit: rolled back.
     }
     let ids: Vec<String> = query("SELECT id FROM things ORDER BY id")
@@ -222,25 +225,16 @@ async fn read_transaction_sees_one_state(backend: Backend) {
     let db = open(backend).await;
     insert(&db, "a", 1).await;
     let mut read = db.begin_read().await.unwrap();
-    let before: i64 = query("SELECT COUNT(*) FROM things")
-        .scalar(&mut read)
-        .await
-        .unwrap();
+    let before = count(&mut read).await;
     insert(&db, "b", 2).await;
-    let during: i64 = query("SELECT COUNT(*) FROM things")
-        .scalar(&mut read)
-        .await
-        .unwrap();
+    let during = count(&mut read).await;
     assert_eq!(
         (before, during),
         (1, 1),
         "a write from outside showed up mid-read"
     );
     read.commit().await.unwrap();
-    let after: i64 = query("SELECT COUNT(*) FROM things")
-        .scalar(&*db)
-        .await
-        .unwrap();
+    let after = count(&*db).await;
     assert_eq!(after, 2);
 }
 
@@ -263,4 +257,19 @@ async fn builder_lists_and_json_lists(backend: Backend) {
     q.push_param(p).push(" AND n < 4 AND n <> ").push_param(p);
     let n: i64 = q.build().scalar(&*db).await.unwrap();
     assert_eq!(n, 2);
+}
+
+async fn analyze_refreshes_statistics(backend: Backend) {
+    let db = open(backend).await;
+    for (id, n) in [("a", 1), ("b", 2)] {
+        insert(&db, id, n).await;
+    }
+    db.analyze(&["things"]).await.unwrap();
+    assert_eq!(count(&*db).await, 2);
+    // A table that does not exist is an error on PostgreSQL; SQLite analyzes the whole file.
+    let missing = db.analyze(&["nope"]).await;
+    assert_eq!(
+        missing.is_err(),
+        db.dialect() == mender_db::Dialect::Postgres
+    );
 }

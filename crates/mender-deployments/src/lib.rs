@@ -58,7 +58,7 @@ impl Service {
         let secret = presign_secret(&config, presign::random_secret)?;
         Ok(Arc::new(Service {
             app: Arc::new(App {
-                store: Arc::new(store::SqlStore::new(db)),
+                store: Arc::new(store::SqlStore(db)),
                 clock,
                 blobs,
                 presigner: presign::Presigner::new(secret.expose()),

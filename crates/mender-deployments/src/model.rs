@@ -64,6 +64,15 @@ fn value_string(v: &Value) -> String {
 pub struct MetaArtifactJson<'a> {
     /// Artifact name.
     pub name: &'a str,
+    /// Everything else, in order.
+    #[serde(flatten)]
+    pub contents: MetaContentsJson<'a>,
+}
+
+/// The fields of [`MetaArtifactJson`] after the name, which the management API's artifact
+/// shows after its own description.
+#[derive(Debug, Serialize)]
+pub struct MetaContentsJson<'a> {
     /// Compatible device types.
     pub device_types_compatible: &'a [String],
     /// Format and version.
@@ -87,13 +96,15 @@ impl<'a> From<&'a ArtifactMeta> for MetaArtifactJson<'a> {
     fn from(m: &'a ArtifactMeta) -> Self {
         Self {
             name: &m.name,
-            device_types_compatible: &m.device_types_compatible,
-            info: &m.info,
-            signed: m.signed,
-            updates: m.updates.iter().map(UpdateJson::from).collect(),
-            artifact_provides: m.artifact_provides.as_ref(),
-            artifact_depends: Some(&m.artifact_depends).filter(|d| !d.is_empty()),
-            clears_artifact_provides: m.clears_artifact_provides.as_ref(),
+            contents: MetaContentsJson {
+                device_types_compatible: &m.device_types_compatible,
+                info: &m.info,
+                signed: m.signed,
+                updates: m.updates.iter().map(UpdateJson::from).collect(),
+                artifact_provides: m.artifact_provides.as_ref(),
+                artifact_depends: Some(&m.artifact_depends).filter(|d| !d.is_empty()),
+                clears_artifact_provides: m.clears_artifact_provides.as_ref(),
+            },
         }
     }
 }
@@ -140,23 +151,9 @@ pub struct ArtifactView<'a> {
     pub name: &'a str,
     /// Description.
     pub description: &'a str,
-    /// Compatible device types.
-    pub device_types_compatible: &'a [String],
-    /// Format and version.
-    pub info: &'a ArtifactInfo,
-    /// Signed.
-    pub signed: bool,
-    /// Payloads.
-    pub updates: Vec<UpdateJson<'a>>,
-    /// Provides.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub artifact_provides: Option<&'a BTreeMap<String, String>>,
-    /// Depends.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub artifact_depends: Option<&'a Map<String, Value>>,
-    /// Cleared provides.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clears_artifact_provides: Option<&'a Vec<String>>,
+    /// The rest of the metadata.
+    #[serde(flatten)]
+    pub contents: MetaContentsJson<'a>,
     /// Size in bytes.
     pub size: u64,
     /// Modification time.
@@ -170,13 +167,7 @@ impl<'a> From<&'a Artifact> for ArtifactView<'a> {
             id: &a.id,
             name: m.name,
             description: &a.description,
-            device_types_compatible: m.device_types_compatible,
-            info: m.info,
-            signed: m.signed,
-            updates: m.updates,
-            artifact_provides: m.artifact_provides,
-            artifact_depends: m.artifact_depends,
-            clears_artifact_provides: m.clears_artifact_provides,
+            contents: m.contents,
             size: a.meta.size,
             modified: a.modified,
         }
@@ -534,6 +525,17 @@ pub struct ArtifactFilter {
     pub sort_modified: bool,
     /// Direction.
     pub sort: Sort,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return; `None` for all.
+    pub limit: Option<u64>,
+}
+
+/// Device deployment list filters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceDeploymentFilter {
+    /// Status.
+    pub status: Option<StatusFilter>,
     /// Rows to skip.
     pub offset: u64,
     /// Rows to return; `None` for all.

@@ -73,6 +73,38 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// A device to create with fresh ids, from its canonical identity and its key.
+fn new_device(id: canon::Canonical, key: &DeviceKey) -> NewDevice {
+    NewDevice {
+        device_id: new_id().into(),
+        auth_set_id: new_id().into(),
+        id_data: id.text,
+        id_data_sha256: id.sha256,
+        pubkey: key.normalized_pem(),
+    }
+}
+
+/// `Ok` when the store found the record to act on, else 404 saying `what` was not found.
+fn found(found: bool, what: &str) -> Result<()> {
+    if found {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!("{what} not found")))
+    }
+}
+
+fn auth_set_not_found() -> Error {
+    Error::NotFound("authorization set not found".into())
+}
+
+/// A store failure on one auth set of a device: a missing set is a 404 of its own.
+fn auth_set_error(e: StoreError) -> Error {
+    match e {
+        StoreError::NotFound => auth_set_not_found(),
+        e => e.into(),
+    }
+}
+
 impl App {
     /// Builds the logic over a store, a clock, a signing key and a workflow starter.
     pub fn new(
@@ -132,13 +164,7 @@ impl App {
         if !key.verify(signature, body) {
             return Err(Error::Unauthorized("signature verification failed".into()));
         }
-        let new = NewDevice {
-            device_id: new_id().into(),
-            auth_set_id: new_id().into(),
-            id_data: id.text,
-            id_data_sha256: id.sha256,
-            pubkey: key.normalized_pem(),
-        };
+        let new = new_device(id, &key);
         let unauthorized = || Error::Unauthorized("dev auth: unauthorized".into());
 
         // A preauthorized (identity, key) pair is admitted on its first request.
@@ -340,13 +366,11 @@ impl App {
     /// Starts decommissioning: the device's tokens stop working at once and the
     /// `decommission_device` workflow removes it from every service.
     pub async fn decommission_device(&self, ctx: &Ctx, id: &DeviceId) -> Result<()> {
-        if !self
+        let marked = self
             .store
             .set_decommissioning(&ctx.tenant, id, self.now_secs())
-            .await?
-        {
-            return Err(Error::NotFound("device not found".into()));
-        }
+            .await?;
+        found(marked, "device")?;
         self.start(
             "decommission_device",
             json!({"request_id": ctx.request_id, "device_id": id, "tenant_id": ctx.tenant}),
@@ -356,11 +380,7 @@ impl App {
 
     /// Deletes a device and its auth sets and tokens (the last step of decommissioning).
     pub async fn delete_device(&self, ctx: &Ctx, id: &DeviceId) -> Result<()> {
-        if self.store.delete_device(&ctx.tenant, id).await? {
-            Ok(())
-        } else {
-            Err(Error::NotFound("device not found".into()))
-        }
+        found(self.store.delete_device(&ctx.tenant, id).await?, "device")
     }
 
     /// Status of one auth set of a device.
@@ -372,7 +392,7 @@ impl App {
     ) -> Result<Status> {
         match self.store.get_auth_set(&ctx.tenant, auth_set_id).await? {
             Some(set) if set.device_id == *device_id => Ok(set.status),
-            _ => Err(Error::NotFound("authorization set not found".into())),
+            _ => Err(auth_set_not_found()),
         }
     }
 
@@ -412,10 +432,7 @@ impl App {
                 self.now_secs(),
             )
             .await
-            .map_err(|e| match e {
-                StoreError::NotFound => Error::NotFound("authorization set not found".into()),
-                e => e.into(),
-            })?;
+            .map_err(auth_set_error)?;
         self.status_changed(ctx, &change.device, change.previous_device_status)
             .await?;
         if status == Status::Accepted
@@ -438,10 +455,7 @@ impl App {
             .store
             .delete_auth_set(&ctx.tenant, device_id, auth_set_id, self.now_secs())
             .await
-            .map_err(|e| match e {
-                StoreError::NotFound => Error::NotFound("authorization set not found".into()),
-                e => e.into(),
-            })?;
+            .map_err(auth_set_error)?;
         match outcome {
             // A preauthorized device was never provisioned, but inventory indexes it:
             // upstream's special status "decommissioned" makes inventory drop it.
@@ -475,13 +489,7 @@ impl App {
             return Err(bad("pubkey: cannot be blank.".into()));
         }
         let key = DeviceKey::from_pem(&req.pubkey).map_err(|e| bad(e.to_string()))?;
-        let new = NewDevice {
-            device_id: new_id().into(),
-            auth_set_id: new_id().into(),
-            id_data: id.text,
-            id_data_sha256: id.sha256,
-            pubkey: key.normalized_pem(),
-        };
+        let new = new_device(id, &key);
         match self
             .store
             .preauthorize(&ctx.tenant, &new, req.force, self.now_secs())
@@ -506,11 +514,7 @@ impl App {
 
     /// Revokes one token (by `jti`).
     pub async fn revoke_token(&self, ctx: &Ctx, jti: &TokenId) -> Result<()> {
-        if self.store.delete_token(&ctx.tenant, jti).await? {
-            Ok(())
-        } else {
-            Err(Error::NotFound("token not found".into()))
-        }
+        found(self.store.delete_token(&ctx.tenant, jti).await?, "token")
     }
 
     /// Deletes the tokens of one device or of a whole tenant.

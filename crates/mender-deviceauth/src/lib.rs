@@ -53,7 +53,7 @@ impl Service {
         config: DeviceauthConfig,
         workflows: Arc<dyn WorkflowStarter>,
     ) -> Arc<Self> {
-        let store = Arc::new(store::SqlStore::new(db));
+        let store = Arc::new(store::SqlStore(db));
         Arc::new(Self {
             app: Arc::new(app::App::new(store, clock, key, config, workflows)),
         })

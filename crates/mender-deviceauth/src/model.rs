@@ -2,7 +2,6 @@
 //! and their JSON shapes as upstream renders them.
 
 use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp, TokenId};
-use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
@@ -74,16 +73,20 @@ impl std::fmt::Display for Status {
 }
 
 /// A device as stored, with its authentication sets. Times are whole seconds (the store
-/// keeps seconds).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// keeps seconds). Serializes as upstream renders it: the fields in this order, the identity
+/// as an object, no tenant, hash or revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Device {
     /// Device id (UUID).
     pub id: DeviceId,
     /// Tenant, empty in the open-source server.
+    #[serde(skip)]
     pub tenant_id: TenantId,
     /// Canonical identity data (sorted-key JSON object).
+    #[serde(rename = "identity_data", serialize_with = "identity_object")]
     pub id_data: String,
     /// Hex SHA-256 of `id_data`: the device's unique key.
+    #[serde(skip)]
     pub id_data_sha256: String,
     /// Overall admission status.
     pub status: Status,
@@ -93,31 +96,37 @@ pub struct Device {
     pub created_ts: Timestamp,
     /// Last change.
     pub updated_ts: Timestamp,
-    /// Last time the device used a token.
-    pub check_in_time: Option<Timestamp>,
-    /// Bumped on every change; inventory uses it to order status updates.
-    pub revision: i64,
     /// Authentication sets, oldest first.
     pub auth_sets: Vec<AuthSet>,
+    /// Last time the device used a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_in_time: Option<Timestamp>,
+    /// Bumped on every change; inventory uses it to order status updates.
+    #[serde(skip)]
+    pub revision: i64,
 }
 
-/// One (identity, public key) pair a device authenticated with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One (identity, public key) pair a device authenticated with. Serializes as upstream
+/// renders it, like [`Device`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuthSet {
     /// Auth set id (UUID); also the `jti` of tokens issued for it.
     pub id: AuthSetId,
     /// Owning device.
+    #[serde(skip)]
     pub device_id: DeviceId,
     /// Canonical identity data.
+    #[serde(rename = "identity_data", serialize_with = "identity_object")]
     pub id_data: String,
     /// Hex SHA-256 of `id_data`.
+    #[serde(skip)]
     pub id_data_sha256: String,
     /// Normalised PEM public key.
     pub pubkey: String,
-    /// Admission status of this set.
-    pub status: Status,
     /// Creation time.
     pub ts: Timestamp,
+    /// Admission status of this set.
+    pub status: Status,
 }
 
 impl AuthSet {
@@ -186,33 +195,8 @@ pub fn identity_value(id_data: &str) -> Value {
     serde_json::from_str(id_data).unwrap_or_else(|_| Value::Object(Default::default()))
 }
 
-impl Serialize for AuthSet {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("AuthSet", 5)?;
-        st.serialize_field("id", &self.id)?;
-        st.serialize_field("identity_data", &identity_value(&self.id_data))?;
-        st.serialize_field("pubkey", &self.pubkey)?;
-        st.serialize_field("ts", &self.ts)?;
-        st.serialize_field("status", &self.status)?;
-        st.end()
-    }
-}
-
-impl Serialize for Device {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Device", 8)?;
-        st.serialize_field("id", &self.id)?;
-        st.serialize_field("identity_data", &identity_value(&self.id_data))?;
-        st.serialize_field("status", &self.status)?;
-        st.serialize_field("decommissioning", &self.decommissioning)?;
-        st.serialize_field("created_ts", &self.created_ts)?;
-        st.serialize_field("updated_ts", &self.updated_ts)?;
-        st.serialize_field("auth_sets", &self.auth_sets)?;
-        if let Some(t) = self.check_in_time {
-            st.serialize_field("check_in_time", &t)?;
-        }
-        st.end()
-    }
+fn identity_object<S: Serializer>(id_data: &str, s: S) -> Result<S::Ok, S::Error> {
+    identity_value(id_data).serialize(s)
 }
 
 #[cfg(test)]

@@ -149,10 +149,16 @@ mod tests {
         Timestamp::from_unix_secs(secs)
     }
 
-    #[test]
-    fn issued_claims_and_checks() {
+    /// A fresh signing key and the key set that verifies it.
+    fn signer() -> (SigningKey, KeySet) {
         let (key, _) = SigningKey::generate_rsa().unwrap();
         let keys = KeySet::single(key.verifying_key());
+        (key, keys)
+    }
+
+    #[test]
+    fn issued_claims_and_checks() {
+        let (key, keys) = signer();
         let subject = Subject {
             auth_set_id: &"set-1".into(),
             device_id: &"dev-1".into(),
@@ -202,12 +208,12 @@ mod tests {
 
     #[test]
     fn tenant_claim_when_set() {
-        let (key, _) = SigningKey::generate_rsa().unwrap();
-        let keys = KeySet::single(key.verifying_key());
+        let (key, keys) = signer();
+        let tenant = TenantId::from("t1");
         let subject = Subject {
             auth_set_id: &"s".into(),
             device_id: &"d".into(),
-            tenant: &"t1".into(),
+            tenant: &tenant,
         };
         let (token, rec) = issue(&key, "Mender", 10, subject, at(5)).unwrap();
         let checked = check(&keys, &token, at(6)).unwrap();

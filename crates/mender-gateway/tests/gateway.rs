@@ -84,6 +84,17 @@ async fn call(method: &str, uri: &str, token: Option<&str>) -> (StatusCode, Valu
     (resp.status, json, rid)
 }
 
+/// The status alone, for each (token, expected status) of one route.
+async fn assert_statuses(method: &str, uri: &str, cases: &[(Option<&str>, StatusCode)]) {
+    for &(token, want) in cases {
+        assert_eq!(
+            call(method, uri, token).await.0,
+            want,
+            "{method} {uri} {token:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn management_routes_need_a_user_token() {
     let (s, body, rid) = call("GET", "/api/management/v1/useradm/users", None).await;
@@ -91,12 +102,12 @@ async fn management_routes_need_a_user_token() {
     assert_eq!(body["error"], "unauthorized");
     assert_eq!(body["request_id"], rid);
     assert!(!rid.is_empty());
-    assert_eq!(
-        call("GET", "/api/management/v1/useradm/users", Some("dev"))
-            .await
-            .0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_statuses(
+        "GET",
+        "/api/management/v1/useradm/users",
+        &[(Some("dev"), StatusCode::UNAUTHORIZED)],
+    )
+    .await;
     let (s, body, _) = call("GET", "/api/management/v1/useradm/users", Some("user")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body, "subject-of-user");
@@ -104,42 +115,26 @@ async fn management_routes_need_a_user_token() {
 
 #[tokio::test]
 async fn device_routes_need_a_device_token() {
-    assert_eq!(
-        call("GET", "/api/devices/v1/inventory/device/attributes", None)
-            .await
-            .0,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        call(
-            "GET",
-            "/api/devices/v1/inventory/device/attributes",
-            Some("user")
-        )
-        .await
-        .0,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        call(
-            "GET",
-            "/api/devices/v1/inventory/device/attributes",
-            Some("dev")
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
+    assert_statuses(
+        "GET",
+        "/api/devices/v1/inventory/device/attributes",
+        &[
+            (None, StatusCode::UNAUTHORIZED),
+            (Some("user"), StatusCode::UNAUTHORIZED),
+            (Some("dev"), StatusCode::OK),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn open_routes_need_no_token_and_internal_routes_are_absent() {
-    assert_eq!(
-        call("POST", "/api/management/v1/useradm/auth/login", None)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_statuses(
+        "POST",
+        "/api/management/v1/useradm/auth/login",
+        &[(None, StatusCode::OK)],
+    )
+    .await;
     let (s, body, _) = call("GET", "/api/internal/v1/useradm/health", Some("user")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not found");

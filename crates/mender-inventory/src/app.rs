@@ -65,6 +65,15 @@ enum Change {
     Skip,
 }
 
+/// Checks a bulk group change: a valid group name and at least one device.
+fn check_members(ids: &[DeviceId], group: &str) -> Result<()> {
+    model::validate_group(group)?;
+    if ids.is_empty() {
+        return Err(Error::Invalid("no device IDs present in payload".into()));
+    }
+    Ok(())
+}
+
 impl App {
     /// Logic over a store with times from `clock` and limits from `config`.
     pub fn new(
@@ -422,10 +431,7 @@ impl App {
         ids: &[DeviceId],
         group: &str,
     ) -> Result<UpdateResult> {
-        model::validate_group(group)?;
-        if ids.is_empty() {
-            return Err(Error::Invalid("no device IDs present in payload".into()));
-        }
+        check_members(ids, group)?;
         Ok(self.store.set_group(tenant, ids, group).await?)
     }
 
@@ -436,10 +442,7 @@ impl App {
         ids: &[DeviceId],
         group: &str,
     ) -> Result<UpdateResult> {
-        model::validate_group(group)?;
-        if ids.is_empty() {
-            return Err(Error::Invalid("no device IDs present in payload".into()));
-        }
+        check_members(ids, group)?;
         let n = self.store.unset_group(tenant, Some(ids), group).await?;
         Ok(UpdateResult {
             matched_count: n,

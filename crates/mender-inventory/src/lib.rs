@@ -69,7 +69,7 @@ pub struct Service {
 impl Service {
     /// The service on a database opened with [`SCHEMA`]; times come from `clock`.
     pub fn new(db: Db, clock: SharedClock, config: InventoryConfig) -> Arc<Self> {
-        let store = Arc::new(store::SqlStore::new(db));
+        let store = Arc::new(store::SqlStore(db));
         Arc::new(Self {
             app: Arc::new(App::new(store, clock, config)),
         })

@@ -60,22 +60,18 @@ pub struct Attribute {
 
 /// An attribute as the client may send it: everything optional so that missing fields
 /// are reported with upstream's validation messages instead of serde's.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct AttributeInput {
     /// Name.
-    #[serde(default)]
     pub name: Option<String>,
     /// Value (required, checked by [`AttributeInput::validate`]).
-    #[serde(default)]
     pub value: Option<Value>,
     /// Scope (ignored where the route defines it).
-    #[serde(default)]
     pub scope: Option<String>,
     /// Description.
-    #[serde(default)]
     pub description: Option<String>,
     /// Timestamp (tags), RFC 3339.
-    #[serde(default)]
     pub timestamp: Option<String>,
 }
 

@@ -21,69 +21,58 @@ pub const DEFAULT_PER_PAGE: i64 = 20;
 
 /// The body of `POST filters/search` (management v2 and internal v2).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct SearchParams {
     /// Page, from 1 (smaller values mean 1).
-    #[serde(default)]
     pub page: i64,
     /// Page size (smaller than 1 means the default).
-    #[serde(default)]
     pub per_page: i64,
     /// Predicates, combined with AND.
-    #[serde(default)]
     pub filters: Vec<FilterPredicate>,
     /// Sort criteria.
-    #[serde(default)]
     pub sort: Vec<SortCriteria>,
     /// Attributes to return (all when empty).
-    #[serde(default)]
     pub attributes: Vec<SelectAttribute>,
     /// Only these devices (internal API).
-    #[serde(default)]
     pub device_ids: Vec<mender_core::DeviceId>,
     /// Free-text query.
-    #[serde(default)]
     pub text: String,
 }
 
 /// One filter predicate.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct FilterPredicate {
     /// Scope.
-    #[serde(default)]
     pub scope: String,
     /// Attribute name.
-    #[serde(default)]
     pub attribute: String,
     /// Operator (`$eq`, `$regex`, ...).
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub op: String,
     /// Operand.
-    #[serde(default)]
     pub value: Value,
 }
 
 /// One sort criterion.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct SortCriteria {
     /// Scope.
-    #[serde(default)]
     pub scope: String,
     /// Attribute name.
-    #[serde(default)]
     pub attribute: String,
     /// `asc` or `desc`.
-    #[serde(default)]
     pub order: String,
 }
 
 /// An attribute to return.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct SelectAttribute {
     /// Scope.
-    #[serde(default)]
     pub scope: String,
     /// Attribute name.
-    #[serde(default)]
     pub attribute: String,
 }
 

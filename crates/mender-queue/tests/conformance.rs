@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mender_core::clock::ManualClock;
 use mender_db::testing::{Backend, TestDb};
-use mender_queue::{JobQueue, SCHEMA, SqlQueue};
+use mender_queue::{Claimed, JobQueue, SCHEMA, SqlQueue};
 use serde_json::json;
 
 mender_db::each_backend!(
@@ -37,6 +37,11 @@ fn topics(t: &[&str]) -> Vec<String> {
 
 const LEASE: Duration = Duration::from_secs(30);
 
+/// Claims the oldest message of the topic `default` for `worker`, if there is one.
+async fn claim_default(q: &SqlQueue, worker: &str, lease: Duration) -> Option<Claimed> {
+    q.claim(&topics(&["default"]), worker, lease).await.unwrap()
+}
+
 async fn claims_oldest_first_and_filters_topics(backend: Backend) {
     let (q, _clock, _db) = queue(backend).await;
     let a = q.enqueue("default", json!({"n": 1})).await.unwrap();
@@ -46,28 +51,15 @@ async fn claims_oldest_first_and_filters_topics(backend: Backend) {
         .unwrap();
     let b = q.enqueue("default", json!({"n": 3})).await.unwrap();
 
-    let c1 = q
-        .claim(&topics(&["default"]), "w1", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let c1 = claim_default(&q, "w1", LEASE).await.unwrap();
     assert_eq!(
         (c1.id.as_str(), c1.payload.clone(), c1.deliveries),
         (a.as_str(), json!({"n": 1}), 1)
     );
     assert_eq!(c1.topic, "default");
-    let c2 = q
-        .claim(&topics(&["default"]), "w1", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let c2 = claim_default(&q, "w1", LEASE).await.unwrap();
     assert_eq!(c2.id, b, "{}", q.db().backend());
-    assert!(
-        q.claim(&topics(&["default"]), "w1", LEASE)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(claim_default(&q, "w1", LEASE).await.is_none());
     assert!(q.claim(&[], "w1", LEASE).await.unwrap().is_none());
 
     let c3 = q
@@ -82,11 +74,7 @@ async fn claims_oldest_first_and_filters_topics(backend: Backend) {
 async fn ack_removes_and_is_idempotent(backend: Backend) {
     let (q, _clock, _db) = queue(backend).await;
     let id = q.enqueue("default", json!("x")).await.unwrap();
-    let c = q
-        .claim(&topics(&["default"]), "w", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_default(&q, "w", LEASE).await.unwrap();
     q.ack(&c.id).await.unwrap();
     q.ack(&id).await.unwrap();
     assert!(q.is_empty().await.unwrap());
@@ -107,25 +95,11 @@ async fn expired_lease_redelivers_with_count(backend: Backend) {
     let (q, clock, _db) = queue(backend).await;
     let id = q.enqueue("default", json!({"job": 1})).await.unwrap();
     let short = Duration::from_millis(200);
-    let c = q
-        .claim(&topics(&["default"]), "dead", short)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_default(&q, "dead", short).await.unwrap();
     assert_eq!(c.deliveries, 1);
-    assert!(
-        q.claim(&topics(&["default"]), "w2", LEASE)
-            .await
-            .unwrap()
-            .is_none(),
-        "leased"
-    );
+    assert!(claim_default(&q, "w2", LEASE).await.is_none(), "leased");
     clock.advance(Duration::from_millis(350));
-    let again = q
-        .claim(&topics(&["default"]), "w2", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = claim_default(&q, "w2", LEASE).await.unwrap();
     assert_eq!((again.id.as_str(), again.deliveries), (id.as_str(), 2));
     // The dead worker lost the message: its heartbeat says so and does not steal it back.
     assert!(!q.heartbeat(&id, "dead", LEASE).await.unwrap());
@@ -136,64 +110,29 @@ async fn heartbeat_prevents_redelivery(backend: Backend) {
     let (q, clock, _db) = queue(backend).await;
     q.enqueue("default", json!(1)).await.unwrap();
     let lease = Duration::from_millis(300);
-    let c = q
-        .claim(&topics(&["default"]), "w1", lease)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_default(&q, "w1", lease).await.unwrap();
     for _ in 0..4 {
         clock.advance(Duration::from_millis(150));
         assert!(q.heartbeat(&c.id, "w1", lease).await.unwrap());
-        assert!(
-            q.claim(&topics(&["default"]), "w2", lease)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(claim_default(&q, "w2", lease).await.is_none());
     }
     // 600 ms have passed, twice the lease: only the heartbeats kept it.
     clock.advance(Duration::from_millis(400));
-    assert!(
-        q.claim(&topics(&["default"]), "w2", lease)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(claim_default(&q, "w2", lease).await.is_some());
 }
 
 async fn release_with_delay(backend: Backend) {
     let (q, clock, _db) = queue(backend).await;
     let id = q.enqueue("default", json!(1)).await.unwrap();
-    let c = q
-        .claim(&topics(&["default"]), "w1", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_default(&q, "w1", LEASE).await.unwrap();
     q.release(&c.id, Duration::from_millis(300)).await.unwrap();
-    assert!(
-        q.claim(&topics(&["default"]), "w1", LEASE)
-            .await
-            .unwrap()
-            .is_none(),
-        "delayed"
-    );
+    assert!(claim_default(&q, "w1", LEASE).await.is_none(), "delayed");
     clock.advance(Duration::from_millis(400));
-    let c = q
-        .claim(&topics(&["default"]), "w2", LEASE)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_default(&q, "w2", LEASE).await.unwrap();
     assert_eq!((c.id.as_str(), c.deliveries), (id.as_str(), 2));
     // A zero-delay release is visible at once.
     q.release(&c.id, Duration::ZERO).await.unwrap();
-    assert_eq!(
-        q.claim(&topics(&["default"]), "w3", LEASE)
-            .await
-            .unwrap()
-            .unwrap()
-            .deliveries,
-        3
-    );
+    assert_eq!(claim_default(&q, "w3", LEASE).await.unwrap().deliveries, 3);
 }
 
 async fn concurrent_claimers_never_share_a_message(backend: Backend) {
@@ -208,11 +147,7 @@ async fn concurrent_claimers_never_share_a_message(backend: Backend) {
         let q = q.clone();
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
-            while let Some(c) = q
-                .claim(&["default".to_owned()], &format!("w{w}"), LEASE)
-                .await
-                .unwrap()
-            {
+            while let Some(c) = claim_default(&q, &format!("w{w}"), LEASE).await {
                 got.push(c.id);
             }
             got

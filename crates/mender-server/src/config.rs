@@ -167,6 +167,13 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The configuration `table` describes, or why it describes none.
+fn decode(table: toml::Table) -> Result<Config, String> {
+    toml::Value::Table(table)
+        .try_into::<Config>()
+        .map_err(|e| e.to_string())
+}
+
 impl Config {
     /// Loads defaults, then `file` (if any), then environment variables from `env`.
     pub fn load(
@@ -184,12 +191,10 @@ impl Config {
                 message: e.to_string(),
             })?;
             // Check the file alone first so that its errors name the file.
-            toml::Value::Table(table.clone())
-                .try_into::<Config>()
-                .map_err(|e| ConfigError::File {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                })?;
+            decode(table.clone()).map_err(|message| ConfigError::File {
+                path: path.to_owned(),
+                message,
+            })?;
         }
         for (var, value) in env {
             let Some(key) = var.strip_prefix(ENV_PREFIX) else {
@@ -203,16 +208,13 @@ impl Config {
                 });
             }
             set_path(&mut table, &path, env_value(&value));
-            toml::Value::Table(table.clone())
-                .try_into::<Config>()
-                .map_err(|e| ConfigError::Env {
-                    var: var.clone(),
-                    message: e.to_string(),
-                })?;
+            // Check after each variable so that its error names the variable.
+            decode(table.clone()).map_err(|message| ConfigError::Env {
+                var: var.clone(),
+                message,
+            })?;
         }
-        toml::Value::Table(table)
-            .try_into::<Config>()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))
+        decode(table).map_err(ConfigError::Invalid)
     }
 
     /// Checks settings that depend on each other.

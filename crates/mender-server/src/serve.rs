@@ -31,6 +31,15 @@ pub struct Running {
     pub needs_admin: bool,
 }
 
+/// Runs one port's server (plain or TLS) as a task; its error names the port.
+fn spawn_serving(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    serving: impl Future<Output = std::io::Result<()>> + Send + 'static,
+    port: &'static str,
+) {
+    tasks.spawn(async move { serving.await.context(port) });
+}
+
 /// Starts every service and both ports; returns once they listen.
 pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running> {
     let started = Instant::now();
@@ -53,12 +62,11 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
     let app = services.routers.public.clone();
     let tls_files = if config.tls.plain_http {
         let server = axum_server::from_tcp(std_listener)?.handle(handle.clone());
-        tasks.spawn(async move {
-            server
-                .serve(app.into_make_service())
-                .await
-                .context("public port")
-        });
+        spawn_serving(
+            &mut tasks,
+            server.serve(app.into_make_service()),
+            "public port",
+        );
         None
     } else {
         let files = tls::ensure(
@@ -77,12 +85,11 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
                 )
             })?;
         let server = axum_server::from_tcp_rustls(std_listener, rustls)?.handle(handle.clone());
-        tasks.spawn(async move {
-            server
-                .serve(app.into_make_service())
-                .await
-                .context("public port")
-        });
+        spawn_serving(
+            &mut tasks,
+            server.serve(app.into_make_service()),
+            "public port",
+        );
         Some(files)
     };
     handles.push(handle);
@@ -97,12 +104,11 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
             let handle = axum_server::Handle::new();
             let app = services.routers.internal.clone();
             let server = axum_server::from_tcp(l)?.handle(handle.clone());
-            tasks.spawn(async move {
-                server
-                    .serve(app.into_make_service())
-                    .await
-                    .context("internal port")
-            });
+            spawn_serving(
+                &mut tasks,
+                server.serve(app.into_make_service()),
+                "internal port",
+            );
             handles.push(handle);
             Some(bound)
         }

@@ -10,24 +10,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::mgmt::{Mgmt, wait_for};
-use common::{ServerProcess, create_user};
+use common::ServerProcess;
+use common::mgmt::{Mgmt, accept_pending, start_with_admin, wait_device_gone, wait_for};
+use mender_testkit::mender_artifact::{run, tool, write_module_image};
 use mender_testkit::{DeviceClient, DeviceKey};
 use serde_json::{Value, json};
 
-async fn setup() -> (tempfile::TempDir, ServerProcess, Mgmt) {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let server = ServerProcess::start(&data, &[], &[]);
-    assert!(
-        create_user(&data, "admin@example.com", "correct-horse-battery")
-            .status
-            .success()
-    );
-    let m = Mgmt::login(&server, "admin@example.com", "correct-horse-battery").await;
-    (tmp, server, m)
-}
-
+/// A simulated device (Ed25519 key, identity `mac`) that asked to join, was pending, and was
+/// accepted; returns it with its device id.
 async fn accepted_device(server: &ServerProcess, m: &Mgmt, mac: &str) -> (DeviceClient, String) {
     let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
     let dev = DeviceClient::builder(
@@ -43,38 +33,15 @@ async fn accepted_device(server: &ServerProcess, m: &Mgmt, mac: &str) -> (Device
         None,
         "pending devices get 401"
     );
-    let list = m
-        .get("/api/management/v2/devauth/devices?status=pending")
-        .await;
-    let d = list
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["identity_data"]["mac"] == mac)
-        .unwrap()
-        .clone();
-    let (id, aid) = (
-        d["id"].as_str().unwrap().to_owned(),
-        d["auth_sets"][0]["id"].as_str().unwrap().to_owned(),
-    );
-    let a = m
-        .call(
-            "PUT",
-            &format!("/api/management/v2/devauth/devices/{id}/auth/{aid}/status"),
-            Some(json!({"status": "accepted"})),
-        )
-        .await;
-    assert_eq!(a.status, 204);
+    let id = accept_pending(m, mac, String::new).await;
     assert!(dev.authenticate().await.unwrap().is_some());
     (dev, id)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_only_open_their_own_routes() {
-    let (_tmp, server, m) = setup().await;
+    let (_tmp, server, m) = start_with_admin().await;
     let (dev, id) = accepted_device(&server, &m, "02:00:00:00:00:01").await;
-    let http = server.client();
     let device_token = dev.token().unwrap();
 
     // The device token works on device routes...
@@ -83,77 +50,52 @@ async fn tokens_only_open_their_own_routes() {
         200
     );
     // ...and never on management routes.
+    let as_device = m.with_token(&device_token);
     for path in [
         "/api/management/v1/useradm/users",
         "/api/management/v2/devauth/devices",
         "/api/management/v1/inventory/devices",
     ] {
-        let r = http
-            .get(format!("{}{path}", server.url))
-            .bearer_auth(&device_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401, "{path}");
-        let body: Value = r.json().await.unwrap();
+        let a = as_device.get(path).await;
+        assert_eq!(a.status, 401, "{path}");
         assert!(
-            body["error"].is_string() && body["request_id"].is_string(),
-            "{body}"
+            a.body["error"].is_string() && a.body["request_id"].is_string(),
+            "{}",
+            a.text
         );
     }
     // The user token never opens device routes.
-    let r = http
-        .put(format!(
-            "{}/api/devices/v1/inventory/device/attributes",
-            server.url
-        ))
-        .bearer_auth(&m.token)
-        .json(&json!([{"name": "os", "value": "evil"}]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    let a = m
+        .call(
+            "PUT",
+            "/api/devices/v1/inventory/device/attributes",
+            Some(json!([{"name": "os", "value": "evil"}])),
+        )
+        .await;
+    assert_eq!(a.status, 401);
     // Internal APIs are not on the public port, whatever the token.
     for path in [
         "/api/internal/v1/useradm/health",
         "/api/v1/workflow/provision_device",
         "/api/internal/v1/devauth/tokens/verify",
     ] {
-        let r = http
-            .get(format!("{}{path}", server.url))
-            .bearer_auth(&m.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(m.get(path).await.status, 404, "{path}");
     }
     // A forged token (alg none, same claims) is refused.
     let claims = device_token.split('.').nth(1).unwrap();
     let forged = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.");
-    let r = http
-        .get(format!(
-            "{}/api/devices/v1/deployments/device/deployments/next?artifact_name=a&device_type=b",
-            server.url
-        ))
-        .bearer_auth(&forged)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    let a = m
+        .with_token(&forged)
+        .get("/api/devices/v1/deployments/device/deployments/next?artifact_name=a&device_type=b")
+        .await;
+    assert_eq!(a.status, 401);
 
     // Rejecting the device stops its token at once.
     let d = m
         .get(&format!("/api/management/v2/devauth/devices/{id}"))
         .await;
     let aid = d.body["auth_sets"][0]["id"].as_str().unwrap().to_owned();
-    let a = m
-        .call(
-            "PUT",
-            &format!("/api/management/v2/devauth/devices/{id}/auth/{aid}/status"),
-            Some(json!({"status": "rejected"})),
-        )
-        .await;
-    assert_eq!(a.status, 204);
+    m.set_auth_status(&id, &aid, "rejected").await;
     assert_eq!(
         dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(),
         401
@@ -169,39 +111,23 @@ async fn tokens_only_open_their_own_routes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn decommissioned_device_token_stops_working() {
-    let (_tmp, server, m) = setup().await;
+    let (_tmp, server, m) = start_with_admin().await;
     let (dev, id) = accepted_device(&server, &m, "02:00:00:00:00:03").await;
     assert_eq!(
         dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(),
         200
     );
-    assert_eq!(
-        m.call(
-            "DELETE",
-            &format!("/api/management/v2/devauth/devices/{id}"),
-            None
-        )
-        .await
-        .status,
-        204
-    );
+    m.decommission(&id).await;
     assert_eq!(
         dev.put_inventory(&[("os", json!("linux"))]).await.unwrap(),
         401
     );
-    wait_for(30, "inventory removal", String::new, || async {
-        (m.get(&format!("/api/management/v1/inventory/devices/{id}"))
-            .await
-            .status
-            == 404)
-            .then_some(())
-    })
-    .await;
+    wait_device_gone(&m, &id).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_bodies_get_clear_4xx() {
-    let (_tmp, server, m) = setup().await;
+    let (_tmp, server, m) = start_with_admin().await;
     let http = server.client();
     let users = format!("{}/api/management/v1/useradm/users", server.url);
 
@@ -285,49 +211,24 @@ async fn hostile_bodies_get_clear_4xx() {
 /// which builds a single-file artifact in-process; the result is listed and parses.
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_artifact_appears() {
-    let (tmp, server, m) = setup().await;
-    let boundary = "XBOUNDARYX";
-    let file = vec![b'x'; 10_000];
-    let mut body = Vec::new();
-    for (name, value) in [
-        ("name", "generated-1"),
-        ("description", "made by the server"),
-        ("device_types_compatible", "test-device"),
-        ("type", "single_file"),
-        (
-            "args",
-            "{\"dest_dir\":\"/opt/app\",\"filename\":\"app.bin\"}",
-        ),
-    ] {
-        body.extend(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .bytes(),
-        );
-    }
-    body.extend(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"app.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n")
-            .bytes(),
-    );
-    body.extend(&file);
-    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
-    let r = server
-        .client()
-        .post(format!(
-            "{}/api/management/v1/deployments/artifacts/generate",
-            server.url
-        ))
-        .bearer_auth(&m.token)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
+    let (tmp, _server, m) = start_with_admin().await;
+    let r = m
+        .post_multipart(
+            "/api/management/v1/deployments/artifacts/generate",
+            &[
+                ("name", "generated-1"),
+                ("description", "made by the server"),
+                ("device_types_compatible", "test-device"),
+                ("type", "single_file"),
+                (
+                    "args",
+                    "{\"dest_dir\":\"/opt/app\",\"filename\":\"app.bin\"}",
+                ),
+            ],
+            ("file", "app.bin", &[b'x'; 10_000]),
         )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
     let art = wait_for(60, "the generated artifact", String::new, || async {
         let list = m.get("/api/management/v1/deployments/artifacts").await;
         list.body
@@ -348,41 +249,36 @@ async fn generated_artifact_appears() {
         .collect();
     assert!(names.contains(&"app.bin"), "{art}");
     // The real mender-artifact reads what the server generated.
-    let link = m
-        .get(&format!(
-            "/api/management/v1/deployments/artifacts/{}/download",
-            art["id"].as_str().unwrap()
-        ))
-        .await;
-    let bytes = m
-        .http
-        .get(link.body["uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = m.download_artifact(art["id"].as_str().unwrap()).await;
     let path = tmp.path().join("generated.mender");
     std::fs::write(&path, &bytes).unwrap();
-    let out = std::process::Command::new("/usr/bin/mender-artifact")
-        .arg("read")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("generated-1"));
+    let listing = run(tool().arg("read").arg(&path));
+    assert!(listing.contains("generated-1"), "{listing}");
+}
+
+/// The devices a deployment was made for, sorted.
+async fn deployment_devices(m: &Mgmt, deployment: &str) -> Vec<String> {
+    let a = m
+        .get(&format!(
+            "/api/management/v1/deployments/deployments/{deployment}/device_list"
+        ))
+        .await;
+    let mut ids: Vec<String> = a
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
 }
 
 /// Deployments ask the real inventory (through `mender-api`'s `InventoryClient`) which devices
 /// a group or "all devices" means.
 #[tokio::test(flavor = "multi_thread")]
 async fn group_and_fleet_deployments_use_the_inventory() {
-    let (tmp, server, m) = setup().await;
+    let (tmp, server, m) = start_with_admin().await;
     let (_d1, id1) = accepted_device(&server, &m, "02:00:00:00:00:11").await;
     let (_d2, id2) = accepted_device(&server, &m, "02:00:00:00:00:12").await;
     // Provisioning reaches inventory through a workflow: wait for both.
@@ -404,96 +300,36 @@ async fn group_and_fleet_deployments_use_the_inventory() {
     let art = tmp.path().join("a.mender");
     let payload = tmp.path().join("payload");
     std::fs::write(&payload, vec![b'p'; 6000]).unwrap();
-    let out = std::process::Command::new("/usr/bin/mender-artifact")
-        .args([
-            "write",
-            "module-image",
-            "-T",
-            "single-file",
-            "-t",
-            "dev",
-            "-n",
-            "fleet-1",
-            "-o",
-        ])
+    run(write_module_image("single-file", "dev", "fleet-1")
+        .arg("-o")
         .arg(&art)
         .arg("-f")
-        .arg(&payload)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bytes = std::fs::read(&art).unwrap();
-    let boundary = "B0UNDARY";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"artifact\"; filename=\"a.mender\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend(&bytes);
-    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+        .arg(&payload));
     let r = m
-        .http
-        .post(format!("{}/api/management/v1/deployments/artifacts", m.url))
-        .bearer_auth(&m.token)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
+        .post_multipart(
+            "/api/management/v1/deployments/artifacts",
+            &[],
+            ("artifact", "a.mender", &std::fs::read(&art).unwrap()),
         )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
 
-    let dep_devices = |loc: &str| {
-        let id = loc.rsplit('/').next().unwrap().to_owned();
-        let m = m.clone();
-        async move {
-            let a = m
-                .get(&format!(
-                    "/api/management/v1/deployments/deployments/{id}/device_list"
-                ))
-                .await;
-            let mut ids: Vec<String> = a
-                .body
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().to_owned())
-                .collect();
-            ids.sort();
-            ids
-        }
-    };
-    let a = m
-        .call(
-            "POST",
+    let canary = m
+        .create(
             "/api/management/v1/deployments/deployments/group/canary",
-            Some(json!({"name": "canary", "artifact_name": "fleet-1"})),
+            json!({"name": "canary", "artifact_name": "fleet-1"}),
         )
         .await;
-    assert_eq!(a.status, 201, "{}", a.text);
-    assert_eq!(
-        dep_devices(a.headers["location"].to_str().unwrap()).await,
-        vec![id1.clone()]
-    );
-    let a = m
-        .call(
-            "POST",
+    assert_eq!(deployment_devices(&m, &canary).await, vec![id1.clone()]);
+    let everyone = m
+        .create(
             "/api/management/v1/deployments/deployments",
-            Some(json!({"name": "everyone", "artifact_name": "fleet-1", "all_devices": true})),
+            json!({"name": "everyone", "artifact_name": "fleet-1", "all_devices": true}),
         )
         .await;
-    assert_eq!(a.status, 201, "{}", a.text);
     let mut want = vec![id1, id2];
     want.sort();
-    assert_eq!(
-        dep_devices(a.headers["location"].to_str().unwrap()).await,
-        want
-    );
+    assert_eq!(deployment_devices(&m, &everyone).await, want);
     let a = m
         .call(
             "POST",

@@ -5,18 +5,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{ServerProcess, create_user};
-
-fn mender_cli() -> &'static str {
-    let path = "/usr/bin/mender-cli";
-    assert!(
-        std::path::Path::new(path).exists(),
-        "mender-cli is not installed: run the test command from README.md (it installs it)"
-    );
-    path
-}
+use common::{ADMIN_EMAIL, ADMIN_PASSWORD, MenderCli, ServerProcess, create_user};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mender_cli_logs_in_and_lists_users() {
@@ -38,7 +27,7 @@ async fn mender_cli_logs_in_and_lists_users() {
         );
     }
 
-    let out = create_user(&data, "admin@example.com", "correct-horse-battery");
+    let out = create_user(&data, ADMIN_EMAIL, ADMIN_PASSWORD);
     assert!(
         out.status.success(),
         "user create failed: {}",
@@ -46,52 +35,24 @@ async fn mender_cli_logs_in_and_lists_users() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created user admin@example.com"));
     // The same email again is refused with a clear message.
-    let again = create_user(&data, "admin@example.com", "correct-horse-battery");
+    let again = create_user(&data, ADMIN_EMAIL, ADMIN_PASSWORD);
     assert!(!again.status.success());
 
-    let home = tmp.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let cert = server.cert.clone().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(mender_cli())
-            .current_dir(&home)
-            .env("HOME", &home)
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("SSL_CERT_FILE", &cert)
-            .arg("--server")
-            .arg(&server.url)
-            .args(args)
-            .output()
-            .expect("run mender-cli")
-    };
-
-    let bad = run(&[
-        "login",
-        "--username",
-        "admin@example.com",
-        "--password",
-        "wrong-password",
-    ]);
+    let cli = MenderCli::new(&tmp.path().join("home"), &server);
+    let bad = cli.login(ADMIN_EMAIL, "wrong-password");
     assert!(
         !bad.status.success(),
         "login with a wrong password must fail"
     );
 
-    let out = run(&[
-        "login",
-        "--username",
-        "admin@example.com",
-        "--password",
-        "correct-horse-battery",
-    ]);
+    let out = cli.login(ADMIN_EMAIL, ADMIN_PASSWORD);
     assert!(
         out.status.success(),
         "mender-cli login failed:\nstdout: {}\nstderr: {}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let token = std::fs::read_to_string(home.join(".cache/mender/authtoken"))
-        .expect("mender-cli saved its token");
+    let token = cli.saved_token();
     assert_eq!(token.split('.').count(), 3, "a JWT");
 
     let resp = server

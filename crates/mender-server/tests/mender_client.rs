@@ -7,31 +7,19 @@
 mod common;
 
 use common::device::{DeviceSetup, MenderClient};
-use common::mgmt::{Mgmt, accept_first_pending, wait_for};
-use common::{ServerProcess, create_user};
+use common::mgmt::{accept_pending, start_with_admin, wait_device_gone, wait_for};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let server = ServerProcess::start(&data, &[], &[]);
-    assert!(
-        create_user(&data, "admin@example.com", "correct-horse-battery")
-            .status
-            .success()
-    );
-    let m = Mgmt::login(&server, "admin@example.com", "correct-horse-battery").await;
-
+    let (tmp, server, m) = start_with_admin().await;
     let device = MenderClient::start(
         &tmp.path().join("device"),
-        &server.url,
-        server.cert.as_ref().unwrap(),
+        &server,
         &DeviceSetup {
             mac: "02:12:34:56:78:9a",
-            device_type: "test-device",
-            artifact_name: "release-1",
             inventory: &[("e2e_run", "alpha"), ("kernel", "6.1.0")],
+            ..DeviceSetup::default()
         },
     );
     let log = || device.log_text();
@@ -40,7 +28,7 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
     let pending = m
         .get("/api/management/v2/devauth/devices?status=pending")
         .await;
-    let device_id = accept_first_pending(&m, log).await;
+    let device_id = accept_pending(&m, "02:12:34:56:78:9a", log).await;
     let d = m
         .get(&format!("/api/management/v2/devauth/devices/{device_id}"))
         .await;
@@ -98,24 +86,6 @@ async fn mender_client_is_accepted_and_its_inventory_is_searchable() {
 
     // 4. Stop the client (a running client would register again), then decommission.
     drop(device);
-    let a = m
-        .call(
-            "DELETE",
-            &format!("/api/management/v2/devauth/devices/{device_id}"),
-            None,
-        )
-        .await;
-    assert_eq!(a.status, 204);
-    wait_for(30, "the device to disappear", String::new, || async {
-        let a = m
-            .get(&format!("/api/management/v2/devauth/devices/{device_id}"))
-            .await
-            .status;
-        let b = m
-            .get(&format!("/api/management/v1/inventory/devices/{device_id}"))
-            .await
-            .status;
-        (a == 404 && b == 404).then_some(())
-    })
-    .await;
+    m.decommission(&device_id).await;
+    wait_device_gone(&m, &device_id).await;
 }

@@ -8,34 +8,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use common::device::{DeviceSetup, MenderClient};
-use common::mgmt::{Mgmt, accept_first_pending, inventory_value, wait_for};
-use common::{ServerProcess, create_user};
+use common::mgmt::{Mgmt, accept_pending, inventory_value, start_with_admin, wait_for};
+use common::{ADMIN_EMAIL, ADMIN_PASSWORD, MenderCli};
+use mender_testkit::mender_artifact::{
+    SingleFile, ext4_image, rsa_key, run, write_module_image, write_rootfs_image,
+};
 use serde_json::{Value, json};
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn tool(path: &str, package: &str) -> &'static str {
-    assert!(
-        Path::new(path).exists(),
-        "{package} is not installed: run the test command from README.md (it installs it)"
-    );
-    Box::leak(path.to_owned().into_boxed_str())
-}
 
 /// Random printable bytes, so the artifact is over the client's 4096-byte minimum.
 fn payload(n: usize) -> Vec<u8> {
@@ -50,74 +29,84 @@ fn payload(n: usize) -> Vec<u8> {
     out
 }
 
+/// Deploys `artifact` to `device` and waits (up to 3 minutes) until the deployment finishes;
+/// returns its id and statistics.
+async fn deploy_and_wait(
+    m: &Mgmt,
+    name: &str,
+    artifact: &str,
+    device: &str,
+    log: impl Fn() -> String,
+) -> (String, Value) {
+    let dep = m
+        .create(
+            "/api/management/v1/deployments/deployments",
+            json!({"name": name, "artifact_name": artifact, "devices": [device]}),
+        )
+        .await;
+    let stats = wait_for(
+        180,
+        &format!("deployment {name} to finish"),
+        log,
+        || async {
+            let d = m
+                .get(&format!("/api/management/v1/deployments/deployments/{dep}"))
+                .await;
+            (d.body["status"] == "finished").then_some(())?;
+            Some(
+                m.get(&format!(
+                    "/api/management/v1/deployments/deployments/{dep}/statistics"
+                ))
+                .await
+                .body,
+            )
+        },
+    )
+    .await;
+    (dep, stats)
+}
+
+/// Waits until the device's inventory reports `artifact` installed.
+async fn wait_artifact_name(m: &Mgmt, device: &str, artifact: &str, log: impl Fn() -> String) {
+    let what = format!("inventory artifact_name {artifact}");
+    wait_for(60, &what, log, || async {
+        inventory_value(m, device, "inventory", "artifact_name")
+            .await
+            .filter(|v| v == artifact)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn real_client_installs_an_update_and_reports_a_failing_one() {
-    let mender_artifact = tool("/usr/bin/mender-artifact", "mender-artifact");
-    let mender_cli = tool("/usr/bin/mender-cli", "mender-cli");
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, server, m) = start_with_admin().await;
     let t = tmp.path();
-    let data = t.join("data");
-    let server = ServerProcess::start(&data, &[], &[]);
-    assert!(
-        create_user(&data, "admin@example.com", "correct-horse-battery")
-            .status
-            .success()
-    );
-    let m = Mgmt::login(&server, "admin@example.com", "correct-horse-battery").await;
 
     // Signing key, as mender-artifact wants it (PKCS#1).
-    let key = t.join("signing.key");
-    let public = t.join("signing.pub");
-    run(Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&key)
-        .arg("3072"));
-    run(Command::new("openssl")
-        .args(["rsa", "-pubout", "-in"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&public));
+    let (key, public) = rsa_key(t, 3072);
 
     // 1. A signed single-file artifact installing `app.bin` into <device>/installed.
     let installed_dir = t.join("device-files");
     let art = t.join("art");
     std::fs::create_dir_all(&art).unwrap();
     let content = payload(6 * 1024);
-    std::fs::write(art.join("app.bin"), &content).unwrap();
-    std::fs::write(art.join("dest_dir"), installed_dir.display().to_string()).unwrap();
-    std::fs::write(art.join("filename"), "app.bin").unwrap();
-    std::fs::write(art.join("permissions"), "0644").unwrap();
     let good = t.join("release-2.mender");
-    run(Command::new(mender_artifact)
-        .current_dir(&art)
-        .args([
-            "write",
-            "module-image",
-            "-T",
-            "single-file",
-            "-t",
-            "test-device",
-            "-n",
-            "release-2",
-            "-o",
-        ])
+    let dest_dir = installed_dir.display().to_string();
+    let app = SingleFile {
+        dest_dir: &dest_dir,
+        filename: "app.bin",
+        permissions: "0644",
+        content: &content,
+    };
+    run(app
+        .write_command(&art, "test-device", "release-2")
+        .arg("-o")
         .arg(&good)
-        .args([
-            "-f",
-            "dest_dir",
-            "-f",
-            "filename",
-            "-f",
-            "permissions",
-            "-f",
-            "app.bin",
-            "-k",
-        ])
+        .arg("-k")
         .arg(&key));
     // 2. A signed script artifact whose install fails.
-    let script = art.join("fail.sh");
     std::fs::write(
-        &script,
+        art.join("fail.sh"),
         format!(
             "#!/bin/sh\necho E2E-INTENTIONAL-FAILURE >&2\nexit 3\n# {}\n",
             String::from_utf8(payload(6 * 1024)).unwrap()
@@ -125,81 +114,38 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
     )
     .unwrap();
     let bad = t.join("release-bad.mender");
-    run(Command::new(mender_artifact)
+    run(write_module_image("script", "test-device", "release-bad")
         .current_dir(&art)
-        .args([
-            "write",
-            "module-image",
-            "-T",
-            "script",
-            "-t",
-            "test-device",
-            "-n",
-            "release-bad",
-            "-o",
-        ])
+        .arg("-o")
         .arg(&bad)
         .args(["-f", "fail.sh", "-k"])
         .arg(&key));
     // 3. A rootfs-image (uploaded and listed, never deployed).
-    let rootfs_dir = t.join("rootfs");
-    std::fs::create_dir_all(rootfs_dir.join("etc")).unwrap();
-    std::fs::write(rootfs_dir.join("etc/hostname"), "device\n").unwrap();
-    let ext4 = t.join("rootfs.ext4");
-    run(Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-d"])
-        .arg(&rootfs_dir)
-        .arg(&ext4)
-        .arg("8M"));
+    let ext4 = ext4_image(t);
     let rootfs = t.join("rootfs-1.mender");
-    run(Command::new(mender_artifact)
-        .args([
-            "write",
-            "rootfs-image",
-            "-t",
-            "test-device",
-            "-n",
-            "rootfs-1",
-            "--no-progress",
-            "-f",
-        ])
+    run(write_rootfs_image("test-device", "rootfs-1")
+        .arg("-f")
         .arg(&ext4)
         .arg("-o")
         .arg(&rootfs));
 
     // mender-cli logs in and uploads all three.
-    let home = t.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let cli = |args: &[&str]| {
-        run(Command::new(mender_cli)
-            .current_dir(&home)
-            .env("HOME", &home)
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("SSL_CERT_FILE", server.cert.as_ref().unwrap())
-            .arg("--server")
-            .arg(&server.url)
-            .args(args))
-    };
-    cli(&[
-        "login",
-        "--username",
-        "admin@example.com",
-        "--password",
-        "correct-horse-battery",
-    ]);
+    let cli = MenderCli::new(&t.join("home"), &server);
+    let login = cli.login(ADMIN_EMAIL, ADMIN_PASSWORD);
+    assert!(login.status.success(), "mender-cli login: {login:?}");
     for (file, desc) in [
         (&good, "the good one"),
         (&bad, "fails on purpose"),
         (&rootfs, "a root filesystem"),
     ] {
-        cli(&[
+        run(&mut cli.command(&[
             "artifacts",
             "upload",
             "--no-progress",
             "--description",
             desc,
             file.to_str().unwrap(),
-        ]);
+        ]));
     }
     let list = m.get("/api/management/v1/deployments/artifacts").await;
     assert_eq!(list.status, 200);
@@ -226,71 +172,25 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
         std::fs::metadata(&ext4).unwrap().len()
     );
     // The stored file is served back byte for byte (management download link).
-    let link = m
-        .get(&format!(
-            "/api/management/v1/deployments/artifacts/{}/download",
-            g["id"].as_str().unwrap()
-        ))
-        .await;
-    assert_eq!(link.status, 200, "{}", link.text);
-    let bytes = m
-        .http
-        .get(link.body["uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(bytes.as_ref(), std::fs::read(&good).unwrap().as_slice());
+    let bytes = m.download_artifact(g["id"].as_str().unwrap()).await;
+    assert_eq!(bytes, std::fs::read(&good).unwrap());
 
     // The device joins, with the public key to verify artifact signatures.
-    let device = MenderClient::start_with(
+    let device = MenderClient::start(
         &t.join("device"),
-        &server.url,
-        server.cert.as_ref().unwrap(),
+        &server,
         &DeviceSetup {
             mac: "02:00:00:00:00:02",
-            device_type: "test-device",
-            artifact_name: "release-1",
-            inventory: &[],
+            verify_key: Some(&public),
+            ..DeviceSetup::default()
         },
-        Some(&public),
     );
     let log = || device.log_text();
-    let id = accept_first_pending(&m, log).await;
-    wait_for(60, "inventory", log, || async {
-        inventory_value(&m, &id, "inventory", "artifact_name")
-            .await
-            .filter(|v| v == "release-1")
-    })
-    .await;
+    let id = accept_pending(&m, "02:00:00:00:00:02", log).await;
+    wait_artifact_name(&m, &id, "release-1", log).await;
 
     // Deploy the good artifact.
-    let a = m
-        .call(
-            "POST",
-            "/api/management/v1/deployments/deployments",
-            Some(json!({"name": "good", "artifact_name": "release-2", "devices": [id]})),
-        )
-        .await;
-    assert_eq!(a.status, 201, "{}", a.text);
-    let location = a.headers["location"].to_str().unwrap().to_owned();
-    let dep = location.rsplit('/').next().unwrap().to_owned();
-    let stats = wait_for(180, "the deployment to finish", log, || async {
-        let d = m
-            .get(&format!("/api/management/v1/deployments/deployments/{dep}"))
-            .await;
-        (d.body["status"] == "finished").then_some(())?;
-        Some(
-            m.get(&format!(
-                "/api/management/v1/deployments/deployments/{dep}/statistics"
-            ))
-            .await
-            .body,
-        )
-    })
-    .await;
+    let (dep, stats) = deploy_and_wait(&m, "good", "release-2", &id, log).await;
     assert_eq!(stats["success"], 1, "{stats}\n{}", log());
     assert_eq!(stats["failure"], 0);
     assert_eq!(
@@ -309,43 +209,10 @@ async fn real_client_installs_an_update_and_reports_a_failing_one() {
         "history shows the deployment: {}",
         history.text
     );
-    wait_for(60, "inventory artifact_name release-2", log, || async {
-        inventory_value(&m, &id, "inventory", "artifact_name")
-            .await
-            .filter(|v| v == "release-2")
-    })
-    .await;
+    wait_artifact_name(&m, &id, "release-2", log).await;
 
     // Deploy the failing artifact: failure=1 and the module's error output in the log.
-    let a = m
-        .call(
-            "POST",
-            "/api/management/v1/deployments/deployments",
-            Some(json!({"name": "bad", "artifact_name": "release-bad", "devices": [id]})),
-        )
-        .await;
-    assert_eq!(a.status, 201, "{}", a.text);
-    let dep = a.headers["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let stats = wait_for(180, "the failing deployment to finish", log, || async {
-        let d = m
-            .get(&format!("/api/management/v1/deployments/deployments/{dep}"))
-            .await;
-        (d.body["status"] == "finished").then_some(())?;
-        Some(
-            m.get(&format!(
-                "/api/management/v1/deployments/deployments/{dep}/statistics"
-            ))
-            .await
-            .body,
-        )
-    })
-    .await;
+    let (dep, stats) = deploy_and_wait(&m, "bad", "release-bad", &id, log).await;
     assert_eq!(stats["failure"], 1, "{stats}\n{}", log());
     let devlog = wait_for(30, "the deployment log", log, || async {
         let l = m

@@ -7,12 +7,13 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use common::ServerProcess;
@@ -29,44 +30,40 @@ struct Target {
     broken_calls: AtomicU32,
 }
 
+/// `POST /<task>` on the target: counts the call and answers as that task is meant to.
+async fn target_task(State(t): State<Arc<Target>>, Path(task): Path<String>) -> StatusCode {
+    match task.as_str() {
+        "slow" => {
+            t.slow_calls.fetch_add(1, Ordering::SeqCst);
+            while !t.release_slow.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            StatusCode::OK
+        }
+        "after" => {
+            t.after_calls.fetch_add(1, Ordering::SeqCst);
+            StatusCode::NO_CONTENT
+        }
+        "flaky" => {
+            // Fails twice, then works.
+            if t.flaky_calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            }
+        }
+        "broken" => {
+            t.broken_calls.fetch_add(1, Ordering::SeqCst);
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::NOT_FOUND,
+    }
+}
+
 async fn start_target() -> (Arc<Target>, String) {
     let state = Arc::new(Target::default());
     let app = Router::new()
-        .route(
-            "/slow",
-            post(|State(t): State<Arc<Target>>| async move {
-                t.slow_calls.fetch_add(1, Ordering::SeqCst);
-                while !t.release_slow.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                StatusCode::OK
-            }),
-        )
-        .route(
-            "/after",
-            post(|State(t): State<Arc<Target>>| async move {
-                t.after_calls.fetch_add(1, Ordering::SeqCst);
-                StatusCode::NO_CONTENT
-            }),
-        )
-        .route(
-            "/flaky",
-            post(|State(t): State<Arc<Target>>| async move {
-                // Fails twice, then works.
-                if t.flaky_calls.fetch_add(1, Ordering::SeqCst) < 2 {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::OK
-                }
-            }),
-        )
-        .route(
-            "/broken",
-            post(|State(t): State<Arc<Target>>| async move {
-                t.broken_calls.fetch_add(1, Ordering::SeqCst);
-                StatusCode::INTERNAL_SERVER_ERROR
-            }),
-        )
+        .route("/{task}", post(target_task))
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -180,31 +177,59 @@ async fn wait_job(server: &ServerProcess, name: &str, id: &str, want: &str, secs
     }
 }
 
-fn env(defs: &std::path::Path) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "MENDER_SERVER_WORKFLOWS__WORKFLOWS_PATH",
-            defs.display().to_string(),
-        ),
-        ("MENDER_SERVER_WORKFLOWS__LEASE_SECONDS", "2".into()),
-        ("MENDER_SERVER_WORKFLOWS__POLL_INTERVAL_MS", "200".into()),
-    ]
+/// Starts workflow `name` and waits (up to a minute) until its job is `want`; returns the job.
+async fn run_job(server: &ServerProcess, name: &str, want: &str) -> Value {
+    let id = start_job(server, name).await;
+    wait_job(server, name, &id, want, 60).await
 }
 
-fn start(data: &std::path::Path, defs: &std::path::Path) -> ServerProcess {
-    let env = env(defs);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ServerProcess::start(data, &[], &env)
+/// The target service, the test workflow definitions calling it, and a data directory.
+struct Fixture {
+    target: Arc<Target>,
+    data: PathBuf,
+    defs: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let (target, target_url) = start_target().await;
+        let tmp = tempfile::tempdir().unwrap();
+        let (data, defs) = (tmp.path().join("data"), tmp.path().join("defs"));
+        write_definitions(&defs, &target_url);
+        Fixture {
+            target,
+            data,
+            defs,
+            _tmp: tmp,
+        }
+    }
+
+    /// The environment of the server and of a worker: the definitions, quick leases and polls.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "MENDER_SERVER_WORKFLOWS__WORKFLOWS_PATH",
+                self.defs.display().to_string(),
+            ),
+            ("MENDER_SERVER_WORKFLOWS__LEASE_SECONDS", "2".into()),
+            ("MENDER_SERVER_WORKFLOWS__POLL_INTERVAL_MS", "200".into()),
+        ]
+    }
+
+    /// Starts (or restarts) the server on the data directory.
+    fn start(&self, extra_args: &[&str]) -> ServerProcess {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        ServerProcess::start(&self.data, extra_args, &env)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn job_survives_kill_9_and_completes_after_restart() {
-    let (target, target_url) = start_target().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (data, defs) = (tmp.path().join("data"), tmp.path().join("defs"));
-    write_definitions(&defs, &target_url);
-
-    let server = start(&data, &defs);
+    let f = Fixture::new().await;
+    let target = &f.target;
+    let server = f.start(&[]);
     let id = start_job(&server, "e2e_durable").await;
     // Wait until a worker is inside the first task, then crash the server.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -218,7 +243,7 @@ async fn job_survives_kill_9_and_completes_after_restart() {
 
     // The task now answers; a restarted server picks the job up again and finishes it.
     target.release_slow.store(true, Ordering::SeqCst);
-    let server = start(&data, &defs);
+    let server = f.start(&[]);
     let job = wait_job(&server, "e2e_durable", &id, "done", 60).await;
     assert!(
         target.slow_calls.load(Ordering::SeqCst) >= 2,
@@ -238,15 +263,12 @@ async fn job_survives_kill_9_and_completes_after_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_http_tasks_are_retried_as_defined() {
-    let (target, target_url) = start_target().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (data, defs) = (tmp.path().join("data"), tmp.path().join("defs"));
-    write_definitions(&defs, &target_url);
-    let server = start(&data, &defs);
+    let f = Fixture::new().await;
+    let target = &f.target;
+    let server = f.start(&[]);
 
     // Fails twice, succeeds on the third and last allowed attempt.
-    let id = start_job(&server, "e2e_flaky").await;
-    let job = wait_job(&server, "e2e_flaky", &id, "done", 60).await;
+    let job = run_job(&server, "e2e_flaky", "done").await;
     assert_eq!(target.flaky_calls.load(Ordering::SeqCst), 3);
     assert_eq!(job["results"][0]["attempts"], 3, "{job:#}");
     assert_eq!(
@@ -255,8 +277,7 @@ async fn failing_http_tasks_are_retried_as_defined() {
     );
 
     // Always fails: 1 + 2 retries, then the job fails and says why.
-    let id = start_job(&server, "e2e_broken").await;
-    let job = wait_job(&server, "e2e_broken", &id, "failed", 60).await;
+    let job = run_job(&server, "e2e_broken", "failed").await;
     assert_eq!(target.broken_calls.load(Ordering::SeqCst), 3);
     assert_eq!(job["results"][0]["success"], false, "{job:#}");
     assert_eq!(job["results"][0]["attempts"], 3, "{job:#}");
@@ -267,32 +288,23 @@ async fn failing_http_tasks_are_retried_as_defined() {
 
     // Unknown workflows and missing inputs are refused at the API.
     let url = server.internal_url.clone().unwrap();
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/v1/workflow/nope"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/v1/workflow/e2e_flaky"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    for (name, want) in [("nope", 404), ("e2e_flaky", 400)] {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/api/v1/workflow/{name}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "{name}");
+    }
     server.stop();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn separate_worker_process_runs_jobs() {
-    let (target, target_url) = start_target().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (data, defs) = (tmp.path().join("data"), tmp.path().join("defs"));
-    write_definitions(&defs, &target_url);
-    let env = env(&defs);
-    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = ServerProcess::start(&data, &["--no-workers"], &env_ref);
+    let f = Fixture::new().await;
+    let target = &f.target;
+    let server = f.start(&["--no-workers"]);
     let id = start_job(&server, "e2e_internal").await;
     // Nobody runs it yet.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -301,9 +313,9 @@ async fn separate_worker_process_runs_jobs() {
     let mut worker = std::process::Command::new(common::bin());
     worker
         .args(["worker", "--data-dir"])
-        .arg(&data)
+        .arg(&f.data)
         .args(["--internal-url", server.internal_url.as_ref().unwrap()]);
-    for (k, v) in &env {
+    for (k, v) in f.env() {
         worker.env(k, v);
     }
     let mut worker = worker.spawn().expect("start the worker");

@@ -16,7 +16,9 @@ use crate::model::{
     Claims, LoginOptions, NewTenant, PersonalAccessToken, SCOPE_ALL, TokenRequest, User, UserNew,
     UserNewInternal, UserUpdate,
 };
-use crate::store::{StoreError, TokenRecord, UserChanges, UserFilter, UserRecord, UseradmStore};
+use crate::store::{
+    SettingsRecord, StoreError, TokenRecord, UserChanges, UserFilter, UserRecord, UseradmStore,
+};
 use crate::validate::{self, FieldErrors};
 
 /// The useradm application: configuration, keys, clock and store.
@@ -334,13 +336,11 @@ impl App {
         values: Value,
         if_match: Option<&str>,
     ) -> Result<(), Error> {
-        let values = validate::settings(values)?;
-        let etag = new_uuid();
-        match self
-            .store
-            .save_settings(tenant, user, &values, &etag, if_match)
-            .await
-        {
+        let new = SettingsRecord {
+            values: validate::settings(values)?,
+            etag: new_uuid(),
+        };
+        match self.store.save_settings(tenant, user, &new, if_match).await {
             Err(StoreError::ETagMismatch) => Err(Error::ETagMismatch),
             other => Ok(other?),
         }

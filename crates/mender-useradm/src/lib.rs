@@ -46,7 +46,7 @@ impl Service {
     /// The service over a database migrated with [`SCHEMA`]; token times, login times and
     /// expiry are read from `clock`.
     pub fn new(db: Db, clock: SharedClock, keys: Keys, config: UseradmConfig) -> Arc<Self> {
-        let store = Arc::new(store::SqlStore::new(db));
+        let store = Arc::new(store::SqlStore(db));
         Arc::new(Self {
             app: app::App::new(store, clock, keys, config),
         })

@@ -1,5 +1,6 @@
 //! useradm's domain types: users and personal access tokens as rendered by the API, the
-//! token claims, and request bodies (whose secrets are [`Secret`]s, so never printed).
+//! token claims, and request bodies (whose secrets are [`Secret`]s, so never printed; like
+//! upstream's decoder, they take every field as optional).
 
 use mender_core::{Secret, TenantId, Timestamp, TokenId, UserId};
 use serde::{Deserialize, Serialize};
@@ -98,73 +99,65 @@ pub struct Claims {
 
 /// `POST /users` body.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct UserNew {
     /// Email address.
-    #[serde(default)]
     pub email: Option<String>,
     /// Password.
-    #[serde(default)]
     pub password: Option<Secret>,
 }
 
 /// Internal `POST /tenants/{id}/users` body.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct UserNewInternal {
     /// Optional user id chosen by the caller.
-    #[serde(default)]
     pub id: Option<UserId>,
     /// Email address.
-    #[serde(default)]
     pub email: Option<String>,
     /// Password (exclusive with `password_hash`).
-    #[serde(default)]
     pub password: Option<Secret>,
     /// A bcrypt hash to store as is (exclusive with `password`).
-    #[serde(default)]
     pub password_hash: Option<Secret>,
     /// Deprecated upstream, ignored.
-    #[serde(default)]
     pub propagate: Option<bool>,
 }
 
 /// `PUT /users/{id}` body.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct UserUpdate {
     /// New email.
-    #[serde(default)]
     pub email: Option<String>,
     /// New password.
-    #[serde(default)]
     pub password: Option<Secret>,
     /// Current password, needed to change one's own password or email.
-    #[serde(default)]
     pub current_password: Option<Secret>,
 }
 
 /// `POST /auth/login` body.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default)]
 pub struct LoginOptions {
     /// Issue a token without `exp`.
-    #[serde(default)]
     pub no_expiry: bool,
 }
 
 /// `POST /settings/tokens` body.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct TokenRequest {
     /// Token name, unique per user.
-    #[serde(default)]
     pub name: Option<String>,
     /// Lifetime in seconds; 0 or absent = never expires.
-    #[serde(default)]
     pub expires_in: i64,
 }
 
 /// Internal `POST /tenants` body.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct NewTenant {
     /// Tenant id.
-    #[serde(default)]
     pub tenant_id: Option<TenantId>,
 }
 

@@ -64,7 +64,7 @@ impl Service {
         dispatcher: Arc<dyn HttpDispatcher>,
         config: WorkflowsConfig,
     ) -> anyhow::Result<Arc<Self>> {
-        let store: Arc<dyn WorkflowsStore> = Arc::new(SqlStore::new(db));
+        let store: Arc<dyn WorkflowsStore> = Arc::new(SqlStore(db));
         let app = Arc::new(App::new(store.clone(), queue.clone(), clock));
         app.load_definitions(definitions::builtin()).await?;
         if let Some(dir) = &config.workflows_path {

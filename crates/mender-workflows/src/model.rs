@@ -1,5 +1,6 @@
-//! Domain types: workflow definitions in upstream's JSON format, jobs, and task results in the
-//! shape upstream's job status API renders them.
+//! Domain types: workflow definitions in upstream's JSON format (every field optional, as
+//! upstream's decoder takes them), jobs, and task results in the shape upstream's job status
+//! API renders them.
 
 use std::collections::BTreeMap;
 
@@ -23,35 +24,28 @@ pub mod task_type {
 }
 
 /// A workflow definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Workflow {
     /// Unique name; jobs are started by it.
-    #[serde(default)]
     pub name: String,
     /// Queue topic the jobs go to; empty means [`DEFAULT_TOPIC`].
-    #[serde(default)]
     pub topic: String,
     /// Ephemeral jobs are not recorded unless they fail.
-    #[serde(default)]
     pub ephemeral: bool,
     /// Free text.
-    #[serde(default)]
     pub description: String,
     /// Higher versions replace lower ones.
-    #[serde(default)]
     pub version: i64,
     /// Definition format version.
-    #[serde(default, alias = "schemaversion")]
+    #[serde(alias = "schemaversion")]
     pub schema_version: i64,
     /// Tasks, run in order.
-    #[serde(default)]
     pub tasks: Vec<Task>,
     /// Inputs a job must be started with.
-    #[serde(default)]
     pub input_parameters: Vec<String>,
     /// Inputs a job may be started with.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub optional_parameters: Vec<String>,
 }
 
@@ -67,125 +61,108 @@ impl Workflow {
 }
 
 /// One step of a workflow.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Task {
     /// Name, unique within the workflow; later tasks read its output as `${<name>.json.<path>}`.
-    #[serde(default)]
     pub name: String,
     /// One of [`task_type`].
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub kind: String,
     /// Extra attempts after a failed one.
-    #[serde(default)]
     pub retries: u8,
     /// Pause between attempts.
-    #[serde(default)]
     pub retry_delay_seconds: u8,
     /// Templates; if any renders empty the task is skipped (successfully).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
     /// Parameters of an `http` task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpTask>,
     /// Parameters of a `cli` task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cli: Option<CliTask>,
     /// Parameters of a `nats` task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nats: Option<NatsTask>,
     /// Parameters of an `smtp` task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpTask>,
 }
 
 /// An HTTP request; every string is a template.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HttpTask {
     /// Target URL.
-    #[serde(default)]
     pub uri: String,
     /// HTTP method.
-    #[serde(default)]
     pub method: String,
     /// `Content-Type` header, if any.
-    #[serde(
-        rename = "contentType",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(rename = "contentType", skip_serializing_if = "String::is_empty")]
     pub content_type: String,
     /// Raw body (used when neither `formdata` nor `json` is given).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub body: String,
     /// URL-encoded form body.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub formdata: BTreeMap<String, String>,
     /// JSON body; a string that is exactly `${workflow.input.X}` becomes the raw input value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub json: Option<Value>,
     /// Statuses meaning success; empty means any status below 400.
-    #[serde(rename = "statusCodes", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "statusCodes", skip_serializing_if = "Vec::is_empty")]
     pub status_codes: Vec<u16>,
     /// Extra request headers.
-    #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Unused, kept for compatibility.
-    #[serde(rename = "connectionTimeOut", default)]
+    #[serde(rename = "connectionTimeOut")]
     pub connection_timeout: i64,
     /// Whole-request timeout in seconds (0: the engine default).
-    #[serde(rename = "readTimeOut", default)]
+    #[serde(rename = "readTimeOut")]
     pub read_timeout: i64,
 }
 
 /// A local command, run without a shell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CliTask {
     /// argv; every element is a template.
-    #[serde(default)]
     pub command: Vec<String>,
     /// Seconds before the command is killed (0: 4 hours).
-    #[serde(rename = "executionTimeOut", default)]
+    #[serde(rename = "executionTimeOut")]
     pub execution_timeout: i64,
 }
 
 /// A message published to JetStream subject `WORKFLOWS.<subject>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NatsTask {
     /// Subject below the `WORKFLOWS` stream.
-    #[serde(default)]
     pub subject: String,
     /// Message body (templated like `http.json`).
-    #[serde(default)]
     pub data: Value,
 }
 
 /// An e-mail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SmtpTask {
     /// Sender.
-    #[serde(default)]
     pub from: String,
     /// Recipients.
-    #[serde(default)]
     pub to: Vec<String>,
     /// Copy recipients.
-    #[serde(default)]
     pub cc: Vec<String>,
     /// Blind copy recipients.
-    #[serde(default)]
     pub bcc: Vec<String>,
     /// Subject line.
-    #[serde(default)]
     pub subject: String,
     /// Plain text body.
-    #[serde(default)]
     pub body: String,
     /// HTML body.
-    #[serde(default)]
     pub html: String,
     /// Seconds.
-    #[serde(default)]
     pub timeout: i64,
 }
 

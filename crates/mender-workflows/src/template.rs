@@ -236,6 +236,36 @@ mod tests {
         ]))
     }
 
+    /// The inputs and environment every test renders with.
+    struct Fixture {
+        inputs: Vec<InputParameter>,
+        env: EnvSource,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            Self {
+                inputs: inputs(),
+                env: env(),
+            }
+        }
+
+        fn context<'a>(&'a self, results: &'a [TaskResult]) -> Context<'a> {
+            Context {
+                inputs: &self.inputs,
+                results,
+                env: &self.env,
+            }
+        }
+    }
+
+    /// Asserts that each template renders as expected.
+    fn assert_renders(c: &Context<'_>, cases: &[(&str, &str)]) {
+        for (template, want) in cases {
+            assert_eq!(c.render(template), *want, "{template}");
+        }
+    }
+
     fn result(name: &str, kind: &str, out: &str) -> TaskResult {
         TaskResult {
             name: name.into(),
@@ -260,52 +290,36 @@ mod tests {
 
     #[test]
     fn inputs_env_defaults_and_encodings() {
-        let (i, e) = (inputs(), env());
-        let c = Context {
-            inputs: &i,
-            results: &[],
-            env: &e,
-        };
-        assert_eq!(
-            c.render("http://${env.INVENTORY_ADDR|mender-inventory:8080}/t/${encoding=url;workflow.input.tenant_id}"),
-            "http://inv:1/t/t+1%2F%26"
-        );
-        assert_eq!(c.render("${env.NOT_SET_ANYWHERE_42|dflt}"), "dflt");
-        assert_eq!(
-            c.render("${env.BLANK|dflt}"),
-            "dflt",
-            "empty env uses default"
-        );
-        assert_eq!(c.render("[${env.NOT_SET_ANYWHERE_42}]"), "[]");
-        assert_eq!(
-            c.render("${workflow.input.empty|x}"),
-            "",
-            "a given empty input wins"
-        );
-        assert_eq!(c.render("${workflow.input.missing|x y}"), "x y");
-        assert_eq!(
-            c.render("${encoding=html;workflow.input.tenant_id}"),
-            "t 1/&amp;"
-        );
-        assert_eq!(
-            c.render("${encoding=plain;workflow.input.tenant_id}"),
-            "t 1/&"
-        );
-        assert_eq!(c.render("${workflow.input.devices}"), r#"{"id":"a"},b,3"#);
-        assert_eq!(
-            c.render("${workflow.input.device}"),
-            r#"{"id":"d1","n":[1,2]}"#
-        );
-        assert_eq!(c.render("no template $ {x} ${"), "no template $ {x} ${");
-        assert_eq!(c.render("${unknown.name|d}-${unknown}"), "d-");
-        // Single pass: a value that looks like a template stays literal.
-        assert_eq!(c.render("${workflow.input.evil}"), "${env.SECRET_X}");
-        assert_eq!(c.render("ü${workflow.input.tenant_id}ü"), "üt 1/&ü");
+        let f = Fixture::new();
+        let c = f.context(&[]);
+        let cases = [
+            (
+                "http://${env.INVENTORY_ADDR|mender-inventory:8080}/t/${encoding=url;workflow.input.tenant_id}",
+                "http://inv:1/t/t+1%2F%26",
+            ),
+            ("${env.NOT_SET_ANYWHERE_42|dflt}", "dflt"),
+            // An empty environment variable takes the default.
+            ("${env.BLANK|dflt}", "dflt"),
+            ("[${env.NOT_SET_ANYWHERE_42}]", "[]"),
+            // An input given as empty wins over the default.
+            ("${workflow.input.empty|x}", ""),
+            ("${workflow.input.missing|x y}", "x y"),
+            ("${encoding=html;workflow.input.tenant_id}", "t 1/&amp;"),
+            ("${encoding=plain;workflow.input.tenant_id}", "t 1/&"),
+            ("${workflow.input.devices}", r#"{"id":"a"},b,3"#),
+            ("${workflow.input.device}", r#"{"id":"d1","n":[1,2]}"#),
+            ("no template $ {x} ${", "no template $ {x} ${"),
+            ("${unknown.name|d}-${unknown}", "d-"),
+            // Single pass: a value that looks like a template stays literal.
+            ("${workflow.input.evil}", "${env.SECRET_X}"),
+            ("ü${workflow.input.tenant_id}ü", "üt 1/&ü"),
+        ];
+        assert_renders(&c, &cases);
     }
 
     #[test]
     fn task_output_paths() {
-        let (i, e) = (inputs(), env());
+        let f = Fixture::new();
         let results = vec![
             result(
                 "login",
@@ -315,31 +329,23 @@ mod tests {
             result("cmd", "cli", r#"{"out":"yes"}"#),
             result("text", "http", "not json"),
         ];
-        let c = Context {
-            inputs: &i,
-            results: &results,
-            env: &e,
-        };
-        assert_eq!(c.render("Bearer ${login.json.token}"), "Bearer abc");
-        assert_eq!(
-            c.render("${login.json.items.[0].id}/${login.json.items.1.id}"),
-            "7/x"
-        );
-        assert_eq!(c.render("${login.json.obj}"), r#"{"a":1}"#);
-        assert_eq!(c.render("${login.json.nul|d}${login.json.nope|e}"), "de");
-        assert_eq!(c.render("${cmd.json.out}"), "yes");
-        assert_eq!(c.render("${text.json.a|fallback}"), "fallback");
-        assert_eq!(c.render("${ghost.json.a|g}"), "g");
+        let c = f.context(&results);
+        let cases = [
+            ("Bearer ${login.json.token}", "Bearer abc"),
+            ("${login.json.items.[0].id}/${login.json.items.1.id}", "7/x"),
+            ("${login.json.obj}", r#"{"a":1}"#),
+            ("${login.json.nul|d}${login.json.nope|e}", "de"),
+            ("${cmd.json.out}", "yes"),
+            ("${text.json.a|fallback}", "fallback"),
+            ("${ghost.json.a|g}", "g"),
+        ];
+        assert_renders(&c, &cases);
     }
 
     #[test]
     fn raw_json_substitution() {
-        let (i, e) = (inputs(), env());
-        let c = Context {
-            inputs: &i,
-            results: &[],
-            env: &e,
-        };
+        let f = Fixture::new();
+        let c = f.context(&[]);
         let payload = json!({
             "whole": "${workflow.input.device}",
             "list": ["${workflow.input.devices}", "x-${workflow.input.tenant_id}"],

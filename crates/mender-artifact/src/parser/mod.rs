@@ -76,14 +76,7 @@ pub fn parse<R: Read>(input: R) -> Result<ArtifactMeta, Error> {
 pub fn parse_artifact<R: Read>(input: R) -> Result<ParsedArtifact, Error> {
     let mut tar = TarReader::new(SourceReader::new(input), "artifact");
 
-    // `version` must come first.
-    let entry = next_file(&mut tar)?.ok_or_else(|| Error::Missing("version".into()))?;
-    if entry.name != "version" {
-        return Err(Error::Missing(format!(
-            "version as the first member (found {:?})",
-            entry.name
-        )));
-    }
+    expect_member(&mut tar, "version", "as the first member")?;
     let raw_version = read_capped(&mut tar, MAX_VERSION, "version")?;
     let info: VersionInfo = decode(&raw_version, "version")?;
     if info.format != "mender" {
@@ -96,13 +89,7 @@ pub fn parse_artifact<R: Read>(input: R) -> Result<ParsedArtifact, Error> {
     };
 
     let mut manifest = Manifest::default();
-    let entry = next_file(&mut tar)?.ok_or_else(|| Error::Missing("manifest".into()))?;
-    if entry.name != "manifest" {
-        return Err(Error::Missing(format!(
-            "manifest after version (found {:?})",
-            entry.name
-        )));
-    }
+    expect_member(&mut tar, "manifest", "after version")?;
     let raw_manifest = read_capped(&mut tar, MAX_MANIFEST, "manifest")?;
     manifest.add_raw(&raw_manifest)?;
     manifest.verify("version", &hex(&Sha256::digest(&raw_version)))?;
@@ -122,30 +109,22 @@ pub fn parse_artifact<R: Read>(input: R) -> Result<ParsedArtifact, Error> {
     }
 
     let mut header = Header::default();
-    let entry = entry.ok_or_else(|| Error::Missing("header.tar".into()))?;
-    let compression = member_compression(&entry.name, "header")
-        .ok_or_else(|| Error::Missing(format!("header.tar (found {:?})", entry.name)))?;
-    header::read_header(
+    read_header_member(
         &mut tar,
-        &entry.name,
-        compression,
-        version,
+        entry,
         Kind::Main,
+        version,
         &mut manifest,
         &mut header,
     )?;
 
     let mut entry = next_file(&mut tar)?;
     if augmented {
-        let e = entry.ok_or_else(|| Error::Missing("header-augment.tar".into()))?;
-        let compression = member_compression(&e.name, "header-augment")
-            .ok_or_else(|| Error::Missing(format!("header-augment.tar (found {:?})", e.name)))?;
-        header::read_header(
+        read_header_member(
             &mut tar,
-            &e.name,
-            compression,
-            version,
+            entry,
             Kind::Augment,
+            version,
             &mut manifest,
             &mut header,
         )?;
@@ -202,6 +181,38 @@ fn next_file<R: Read>(tar: &mut TarReader<R>) -> Result<Option<EntryHeader>, Err
         check_entry(e, false)?;
     }
     Ok(entry)
+}
+
+/// Reads the next member, which must be `name`; `place` says where it belongs, for the error.
+fn expect_member<R: Read>(tar: &mut TarReader<R>, name: &str, place: &str) -> Result<(), Error> {
+    let entry = next_file(tar)?.ok_or_else(|| Error::Missing(name.into()))?;
+    if entry.name != name {
+        return Err(Error::Missing(format!(
+            "{name} {place} (found {:?})",
+            entry.name
+        )));
+    }
+    Ok(())
+}
+
+/// Reads `entry`, which must be the `header.tar[.gz|.xz|.zst]` member (`header-augment.tar...`
+/// for [`Kind::Augment`]), into `out`.
+fn read_header_member<R: Read>(
+    tar: &mut TarReader<R>,
+    entry: Option<EntryHeader>,
+    kind: Kind,
+    version: u32,
+    manifest: &mut Manifest,
+    out: &mut Header,
+) -> Result<(), Error> {
+    let stem = match kind {
+        Kind::Main => "header",
+        Kind::Augment => "header-augment",
+    };
+    let entry = entry.ok_or_else(|| Error::Missing(format!("{stem}.tar")))?;
+    let compression = member_compression(&entry.name, stem)
+        .ok_or_else(|| Error::Missing(format!("{stem}.tar (found {:?})", entry.name)))?;
+    header::read_header(tar, &entry.name, compression, version, kind, manifest, out)
 }
 
 /// `<stem>.tar[.gz|.xz|.zst]` → its compression.

@@ -1,62 +1,16 @@
-//! Helpers shared by the integration tests: the real `mender-artifact` tool and a
-//! builder for hand-made (possibly hostile) artifacts.
+//! Helpers shared by the integration tests: checksums and a builder for hand-made (possibly
+//! hostile) artifacts. The real `mender-artifact` tool is `mender_testkit::mender_artifact`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
-
-pub const TOOL: &str = "/usr/bin/mender-artifact";
-
-/// The real tool; fails loudly when it is not installed.
-pub fn tool() -> Command {
-    assert!(
-        Path::new(TOOL).exists(),
-        "{TOOL} is missing: install the Debian package `mender-artifact` (the CI script does)"
-    );
-    let mut c = Command::new(TOOL);
-    c.env("LC_ALL", "C");
-    c
-}
-
-/// Run a command, panicking with its output on failure; returns stdout.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 pub fn sha256_hex(data: &[u8]) -> String {
     Sha256::digest(data)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// An RSA-3072 key pair (private PEM path, public PEM path) made with openssl.
-pub fn rsa_key(dir: &Path) -> (PathBuf, PathBuf) {
-    let private = dir.join("key.pem");
-    let public = dir.join("key.pub");
-    run(Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&private)
-        .arg("3072"));
-    run(Command::new("openssl")
-        .args(["rsa", "-pubout", "-in"])
-        .arg(&private)
-        .arg("-out")
-        .arg(&public));
-    (private, public)
 }
 
 /// One tar member of a hand-made artifact.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use mender_blob::{BlobRead, ByteRange, ByteStream};
 use mender_core::{ArtifactId, TenantId, Timestamp};
 
-use super::{App, LinkBase, artifact_key, is_uuid, parse::store_and_parse};
+use super::{App, LinkBase, artifact_key, check, found, is_uuid, parse::store_and_parse};
 use crate::error::{Error, Result};
 use crate::model::{Artifact, ArtifactFilter};
 use crate::store::ArtifactDeletion;
@@ -82,10 +82,7 @@ impl App {
 
     /// One artifact.
     pub async fn get_artifact(&self, tenant: &TenantId, id: &ArtifactId) -> Result<Artifact> {
-        self.store
-            .get_artifact(tenant, id)
-            .await?
-            .ok_or_else(|| Error::NotFound("artifact not found".to_owned()))
+        found(self.store.get_artifact(tenant, id).await?, "artifact")
     }
 
     /// Edits an artifact's description, as upstream `EditImage`: 400 for a non-UUID id or a
@@ -97,14 +94,13 @@ impl App {
         id: &ArtifactId,
         description: &str,
     ) -> Result<()> {
-        if !is_uuid(id.as_str()) {
-            return Err(Error::BadRequest("ID is not a valid UUID".to_owned()));
-        }
-        if description.chars().count() > 4096 {
-            return Err(Error::BadRequest(
-                "description: the length must be no more than 4096".to_owned(),
-            ));
-        }
+        check(&[
+            (is_uuid(id.as_str()), "ID is not a valid UUID"),
+            (
+                description.chars().count() <= 4096,
+                "description: the length must be no more than 4096",
+            ),
+        ])?;
         if self.store.artifact_in_any_deployment(tenant, id).await? {
             return Err(Error::Unprocessable(
                 "Image has already been used in deployment".to_owned(),

@@ -6,7 +6,7 @@ use mender_core::{DeploymentId, DeviceId, TenantId, Timestamp};
 use serde_json::{Map, Value};
 
 use super::artifacts::{Link, link_lifetime};
-use super::{App, LinkBase, is_uuid};
+use super::{App, LinkBase, check, is_uuid, length_within};
 use crate::error::{Error, Result};
 use crate::model::{Deployment, DeploymentKind, DeploymentStatus};
 use crate::store::StoreError;
@@ -81,27 +81,24 @@ impl App {
         device_id: &DeviceId,
         req: NewConfigurationDeployment,
     ) -> Result<DeploymentId> {
-        if !is_uuid(deployment_id.as_str()) {
-            return Err(Error::BadRequest(
-                "Deployment ID must be a valid UUID".to_owned(),
-            ));
-        }
-        if device_id.is_empty() || device_id.as_str().len() > 1024 {
-            return Err(Error::BadRequest(
-                "device ID missing or too long".to_owned(),
-            ));
-        }
-        let n = req.name.chars().count();
-        if n == 0 || n > 4096 {
-            return Err(Error::BadRequest(
-                "name: the length must be between 1 and 4096".to_owned(),
-            ));
-        }
-        if req.configuration.is_empty() {
-            return Err(Error::BadRequest(
-                "configuration: cannot be blank".to_owned(),
-            ));
-        }
+        check(&[
+            (
+                is_uuid(deployment_id.as_str()),
+                "Deployment ID must be a valid UUID",
+            ),
+            (
+                !device_id.is_empty() && device_id.as_str().len() <= 1024,
+                "device ID missing or too long",
+            ),
+            (
+                length_within(&req.name, 4096),
+                "name: the length must be between 1 and 4096",
+            ),
+            (
+                !req.configuration.is_empty(),
+                "configuration: cannot be blank",
+            ),
+        ])?;
         // Upstream only finds out at download time (and fails there); refusing now keeps
         // every stored configuration deployment downloadable.
         let config = parse_configuration(&req.configuration)

@@ -5,11 +5,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId};
 
-use super::App;
+use super::{App, check, found};
 use crate::error::{Error, Result};
 use crate::model::{
     Artifact, Deployment, DeploymentFilter, DeploymentKind, DeploymentStatus, DeviceDeployment,
-    DeviceStatus, LogMessage, Statistics, StatusFilter,
+    DeviceDeploymentFilter, DeviceStatus, LogMessage, Statistics,
 };
 use crate::store::StoreError;
 
@@ -85,14 +85,13 @@ impl App {
         req: NewDeployment,
         targets: Targets,
     ) -> Result<DeploymentId> {
-        if req.name.trim().is_empty() {
-            return Err(Error::BadRequest("name: cannot be blank".to_owned()));
-        }
-        if req.artifact_name.trim().is_empty() {
-            return Err(Error::BadRequest(
-                "artifact_name: cannot be blank".to_owned(),
-            ));
-        }
+        check(&[
+            (!req.name.trim().is_empty(), "name: cannot be blank"),
+            (
+                !req.artifact_name.trim().is_empty(),
+                "artifact_name: cannot be blank",
+            ),
+        ])?;
         let (devices, groups) = match &targets {
             Targets::Group(g) => {
                 let devs = self
@@ -181,21 +180,28 @@ impl App {
         Ok(d.id)
     }
 
-    /// A page of deployments and the total count.
+    /// A page of deployments with their statistics, and the total count.
     pub async fn list_deployments(
         &self,
         tenant: &TenantId,
         f: &DeploymentFilter,
-    ) -> Result<(Vec<Deployment>, u64)> {
-        Ok(self.store.list_deployments(tenant, f).await?)
+    ) -> Result<(Vec<(Deployment, Statistics)>, u64)> {
+        let (list, total) = self.store.list_deployments(tenant, f).await?;
+        let ids: Vec<DeploymentId> = list.iter().map(|d| d.id.clone()).collect();
+        let mut stats = self.store.statistics(tenant, &ids).await?;
+        let with_stats = list
+            .into_iter()
+            .map(|d| {
+                let s = stats.remove(&d.id).unwrap_or_default();
+                (d, s)
+            })
+            .collect();
+        Ok((with_stats, total))
     }
 
     /// One deployment.
     pub async fn get_deployment(&self, tenant: &TenantId, id: &DeploymentId) -> Result<Deployment> {
-        self.store
-            .get_deployment(tenant, id)
-            .await?
-            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))
+        found(self.store.get_deployment(tenant, id).await?, "deployment")
     }
 
     /// Candidate artifact ids of a deployment.
@@ -277,15 +283,10 @@ impl App {
         &self,
         tenant: &TenantId,
         id: &DeploymentId,
-        status: Option<&StatusFilter>,
-        offset: u64,
-        limit: Option<u64>,
+        f: &DeviceDeploymentFilter,
     ) -> Result<(Vec<DeviceDeploymentView>, u64)> {
         self.get_deployment(tenant, id).await?;
-        let (dds, total) = self
-            .store
-            .list_device_deployments(tenant, id, status, offset, limit)
-            .await?;
+        let (dds, total) = self.store.list_device_deployments(tenant, id, f).await?;
         Ok((self.with_artifacts(tenant, dds).await?, total))
     }
 
@@ -318,16 +319,8 @@ impl App {
         deployment: &DeploymentId,
         device: &DeviceId,
     ) -> Result<String> {
-        let dd = self
-            .store
-            .get_device_deployment(tenant, deployment, device)
-            .await?
-            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))?;
-        let log = self
-            .store
-            .get_log(tenant, &dd.id)
-            .await?
-            .ok_or_else(|| Error::NotFound("log not found".to_owned()))?;
+        let dd = self.device_deployment(tenant, deployment, device).await?;
+        let log = found(self.store.get_log(tenant, &dd.id).await?, "log")?;
         let messages: Vec<LogMessage> = serde_json::from_str(&log)
             .map_err(|e| Error::Store(StoreError::Corrupt(e.to_string())))?;
         Ok(messages
@@ -341,14 +334,9 @@ impl App {
         &self,
         tenant: &TenantId,
         device: &DeviceId,
-        status: Option<&StatusFilter>,
-        offset: u64,
-        limit: u64,
+        f: &DeviceDeploymentFilter,
     ) -> Result<Vec<HistoryEntry>> {
-        let dds = self
-            .store
-            .device_history(tenant, device, status, offset, limit)
-            .await?;
+        let dds = self.store.device_history(tenant, device, f).await?;
         self.history_entries(tenant, dds).await
     }
 

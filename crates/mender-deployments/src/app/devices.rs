@@ -4,7 +4,7 @@
 use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId};
 
 use super::artifacts::{Link, link_lifetime};
-use super::{App, LinkBase};
+use super::{App, LinkBase, found, length_within};
 use crate::error::{Error, Result};
 use crate::model::{
     Artifact, DeploymentKind, DeviceDeployment, DeviceRequest, DeviceStatus, LogMessage,
@@ -41,7 +41,7 @@ impl App {
             ("artifact_name", &req.artifact_name),
             ("device_type", &req.device_type),
         ] {
-            if v.is_empty() || v.chars().count() > 4096 {
+            if !length_within(v, 4096) {
                 return Err(Error::BadRequest(format!(
                     "{what}: must be 1 to 4096 characters"
                 )));
@@ -74,24 +74,13 @@ impl App {
             }
         };
         if dd.request.as_ref().is_some_and(|first| *first != req) {
-            self.store
-                .set_device_status(
-                    tenant,
-                    &dd.id,
-                    DeviceStatus::Failure,
-                    None,
-                    self.clock.now(),
-                )
+            self.set_status(tenant, &dd, DeviceStatus::Failure, None)
                 .await?;
             return Err(Error::Conflict(
                 "the device reported different data during an ongoing deployment".to_owned(),
             ));
         }
-        let deployment = self
-            .store
-            .get_deployment(tenant, &dd.deployment_id)
-            .await?
-            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))?;
+        let deployment = self.get_deployment(tenant, &dd.deployment_id).await?;
         if deployment.kind == DeploymentKind::Configuration {
             let link =
                 self.configuration_link(tenant, &deployment.id, &req.device_type, device, base);
@@ -116,14 +105,7 @@ impl App {
             }
         };
         let Some(artifact) = artifact else {
-            self.store
-                .set_device_status(
-                    tenant,
-                    &dd.id,
-                    DeviceStatus::Noartifact,
-                    None,
-                    self.clock.now(),
-                )
+            self.set_status(tenant, &dd, DeviceStatus::Noartifact, None)
                 .await?;
             return Ok(None);
         };
@@ -131,14 +113,7 @@ impl App {
             && dd.status == DeviceStatus::Pending
             && req.artifact_name == artifact.meta.name
         {
-            self.store
-                .set_device_status(
-                    tenant,
-                    &dd.id,
-                    DeviceStatus::AlreadyInstalled,
-                    None,
-                    self.clock.now(),
-                )
+            self.set_status(tenant, &dd, DeviceStatus::AlreadyInstalled, None)
                 .await?;
             return Ok(None);
         }
@@ -204,11 +179,7 @@ impl App {
                 "substate: must be at most 200 characters".to_owned(),
             ));
         }
-        let dd = self
-            .store
-            .get_device_deployment(tenant, deployment, device)
-            .await?
-            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))?;
+        let dd = self.device_deployment(tenant, deployment, device).await?;
         if matches!(
             dd.status,
             DeviceStatus::Aborted | DeviceStatus::Decommissioned
@@ -221,16 +192,34 @@ impl App {
         if dd.status == status && substate.is_none_or(|s| s == dd.substate) {
             return Ok(());
         }
-        self.store
-            .set_device_status(
-                tenant,
-                &dd.id,
-                status,
-                substate.filter(|s| !s.is_empty()),
-                self.clock.now(),
-            )
-            .await?;
-        Ok(())
+        self.set_status(tenant, &dd, status, substate.filter(|s| !s.is_empty()))
+            .await
+    }
+
+    /// Moves a device deployment to `status` now.
+    async fn set_status(
+        &self,
+        tenant: &TenantId,
+        dd: &DeviceDeployment,
+        status: DeviceStatus,
+        substate: Option<&str>,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .set_device_status(tenant, &dd.id, status, substate, now)
+            .await?)
+    }
+
+    /// The device's part in a deployment (404 when it has none).
+    pub(crate) async fn device_deployment(
+        &self,
+        tenant: &TenantId,
+        deployment: &DeploymentId,
+        device: &DeviceId,
+    ) -> Result<DeviceDeployment> {
+        let dd = self.store.get_device_deployment(tenant, deployment, device);
+        found(dd.await?, "deployment")
     }
 
     /// Stores the log a device uploads for a deployment.
@@ -244,11 +233,7 @@ impl App {
         if messages.is_empty() {
             return Err(Error::BadRequest("messages: cannot be blank".to_owned()));
         }
-        let dd = self
-            .store
-            .get_device_deployment(tenant, deployment, device)
-            .await?
-            .ok_or_else(|| Error::NotFound("deployment not found".to_owned()))?;
+        let dd = self.device_deployment(tenant, deployment, device).await?;
         let json =
             serde_json::to_string(&messages).map_err(|e| Error::BadRequest(e.to_string()))?;
         self.store.save_log(tenant, &dd.id, &json).await?;

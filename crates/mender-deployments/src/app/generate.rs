@@ -11,7 +11,7 @@ use mender_core::{ArtifactId, TenantId};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use super::{App, generate_key, is_uuid};
+use super::{App, check, generate_key, is_uuid, length_within};
 use crate::error::{Error, Result};
 
 /// Name of the workflow started for a generate request.
@@ -84,21 +84,20 @@ impl App {
         req: GenerateRequest,
         data: ByteStream<'_>,
     ) -> Result<ArtifactId> {
-        if req.name.is_empty() || req.name.chars().count() > 4096 {
-            return Err(Error::BadRequest(
-                "name: must be 1 to 4096 characters".to_owned(),
-            ));
-        }
-        if req.device_types_compatible.is_empty() {
-            return Err(Error::BadRequest(
-                "device_types_compatible: cannot be blank".to_owned(),
-            ));
-        }
-        if req.kind != "single_file" {
-            return Err(Error::BadRequest(
-                "type: only single_file is supported".to_owned(),
-            ));
-        }
+        check(&[
+            (
+                length_within(&req.name, 4096),
+                "name: must be 1 to 4096 characters",
+            ),
+            (
+                !req.device_types_compatible.is_empty(),
+                "device_types_compatible: cannot be blank",
+            ),
+            (
+                req.kind == "single_file",
+                "type: only single_file is supported",
+            ),
+        ])?;
         parse_args(&req.args)?;
         let id = ArtifactId::new(mender_core::ids::new_uuid());
         let key = generate_key(tenant, &id);

@@ -18,6 +18,7 @@ use mender_blob::BlobStore;
 use mender_core::{ArtifactId, SharedClock, TenantId};
 
 use crate::config::DeploymentsConfig;
+use crate::error::{Error, Result};
 use crate::presign::Presigner;
 use crate::store::DeploymentsStore;
 
@@ -57,6 +58,24 @@ pub(crate) fn generate_key(tenant: &TenantId, id: &ArtifactId) -> String {
     } else {
         format!("generate/{tenant}/{id}")
     }
+}
+
+/// `v`, or a 404 "<what> not found".
+pub(crate) fn found<T>(v: Option<T>, what: &str) -> Result<T> {
+    v.ok_or_else(|| Error::NotFound(format!("{what} not found")))
+}
+
+/// A 400 with the message of the first rule that does not hold, in order.
+pub(crate) fn check(rules: &[(bool, &str)]) -> Result<()> {
+    match rules.iter().find(|(holds, _)| !holds) {
+        Some((_, message)) => Err(Error::BadRequest((*message).to_owned())),
+        None => Ok(()),
+    }
+}
+
+/// Whether `s` is 1 to `max` characters long.
+pub(crate) fn length_within(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.chars().count() <= max
 }
 
 /// Checks that an id from a path is a UUID, so it can be used as a key and compared safely.

@@ -10,6 +10,7 @@ use mender_artifact::ArtifactMeta;
 use mender_blob::{BlobError, BlobStore, ByteStream};
 use tokio::sync::mpsc;
 
+use super::{check, length_within};
 use crate::error::{Error, Result};
 
 const PARSER_STOPPED: &str = "artifact parser stopped";
@@ -121,21 +122,18 @@ pub(crate) async fn store_and_parse(
 }
 
 fn validate(m: &ArtifactMeta) -> Result<()> {
-    if m.name.is_empty() || m.name.chars().count() > 4096 {
-        return Err(Error::BadRequest(
-            "artifact name must be 1 to 4096 characters".to_owned(),
-        ));
-    }
-    if m.device_types_compatible.is_empty() {
-        return Err(Error::BadRequest(
-            "artifact must name at least one compatible device type".to_owned(),
-        ));
-    }
-    if !(1..=3).contains(&m.info.version) {
-        return Err(Error::BadRequest(format!(
-            "unsupported artifact version {}",
-            m.info.version
-        )));
-    }
-    Ok(())
+    check(&[
+        (
+            length_within(&m.name, 4096),
+            "artifact name must be 1 to 4096 characters",
+        ),
+        (
+            !m.device_types_compatible.is_empty(),
+            "artifact must name at least one compatible device type",
+        ),
+        (
+            (1..=3).contains(&m.info.version),
+            &format!("unsupported artifact version {}", m.info.version),
+        ),
+    ])
 }

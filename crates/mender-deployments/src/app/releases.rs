@@ -7,6 +7,7 @@ use mender_core::{DeploymentId, TenantId, Timestamp};
 use super::{App, artifact_key};
 use crate::error::{Error, Result};
 use crate::model::{Artifact, ArtifactFilter, ReleaseMeta};
+use crate::store::ReleaseChange;
 
 /// Most tags a release may carry.
 pub const MAX_TAGS: usize = 20;
@@ -161,15 +162,8 @@ impl App {
                 "notes: must be at most {MAX_NOTES} characters"
             )));
         }
-        self.get_release(tenant, name).await?;
-        if !self
-            .store
-            .set_release_notes(tenant, name, notes, self.clock.now())
-            .await?
-        {
-            return Err(Error::NotFound("release not found".to_owned()));
-        }
-        Ok(())
+        self.update_release(tenant, name, ReleaseChange::Notes(notes))
+            .await
     }
 
     /// Replaces a release's tags (lower-cased, deduplicated, at most 20).
@@ -198,13 +192,21 @@ impl App {
                 ));
             }
         }
-        self.get_release(tenant, name).await?;
         let tags: Vec<String> = tags.into_iter().collect();
-        if !self
-            .store
-            .set_release_tags(tenant, name, &tags, self.clock.now())
-            .await?
-        {
+        self.update_release(tenant, name, ReleaseChange::Tags(&tags))
+            .await
+    }
+
+    /// Changes the notes or tags of a release that has artifacts.
+    async fn update_release(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        change: ReleaseChange<'_>,
+    ) -> Result<()> {
+        self.get_release(tenant, name).await?;
+        let now = self.clock.now();
+        if !self.store.update_release(tenant, name, change, now).await? {
             return Err(Error::NotFound("release not found".to_owned()));
         }
         Ok(())

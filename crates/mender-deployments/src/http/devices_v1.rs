@@ -2,6 +2,8 @@
 //! is deliberately not routed: upstream answers 404 there and mender-client 3.4 then falls
 //! back to v1.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
@@ -20,11 +22,15 @@ use mender_core::query::QueryPairs;
 const BASE: &str = "/api/devices/v1/deployments/device/deployments";
 
 /// The device routes.
-pub fn routes() -> Router<std::sync::Arc<App>> {
-    Router::new()
-        .route(&format!("{BASE}/next"), get(next_get).post(next_post))
-        .route(&format!("{BASE}/{{id}}/status"), put(status))
-        .route(&format!("{BASE}/{{id}}/log"), put(log))
+pub fn routes() -> Router<Arc<App>> {
+    super::routes(
+        BASE,
+        [
+            ("/next", get(next_get).post(next_post)),
+            ("/{id}/status", put(status)),
+            ("/{id}/log", put(log)),
+        ],
+    )
 }
 
 fn render_next(i: Option<Instructions>) -> Response {

@@ -2,11 +2,13 @@
 //! and device history queries, device decommissioning, the tenant artifact upload,
 //! configuration deployments and storage settings.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{Path, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use mender_core::json::OptionalJson;
 use mender_core::{ApiError, DeploymentId, DeviceId, Json, TenantId};
 use serde::Deserialize;
@@ -17,71 +19,78 @@ use super::{State, get_all, render};
 use crate::app::App;
 use crate::app::configuration::NewConfigurationDeployment;
 use crate::error::Error;
+use crate::model::DeviceDeploymentFilter;
 use crate::storage_settings::StorageSettings;
 use mender_core::query::QueryPairs;
 
 const BASE: &str = "/api/internal/v1/deployments";
 
-/// The internal routes.
-pub fn routes() -> Router<std::sync::Arc<App>> {
-    Router::new()
-        .route(&format!("{BASE}/health"), get(health))
-        .route(&format!("{BASE}/alive"), get(alive))
-        .route(&format!("{BASE}/tenants"), post(provision_tenant))
-        .route(
-            &format!("{BASE}/tenants/{{tenant}}/deployments"),
-            get(tenant_deployments),
-        )
-        .route(
-            &format!("{BASE}/tenants/{{tenant}}/deployments/devices"),
-            get(history_by_ids),
-        )
-        .route(
-            &format!("{BASE}/tenants/{{tenant}}/deployments/devices/{{id}}"),
-            get(device_history).delete(decommission),
-        )
-        .route(
-            &format!("{BASE}/tenants/{{tenant}}/artifacts"),
-            post(upload_artifact),
-        )
-        .route(
-            &format!("{BASE}/tenants/{{tenant}}/devices/deployments/last"),
-            post(last_deployments),
-        )
-        .route(
-            &format!("{BASE}/tenants//deployments/devices/{{id}}"),
-            axum::routing::delete(decommission_no_tenant),
-        )
-        .route(
-            &format!("{BASE}/tenants//artifacts"),
-            post(upload_artifact_no_tenant),
-        )
-        .route(
-            &format!("{BASE}/tenants/{{tenant}}/artifacts/generate"),
-            post(run_generate),
-        )
-        .route(
-            &format!("{BASE}/tenants//artifacts/generate"),
-            post(run_generate_no_tenant),
-        )
-        .route(
-            &format!(
-                "{BASE}/tenants/{{tenant}}/configuration/deployments/{{deployment}}/devices/{{device}}"
+/// The internal routes. The open-source server has no tenant: workflows then build paths with
+/// an empty segment (`/tenants//...`), which the same handlers serve for the empty tenant.
+pub fn routes() -> Router<Arc<App>> {
+    super::routes(
+        BASE,
+        [
+            ("/health", get(health)),
+            ("/alive", get(alive)),
+            ("/tenants", post(provision_tenant)),
+            ("/tenants/{tenant}/deployments", get(tenant_deployments)),
+            ("/tenants/{tenant}/deployments/devices", get(history_by_ids)),
+            (
+                "/tenants/{tenant}/deployments/devices/{id}",
+                get(device_history).delete(decommission),
             ),
-            post(create_configuration_deployment),
-        )
-        .route(
-            &format!("{BASE}/tenants//configuration/deployments/{{deployment}}/devices/{{device}}"),
-            post(create_configuration_deployment_no_tenant),
-        )
-        .route(
-            &format!("{BASE}/tenants/{{tenant}}/storage/settings"),
-            get(get_storage_settings).put(put_storage_settings),
-        )
-        .route(
-            &format!("{BASE}/tenants//storage/settings"),
-            get(get_storage_settings_no_tenant).put(put_storage_settings_no_tenant),
-        )
+            ("/tenants//deployments/devices/{id}", delete(decommission)),
+            ("/tenants/{tenant}/artifacts", post(upload_artifact)),
+            ("/tenants//artifacts", post(upload_artifact)),
+            (
+                "/tenants/{tenant}/devices/deployments/last",
+                post(last_deployments),
+            ),
+            ("/tenants/{tenant}/artifacts/generate", post(run_generate)),
+            ("/tenants//artifacts/generate", post(run_generate)),
+            (
+                "/tenants/{tenant}/configuration/deployments/{deployment}/devices/{device}",
+                post(create_configuration_deployment),
+            ),
+            (
+                "/tenants//configuration/deployments/{deployment}/devices/{device}",
+                post(create_configuration_deployment),
+            ),
+            (
+                "/tenants/{tenant}/storage/settings",
+                get(get_storage_settings).put(put_storage_settings),
+            ),
+            (
+                "/tenants//storage/settings",
+                get(get_storage_settings).put(put_storage_settings),
+            ),
+        ],
+    )
+}
+
+/// The tenant of a route under `/tenants/{tenant}`, empty under `/tenants//`.
+#[derive(Deserialize)]
+struct TenantPath {
+    #[serde(default)]
+    tenant: TenantId,
+}
+
+/// A device under `/tenants/{tenant}` or `/tenants//`.
+#[derive(Deserialize)]
+struct TenantDevicePath {
+    #[serde(default)]
+    tenant: TenantId,
+    id: DeviceId,
+}
+
+/// A configuration deployment's device under `/tenants/{tenant}` or `/tenants//`.
+#[derive(Deserialize)]
+struct ConfigurationPath {
+    #[serde(default)]
+    tenant: TenantId,
+    deployment: DeploymentId,
+    device: DeviceId,
 }
 
 /// `{"name", "configuration"}`; `configuration` is a string holding a JSON object or, as
@@ -103,94 +112,44 @@ fn configuration_request(body: Map<String, Value>) -> Result<NewConfigurationDep
     })
 }
 
-async fn create_configuration(
-    app: &App,
-    tenant: &TenantId,
-    deployment: &DeploymentId,
-    device: &DeviceId,
-    body: Map<String, Value>,
+async fn create_configuration_deployment(
+    s: State,
+    Path(p): Path<ConfigurationPath>,
+    Json(body): Json<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let req = configuration_request(body)?;
-    let id = app
-        .create_configuration_deployment(tenant, deployment, device, req)
+    let id = s
+        .create_configuration_deployment(&p.tenant, &p.deployment, &p.device, req)
         .await?;
     // Upstream answers with this relative location.
     Ok(created(format!("./deployments/{id}")))
 }
 
-async fn create_configuration_deployment(
-    s: State,
-    Path((tenant, deployment, device)): Path<(TenantId, DeploymentId, DeviceId)>,
-    Json(body): Json<Map<String, Value>>,
-) -> Result<Response, ApiError> {
-    create_configuration(&s, &tenant, &deployment, &device, body).await
-}
-
-async fn create_configuration_deployment_no_tenant(
-    s: State,
-    Path((deployment, device)): Path<(DeploymentId, DeviceId)>,
-    Json(body): Json<Map<String, Value>>,
-) -> Result<Response, ApiError> {
-    create_configuration(&s, &TenantId::default(), &deployment, &device, body).await
-}
-
-async fn storage_settings_of(app: &App, tenant: &TenantId) -> Result<Response, ApiError> {
-    let settings = app.storage_settings(tenant).await?;
+async fn get_storage_settings(s: State, Path(p): Path<TenantPath>) -> Result<Response, ApiError> {
+    let settings = s.storage_settings(&p.tenant).await?;
     Ok(Json(settings).into_response())
 }
 
-async fn get_storage_settings(
-    s: State,
-    Path(tenant): Path<TenantId>,
-) -> Result<Response, ApiError> {
-    storage_settings_of(&s, &tenant).await
-}
-
-async fn get_storage_settings_no_tenant(s: State) -> Result<Response, ApiError> {
-    storage_settings_of(&s, &TenantId::default()).await
-}
-
 /// Upstream decodes the body without looking at its content type; so do we.
-async fn set_storage_settings_from(
-    app: &App,
-    tenant: &TenantId,
+async fn put_storage_settings(
+    s: State,
+    Path(p): Path<TenantPath>,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
     let (_, body) = mender_core::json::read_body(req).await?;
     let settings = StorageSettings::parse_request(&body).map_err(Error::BadRequest)?;
-    app.set_storage_settings(tenant, settings).await?;
+    s.set_storage_settings(&p.tenant, settings).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn put_storage_settings(
-    s: State,
-    Path(tenant): Path<TenantId>,
-    req: Request,
-) -> Result<StatusCode, ApiError> {
-    set_storage_settings_from(&s, &tenant, req).await
-}
-
-async fn put_storage_settings_no_tenant(s: State, req: Request) -> Result<StatusCode, ApiError> {
-    set_storage_settings_from(&s, &TenantId::default(), req).await
 }
 
 /// Runs a `generate_artifact` job (called by our `generate_artifact` workflow, which replaces
 /// upstream's create-artifact-worker): builds the single-file artifact in-process and stores it.
 async fn run_generate(
     s: State,
-    Path(tenant): Path<TenantId>,
+    Path(p): Path<TenantPath>,
     Json(mut job): Json<crate::GenerateJob>,
 ) -> Result<Response, ApiError> {
-    job.tenant_id = tenant;
-    let id = s.generate_artifact(&job).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
-}
-
-async fn run_generate_no_tenant(
-    s: State,
-    Json(mut job): Json<crate::GenerateJob>,
-) -> Result<Response, ApiError> {
-    job.tenant_id = TenantId::default();
+    job.tenant_id = p.tenant;
     let id = s.generate_artifact(&job).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
@@ -218,23 +177,6 @@ async fn provision_tenant(
         return Err(ApiError::bad_request("tenant_id: cannot be blank"));
     }
     Ok(StatusCode::CREATED)
-}
-
-/// The open-source server has no tenant: workflows then build paths with an empty segment
-/// (`/tenants//deployments/...`), which these handlers serve for the empty tenant.
-async fn decommission_no_tenant(
-    s: State,
-    Path(dev): Path<DeviceId>,
-) -> Result<StatusCode, ApiError> {
-    s.decommission_device(&TenantId::default(), &dev).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn upload_artifact_no_tenant(s: State, req: Request) -> Result<Response, ApiError> {
-    let aid = upload(&s, &TenantId::default(), req, true).await?;
-    Ok(created(format!(
-        "/api/management/v1/deployments/artifacts/{aid}"
-    )))
 }
 
 async fn tenant_deployments(
@@ -272,20 +214,17 @@ async fn device_history(
     history_for(&s, &tenant, &dev, &query.0).await
 }
 
-async fn decommission(
-    s: State,
-    Path((tenant, dev)): Path<(TenantId, DeviceId)>,
-) -> Result<StatusCode, ApiError> {
-    s.decommission_device(&tenant, &dev).await?;
+async fn decommission(s: State, Path(p): Path<TenantDevicePath>) -> Result<StatusCode, ApiError> {
+    s.decommission_device(&p.tenant, &p.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn upload_artifact(
     s: State,
-    Path(tenant): Path<TenantId>,
+    Path(p): Path<TenantPath>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let aid = upload(&s, &tenant, req, true).await?;
+    let aid = upload(&s, &p.tenant, req, true).await?;
     Ok(created(format!(
         "/api/management/v1/deployments/artifacts/{aid}"
     )))
@@ -305,9 +244,13 @@ async fn last_deployments(
     if body.device_ids.is_empty() {
         return Err(ApiError::bad_request("device_ids: cannot be blank"));
     }
+    let last = DeviceDeploymentFilter {
+        limit: Some(1),
+        ..Default::default()
+    };
     let mut out: Vec<Value> = Vec::new();
     for dev in &body.device_ids {
-        if let Some(e) = s.device_history(&tenant, dev, None, 0, 1).await?.pop() {
+        if let Some(e) = s.device_history(&tenant, dev, &last).await?.pop() {
             out.push(json!({
                 "device_id": dev,
                 "deployment_id": e.deployment.id,

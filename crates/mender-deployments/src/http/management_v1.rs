@@ -1,12 +1,14 @@
 //! Management API v1 (`management_v1.yaml`): artifacts, deployments, releases (deprecated
 //! forms) and storage usage.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use mender_core::paging::Page;
 use mender_core::{ApiError, ArtifactId, DeploymentId, DeviceId, Identity, Json, TenantId};
 use serde::Deserialize;
@@ -16,88 +18,53 @@ use super::{State, get as q, get_all, int_param, link_base, multipart, render, u
 use crate::app::App;
 use crate::app::deployments::{NewDeployment, Targets};
 use crate::app::generate::GenerateRequest;
-use crate::app::releases::ReleaseFilter;
+use crate::app::releases::{Release, ReleaseFilter};
 use crate::model::{
-    ArtifactFilter, ArtifactView, DeploymentFilter, DeploymentKind, DeploymentStatus, Match, Sort,
-    StatusFilter, statistics_json,
+    ArtifactFilter, ArtifactView, DeploymentFilter, DeploymentKind, DeploymentStatus,
+    DeviceDeploymentFilter, Match, Sort, StatusFilter, statistics_json,
 };
 use mender_core::query::QueryPairs;
 
 const BASE: &str = "/api/management/v1/deployments";
 
 /// The v1 management routes.
-pub fn routes() -> Router<std::sync::Arc<App>> {
-    Router::new()
-        .route(
-            &format!("{BASE}/deployments"),
-            get(list_deployments).post(create_deployment),
-        )
-        .route(
-            &format!("{BASE}/deployments/statistics/list"),
-            post(statistics_list),
-        )
-        .route(
-            &format!("{BASE}/deployments/group/{{name}}"),
-            post(create_group_deployment),
-        )
-        .route(&format!("{BASE}/deployments/releases"), get(list_releases))
-        .route(
-            &format!("{BASE}/deployments/releases/list"),
-            get(list_releases_paged),
-        )
-        .route(
-            &format!("{BASE}/deployments/devices/{{id}}"),
-            get(device_history).delete(abort_device),
-        )
-        .route(
-            &format!("{BASE}/deployments/devices/{{id}}/history"),
-            axum::routing::delete(reset_history),
-        )
-        .route(&format!("{BASE}/deployments/{{id}}"), get(show_deployment))
-        .route(
-            &format!("{BASE}/deployments/{{id}}/status"),
-            put(abort_deployment),
-        )
-        .route(
-            &format!("{BASE}/deployments/{{id}}/statistics"),
-            get(statistics),
-        )
-        .route(
-            &format!("{BASE}/deployments/{{id}}/devices"),
-            get(devices_all),
-        )
-        .route(
-            &format!("{BASE}/deployments/{{id}}/devices/list"),
-            get(devices_paged),
-        )
-        .route(
-            &format!("{BASE}/deployments/{{id}}/device_list"),
-            get(device_list),
-        )
-        .route(
-            &format!("{BASE}/deployments/{{id}}/devices/{{device}}/log"),
-            get(device_log),
-        )
-        .route(
-            &format!("{BASE}/artifacts"),
-            get(list_artifacts).post(upload_artifact),
-        )
-        .route(&format!("{BASE}/artifacts/list"), get(list_artifacts_paged))
-        .route(
-            &format!("{BASE}/artifacts/generate"),
-            post(generate_artifact),
-        )
-        .route(
-            &format!("{BASE}/artifacts/{{id}}"),
-            get(show_artifact)
-                .put(edit_artifact)
-                .delete(delete_artifact),
-        )
-        .route(
-            &format!("{BASE}/artifacts/{{id}}/download"),
-            get(download_link),
-        )
-        .route(&format!("{BASE}/limits/{{name}}"), get(limits))
+pub fn routes() -> Router<Arc<App>> {
+    super::routes(
+        BASE,
+        [
+            (
+                "/deployments",
+                get(list_deployments).post(create_deployment),
+            ),
+            ("/deployments/statistics/list", post(statistics_list)),
+            ("/deployments/group/{name}", post(create_group_deployment)),
+            ("/deployments/releases", get(list_releases)),
+            ("/deployments/releases/list", get(list_releases_paged)),
+            (
+                "/deployments/devices/{id}",
+                get(device_history).delete(abort_device),
+            ),
+            ("/deployments/devices/{id}/history", delete(reset_history)),
+            ("/deployments/{id}", get(show_deployment)),
+            ("/deployments/{id}/status", put(abort_deployment)),
+            ("/deployments/{id}/statistics", get(statistics)),
+            ("/deployments/{id}/devices", get(devices_all)),
+            ("/deployments/{id}/devices/list", get(devices_paged)),
+            ("/deployments/{id}/device_list", get(device_list)),
+            ("/deployments/{id}/devices/{device}/log", get(device_log)),
+            ("/artifacts", get(list_artifacts).post(upload_artifact)),
+            ("/artifacts/list", get(list_artifacts_paged)),
+            ("/artifacts/generate", post(generate_artifact)),
+            (
+                "/artifacts/{id}",
+                get(show_artifact)
+                    .put(edit_artifact)
+                    .delete(delete_artifact),
+            ),
+            ("/artifacts/{id}/download", get(download_link)),
+            ("/limits/{name}", get(limits)),
+        ],
+    )
 }
 
 pub(crate) fn created(location: String) -> Response {
@@ -108,15 +75,34 @@ pub(crate) fn created(location: String) -> Response {
     r
 }
 
+/// `items`, the page of `total` items that `page` asks for, with the paging headers.
 pub(crate) fn paged(
     page: &Page,
     path: &str,
     query: &[(String, String)],
-    has_next: bool,
-    total: Option<u64>,
-    body: Value,
+    total: u64,
+    items: Vec<Value>,
 ) -> Response {
-    (page.headers(path, query, has_next, total), axum::Json(body)).into_response()
+    let has_next = page.offset() + (items.len() as u64) < total;
+    let headers = page.headers(path, query, has_next, Some(total));
+    (headers, axum::Json(Value::Array(items))).into_response()
+}
+
+/// The page of `releases` that `page` asks for, in the v1 or v2 shape.
+pub(crate) fn releases_page(
+    page: &Page,
+    path: &str,
+    query: &[(String, String)],
+    releases: &[Release],
+    v1: bool,
+) -> Response {
+    let items = releases
+        .iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(usize::try_from(page.per_page).unwrap_or(usize::MAX))
+        .map(|r| render::release(r, v1))
+        .collect();
+    paged(page, path, query, releases.len() as u64, items)
 }
 
 // ---- artifacts ----
@@ -158,16 +144,9 @@ async fn list_artifacts_paged(
     f.offset = page.offset();
     f.limit = Some(page.per_page);
     let (list, total) = s.list_artifacts(tenant, &f).await?;
-    let views: Vec<ArtifactView<'_>> = list.iter().map(ArtifactView::from).collect();
-    let has_next = page.offset() + (views.len() as u64) < total;
-    Ok(paged(
-        &page,
-        &format!("{BASE}/artifacts/list"),
-        &query.0,
-        has_next,
-        Some(total),
-        json!(views),
-    ))
+    let views = list.iter().map(|a| json!(ArtifactView::from(a))).collect();
+    let path = format!("{BASE}/artifacts/list");
+    Ok(paged(&page, &path, &query.0, total, views))
 }
 
 /// Reads the upload form (`size`, `description`, `artifact_id`, then `artifact`) and stores
@@ -416,25 +395,11 @@ pub(crate) async fn list_deployments_for(
     let page = Page::from_query(query)?;
     let f = deployment_filter(query, &page)?;
     let (list, total) = app.list_deployments(tenant, &f).await?;
-    let ids: Vec<DeploymentId> = list.iter().map(|d| d.id.clone()).collect();
-    let stats = app
-        .store
-        .statistics(tenant, &ids)
-        .await
-        .map_err(crate::error::Error::from)?;
-    let body: Vec<Value> = list
+    let body = list
         .iter()
-        .map(|d| render::deployment(d, None, stats.get(&d.id)))
+        .map(|(d, stats)| render::deployment(d, None, Some(stats)))
         .collect();
-    let has_next = page.offset() + (body.len() as u64) < total;
-    Ok(paged(
-        &page,
-        path,
-        query,
-        has_next,
-        Some(total),
-        json!(body),
-    ))
+    Ok(paged(&page, path, query, total, body))
 }
 
 async fn list_deployments(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
@@ -501,12 +466,21 @@ async fn statistics_list(
     Ok(Json(out).into_response())
 }
 
-fn status_filter(query: &[(String, String)]) -> Result<Option<StatusFilter>, ApiError> {
-    q(query, "status")
+/// `status` and the page.
+fn device_deployment_filter(
+    query: &[(String, String)],
+    page: &Page,
+) -> Result<DeviceDeploymentFilter, ApiError> {
+    let status = q(query, "status")
         .map(|v| {
             StatusFilter::parse(v).ok_or_else(|| ApiError::bad_request("status: invalid value"))
         })
-        .transpose()
+        .transpose()?;
+    Ok(DeviceDeploymentFilter {
+        status,
+        offset: page.offset(),
+        limit: Some(page.per_page),
+    })
 }
 
 async fn devices_all(
@@ -514,9 +488,8 @@ async fn devices_all(
     id: Identity,
     Path(did): Path<DeploymentId>,
 ) -> Result<Response, ApiError> {
-    let (list, _) = s
-        .deployment_devices(&user(&id)?, &did, None, 0, None)
-        .await?;
+    let all = DeviceDeploymentFilter::default();
+    let (list, _) = s.deployment_devices(&user(&id)?, &did, &all).await?;
     Ok(Json(list.iter().map(render::device).collect::<Vec<_>>()).into_response())
 }
 
@@ -527,26 +500,11 @@ async fn devices_paged(
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let page = Page::from_query(&query.0)?;
-    let sf = status_filter(&query.0)?;
-    let (list, total) = s
-        .deployment_devices(
-            &user(&id)?,
-            &did,
-            sf.as_ref(),
-            page.offset(),
-            Some(page.per_page),
-        )
-        .await?;
-    let body: Vec<Value> = list.iter().map(render::device).collect();
-    let has_next = page.offset() + (body.len() as u64) < total;
-    Ok(paged(
-        &page,
-        &format!("{BASE}/deployments/{did}/devices/list"),
-        &query.0,
-        has_next,
-        Some(total),
-        json!(body),
-    ))
+    let f = device_deployment_filter(&query.0, &page)?;
+    let (list, total) = s.deployment_devices(&user(&id)?, &did, &f).await?;
+    let body = list.iter().map(render::device).collect();
+    let path = format!("{BASE}/deployments/{did}/devices/list");
+    Ok(paged(&page, &path, &query.0, total, body))
 }
 
 async fn device_list(
@@ -581,10 +539,8 @@ pub(crate) async fn history_for(
     if page.per_page > 20 {
         return Err(ApiError::bad_request("per_page: must be at most 20"));
     }
-    let sf = status_filter(query)?;
-    let list = app
-        .device_history(tenant, device, sf.as_ref(), page.offset(), page.per_page)
-        .await?;
+    let f = device_deployment_filter(query, &page)?;
+    let list = app.device_history(tenant, device, &f).await?;
     Ok(Json(list.iter().map(render::history).collect::<Vec<_>>()).into_response())
 }
 
@@ -617,13 +573,18 @@ async fn reset_history(
 
 // ---- releases (deprecated v1 forms) ----
 
-fn v1_release_filter(query: &[(String, String)]) -> Result<ReleaseFilter, ApiError> {
-    let sort = match q(query, "sort").unwrap_or("name:asc").split_once(':') {
+/// The release list's `sort`: `<key>:<asc|desc>`, by name ascending when absent.
+pub(crate) fn release_sort(query: &[(String, String)]) -> Result<(String, bool), ApiError> {
+    match q(query, "sort").unwrap_or("name:asc").split_once(':') {
         Some((k @ ("name" | "modified" | "artifacts_count" | "tags"), d @ ("asc" | "desc"))) => {
-            (k.to_owned(), d == "desc")
+            Ok((k.to_owned(), d == "desc"))
         }
-        _ => return Err(ApiError::bad_request("sort: invalid value")),
-    };
+        _ => Err(ApiError::bad_request("sort: invalid value")),
+    }
+}
+
+fn v1_release_filter(query: &[(String, String)]) -> Result<ReleaseFilter, ApiError> {
+    let sort = release_sort(query)?;
     Ok(ReleaseFilter {
         name: q(query, "name").map(str::to_owned),
         description: q(query, "description").map(str::to_owned),
@@ -655,20 +616,6 @@ async fn list_releases_paged(
     let list = s
         .list_releases(&user(&id)?, &v1_release_filter(&query.0)?)
         .await?;
-    let total = list.len() as u64;
-    let body: Vec<Value> = list
-        .iter()
-        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-        .take(usize::try_from(page.per_page).unwrap_or(usize::MAX))
-        .map(|r| render::release(r, true))
-        .collect();
-    let has_next = page.offset() + (body.len() as u64) < total;
-    Ok(paged(
-        &page,
-        &format!("{BASE}/deployments/releases/list"),
-        &query.0,
-        has_next,
-        Some(total),
-        json!(body),
-    ))
+    let path = format!("{BASE}/deployments/releases/list");
+    Ok(releases_page(&page, &path, &query.0, &list, true))
 }

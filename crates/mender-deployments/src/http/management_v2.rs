@@ -1,6 +1,8 @@
 //! Management API v2 (`management_v2.yaml`): deployments list, releases, tags, types and the
 //! artifact list with exact/prefix filters.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -10,9 +12,9 @@ use mender_core::json::OptionalJson;
 use mender_core::paging::Page;
 use mender_core::{ApiError, Identity, Json};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::management_v1::{list_deployments_for, paged};
+use super::management_v1::{list_deployments_for, paged, release_sort, releases_page};
 use super::{State, get as q, get_all, render, user};
 use crate::app::App;
 use crate::app::releases::{ReleaseFilter, ReleasesInUse};
@@ -22,24 +24,25 @@ use mender_core::query::QueryPairs;
 const BASE: &str = "/api/management/v2/deployments";
 
 /// The v2 management routes.
-pub fn routes() -> Router<std::sync::Arc<App>> {
-    Router::new()
-        .route(&format!("{BASE}/deployments"), get(list_deployments))
-        .route(
-            &format!("{BASE}/deployments/releases"),
-            get(list_releases).delete(delete_releases),
-        )
-        .route(
-            &format!("{BASE}/deployments/releases/{{name}}"),
-            get(get_release).patch(patch_release),
-        )
-        .route(
-            &format!("{BASE}/deployments/releases/{{name}}/tags"),
-            put(put_tags),
-        )
-        .route(&format!("{BASE}/releases/all/tags"), get(all_tags))
-        .route(&format!("{BASE}/releases/all/types"), get(all_types))
-        .route(&format!("{BASE}/artifacts"), get(list_artifacts))
+pub fn routes() -> Router<Arc<App>> {
+    super::routes(
+        BASE,
+        [
+            ("/deployments", get(list_deployments)),
+            (
+                "/deployments/releases",
+                get(list_releases).delete(delete_releases),
+            ),
+            (
+                "/deployments/releases/{name}",
+                get(get_release).patch(patch_release),
+            ),
+            ("/deployments/releases/{name}/tags", put(put_tags)),
+            ("/releases/all/tags", get(all_tags)),
+            ("/releases/all/types", get(all_types)),
+            ("/artifacts", get(list_artifacts)),
+        ],
+    )
 }
 
 async fn list_deployments(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
@@ -77,26 +80,19 @@ async fn list_artifacts(s: State, id: Identity, query: QueryPairs) -> Result<Res
         ..Default::default()
     };
     let (list, total) = s.list_artifacts(tenant, &f).await?;
-    let views: Vec<ArtifactView<'_>> = list.iter().map(ArtifactView::from).collect();
-    let has_next = page.offset() + (views.len() as u64) < total;
+    let views = list.iter().map(|a| json!(ArtifactView::from(a))).collect();
     Ok(paged(
         &page,
         &format!("{BASE}/artifacts"),
         &query.0,
-        has_next,
-        Some(total),
-        json!(views),
+        total,
+        views,
     ))
 }
 
 async fn list_releases(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
     let page = Page::from_query(&query.0)?;
-    let sort = match q(&query.0, "sort").unwrap_or("name:asc").split_once(':') {
-        Some((k @ ("name" | "modified" | "artifacts_count" | "tags"), d @ ("asc" | "desc"))) => {
-            (k.to_owned(), d == "desc")
-        }
-        _ => return Err(ApiError::bad_request("sort: invalid value")),
-    };
+    let sort = release_sort(&query.0)?;
     let f = ReleaseFilter {
         name: q(&query.0, "name").map(str::to_owned),
         update_type: q(&query.0, "update_type").map(str::to_owned),
@@ -105,22 +101,8 @@ async fn list_releases(s: State, id: Identity, query: QueryPairs) -> Result<Resp
         ..Default::default()
     };
     let list = s.list_releases(&user(&id)?, &f).await?;
-    let total = list.len() as u64;
-    let body: Vec<Value> = list
-        .iter()
-        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-        .take(usize::try_from(page.per_page).unwrap_or(usize::MAX))
-        .map(|r| render::release(r, false))
-        .collect();
-    let has_next = page.offset() + (body.len() as u64) < total;
-    Ok(paged(
-        &page,
-        &format!("{BASE}/deployments/releases"),
-        &query.0,
-        has_next,
-        Some(total),
-        json!(body),
-    ))
+    let path = format!("{BASE}/deployments/releases");
+    Ok(releases_page(&page, &path, &query.0, &list, false))
 }
 
 async fn get_release(

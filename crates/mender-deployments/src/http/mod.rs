@@ -10,13 +10,25 @@ mod render;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::http::{HeaderMap, header};
+use axum::routing::MethodRouter;
 use mender_core::{ApiError, DeviceId, Identity, TenantId};
 
 use crate::app::{App, LinkBase};
 
 /// Shared handler state.
 pub(crate) type State = axum::extract::State<Arc<App>>;
+
+/// A router of `(path below base, methods)` rows.
+pub(crate) fn routes(
+    base: &str,
+    table: impl IntoIterator<Item = (&'static str, MethodRouter<Arc<App>>)>,
+) -> Router<Arc<App>> {
+    table.into_iter().fold(Router::new(), |r, (path, methods)| {
+        r.route(&format!("{base}{path}"), methods)
+    })
+}
 
 /// The first non-empty value of `k`.
 pub(crate) fn get<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {

@@ -1,5 +1,6 @@
-//! The deployments store contract ([`DeploymentsStore`]) and its failures; the one SQL
-//! implementation for both backends is [`SqlStore`].
+//! The deployments store contract, by topic ([`ArtifactStore`], [`DeploymentStore`],
+//! [`DeviceDeploymentStore`], [`SettingsStore`]; all of them together [`DeploymentsStore`]),
+//! and its failures. The one SQL implementation for both backends is [`SqlStore`].
 
 mod sql;
 
@@ -10,8 +11,8 @@ use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId, Timestamp};
 pub use sql::SqlStore;
 
 use crate::model::{
-    Artifact, ArtifactFilter, Deployment, DeploymentFilter, DeviceDeployment, DeviceRequest,
-    DeviceStatus, ReleaseMeta, Statistics, StatusFilter,
+    Artifact, ArtifactFilter, Deployment, DeploymentFilter, DeviceDeployment,
+    DeviceDeploymentFilter, DeviceRequest, DeviceStatus, ReleaseMeta, Statistics,
 };
 
 /// Store failures.
@@ -31,6 +32,9 @@ pub enum StoreError {
     Db(#[from] mender_db::Error),
 }
 
+/// The result of a store call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
 /// Outcome of deleting an artifact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtifactDeletion {
@@ -42,34 +46,41 @@ pub enum ArtifactDeletion {
     InUse,
 }
 
-/// Persistence of artifacts, releases, deployments and device deployments. Every call is
-/// scoped to a tenant (empty in the open-source server).
-#[async_trait::async_trait]
-pub trait DeploymentsStore: Send + Sync {
-    /// Checks the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
+/// What changes in a release's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseChange<'a> {
+    /// New notes.
+    Notes(&'a str),
+    /// New tags, replacing the old ones.
+    Tags(&'a [String]),
+}
 
+/// The whole deployments store: every topic, on one database. Every call is scoped to a
+/// tenant (empty in the open-source server).
+#[async_trait::async_trait]
+pub trait DeploymentsStore:
+    ArtifactStore + DeploymentStore + DeviceDeploymentStore + SettingsStore + Send + Sync
+{
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Persistence of artifacts and releases (one release per artifact name, with notes and tags).
+#[async_trait::async_trait]
+pub trait ArtifactStore {
     /// Inserts an artifact, creating its release and adding it to unfinished deployments of
     /// the same name; fails with [`StoreError::ArtifactConflict`] on a name/depends clash.
-    async fn insert_artifact(&self, a: &Artifact) -> Result<(), StoreError>;
+    async fn insert_artifact(&self, a: &Artifact) -> Result<()>;
     /// One artifact.
-    async fn get_artifact(
-        &self,
-        tenant: &TenantId,
-        id: &ArtifactId,
-    ) -> Result<Option<Artifact>, StoreError>;
+    async fn get_artifact(&self, tenant: &TenantId, id: &ArtifactId) -> Result<Option<Artifact>>;
     /// A filtered, sorted page of artifacts and the total number matching.
     async fn list_artifacts(
         &self,
         tenant: &TenantId,
         f: &ArtifactFilter,
-    ) -> Result<(Vec<Artifact>, u64), StoreError>;
+    ) -> Result<(Vec<Artifact>, u64)>;
     /// Artifacts with this name, oldest first.
-    async fn artifacts_by_name(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-    ) -> Result<Vec<Artifact>, StoreError>;
+    async fn artifacts_by_name(&self, tenant: &TenantId, name: &str) -> Result<Vec<Artifact>>;
     /// Sets an artifact's description; `false` when it does not exist.
     async fn set_artifact_description(
         &self,
@@ -77,40 +88,31 @@ pub trait DeploymentsStore: Send + Sync {
         id: &ArtifactId,
         description: &str,
         now: Timestamp,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool>;
     /// Deletes an artifact unless an unfinished deployment uses it; drops its release when it
     /// was the last artifact of that name.
-    async fn delete_artifact(
-        &self,
-        tenant: &TenantId,
-        id: &ArtifactId,
-    ) -> Result<ArtifactDeletion, StoreError>;
+    async fn delete_artifact(&self, tenant: &TenantId, id: &ArtifactId)
+    -> Result<ArtifactDeletion>;
+    /// Whether any deployment (finished or not) lists the artifact.
+    async fn artifact_in_any_deployment(&self, tenant: &TenantId, id: &ArtifactId) -> Result<bool>;
+    /// Total size in bytes of the tenant's artifacts.
+    async fn storage_usage(&self, tenant: &TenantId) -> Result<u64>;
 
     /// Notes and tags of every release that has artifacts.
-    async fn release_metas(&self, tenant: &TenantId) -> Result<Vec<ReleaseMeta>, StoreError>;
-    /// Sets a release's notes; `false` when there is no such release.
-    async fn set_release_notes(
+    async fn release_metas(&self, tenant: &TenantId) -> Result<Vec<ReleaseMeta>>;
+    /// Changes a release's notes or tags; `false` when there is no such release.
+    async fn update_release(
         &self,
         tenant: &TenantId,
         name: &str,
-        notes: &str,
+        change: ReleaseChange<'_>,
         now: Timestamp,
-    ) -> Result<bool, StoreError>;
-    /// Replaces a release's tags; `false` when there is no such release.
-    async fn set_release_tags(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-        tags: &[String],
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-    /// Ids of unfinished deployments of any of these release names.
-    async fn active_deployments_of(
-        &self,
-        tenant: &TenantId,
-        names: &[String],
-    ) -> Result<Vec<DeploymentId>, StoreError>;
+    ) -> Result<bool>;
+}
 
+/// Persistence of deployments: their target devices, candidate artifacts and statistics.
+#[async_trait::async_trait]
+pub trait DeploymentStore {
     /// Inserts a deployment with its target devices and candidate artifacts; fails with
     /// [`StoreError::DeploymentConflict`] when the id is taken or an unfinished deployment
     /// has the same checksum.
@@ -119,76 +121,84 @@ pub trait DeploymentsStore: Send + Sync {
         d: &Deployment,
         devices: &[DeviceId],
         artifacts: &[ArtifactId],
-    ) -> Result<(), StoreError>;
+    ) -> Result<()>;
     /// One deployment.
     async fn get_deployment(
         &self,
         tenant: &TenantId,
         id: &DeploymentId,
-    ) -> Result<Option<Deployment>, StoreError>;
+    ) -> Result<Option<Deployment>>;
     /// Deployments by id (missing ids are skipped).
     async fn get_deployments(
         &self,
         tenant: &TenantId,
         ids: &[DeploymentId],
-    ) -> Result<Vec<Deployment>, StoreError>;
+    ) -> Result<Vec<Deployment>>;
     /// A filtered page of deployments and the total number matching.
     async fn list_deployments(
         &self,
         tenant: &TenantId,
         f: &DeploymentFilter,
-    ) -> Result<(Vec<Deployment>, u64), StoreError>;
+    ) -> Result<(Vec<Deployment>, u64)>;
+    /// Ids of unfinished deployments of any of these release names.
+    async fn active_deployments_of(
+        &self,
+        tenant: &TenantId,
+        names: &[String],
+    ) -> Result<Vec<DeploymentId>>;
     /// Candidate artifact ids of a deployment.
     async fn deployment_artifact_ids(
         &self,
         tenant: &TenantId,
         id: &DeploymentId,
-    ) -> Result<Vec<ArtifactId>, StoreError>;
+    ) -> Result<Vec<ArtifactId>>;
     /// Target device ids of a deployment, sorted.
     async fn deployment_device_ids(
         &self,
         tenant: &TenantId,
         id: &DeploymentId,
-    ) -> Result<Vec<DeviceId>, StoreError>;
+    ) -> Result<Vec<DeviceId>>;
     /// Per-status counts of device deployments, for each of these deployments.
     async fn statistics(
         &self,
         tenant: &TenantId,
         ids: &[DeploymentId],
-    ) -> Result<HashMap<DeploymentId, Statistics>, StoreError>;
+    ) -> Result<HashMap<DeploymentId, Statistics>>;
     /// Aborts a deployment: its active device deployments become `aborted`, it is finished.
     async fn abort_deployment(
         &self,
         tenant: &TenantId,
         id: &DeploymentId,
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<()>;
+}
 
+/// Persistence of device deployments (a device's part in a deployment) and their logs; a
+/// status change also moves its deployment's status.
+#[async_trait::async_trait]
+pub trait DeviceDeploymentStore {
     /// The device's oldest active device deployment.
     async fn active_device_deployment(
         &self,
         tenant: &TenantId,
         device: &DeviceId,
-    ) -> Result<Option<DeviceDeployment>, StoreError>;
+    ) -> Result<Option<DeviceDeployment>>;
     /// The oldest unfinished deployment targeting the device, created after its latest finished
     /// device deployment, that still has room for devices.
     async fn find_new_deployment(
         &self,
         tenant: &TenantId,
         device: &DeviceId,
-    ) -> Result<Option<Deployment>, StoreError>;
+    ) -> Result<Option<Deployment>>;
     /// Creates a device deployment; if one already exists for the pair, returns that one.
-    async fn create_device_deployment(
-        &self,
-        dd: &DeviceDeployment,
-    ) -> Result<DeviceDeployment, StoreError>;
+    async fn create_device_deployment(&self, dd: &DeviceDeployment) -> Result<DeviceDeployment>;
     /// The current (not history-reset) device deployment of a device in a deployment.
     async fn get_device_deployment(
         &self,
         tenant: &TenantId,
         deployment: &DeploymentId,
         device: &DeviceId,
-    ) -> Result<Option<DeviceDeployment>, StoreError>;
+    ) -> Result<Option<DeviceDeployment>>;
     /// Records the assigned artifact, device type and first request of a device deployment.
     async fn assign_artifact(
         &self,
@@ -196,7 +206,7 @@ pub trait DeploymentsStore: Send + Sync {
         dd_id: &str,
         artifact: Option<&ArtifactId>,
         request: &DeviceRequest,
-    ) -> Result<(), StoreError>;
+    ) -> Result<()>;
     /// Changes a device deployment's status (setting started/finished/active as upstream) and
     /// updates its deployment's status in the same transaction.
     async fn set_device_status(
@@ -206,31 +216,27 @@ pub trait DeploymentsStore: Send + Sync {
         status: DeviceStatus,
         substate: Option<&str>,
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<()>;
     /// A page of a deployment's device deployments, by device id, and the total.
     async fn list_device_deployments(
         &self,
         tenant: &TenantId,
         deployment: &DeploymentId,
-        status: Option<&StatusFilter>,
-        offset: u64,
-        limit: Option<u64>,
-    ) -> Result<(Vec<DeviceDeployment>, u64), StoreError>;
-    /// A device's device deployments, newest first.
+        f: &DeviceDeploymentFilter,
+    ) -> Result<(Vec<DeviceDeployment>, u64)>;
+    /// A page of a device's device deployments, newest first.
     async fn device_history(
         &self,
         tenant: &TenantId,
         device: &DeviceId,
-        status: Option<&StatusFilter>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<DeviceDeployment>, StoreError>;
+        f: &DeviceDeploymentFilter,
+    ) -> Result<Vec<DeviceDeployment>>;
     /// Device deployments by id.
     async fn device_deployments_by_ids(
         &self,
         tenant: &TenantId,
         ids: &[String],
-    ) -> Result<Vec<DeviceDeployment>, StoreError>;
+    ) -> Result<Vec<DeviceDeployment>>;
     /// Sets every active device deployment of the device to `status` (aborted or
     /// decommissioned), updating the deployments.
     async fn finish_device(
@@ -239,38 +245,25 @@ pub trait DeploymentsStore: Send + Sync {
         device: &DeviceId,
         status: DeviceStatus,
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<()>;
     /// Hides the device's finished device deployments, making it eligible again.
     async fn reset_device_history(
         &self,
         tenant: &TenantId,
         device: &DeviceId,
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<()>;
     /// Stores a device deployment's log (JSON list of messages).
-    async fn save_log(
-        &self,
-        tenant: &TenantId,
-        dd_id: &str,
-        messages: &str,
-    ) -> Result<(), StoreError>;
+    async fn save_log(&self, tenant: &TenantId, dd_id: &str, messages: &str) -> Result<()>;
     /// A device deployment's log (JSON list of messages).
-    async fn get_log(&self, tenant: &TenantId, dd_id: &str) -> Result<Option<String>, StoreError>;
+    async fn get_log(&self, tenant: &TenantId, dd_id: &str) -> Result<Option<String>>;
+}
 
-    /// Whether any deployment (finished or not) lists the artifact.
-    async fn artifact_in_any_deployment(
-        &self,
-        tenant: &TenantId,
-        id: &ArtifactId,
-    ) -> Result<bool, StoreError>;
-    /// Total size in bytes of the tenant's artifacts.
-    async fn storage_usage(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+/// Persistence of per-tenant settings.
+#[async_trait::async_trait]
+pub trait SettingsStore {
     /// The tenant's storage settings document (JSON), if set.
-    async fn get_storage_settings(&self, tenant: &TenantId) -> Result<Option<String>, StoreError>;
+    async fn get_storage_settings(&self, tenant: &TenantId) -> Result<Option<String>>;
     /// Replaces the tenant's storage settings document, or removes it with `None`.
-    async fn set_storage_settings(
-        &self,
-        tenant: &TenantId,
-        settings: Option<&str>,
-    ) -> Result<(), StoreError>;
+    async fn set_storage_settings(&self, tenant: &TenantId, settings: Option<&str>) -> Result<()>;
 }

@@ -5,37 +5,22 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use axum::http::StatusCode;
 use mender_api::inventory::{InventoryClient, InventoryError};
-use mender_api::workflows::{StartError, StartedWorkflow, WorkflowStarter};
+use mender_api::testing::RecordingWorkflows;
 use mender_core::Identity;
 use mender_core::clock::ManualClock;
 use mender_db::testing::{Backend, TestDb};
 use mender_deployments::{DeploymentsConfig, SCHEMA, Service};
-use mender_testkit::http::{TestClient, TestResponse};
+use mender_testkit::http::{TestClient, TestRequest, TestResponse};
 use serde_json::Value;
 
 pub const ART: &str = "/api/management/v1/deployments/artifacts";
 pub const DEP: &str = "/api/management/v1/deployments/deployments";
+/// A device's deployments: `next`, and `{id}/status` and `{id}/log` of one deployment.
+pub const DEVICE_DEPLOYMENTS: &str = "/api/devices/v1/deployments/device/deployments";
 pub const NEXT: &str = "/api/devices/v1/deployments/device/deployments/next";
 pub const INTERNAL: &str = "/api/internal/v1/deployments";
-
-#[derive(Default)]
-pub struct FakeWorkflows(pub Mutex<Vec<(String, Value)>>);
-
-#[async_trait::async_trait]
-impl WorkflowStarter for FakeWorkflows {
-    async fn start_workflow(
-        &self,
-        name: &str,
-        inputs: Value,
-    ) -> Result<StartedWorkflow, StartError> {
-        self.0.lock().unwrap().push((name.to_owned(), inputs));
-        Ok(StartedWorkflow {
-            id: "job".into(),
-            name: name.into(),
-        })
-    }
-}
 
 #[derive(Default)]
 pub struct FakeInventory {
@@ -75,7 +60,7 @@ pub struct Env {
     pub open: TestClient,
     pub internal: TestClient,
     pub blob_dir: PathBuf,
-    pub workflows: Arc<FakeWorkflows>,
+    pub workflows: Arc<RecordingWorkflows>,
     pub inventory: Arc<FakeInventory>,
     pub clock: Arc<ManualClock>,
     _guards: (TestDb, tempfile::TempDir),
@@ -85,6 +70,18 @@ impl Env {
     /// The device routes called as device `id`.
     pub fn device(&self, id: &str) -> TestClient {
         self.devices.as_identity(dev(id))
+    }
+
+    /// `GET next?<query>` as device `id`.
+    pub async fn next(&self, id: &str, query: &str) -> TestResponse {
+        self.device(id).get(&format!("{NEXT}?{query}")).send().await
+    }
+
+    /// Device `id` reports `status` for deployment `did`.
+    pub async fn report(&self, id: &str, did: &str, status: &str) -> TestResponse {
+        let uri = format!("{DEVICE_DEPLOYMENTS}/{did}/status");
+        let body = serde_json::json!({ "status": status });
+        self.device(id).put(&uri).json(&body).send().await
     }
 
     /// The management routes called as a user of `tenant`.
@@ -100,7 +97,7 @@ pub async fn env_with(backend: Backend, config: DeploymentsConfig) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let blob_dir = dir.path().join("blobs");
     let blobs = Arc::new(mender_blob::FsBlobStore::new(&blob_dir).await.unwrap());
-    let workflows = Arc::new(FakeWorkflows::default());
+    let workflows = Arc::new(RecordingWorkflows::default());
     let inventory = Arc::new(FakeInventory::default());
     let clock = ManualClock::starting_now();
     let mut cfg = config;
@@ -184,14 +181,14 @@ pub fn multipart(boundary: &str, parts: &[(&str, &str)], file_part: &str, file: 
     body
 }
 
-/// Posts an upload form (text parts, then the artifact part) to `uri`, chunked like
+/// An upload form (text parts, then the artifact part) posted to `uri`, chunked like
 /// mender-cli sends it.
-pub async fn post_upload(
+pub fn post_upload(
     client: &TestClient,
     uri: &str,
     parts: &[(&str, &str)],
     artifact: &[u8],
-) -> TestResponse {
+) -> TestRequest {
     let boundary = "XxBoundaryxX";
     let body = multipart(boundary, parts, "artifact", artifact);
     let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = body
@@ -205,12 +202,12 @@ pub async fn post_upload(
             &format!("multipart/form-data; boundary={boundary}"),
         )
         .stream(futures::stream::iter(chunks))
-        .send()
-        .await
 }
 
 /// Makes a single-file module artifact with the real tool (payload padded to > 4 KiB).
-pub fn make_artifact(dir: &Path, name: &str, device_types: &[&str]) -> Vec<u8> {
+pub fn make_artifact(name: &str, device_types: &[&str]) -> Vec<u8> {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let payload = dir.join(format!("{name}-payload"));
     let mut data = Vec::new();
     for i in 0..6000u32 {
@@ -264,24 +261,25 @@ pub fn blob_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Uploads an artifact as the user; its id.
 pub async fn upload(env: &Env, artifact: &[u8], description: &str) -> String {
-    let r = post_upload(
-        &env.mgmt,
-        ART,
-        &[
-            ("size", &artifact.len().to_string()),
-            ("description", description),
-        ],
-        artifact,
+    let size = artifact.len().to_string();
+    let form = [("size", size.as_str()), ("description", description)];
+    let r = expect(
+        post_upload(&env.mgmt, ART, &form, artifact),
+        StatusCode::CREATED,
+        "upload",
     )
     .await;
-    r.assert_status(axum::http::StatusCode::CREATED);
     location_id(&r)
 }
 
 /// Creates a deployment as the user; its id.
 pub async fn create_deployment(env: &Env, body: Value) -> String {
-    let r = env.mgmt.post(DEP).json(&body).send().await;
-    r.assert_status(axum::http::StatusCode::CREATED);
+    let r = expect(
+        env.mgmt.post(DEP).json(&body),
+        StatusCode::CREATED,
+        "create deployment",
+    )
+    .await;
     let loc = r.header("location").unwrap();
     assert!(
         loc.starts_with("/api/management/v1/deployments/deployments/"),
@@ -290,9 +288,15 @@ pub async fn create_deployment(env: &Env, body: Value) -> String {
     location_id(&r)
 }
 
+/// Sends `req` and asserts the answer's status (`what` names the step, shown with the body
+/// when it differs); the response.
+pub async fn expect(req: TestRequest, want: StatusCode, what: &str) -> TestResponse {
+    let r = req.send().await;
+    assert_eq!(r.status, want, "{what}: {}", r.text());
+    r
+}
+
 /// A `GET` as the user, answered 200 with JSON.
 pub async fn get_json(env: &Env, uri: &str) -> Value {
-    let r = env.mgmt.get(uri).send().await;
-    r.assert_status(axum::http::StatusCode::OK);
-    r.json()
+    expect(env.mgmt.get(uri), StatusCode::OK, uri).await.json()
 }

@@ -1,10 +1,9 @@
 //! HTTP behaviour of deployments: artifact upload/list/download with real artifacts, hostile
 //! uploads, the device update flow, status rules, releases and generated artifacts.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use mender_core::Clock;
 use mender_db::testing::Backend;
-use mender_testkit::http::{TestClient, TestResponse};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -18,26 +17,19 @@ mender_db::each_backend!(
     generate_artifact_in_process,
 );
 
-/// Sends `method uri` with an optional JSON body.
-async fn call(client: &TestClient, method: Method, uri: &str, body: Option<Value>) -> TestResponse {
-    let req = client.request(method, uri);
-    match body {
-        Some(b) => req.json(&b).send().await,
-        None => req.send().await,
-    }
-}
+const V2: &str = "/api/management/v2/deployments";
 
-/// Asserts a response's status, showing its body when it differs.
-#[track_caller]
-fn status_is(r: &TestResponse, want: u16, what: &str) {
-    assert_eq!(r.status, want, "{what}: {}", r.text());
+/// A listing as the user: its `X-Total-Count` and its items.
+async fn page(env: &Env, uri: &str) -> (String, Value) {
+    let r = expect(env.mgmt.get(uri), StatusCode::OK, uri).await;
+    let total = r.header("x-total-count").expect("X-Total-Count");
+    (total.to_owned(), r.json())
 }
 
 // ---- artifacts ----
 
 async fn artifact_upload_list_download(backend: Backend) {
-    let tmp = tempfile::tempdir().unwrap();
-    let art = make_artifact(tmp.path(), "app-1.0", &["qemux86-64", "rpi4"]);
+    let art = make_artifact("app-1.0", &["qemux86-64", "rpi4"]);
     let env = env(backend).await;
     let id = upload(&env, &art, "first build").await;
     listed_with_parsed_metadata(&env, &id, &art).await;
@@ -66,27 +58,34 @@ async fn listed_with_parsed_metadata(env: &Env, id: &str, art: &[u8]) {
 }
 
 async fn shown_edited_and_filtered(env: &Env, id: &str) {
-    let r = call(
-        &env.mgmt,
-        Method::PUT,
-        &format!("{ART}/{id}"),
-        Some(json!({"description": "edited"})),
+    let edit = json!({"description": "edited"});
+    expect(
+        env.mgmt.put(&format!("{ART}/{id}")).json(&edit),
+        StatusCode::NO_CONTENT,
+        "edit",
     )
     .await;
-    status_is(&r, 204, "edit");
     let a = get_json(env, &format!("{ART}/{id}")).await;
     assert_eq!(a["description"], "edited");
-    let v2 = get_json(env, "/api/management/v2/deployments/artifacts?name=app*").await;
-    assert_eq!(v2.as_array().unwrap().len(), 1);
-    let v2 = get_json(env, "/api/management/v2/deployments/artifacts?name=app").await;
-    assert!(v2.as_array().unwrap().is_empty());
-    let r = env.mgmt.get(&format!("{ART}/nope")).send().await;
-    status_is(&r, 404, "unknown artifact");
+    for (query, want) in [("name=app*", 1), ("name=app", 0)] {
+        let v2 = get_json(env, &format!("{V2}/artifacts?{query}")).await;
+        assert_eq!(v2.as_array().unwrap().len(), want, "{query}");
+    }
+    expect(
+        env.mgmt.get(&format!("{ART}/nope")),
+        StatusCode::NOT_FOUND,
+        "unknown artifact",
+    )
+    .await;
 }
 
 async fn duplicate_name_and_types_refused(env: &Env, art: &[u8]) {
-    let r = post_upload(&env.mgmt, ART, &[], art).await;
-    status_is(&r, 409, "duplicate");
+    expect(
+        post_upload(&env.mgmt, ART, &[], art),
+        StatusCode::CONFLICT,
+        "duplicate",
+    )
+    .await;
     assert_eq!(get_json(env, ART).await.as_array().unwrap().len(), 1);
 }
 
@@ -98,8 +97,7 @@ async fn download_link_serves_ranges_and_refuses_tampering(env: &Env, id: &str, 
         "{uri}"
     );
     let pq = path_and_query(uri);
-    let r = env.open.get(&pq).send().await;
-    status_is(&r, 200, "download");
+    let r = expect(env.open.get(&pq), StatusCode::OK, "download").await;
     assert_eq!(
         r.header("content-type"),
         Some("application/vnd.mender-artifact")
@@ -110,20 +108,20 @@ async fn download_link_serves_ranges_and_refuses_tampering(env: &Env, id: &str, 
     );
     assert_eq!(r.body, art, "download must be byte-identical");
 
-    let r = env.open.get(&pq).header("range", "bytes=100-").send().await;
-    status_is(&r, 206, "range");
+    let r = expect(
+        env.open.get(&pq).header("range", "bytes=100-"),
+        StatusCode::PARTIAL_CONTENT,
+        "range",
+    )
+    .await;
     assert_eq!(
         r.header("content-range"),
         Some(format!("bytes 100-{}/{}", art.len() - 1, art.len()).as_str())
     );
     assert_eq!(r.body, &art[100..]);
-    let r = env
-        .open
-        .get(&pq)
-        .header("range", &format!("bytes={}-", art.len()))
-        .send()
-        .await;
-    status_is(&r, 416, "range past the end");
+    let past_the_end = format!("bytes={}-", art.len());
+    let r = env.open.get(&pq).header("range", &past_the_end);
+    expect(r, StatusCode::RANGE_NOT_SATISFIABLE, "range past the end").await;
 
     let bare = pq.split('?').next().unwrap().to_owned();
     let expired = env.svc.app().sign_path(
@@ -135,18 +133,21 @@ async fn download_link_serves_ranges_and_refuses_tampering(env: &Env, id: &str, 
         (
             "tampered signature",
             pq.replace("x-men-signature=", "x-men-signature=A"),
-            403,
+            StatusCode::FORBIDDEN,
         ),
         (
             "other artifact",
             pq.replace(id, &uuid::Uuid::new_v4().to_string()),
-            403,
+            StatusCode::FORBIDDEN,
         ),
-        ("no signature", bare.clone(), 400),
-        ("expired", format!("{bare}?{expired}"), 403),
+        ("no signature", bare.clone(), StatusCode::BAD_REQUEST),
+        (
+            "expired",
+            format!("{bare}?{expired}"),
+            StatusCode::FORBIDDEN,
+        ),
     ] {
-        let r = env.open.get(&uri).send().await;
-        status_is(&r, want, what);
+        expect(env.open.get(&uri), want, what).await;
     }
 
     // The link handed out above stops working once the clock passes its expiry (15 min).
@@ -160,16 +161,14 @@ async fn download_link_serves_ranges_and_refuses_tampering(env: &Env, id: &str, 
 }
 
 async fn deleted_with_its_file(env: &Env, id: &str) {
-    let r = env.mgmt.delete(&format!("{ART}/{id}")).send().await;
-    status_is(&r, 204, "delete");
-    let r = env.mgmt.delete(&format!("{ART}/{id}")).send().await;
-    status_is(&r, 404, "delete again");
+    let uri = format!("{ART}/{id}");
+    expect(env.mgmt.delete(&uri), StatusCode::NO_CONTENT, "delete").await;
+    expect(env.mgmt.delete(&uri), StatusCode::NOT_FOUND, "delete again").await;
     assert!(blob_files(&env.blob_dir).is_empty());
 }
 
 async fn hostile_uploads_store_nothing(backend: Backend) {
-    let tmp = tempfile::tempdir().unwrap();
-    let art = make_artifact(tmp.path(), "hostile", &["dt"]);
+    let art = make_artifact("hostile", &["dt"]);
     let mut corrupt = art.clone();
     let n = corrupt.len();
     corrupt[n - 3000] ^= 0xff; // inside the payload: checksum mismatch or tar error
@@ -184,24 +183,32 @@ async fn hostile_uploads_store_nothing(backend: Backend) {
     ];
     let env = env(backend).await;
     for (what, body) in &cases {
-        let r = post_upload(&env.mgmt, ART, &[("description", "x")], body).await;
-        let e = r.assert_error(StatusCode::BAD_REQUEST);
+        let r = post_upload(&env.mgmt, ART, &[("description", "x")], body);
+        let e = r.send().await.assert_error(StatusCode::BAD_REQUEST);
         assert!(e.contains("artifact"), "{what}: {e}");
     }
-    let r = post_upload(&env.mgmt, ART, &[("size", "99999999999999")], &art).await;
-    status_is(&r, 413, "declared size over the limit");
-    let r = post_upload(&env.mgmt, ART, &[("description", "only text")], b"").await;
-    status_is(&r, 400, "empty artifact part");
+    let too_large = [("size", "99999999999999")];
+    let r = post_upload(&env.mgmt, ART, &too_large, &art);
+    expect(
+        r,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "declared size over the limit",
+    )
+    .await;
+    let r = post_upload(&env.mgmt, ART, &[("description", "only text")], b"");
+    expect(r, StatusCode::BAD_REQUEST, "empty artifact part").await;
     let r = env
         .mgmt
         .post(ART)
         .header("content-type", "multipart/form-data; boundary=b")
-        .body("--b\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nx\r\n--b--\r\n")
-        .send()
-        .await;
-    status_is(&r, 400, "no artifact part");
-    let r = env.mgmt.post(ART).json(&json!({})).send().await;
-    status_is(&r, 400, "not multipart");
+        .body("--b\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nx\r\n--b--\r\n");
+    expect(r, StatusCode::BAD_REQUEST, "no artifact part").await;
+    expect(
+        env.mgmt.post(ART).json(&json!({})),
+        StatusCode::BAD_REQUEST,
+        "not multipart",
+    )
+    .await;
     assert!(
         blob_files(&env.blob_dir).is_empty(),
         "{:?}",
@@ -215,8 +222,13 @@ async fn hostile_uploads_store_nothing(backend: Backend) {
         ..Default::default()
     };
     let small = env_with(backend, cfg).await;
-    let r = post_upload(&small.mgmt, ART, &[], &art).await;
-    status_is(&r, 413, "over the configured limit");
+    let r = post_upload(&small.mgmt, ART, &[], &art);
+    expect(
+        r,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "over the configured limit",
+    )
+    .await;
     assert!(blob_files(&small.blob_dir).is_empty());
 }
 
@@ -224,13 +236,8 @@ async fn hostile_uploads_store_nothing(backend: Backend) {
 
 const BODY_D1: fn() -> Value = || json!({"artifact_name": "old", "device_type": "dt", "rootfs-image.single-file.version": "old"});
 
-fn status_url(did: &str) -> String {
-    format!("/api/devices/v1/deployments/device/deployments/{did}/status")
-}
-
 async fn device_update_flow(backend: Backend) {
-    let tmp = tempfile::tempdir().unwrap();
-    let art = make_artifact(tmp.path(), "rel-2", &["dt"]);
+    let art = make_artifact("rel-2", &["dt"]);
     let env = env(backend).await;
     let aid = upload(&env, &art, "").await;
     invalid_deployments_refused(&env).await;
@@ -248,24 +255,34 @@ async fn device_update_flow(backend: Backend) {
     other_devices_finish(&env, &did).await;
     finished_deployment_listed(&env, &did, &aid).await;
     // artifacts of finished deployments can be deleted
-    let r = env.mgmt.delete(&format!("{ART}/{aid}")).send().await;
-    status_is(&r, 204, "delete after the deployment");
+    let r = env.mgmt.delete(&format!("{ART}/{aid}"));
+    expect(r, StatusCode::NO_CONTENT, "delete after the deployment").await;
 }
 
 async fn invalid_deployments_refused(env: &Env) {
     for (body, want) in [
         (
             json!({"name": "d", "artifact_name": "missing", "devices": ["d1"]}),
-            422,
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (json!({"name": "d", "artifact_name": "rel-2"}), 400),
+        (
+            json!({"name": "d", "artifact_name": "rel-2"}),
+            StatusCode::BAD_REQUEST,
+        ),
         (
             json!({"name": "d", "artifact_name": "rel-2", "devices": ["d1"], "all_devices": true}),
-            400,
+            StatusCode::BAD_REQUEST,
         ),
     ] {
-        let r = env.mgmt.post(DEP).json(&body).send().await;
-        status_is(&r, want, &body.to_string());
+        expect(env.mgmt.post(DEP).json(&body), want, &body.to_string()).await;
+    }
+}
+
+/// Asserts the status of each `(device, next query, status)` in turn.
+async fn next_answers(env: &Env, cases: &[(&str, &str, u16)]) {
+    for (device, query, want) in cases {
+        let r = env.next(device, query).await;
+        assert_eq!(r.status, *want, "{device} next?{query}: {}", r.text());
     }
 }
 
@@ -274,109 +291,98 @@ async fn next_is_routed_and_checked(env: &Env) {
     let r = env
         .device("d1")
         .post("/api/devices/v2/deployments/device/deployments/next")
-        .json(&json!({"device_provides": {}}))
-        .send()
-        .await;
-    status_is(&r, 404, "v2 next");
-    // unknown device: nothing
-    let r = env
-        .device("zz")
-        .get(&format!("{NEXT}?artifact_name=old&device_type=dt"))
-        .send()
-        .await;
-    status_is(&r, 204, "unknown device");
-    // missing parameters
-    let r = env
-        .device("d1")
-        .get(&format!("{NEXT}?device_type=dt"))
-        .send()
-        .await;
-    status_is(&r, 400, "no artifact_name");
+        .json(&json!({"device_provides": {}}));
+    expect(r, StatusCode::NOT_FOUND, "v2 next").await;
+    // an unknown device gets nothing; missing parameters are refused
+    next_answers(
+        env,
+        &[
+            ("zz", "artifact_name=old&device_type=dt", 204),
+            ("d1", "device_type=dt", 400),
+        ],
+    )
+    .await;
+}
+
+/// Asserts the answer to each `(device, status, answer)` report in turn.
+async fn reports_answered(env: &Env, did: &str, cases: &[(&str, &str, u16)]) {
+    for (device, status, want) in cases {
+        let r = env.report(device, did, status).await;
+        assert_eq!(r.status, *want, "{device} {status}: {}", r.text());
+    }
 }
 
 async fn first_device_installs(env: &Env, did: &str, aid: &str, art: &[u8]) {
     // d1: v1 POST with the flat provides map, gets the update
     let d1 = env.device("d1");
-    let r = d1.post(NEXT).json(&BODY_D1()).send().await;
-    status_is(&r, 200, "next");
-    let ins = r.json();
+    let ins = expect(d1.post(NEXT).json(&BODY_D1()), StatusCode::OK, "next")
+        .await
+        .json();
     assert_eq!(ins["id"], did);
     assert_eq!(ins["artifact"]["id"], aid);
     assert_eq!(ins["artifact"]["artifact_name"], "rel-2");
     assert_eq!(ins["artifact"]["device_types_compatible"], json!(["dt"]));
     let pq = path_and_query(ins["artifact"]["source"]["uri"].as_str().unwrap());
-    let r = env.open.get(&pq).send().await;
-    status_is(&r, 200, "download");
+    let r = expect(env.open.get(&pq), StatusCode::OK, "download").await;
     assert_eq!(r.body, art);
     // the same request again continues the same deployment
-    let r = d1.post(NEXT).json(&BODY_D1()).send().await;
-    status_is(&r, 200, "next again");
+    expect(d1.post(NEXT).json(&BODY_D1()), StatusCode::OK, "next again").await;
 
-    let url = status_url(did);
-    for (who, status, want) in [
-        ("d1", "downloading", 204),
-        ("d1", "downloading", 204),
-        ("d1", "bogus", 400),
-        ("d1", "aborted", 400),
-        ("d9", "installing", 404),
-    ] {
-        let r = call(
-            &env.device(who),
-            Method::PUT,
-            &url,
-            Some(json!({ "status": status })),
-        )
-        .await;
-        status_is(&r, want, &format!("{who} {status}"));
-    }
+    reports_answered(
+        env,
+        did,
+        &[
+            ("d1", "downloading", 204),
+            ("d1", "downloading", 204),
+            ("d1", "bogus", 400),
+            ("d1", "aborted", 400),
+            ("d9", "installing", 404),
+        ],
+    )
+    .await;
     let d = get_json(env, &format!("{DEP}/{did}")).await;
     assert_eq!(d["status"], "inprogress");
-    for status in ["installing", "success"] {
-        let r = call(&d1, Method::PUT, &url, Some(json!({ "status": status }))).await;
-        status_is(&r, 204, status);
-    }
+    reports_answered(
+        env,
+        did,
+        &[("d1", "installing", 204), ("d1", "success", 204)],
+    )
+    .await;
     // after success: no more update for d1
-    let r = d1.post(NEXT).json(&BODY_D1()).send().await;
-    status_is(&r, 204, "next after success");
+    expect(
+        d1.post(NEXT).json(&BODY_D1()),
+        StatusCode::NO_CONTENT,
+        "next after success",
+    )
+    .await;
 }
 
 async fn other_devices_finish(env: &Env, did: &str) {
-    // d2 already runs rel-2 → already-installed, 204
-    let r = env
-        .device("d2")
-        .get(&format!("{NEXT}?artifact_name=rel-2&device_type=dt"))
-        .send()
-        .await;
-    status_is(&r, 204, "already installed");
-    // d3 changes its data mid-deployment → 409 and failure
-    let d3 = env.device("d3");
-    let r = d3
-        .get(&format!("{NEXT}?artifact_name=old&device_type=dt"))
-        .send()
-        .await;
-    status_is(&r, 200, "d3 next");
-    let r = d3
-        .get(&format!("{NEXT}?artifact_name=other&device_type=dt"))
-        .send()
-        .await;
-    status_is(&r, 409, "d3 changed its data");
+    // d2 already runs rel-2 → already-installed, 204; d3 changes its data mid-deployment →
+    // 409 and failure
+    next_answers(
+        env,
+        &[
+            ("d2", "artifact_name=rel-2&device_type=dt", 204),
+            ("d3", "artifact_name=old&device_type=dt", 200),
+            ("d3", "artifact_name=other&device_type=dt", 409),
+        ],
+    )
+    .await;
     // d3 uploads a log
     let log = json!({"messages": [{"timestamp": "2026-01-01T00:00:00Z", "level": "error", "message": "boom"}]});
-    let r = d3
-        .put(&format!(
-            "/api/devices/v1/deployments/device/deployments/{did}/log"
-        ))
-        .json(&log)
-        .send()
-        .await;
-    status_is(&r, 204, "log upload");
     let r = env
-        .mgmt
-        .get(&format!("{DEP}/{did}/devices/d3/log"))
-        .send()
-        .await;
-    status_is(&r, 200, "log");
-    assert!(r.text().contains("error: boom"));
+        .device("d3")
+        .put(&format!("{DEVICE_DEPLOYMENTS}/{did}/log"))
+        .json(&log);
+    expect(r, StatusCode::NO_CONTENT, "log upload").await;
+    let r = env.mgmt.get(&format!("{DEP}/{did}/devices/d3/log"));
+    assert!(
+        expect(r, StatusCode::OK, "log")
+            .await
+            .text()
+            .contains("error: boom")
+    );
 }
 
 async fn finished_deployment_listed(env: &Env, did: &str, aid: &str) {
@@ -395,41 +401,29 @@ async fn finished_deployment_listed(env: &Env, did: &str, aid: &str) {
     assert_eq!(devs[0]["status"], "success");
     assert_eq!(devs[0]["image"]["id"], aid);
     assert_eq!(devs[2]["log"], true);
-    let r = env
-        .mgmt
-        .get(&format!(
-            "{DEP}/{did}/devices/list?status=finished&per_page=2"
-        ))
-        .send()
-        .await;
-    assert_eq!(r.header("x-total-count"), Some("3"));
-    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    let (total, list) = page(
+        env,
+        &format!("{DEP}/{did}/devices/list?status=finished&per_page=2"),
+    )
+    .await;
+    assert_eq!((total.as_str(), list.as_array().unwrap().len()), ("3", 2));
     let ids = get_json(env, &format!("{DEP}/{did}/device_list")).await;
     assert_eq!(ids, json!(["d1", "d2", "d3"]));
     let hist = get_json(env, &format!("{DEP}/devices/d1")).await;
     assert_eq!(hist[0]["deployment"]["id"], did);
     assert_eq!(hist[0]["device"]["status"], "success");
-    let r = env
-        .mgmt
-        .post(&format!("{DEP}/statistics/list"))
-        .json(&json!({"deployment_ids": [did]}))
-        .send()
-        .await;
-    assert_eq!(r.json()[0]["stats"]["success"], 1);
-    let r = env
-        .mgmt
-        .get("/api/management/v2/deployments/deployments?status=finished")
-        .send()
-        .await;
-    assert_eq!(r.header("x-total-count"), Some("1"));
+    let ids = json!({"deployment_ids": [did]});
+    let r = env.mgmt.post(&format!("{DEP}/statistics/list")).json(&ids);
+    assert_eq!(r.send().await.json()[0]["stats"]["success"], 1);
+    let (total, _) = page(env, &format!("{V2}/deployments?status=finished")).await;
+    assert_eq!(total, "1");
 }
 
 // ---- abort, decommission, history ----
 
 async fn abort_and_decommission_rules(backend: Backend) {
-    let tmp = tempfile::tempdir().unwrap();
-    let art = make_artifact(tmp.path(), "rel-3", &["dt"]);
-    let other = make_artifact(tmp.path(), "rel-x", &["other-type"]);
+    let art = make_artifact("rel-3", &["dt"]);
+    let other = make_artifact("rel-x", &["other-type"]);
     let env = env(backend).await;
     let aid = upload(&env, &art, "").await;
     upload(&env, &other, "").await;
@@ -443,73 +437,50 @@ async fn group_deployment_aborted(env: &Env, aid: &str) {
         ("g".to_owned(), "a1".to_owned()),
         ("g".to_owned(), "a2".to_owned()),
     ]);
-    let r = env
-        .mgmt
-        .post(&format!("{DEP}/group/g"))
-        .json(&json!({"name": "grp", "artifact_name": "rel-3"}))
-        .send()
-        .await;
-    status_is(&r, 201, "group deployment");
-    let did = location_id(&r);
+    let body = json!({"name": "grp", "artifact_name": "rel-3"});
+    let r = env.mgmt.post(&format!("{DEP}/group/g")).json(&body);
+    let did = location_id(&expect(r, StatusCode::CREATED, "group deployment").await);
     let ids = get_json(env, &format!("{DEP}/{did}/device_list")).await;
     assert_eq!(ids, json!(["a1", "a2"]));
-    let r = env
-        .mgmt
-        .post(&format!("{DEP}/group/empty"))
-        .json(&json!({"name": "n", "artifact_name": "rel-3"}))
-        .send()
-        .await;
-    status_is(&r, 400, "empty group");
+    let body = json!({"name": "n", "artifact_name": "rel-3"});
+    let r = env.mgmt.post(&format!("{DEP}/group/empty")).json(&body);
+    expect(r, StatusCode::BAD_REQUEST, "empty group").await;
 
-    let r = env
-        .device("a1")
-        .get(&format!("{NEXT}?artifact_name=o&device_type=dt"))
-        .send()
-        .await;
-    status_is(&r, 200, "a1 next");
-    let url = status_url(&did);
-    let r = call(
-        &env.device("a1"),
-        Method::PUT,
-        &url,
-        Some(json!({"status": "downloading"})),
+    next_answers(env, &[("a1", "artifact_name=o&device_type=dt", 200)]).await;
+    reports_answered(env, &did, &[("a1", "downloading", 204)]).await;
+    // artifact in use by an active deployment
+    expect(
+        env.mgmt.delete(&format!("{ART}/{aid}")),
+        StatusCode::CONFLICT,
+        "artifact in use",
     )
     .await;
-    status_is(&r, 204, "a1 downloading");
-    // artifact in use by an active deployment
-    let r = env.mgmt.delete(&format!("{ART}/{aid}")).send().await;
-    status_is(&r, 409, "artifact in use");
     let r = env
         .mgmt
-        .delete("/api/management/v2/deployments/deployments/releases?name=rel-3")
-        .send()
-        .await;
-    status_is(&r, 409, "release in use");
+        .delete(&format!("{V2}/deployments/releases?name=rel-3"));
+    let r = expect(r, StatusCode::CONFLICT, "release in use").await;
     assert_eq!(r.json()["active_deployments"], json!([did]));
     // abort → device gets 409
-    let abort = |status: &'static str| {
-        let mgmt = env.mgmt.clone();
-        let url = format!("{DEP}/{did}/status");
-        async move { call(&mgmt, Method::PUT, &url, Some(json!({ "status": status }))).await }
+    let abort = |status: &str| {
+        let body = json!({ "status": status });
+        env.mgmt.put(&format!("{DEP}/{did}/status")).json(&body)
     };
-    status_is(&abort("nope").await, 400, "abort with another status");
-    status_is(&abort("aborted").await, 204, "abort");
-    let r = call(
-        &env.device("a1"),
-        Method::PUT,
-        &url,
-        Some(json!({"status": "installing"})),
+    expect(
+        abort("nope"),
+        StatusCode::BAD_REQUEST,
+        "abort with another status",
     )
     .await;
-    status_is(&r, 409, "status after abort");
-    status_is(&abort("aborted").await, 422, "abort again");
+    expect(abort("aborted"), StatusCode::NO_CONTENT, "abort").await;
+    reports_answered(env, &did, &[("a1", "installing", 409)]).await;
+    expect(
+        abort("aborted"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "abort again",
+    )
+    .await;
     // a2 never started: the finished deployment gives it nothing
-    let r = env
-        .device("a2")
-        .get(&format!("{NEXT}?artifact_name=o&device_type=dt"))
-        .send()
-        .await;
-    status_is(&r, 204, "a2 next");
+    next_answers(env, &[("a2", "artifact_name=o&device_type=dt", 204)]).await;
     let stats = get_json(env, &format!("{DEP}/{did}/statistics")).await;
     assert_eq!(stats["aborted"], 1);
 }
@@ -520,32 +491,20 @@ async fn noartifact_and_decommission(env: &Env) {
         json!({"name": "n2", "artifact_name": "rel-3", "devices": ["b1", "b2"]}),
     )
     .await;
-    let r = env
-        .device("b1")
-        .get(&format!("{NEXT}?artifact_name=o&device_type=zzz"))
-        .send()
-        .await;
-    status_is(&r, 204, "incompatible device type");
-    let r = env
-        .device("b2")
-        .get(&format!("{NEXT}?artifact_name=o&device_type=dt"))
-        .send()
-        .await;
-    status_is(&r, 200, "b2 next");
-    let r = env
-        .internal
-        .delete(&format!("{INTERNAL}/tenants//deployments/devices/b2"))
-        .send()
-        .await;
-    status_is(&r, 204, "decommission");
-    let r = call(
-        &env.device("b2"),
-        Method::PUT,
-        &status_url(&d2),
-        Some(json!({"status": "success"})),
+    // b1's device type is incompatible
+    next_answers(
+        env,
+        &[
+            ("b1", "artifact_name=o&device_type=zzz", 204),
+            ("b2", "artifact_name=o&device_type=dt", 200),
+        ],
     )
     .await;
-    status_is(&r, 409, "status after decommission");
+    let r = env
+        .internal
+        .delete(&format!("{INTERNAL}/tenants//deployments/devices/b2"));
+    expect(r, StatusCode::NO_CONTENT, "decommission").await;
+    reports_answered(env, &d2, &[("b2", "success", 409)]).await;
     let stats = get_json(env, &format!("{DEP}/{d2}/statistics")).await;
     assert_eq!(stats["noartifact"], 1);
     let d = get_json(env, &format!("{DEP}/{d2}")).await;
@@ -558,22 +517,13 @@ async fn history_reset_makes_device_eligible(env: &Env) {
         json!({"name": "n3", "artifact_name": "rel-3", "devices": ["c1"]}),
     )
     .await;
-    let r = env
-        .device("c1")
-        .get(&format!("{NEXT}?artifact_name=o&device_type=dt"))
-        .send()
-        .await;
-    status_is(&r, 200, "c1 next");
-    let r = env.mgmt.delete(&format!("{DEP}/devices/c1")).send().await;
-    status_is(&r, 204, "abort the device's deployments");
+    next_answers(env, &[("c1", "artifact_name=o&device_type=dt", 200)]).await;
+    let r = env.mgmt.delete(&format!("{DEP}/devices/c1"));
+    expect(r, StatusCode::NO_CONTENT, "abort the device's deployments").await;
     let stats = get_json(env, &format!("{DEP}/{d3}/statistics")).await;
     assert_eq!(stats["aborted"], 1);
-    let r = env
-        .mgmt
-        .delete(&format!("{DEP}/devices/c1/history"))
-        .send()
-        .await;
-    status_is(&r, 204, "reset history");
+    let r = env.mgmt.delete(&format!("{DEP}/devices/c1/history"));
+    expect(r, StatusCode::NO_CONTENT, "reset history").await;
     let hist = get_json(env, &format!("{DEP}/devices/c1")).await;
     assert!(hist.as_array().unwrap().is_empty());
 }
@@ -581,75 +531,58 @@ async fn history_reset_makes_device_eligible(env: &Env) {
 // ---- releases ----
 
 async fn releases_tags_and_types(backend: Backend) {
-    let tmp = tempfile::tempdir().unwrap();
-    let a = make_artifact(tmp.path(), "relA", &["dt1"]);
-    let b = make_artifact(tmp.path(), "relA", &["dt2"]);
-    let c = make_artifact(tmp.path(), "relB", &["dt1"]);
     let env = env(backend).await;
-    for art in [&a, &b, &c] {
-        upload(&env, art, "").await;
+    for (name, device_type) in [("relA", "dt1"), ("relA", "dt2"), ("relB", "dt1")] {
+        upload(&env, &make_artifact(name, &[device_type]), "").await;
     }
-    let r = env
-        .mgmt
-        .get("/api/management/v2/deployments/deployments/releases")
-        .send()
-        .await;
-    assert_eq!(r.header("x-total-count"), Some("2"));
-    let rel = r.json();
+    let (total, rel) = page(&env, &format!("{V2}/deployments/releases")).await;
+    assert_eq!(total, "2");
     assert_eq!(rel[0]["name"], "relA");
     assert_eq!(rel[0]["artifacts"].as_array().unwrap().len(), 2);
-    let v1 = get_json(
-        &env,
-        "/api/management/v1/deployments/deployments/releases?name=relB",
-    )
-    .await;
+    let v1 = get_json(&env, &format!("{DEP}/releases?name=relB")).await;
     assert_eq!(v1[0]["Name"], "relB");
 
-    let url = "/api/management/v2/deployments/deployments/releases/relA";
-    for (method, uri, body, want) in [
+    let url = format!("{V2}/deployments/releases/relA");
+    let tags = format!("{url}/tags");
+    for (req, body, want) in [
         (
-            Method::PUT,
-            format!("{url}/tags"),
+            env.mgmt.put(&tags),
             json!(["Beta", "x1"]),
-            204,
+            StatusCode::NO_CONTENT,
         ),
-        (Method::PUT, format!("{url}/tags"), json!(["bad tag"]), 400),
-        (Method::PATCH, url.to_owned(), json!({"notes": "n"}), 204),
         (
-            Method::PATCH,
-            url.to_owned(),
+            env.mgmt.put(&tags),
+            json!(["bad tag"]),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            env.mgmt.patch(&url),
+            json!({"notes": "n"}),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            env.mgmt.patch(&url),
             json!({"notes": "x".repeat(1025)}),
-            400,
+            StatusCode::BAD_REQUEST,
         ),
     ] {
-        let r = call(&env.mgmt, method, &uri, Some(body.clone())).await;
-        status_is(&r, want, &body.to_string());
+        expect(req.json(&body), want, &body.to_string()).await;
     }
-    let r = get_json(&env, url).await;
+    let r = get_json(&env, &url).await;
     assert_eq!(r["tags"], json!(["beta", "x1"]));
     assert_eq!(r["notes"], "n");
-    let r = env
-        .mgmt
-        .get("/api/management/v2/deployments/deployments/releases/none")
-        .send()
-        .await;
-    status_is(&r, 404, "unknown release");
-    let tags = get_json(&env, "/api/management/v2/deployments/releases/all/tags").await;
+    let r = env.mgmt.get(&format!("{V2}/deployments/releases/none"));
+    expect(r, StatusCode::NOT_FOUND, "unknown release").await;
+    let tags = get_json(&env, &format!("{V2}/releases/all/tags")).await;
     assert_eq!(tags, json!(["beta", "x1"]));
-    let types = get_json(&env, "/api/management/v2/deployments/releases/all/types").await;
+    let types = get_json(&env, &format!("{V2}/releases/all/types")).await;
     assert_eq!(types, json!(["single-file"]));
-    let filtered = get_json(
-        &env,
-        "/api/management/v2/deployments/deployments/releases?tag=beta",
-    )
-    .await;
+    let filtered = get_json(&env, &format!("{V2}/deployments/releases?tag=beta")).await;
     assert_eq!(filtered.as_array().unwrap().len(), 1);
     let r = env
         .mgmt
-        .delete("/api/management/v2/deployments/deployments/releases?name=relA")
-        .send()
-        .await;
-    status_is(&r, 204, "delete release");
+        .delete(&format!("{V2}/deployments/releases?name=relA"));
+    expect(r, StatusCode::NO_CONTENT, "delete release").await;
     let list = get_json(&env, ART).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(blob_files(&env.blob_dir).len(), 1);
@@ -680,11 +613,9 @@ async fn generate_artifact_in_process(backend: Backend) {
             "content-type",
             &format!("multipart/form-data; boundary={boundary}"),
         )
-        .body(body)
-        .send()
-        .await;
-    status_is(&r, 201, "generate");
-    let (name, inputs) = env.workflows.0.lock().unwrap()[0].clone();
+        .body(body);
+    expect(r, StatusCode::CREATED, "generate").await;
+    let (name, inputs) = env.workflows.calls()[0].clone();
     assert_eq!(name, "generate_artifact");
     let id = env.svc.run_generate_job(inputs).await.unwrap();
     let a = get_json(&env, &format!("{ART}/{id}")).await;

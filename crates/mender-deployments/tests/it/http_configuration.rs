@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use mender_core::Clock;
 use mender_db::testing::Backend;
-use mender_testkit::http::{TestClient, TestResponse};
+use mender_testkit::http::{TestClient, TestRequest};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -26,25 +26,23 @@ fn config_url(tenant: &str, dep: &str, dev: &str) -> String {
 }
 
 /// A request with any content type and body.
-async fn raw(
-    client: &TestClient,
-    method: Method,
-    uri: &str,
-    ct: &str,
-    body: Vec<u8>,
-) -> TestResponse {
+fn raw(client: &TestClient, method: Method, uri: &str, ct: &str, body: Vec<u8>) -> TestRequest {
     client
         .request(method, uri)
         .header("content-type", ct)
         .body(body)
-        .send()
-        .await
 }
 
 async fn deployments(client: &TestClient, query: &str) -> Vec<Value> {
-    let r = client.get(&format!("{DEP}{query}")).send().await;
-    r.assert_status(StatusCode::OK);
+    let r = expect(client.get(&format!("{DEP}{query}")), StatusCode::OK, query).await;
     r.json().as_array().unwrap().clone()
+}
+
+/// Aborts a deployment as the user.
+async fn abort(env: &Env, did: &str) {
+    let r = env.mgmt.put(&format!("{DEP}/{did}/status"));
+    let aborted = json!({"status": "aborted"});
+    expect(r.json(&aborted), StatusCode::NO_CONTENT, "abort").await;
 }
 
 /// Writes the artifact to a file and has the real mender-artifact tool read it.
@@ -76,14 +74,7 @@ async fn configuration_deployment_flow(backend: Backend) {
     download_is_the_generated_artifact(&env, &pq, &config, tmp.path()).await;
     download_refuses_tampering(&env, &pq).await;
     // the device finishes: the deployment is finished
-    let r = env
-        .device("dev-1")
-        .put(&format!(
-            "/api/devices/v1/deployments/device/deployments/{DEP_ID}/status"
-        ))
-        .json(&json!({"status": "success"}))
-        .send()
-        .await;
+    let r = env.report("dev-1", DEP_ID, "success").await;
     r.assert_status(StatusCode::NO_CONTENT);
     let d = get_json(&env, &format!("{DEP}/{DEP_ID}")).await;
     assert_eq!(d["status"], "finished");
@@ -91,25 +82,21 @@ async fn configuration_deployment_flow(backend: Backend) {
 
 async fn created_once(env: &Env, config: &Value) {
     let body = json!({"name": "cfg-1", "configuration": config.to_string()});
-    let r = env
-        .internal
-        .post(&config_url("", DEP_ID, "dev-1"))
-        .json(&body)
-        .send()
-        .await;
-    r.assert_status(StatusCode::CREATED);
+    let create = |device: &str| {
+        env.internal
+            .post(&config_url("", DEP_ID, device))
+            .json(&body)
+    };
+    let r = expect(create("dev-1"), StatusCode::CREATED, "create").await;
     assert_eq!(
         r.header("location"),
         Some(format!("./deployments/{DEP_ID}").as_str())
     );
     // the id is taken
-    let r = env
-        .internal
-        .post(&config_url("", DEP_ID, "dev-9"))
-        .json(&body)
+    create("dev-9")
         .send()
-        .await;
-    r.assert_error(StatusCode::CONFLICT);
+        .await
+        .assert_error(StatusCode::CONFLICT);
 }
 
 async fn listed_with_cut_configuration(env: &Env) {
@@ -144,11 +131,11 @@ async fn listed_with_cut_configuration(env: &Env) {
 async fn only_the_target_gets_a_link(env: &Env) -> String {
     // another device gets nothing; the target gets the generated artifact's link
     let req = json!({"artifact_name": "rootfs-1", "device_type": "raspberrypi4"});
-    let r = env.device("dev-2").post(NEXT).json(&req).send().await;
-    r.assert_status(StatusCode::NO_CONTENT);
-    let r = env.device("dev-1").post(NEXT).json(&req).send().await;
-    r.assert_status(StatusCode::OK);
-    let n = r.json();
+    let next = |device: &str| env.device(device).post(NEXT).json(&req);
+    expect(next("dev-2"), StatusCode::NO_CONTENT, "dev-2 next").await;
+    let n = expect(next("dev-1"), StatusCode::OK, "dev-1 next")
+        .await
+        .json();
     assert_eq!(n["id"], DEP_ID);
     assert_eq!(n["artifact"]["id"], format!("{DEP_ID}dev-1"));
     assert_eq!(n["artifact"]["artifact_name"], "cfg-1");
@@ -163,8 +150,7 @@ async fn only_the_target_gets_a_link(env: &Env) -> String {
     assert!(uri.contains("&x-men-signature="), "{uri}");
     assert!(!uri.contains("tenant_id"), "no tenant, no tenant_id: {uri}");
     // asking again gives the same deployment
-    let r = env.device("dev-1").post(NEXT).json(&req).send().await;
-    assert_eq!(r.json()["id"], DEP_ID);
+    assert_eq!(next("dev-1").send().await.json()["id"], DEP_ID);
     path_and_query(&uri)
 }
 
@@ -174,8 +160,7 @@ async fn download_is_the_generated_artifact(
     config: &Value,
     tmp: &std::path::Path,
 ) {
-    let r = env.open.get(pq).send().await;
-    r.assert_status(StatusCode::OK);
+    let r = expect(env.open.get(pq), StatusCode::OK, "download").await;
     assert_eq!(
         r.header("content-type"),
         Some("application/vnd.mender-artifact")
@@ -277,9 +262,9 @@ async fn download_refuses_tampering(env: &Env, pq: &str) {
         ("expired", expired, StatusCode::FORBIDDEN),
         ("unknown deployment", ghost, StatusCode::NOT_FOUND),
     ] {
-        let r = env.open.get(&uri).send().await;
-        assert_eq!(r.status, want, "{what}: {}", r.text());
-        r.assert_error(want);
+        expect(env.open.get(&uri), want, what)
+            .await
+            .assert_error(want);
     }
     // The link itself expires with the clock (the management link lifetime, 15 min).
     env.clock
@@ -295,28 +280,18 @@ async fn configuration_link_with_tenant_and_escaped_device_type(backend: Backend
     let env = env(backend).await;
     let dep = uuid::Uuid::new_v4().to_string();
     // the configuration may also be given as an object
-    let r = env
-        .internal
-        .post(&config_url("tenant-1", &dep, "dev-1"))
-        .json(&json!({"name": "cfg ü", "configuration": {"a": "b"}, "retries": 2}))
-        .send()
-        .await;
-    r.assert_status(StatusCode::CREATED);
+    let body = json!({"name": "cfg ü", "configuration": {"a": "b"}, "retries": 2});
+    let r = env.internal.post(&config_url("tenant-1", &dep, "dev-1"));
+    expect(r.json(&body), StatusCode::CREATED, "create").await;
     // other tenants see nothing
     assert!(deployments(&env.mgmt, "").await.is_empty());
     assert_eq!(deployments(&env.tenant_user("tenant-1"), "").await.len(), 1);
 
     let mut d = dev("dev-1");
     d.tenant = "tenant-1".into();
-    let r = env
-        .devices
-        .as_identity(d)
-        .post(NEXT)
-        .json(&json!({"artifact_name": "a", "device_type": "board rev/2ü"}))
-        .send()
-        .await;
-    r.assert_status(StatusCode::OK);
-    let uri = r.json()["artifact"]["source"]["uri"]
+    let req = json!({"artifact_name": "a", "device_type": "board rev/2ü"});
+    let r = env.devices.as_identity(d).post(NEXT).json(&req);
+    let uri = expect(r, StatusCode::OK, "next").await.json()["artifact"]["source"]["uri"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -324,8 +299,12 @@ async fn configuration_link_with_tenant_and_escaped_device_type(backend: Backend
         uri.contains("/board%20rev%2F2%C3%BC/dev-1?tenant_id=tenant-1&x-men-expire="),
         "{uri}"
     );
-    let r = env.open.get(&path_and_query(&uri)).send().await;
-    r.assert_status(StatusCode::OK);
+    let r = expect(
+        env.open.get(&path_and_query(&uri)),
+        StatusCode::OK,
+        "download",
+    )
+    .await;
     let meta = mender_artifact::parse(&r.body[..]).unwrap();
     assert_eq!(meta.name, "cfg ü");
     assert_eq!(
@@ -334,8 +313,7 @@ async fn configuration_link_with_tenant_and_escaped_device_type(backend: Backend
     );
     // the tenant is part of the signature
     let other = path_and_query(&uri).replace("tenant_id=tenant-1", "tenant_id=tenant-2");
-    let r = env.open.get(&other).send().await;
-    r.assert_status(StatusCode::FORBIDDEN);
+    expect(env.open.get(&other), StatusCode::FORBIDDEN, "other tenant").await;
 }
 
 async fn configuration_deployment_hostile_input(backend: Backend) {
@@ -397,8 +375,7 @@ async fn configuration_deployment_hostile_input(backend: Backend) {
         (ok(&dep), json!(["name"]), StatusCode::BAD_REQUEST),
     ];
     for (uri, body, want) in cases {
-        let r = env.internal.post(&uri).json(&body).send().await;
-        assert_eq!(r.status, want, "{body}: {}", r.text());
+        let r = expect(env.internal.post(&uri).json(&body), want, &body.to_string()).await;
         r.assert_error(want);
     }
     let huge = format!(
@@ -425,8 +402,12 @@ async fn configuration_deployment_hostile_input(backend: Backend) {
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
     ] {
-        let r = raw(&env.internal, Method::POST, &ok(&dep), ct, body).await;
-        assert_eq!(r.status, want, "{what}: {}", r.text());
+        let r = expect(
+            raw(&env.internal, Method::POST, &ok(&dep), ct, body),
+            want,
+            what,
+        )
+        .await;
         if want != StatusCode::UNSUPPORTED_MEDIA_TYPE {
             r.assert_error(want);
         }
@@ -434,22 +415,20 @@ async fn configuration_deployment_hostile_input(backend: Backend) {
     // nothing was written
     assert!(deployments(&env.mgmt, "").await.is_empty());
     // and the id is still free
-    let r = env
-        .internal
-        .post(&ok(&dep))
-        .json(&json!({"name": "n", "configuration": "{}"}))
-        .send()
-        .await;
-    r.assert_status(StatusCode::CREATED);
+    let body = json!({"name": "n", "configuration": "{}"});
+    expect(
+        env.internal.post(&ok(&dep)).json(&body),
+        StatusCode::CREATED,
+        "free id",
+    )
+    .await;
 }
 
 // ---- identical deployments ----
 
 async fn identical_active_deployment_conflicts(backend: Backend) {
-    let tmp = tempfile::tempdir().unwrap();
-    let art = make_artifact(tmp.path(), "rel-c", &["dt"]);
     let env = env(backend).await;
-    upload(&env, &art, "").await;
+    upload(&env, &make_artifact("rel-c", &["dt"]), "").await;
     let body = json!({"name": "n", "artifact_name": "rel-c", "devices": ["d1", "d2"]});
     let first = create_deployment(&env, body.clone()).await;
     let r = env.mgmt.post(DEP).json(&body).send().await;
@@ -463,8 +442,12 @@ async fn identical_active_deployment_conflicts(backend: Backend) {
         json!({"name": "n", "artifact_name": "rel-c", "devices": ["d2", "d1"]}),
         json!({"name": "n", "artifact_name": "rel-c", "devices": ["d1", "d2"], "force_installation": true}),
     ] {
-        let r = env.mgmt.post(DEP).json(&other).send().await;
-        assert_eq!(r.status, StatusCode::CREATED, "{other}: {}", r.text());
+        expect(
+            env.mgmt.post(DEP).json(&other),
+            StatusCode::CREATED,
+            &other.to_string(),
+        )
+        .await;
     }
     // group deployments: the devices resolved, not the group name, count
     env.inventory
@@ -473,53 +456,24 @@ async fn identical_active_deployment_conflicts(backend: Backend) {
         .unwrap()
         .extend([("g1".to_owned(), "d7".to_owned())]);
     let g = json!({"name": "g", "artifact_name": "rel-c"});
-    let r = env
-        .mgmt
-        .post(&format!("{DEP}/group/g1"))
-        .json(&g)
-        .send()
-        .await;
-    r.assert_status(StatusCode::CREATED);
-    let r = env
-        .mgmt
-        .post(&format!("{DEP}/group/g1"))
-        .json(&g)
-        .send()
-        .await;
-    r.assert_status(StatusCode::CONFLICT);
+    let group = || env.mgmt.post(&format!("{DEP}/group/g1")).json(&g);
+    expect(group(), StatusCode::CREATED, "group").await;
+    expect(group(), StatusCode::CONFLICT, "group again").await;
     // once finished (aborted), the same request is accepted again
-    let r = env
-        .mgmt
-        .put(&format!("{DEP}/{first}/status"))
-        .json(&json!({"status": "aborted"}))
-        .send()
-        .await;
-    r.assert_status(StatusCode::NO_CONTENT);
-    let r = env.mgmt.post(DEP).json(&body).send().await;
-    r.assert_status(StatusCode::CREATED);
-    // other tenants are independent
-    let r = env
-        .tenant_user("t9")
-        .post(DEP)
-        .json(&json!({"name": "n", "artifact_name": "rel-c", "devices": ["d1", "d2"]}))
-        .send()
-        .await;
-    // no artifact in t9, but no conflict either
-    r.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    abort(&env, &first).await;
+    expect(env.mgmt.post(DEP).json(&body), StatusCode::CREATED, "again").await;
+    // other tenants are independent: no artifact in t9, but no conflict either
+    let r = env.tenant_user("t9").post(DEP).json(&body);
+    expect(r, StatusCode::UNPROCESSABLE_ENTITY, "other tenant").await;
 }
 
 // ---- artifact edits ----
 
 async fn artifact_edit_rules(backend: Backend) {
-    let tmp = tempfile::tempdir().unwrap();
-    let art = make_artifact(tmp.path(), "rel-e", &["dt"]);
     let env = env(backend).await;
-    let id = upload(&env, &art, "orig").await;
+    let id = upload(&env, &make_artifact("rel-e", &["dt"]), "orig").await;
     let url = format!("{ART}/{id}");
-    let put = |body: Value, uri: String| {
-        let m = env.mgmt.clone();
-        async move { m.put(&uri).json(&body).send().await }
-    };
+    let put = |body: Value, uri: String| env.mgmt.put(&uri).json(&body);
     for (what, body, uri, want) in [
         (
             "bad id",
@@ -546,23 +500,19 @@ async fn artifact_edit_rules(backend: Backend) {
             StatusCode::BAD_REQUEST,
         ),
     ] {
-        let r = put(body, uri).await;
-        assert_eq!(r.status, want, "{what}: {}", r.text());
-        r.assert_error(want);
+        expect(put(body, uri), want, what).await.assert_error(want);
     }
-    let r = env.mgmt.put(&url).send().await;
-    r.assert_status(StatusCode::BAD_REQUEST);
+    expect(env.mgmt.put(&url), StatusCode::BAD_REQUEST, "no body").await;
     let r = raw(
         &env.mgmt,
         Method::PUT,
         &url,
         "application/json",
         b"{".to_vec(),
-    )
-    .await;
-    r.assert_status(StatusCode::BAD_REQUEST);
-    let r = put(json!({"description": "ünïcode ✓"}), url.clone()).await;
-    r.assert_status(StatusCode::NO_CONTENT);
+    );
+    expect(r, StatusCode::BAD_REQUEST, "malformed").await;
+    let r = put(json!({"description": "ünïcode ✓"}), url.clone());
+    expect(r, StatusCode::NO_CONTENT, "unicode").await;
     let a = get_json(&env, &url).await;
     assert_eq!(a["description"], "ünïcode ✓");
 
@@ -572,14 +522,10 @@ async fn artifact_edit_rules(backend: Backend) {
         json!({"name": "n", "artifact_name": "rel-e", "devices": ["d1"]}),
     )
     .await;
-    let r = env
-        .mgmt
-        .put(&format!("{DEP}/{did}/status"))
-        .json(&json!({"status": "aborted"}))
+    abort(&env, &did).await;
+    let r = put(json!({"description": "later"}), url.clone())
         .send()
         .await;
-    r.assert_status(StatusCode::NO_CONTENT);
-    let r = put(json!({"description": "later"}), url.clone()).await;
     r.assert_error(StatusCode::UNPROCESSABLE_ENTITY);
     let a = get_json(&env, &url).await;
     assert_eq!(a["description"], "ünïcode ✓");
@@ -588,8 +534,7 @@ async fn artifact_edit_rules(backend: Backend) {
 // ---- storage settings and limits ----
 
 async fn storage_settings_and_limits(backend: Backend) {
-    let tmp = tempfile::tempdir().unwrap();
-    let art = make_artifact(tmp.path(), "rel-s", &["dt"]);
+    let art = make_artifact("rel-s", &["dt"]);
     let env = env(backend).await;
     for tenant in ["", "tenant-1"] {
         storage_settings_of_tenant(&env, tenant).await;
@@ -609,18 +554,18 @@ async fn storage_settings_and_limits(backend: Backend) {
 async fn storage_settings_of_tenant(env: &Env, tenant: &str) {
     let url = format!("{INTERNAL}/tenants/{tenant}/storage/settings");
     let get = || async {
-        let r = env.internal.get(&url).send().await;
-        r.assert_status(StatusCode::OK);
-        r.json()
+        expect(env.internal.get(&url), StatusCode::OK, "get")
+            .await
+            .json()
     };
+    let put = |body: &Value| env.internal.put(&url).json(body);
     assert_eq!(get().await, Value::Null);
     let good = json!({
         "type": "s3", "region": "eu-west-1", "bucket": "bucket-1",
         "key": "AKIAEXAMPLE", "secret": "very-secret", "uri": "https://s3.example.com",
         "force_path_style": true
     });
-    let r = env.internal.put(&url).json(&good).send().await;
-    r.assert_status(StatusCode::NO_CONTENT);
+    expect(put(&good), StatusCode::NO_CONTENT, "good").await;
     let got = get().await;
     assert_eq!(got["bucket"], "bucket-1");
     assert_eq!(got["region"], "eu-west-1");
@@ -636,8 +581,7 @@ async fn storage_settings_of_tenant(env: &Env, tenant: &str) {
         json!({"region": 5}),
         json!([1]),
     ] {
-        let r = env.internal.put(&url).json(&bad).send().await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text());
+        let r = expect(put(&bad), StatusCode::BAD_REQUEST, &bad.to_string()).await;
         r.assert_error(StatusCode::BAD_REQUEST);
     }
     for (what, body, want) in [
@@ -649,8 +593,8 @@ async fn storage_settings_of_tenant(env: &Env, tenant: &str) {
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
     ] {
-        let r = raw(&env.internal, Method::PUT, &url, "application/json", body).await;
-        assert_eq!(r.status, want, "{what}: {}", r.text());
+        let r = raw(&env.internal, Method::PUT, &url, "application/json", body);
+        let r = expect(r, want, what).await;
         if what == "malformed" {
             r.assert_error(want);
         }
@@ -660,15 +604,13 @@ async fn storage_settings_of_tenant(env: &Env, tenant: &str) {
 
     // azure aliases
     let az = json!({"type": "azure", "container_name": "container-1", "account_name": "account", "account_key": "key-12345"});
-    let r = env.internal.put(&url).json(&az).send().await;
-    r.assert_status(StatusCode::NO_CONTENT);
+    expect(put(&az), StatusCode::NO_CONTENT, "azure").await;
     let got = get().await;
     assert_eq!(got["type"], "azure");
     assert_eq!(got["bucket"], "container-1");
     assert_eq!(got["key"], "account");
 
     // {} resets to the defaults
-    let r = env.internal.put(&url).json(&json!({})).send().await;
-    r.assert_status(StatusCode::NO_CONTENT);
+    expect(put(&json!({})), StatusCode::NO_CONTENT, "reset").await;
     assert_eq!(get().await, Value::Null);
 }

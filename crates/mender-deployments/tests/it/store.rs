@@ -8,7 +8,9 @@ use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId, Timestamp};
 use mender_db::testing::{Backend, TestDb};
 use mender_deployments::SCHEMA;
 use mender_deployments::model::*;
-use mender_deployments::store::{ArtifactDeletion, DeploymentsStore, SqlStore, StoreError};
+use mender_deployments::store::{
+    ArtifactDeletion, DeploymentsStore, ReleaseChange, SqlStore, StoreError,
+};
 use serde_json::{Map, json};
 
 mender_db::each_backend!(
@@ -23,7 +25,7 @@ type Store = Arc<dyn DeploymentsStore>;
 
 async fn store(backend: Backend) -> (Store, TestDb) {
     let db = backend.open(&SCHEMA).await;
-    (Arc::new(SqlStore::new(db.db())), db)
+    (Arc::new(SqlStore(db.db())), db)
 }
 
 fn none() -> TenantId {
@@ -52,6 +54,36 @@ fn secs(n: u64) -> Duration {
 
 fn now() -> Timestamp {
     mender_core::Clock::now(&mender_core::clock::SystemClock)
+}
+
+/// A deployment as stored, if any.
+async fn stored(s: &Store, id: &str) -> Option<Deployment> {
+    s.get_deployment(&none(), &did(id)).await.unwrap()
+}
+
+/// The id of the deployment the device would join next, if any.
+async fn next_for(s: &Store, device: &str) -> Option<String> {
+    let found = s.find_new_deployment(&none(), &dev(device)).await.unwrap();
+    found.map(|d| d.id.into_string())
+}
+
+/// The device's current part in a deployment.
+async fn dd_of(s: &Store, dep: &str, device: &str) -> DeviceDeployment {
+    let (dep, device) = (did(dep), dev(device));
+    let found = s.get_device_deployment(&none(), &dep, &device).await;
+    found.unwrap().unwrap()
+}
+
+/// Stores an artifact that does not clash with any stored one.
+async fn insert(s: &Store, a: Artifact) {
+    s.insert_artifact(&a).await.unwrap();
+}
+
+/// Sets a device deployment's status, without a substate.
+async fn set_status(s: &Store, dd_id: &str, status: DeviceStatus, at: Timestamp) {
+    s.set_device_status(&none(), dd_id, status, None, at)
+        .await
+        .unwrap();
 }
 
 fn meta(name: &str, types: &[&str], size: u64) -> ArtifactMeta {
@@ -139,19 +171,13 @@ async fn conformance(backend: Backend) {
 }
 
 async fn artifacts_insert_conflict_and_filter(s: &Store) {
-    s.insert_artifact(&artifact("a1", "rel", &["x", "y"], 10))
-        .await
-        .unwrap();
+    insert(s, artifact("a1", "rel", &["x", "y"], 10)).await;
     assert!(matches!(
         s.insert_artifact(&artifact("a2", "rel", &["y"], 5)).await,
         Err(StoreError::ArtifactConflict)
     ));
-    s.insert_artifact(&artifact("a2", "rel", &["z"], 5))
-        .await
-        .unwrap();
-    s.insert_artifact(&artifact("a3", "other_%", &["x"], 1))
-        .await
-        .unwrap();
+    insert(s, artifact("a2", "rel", &["z"], 5)).await;
+    insert(s, artifact("a3", "other_%", &["x"], 1)).await;
     let a1 = s.get_artifact(&none(), &aid("a1")).await.unwrap().unwrap();
     assert_eq!(a1.meta.device_types_compatible, vec!["x", "y"]);
     assert_eq!(a1, artifact("a1", "rel", &["x", "y"], 10), "round trip");
@@ -217,21 +243,15 @@ async fn artifacts_insert_conflict_and_filter(s: &Store) {
 }
 
 async fn releases_notes_and_tags(s: &Store) {
-    assert!(
-        s.set_release_tags(&none(), "rel", &["t1".into()], now())
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.set_release_notes(&none(), "rel", "notes", now())
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.set_release_notes(&none(), "missing", "notes", now())
-            .await
-            .unwrap()
-    );
+    let tags = ["t1".to_owned()];
+    for (name, change, want) in [
+        ("rel", ReleaseChange::Tags(&tags), true),
+        ("rel", ReleaseChange::Notes("notes"), true),
+        ("missing", ReleaseChange::Notes("notes"), false),
+    ] {
+        let changed = s.update_release(&none(), name, change, now()).await;
+        assert_eq!(changed.unwrap(), want, "{name} {change:?}");
+    }
     let metas = s.release_metas(&none()).await.unwrap();
     assert_eq!(metas.len(), 2);
     assert_eq!(metas[1].tags, vec!["t1"]);
@@ -257,12 +277,7 @@ async fn deployments_and_device_selection(s: &Store, t0: Timestamp) {
         s.delete_artifact(&none(), &aid("a1")).await.unwrap(),
         ArtifactDeletion::InUse
     );
-    assert!(
-        s.find_new_deployment(&none(), &dev("devX"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!(next_for(s, "devX").await, None);
     let found = s
         .find_new_deployment(&none(), &dev("dev1"))
         .await
@@ -280,12 +295,7 @@ async fn deployments_and_device_selection(s: &Store, t0: Timestamp) {
         .await
         .unwrap();
     assert_eq!(again.id, created.id);
-    assert!(
-        s.find_new_deployment(&none(), &dev("dev1"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!(next_for(s, "dev1").await, None);
     assert_eq!(
         s.active_device_deployment(&none(), &dev("dev1"))
             .await
@@ -297,44 +307,24 @@ async fn deployments_and_device_selection(s: &Store, t0: Timestamp) {
     s.set_device_status(&none(), "x1", DeviceStatus::Downloading, Some("sub"), t0)
         .await
         .unwrap();
-    let got = s
-        .get_device_deployment(&none(), &did("d1"), &dev("dev1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let got = dd_of(s, "d1", "dev1").await;
     assert_eq!(
         (got.status, got.substate.as_str(), got.started),
         (DeviceStatus::Downloading, "sub", Some(t0))
     );
     assert_eq!(
-        s.get_deployment(&none(), &did("d1"))
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored(s, "d1").await.unwrap().status,
         DeploymentStatus::Inprogress
     );
-    s.set_device_status(&none(), "x1", DeviceStatus::Success, None, t0)
-        .await
-        .unwrap();
-    assert!(
-        !s.get_device_deployment(&none(), &did("d1"), &dev("dev1"))
-            .await
-            .unwrap()
-            .unwrap()
-            .active
-    );
+    set_status(s, "x1", DeviceStatus::Success, t0).await;
+    assert!(!dd_of(s, "d1", "dev1").await.active);
     s.create_device_deployment(&dd("x3", "d1", "dev2", t0 + secs(3)))
         .await
         .unwrap();
     s.finish_device(&none(), &dev("dev2"), DeviceStatus::Decommissioned, t0)
         .await
         .unwrap();
-    let d = s
-        .get_deployment(&none(), &did("d1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let d = stored(s, "d1").await.unwrap();
     assert_eq!(d.status, DeploymentStatus::Finished);
     assert_eq!(d.finished, Some(t0));
     let stats = s.statistics(&none(), &[did("d1")]).await.unwrap();
@@ -352,32 +342,18 @@ async fn newer_deployments_and_history_reset(s: &Store, t0: Timestamp) {
     s.insert_deployment(&d2, &devs(&["dev1"]), &[aid("a1")])
         .await
         .unwrap();
-    assert_eq!(
-        s.find_new_deployment(&none(), &dev("dev1"))
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        "d2"
-    );
+    assert_eq!(next_for(s, "dev1").await.as_deref(), Some("d2"));
     // history reset makes the older one eligible again
     s.reset_device_history(&none(), &dev("dev1"), t0)
         .await
         .unwrap();
-    assert_eq!(
-        s.find_new_deployment(&none(), &dev("dev1"))
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        "d0"
-    );
-    assert!(
-        s.device_history(&none(), &dev("dev1"), None, 0, 20)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(next_for(s, "dev1").await.as_deref(), Some("d0"));
+    let page = DeviceDeploymentFilter {
+        limit: Some(20),
+        ..Default::default()
+    };
+    let history = s.device_history(&none(), &dev("dev1"), &page).await;
+    assert!(history.unwrap().is_empty());
 }
 
 async fn abort_logs_and_list_filters(s: &Store, t0: Timestamp) {
@@ -399,11 +375,7 @@ async fn abort_logs_and_list_filters(s: &Store, t0: Timestamp) {
             .contains("\"m\"")
     );
     s.abort_deployment(&none(), &did("d2"), t0).await.unwrap();
-    let x4 = s
-        .get_device_deployment(&none(), &did("d2"), &dev("dev1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let x4 = dd_of(s, "d2", "dev1").await;
     assert_eq!(
         (x4.status, x4.active, x4.log_available),
         (DeviceStatus::Aborted, false, true)
@@ -436,14 +408,13 @@ async fn abort_logs_and_list_filters(s: &Store, t0: Timestamp) {
         within.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
         ["d1"]
     );
+    let finished = DeviceDeploymentFilter {
+        status: StatusFilter::parse("finished"),
+        offset: 0,
+        limit: Some(1),
+    };
     let (l, t) = s
-        .list_device_deployments(
-            &none(),
-            &did("d1"),
-            StatusFilter::parse("finished").as_ref(),
-            0,
-            Some(1),
-        )
+        .list_device_deployments(&none(), &did("d1"), &finished)
         .await
         .unwrap();
     assert_eq!((l.len(), t), (1, 2));
@@ -478,12 +449,8 @@ async fn artifacts_deleted_once_unused(s: &Store, t0: Timestamp) {
 async fn conformance_extras(backend: Backend) {
     let (s, _db) = store(backend).await;
     let t0 = Timestamp::from_unix_secs(1_800_000_000);
-    s.insert_artifact(&artifact("x1", "cfg-rel", &["dt"], 40))
-        .await
-        .unwrap();
-    s.insert_artifact(&artifact("x2", "other", &["dt"], 2))
-        .await
-        .unwrap();
+    insert(&s, artifact("x1", "cfg-rel", &["dt"], 40)).await;
+    insert(&s, artifact("x2", "other", &["dt"], 2)).await;
     assert_eq!(s.storage_usage(&none()).await.unwrap(), 42);
     assert_eq!(s.storage_usage(&"nobody".into()).await.unwrap(), 0);
     configuration_deployments_round_trip(&s, t0).await;
@@ -499,22 +466,14 @@ async fn configuration_deployments_round_trip(s: &Store, t0: Timestamp) {
     c.kind = DeploymentKind::Configuration;
     c.configuration = Some(r#"{"a":"b"}"#.into());
     s.insert_deployment(&c, &devs(&["dev"]), &[]).await.unwrap();
-    assert_eq!(
-        s.get_deployment(&none(), &did("c1"))
-            .await
-            .unwrap()
-            .unwrap(),
-        c
-    );
+    assert_eq!(stored(s, "c1").await, Some(c.clone()));
     // same id again
     assert!(matches!(
         s.insert_deployment(&c, &devs(&["dev"]), &[]).await,
         Err(StoreError::DeploymentConflict)
     ));
     // an artifact named like a configuration deployment does not join it
-    s.insert_artifact(&artifact("x3", "cfg-rel", &["other-dt"], 1))
-        .await
-        .unwrap();
+    insert(s, artifact("x3", "cfg-rel", &["other-dt"], 1)).await;
     assert!(
         s.deployment_artifact_ids(&none(), &did("c1"))
             .await
@@ -552,12 +511,7 @@ async fn checksum_unique_among_unfinished(s: &Store, t0: Timestamp) {
         Err(StoreError::DeploymentConflict)
     ));
     // nothing half-written
-    assert!(
-        s.get_deployment(&none(), &did("s2"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!(stored(s, "s2").await, None);
     assert!(
         s.deployment_device_ids(&none(), &did("s2"))
             .await
@@ -677,7 +631,7 @@ async fn concurrent_reports_finish_the_deployment(backend: Backend) {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let d = s.get_deployment(&none(), &did("d")).await.unwrap().unwrap();
+    let d = stored(&s, "d").await.unwrap();
     assert_eq!(d.status, DeploymentStatus::Finished);
 }
 
@@ -716,7 +670,7 @@ async fn artifact_documents_keep_their_stored_shape(backend: Backend) {
         meta: m,
         ..artifact("n1", "rel", &["dt"], 77)
     };
-    s.insert_artifact(&a).await.unwrap();
+    insert(&s, a.clone()).await;
     let stored: String = mender_db::query("SELECT meta FROM artifacts WHERE id = $1")
         .bind("n1")
         .scalar(&*db)

@@ -4,8 +4,12 @@
 //! In the open-source server the tenant id is empty, so workflows call paths such as
 //! `/api/internal/v1/devauth/tenants//devices/{did}`; those routes are registered too.
 
+use std::collections::HashMap;
+
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -16,9 +20,8 @@ use mender_core::{ApiError, DeviceId, RequestId, TenantId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, count_status, filter_from_query};
+use super::{AppState, check_limit_name, count_status, filter_from_query};
 use crate::app::Ctx;
-use crate::model::LIMIT_MAX_DEVICES;
 use crate::verifier::DeviceVerifier;
 
 const BASE: &str = "/api/internal/v1/devauth";
@@ -36,38 +39,51 @@ pub fn routes(state: AppState) -> Router {
         )
         .route(&format!("{BASE}/tenants"), post(create_tenant));
     // Each tenant route once with a tenant id and once for the empty (open-source) tenant.
-    for (prefix, empty) in [
-        (format!("{BASE}/tenants/{{tid}}"), false),
-        (format!("{BASE}/tenants/"), true),
+    for prefix in [
+        format!("{BASE}/tenants/{{tid}}"),
+        format!("{BASE}/tenants/"),
     ] {
-        let (list, count, status, one) = if empty {
-            (
-                get(list_devices_default),
-                get(count_devices_default),
-                get(device_status_default),
-                delete(delete_device_default),
-            )
-        } else {
-            (
-                get(list_devices),
-                get(count_devices),
-                get(device_status),
-                delete(delete_device),
-            )
-        };
         r = r
-            .route(&format!("{prefix}/devices"), list)
-            .route(&format!("{prefix}/devices/count"), count)
-            .route(&format!("{prefix}/devices/{{did}}/status"), status)
-            .route(&format!("{prefix}/devices/{{did}}"), one);
+            .route(&format!("{prefix}/devices"), get(list_devices))
+            .route(&format!("{prefix}/devices/count"), get(count_devices))
+            .route(
+                &format!("{prefix}/devices/{{did}}/status"),
+                get(device_status),
+            )
+            .route(&format!("{prefix}/devices/{{did}}"), delete(delete_device));
     }
     r.with_state(state)
 }
 
-fn ctx(tenant: TenantId, rid: RequestId) -> Ctx {
-    Ctx {
-        tenant,
-        request_id: rid.0,
+/// A call on a tenant route: the app, the context for tenant `{tid}` (the default tenant on
+/// the routes without that segment) and the `{did}` segment (empty where there is none).
+struct TenantCall {
+    app: AppState,
+    ctx: Ctx,
+    device: DeviceId,
+}
+
+impl FromRequestParts<AppState> for TenantCall {
+    type Rejection = PathRejection;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, PathRejection> {
+        let mut segments =
+            match Path::<HashMap<String, String>>::from_request_parts(parts, app).await {
+                Ok(Path(segments)) => segments,
+                Err(PathRejection::MissingPathParams(_)) => HashMap::new(),
+                Err(e) => return Err(e),
+            };
+        let Ok(RequestId(request_id)) = RequestId::from_request_parts(parts, app).await;
+        Ok(TenantCall {
+            app: app.clone(),
+            ctx: Ctx {
+                tenant: segments
+                    .remove("tid")
+                    .map_or_else(TenantId::default_tenant, TenantId::from),
+                request_id,
+            },
+            device: segments.remove("did").unwrap_or_default().into(),
+        })
     }
 }
 
@@ -127,14 +143,6 @@ async fn delete_tokens(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn check_limit_name(name: &str) -> Result<(), ApiError> {
-    if name == LIMIT_MAX_DEVICES {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!("unsupported limit {name}")))
-    }
-}
-
 async fn get_limit(
     State(app): State<AppState>,
     Path((tid, name)): Path<(TenantId, String)>,
@@ -181,83 +189,24 @@ async fn create_tenant(Json(body): Json<NewTenant>) -> Result<StatusCode, ApiErr
     Ok(StatusCode::CREATED)
 }
 
-async fn list_devices(
-    State(app): State<AppState>,
-    rid: RequestId,
-    Path(tid): Path<TenantId>,
-    uri: Uri,
-    query: QueryPairs,
-) -> Result<Response, ApiError> {
+async fn list_devices(t: TenantCall, uri: Uri, query: QueryPairs) -> Result<Response, ApiError> {
     let filter = filter_from_query(&query)?;
-    super::management_v2::device_page(&app, &ctx(tid, rid), &uri, &query, &filter).await
+    super::management_v2::device_page(&t.app, &t.ctx, &uri, &query, &filter).await
 }
 
-async fn list_devices_default(
-    State(app): State<AppState>,
-    rid: RequestId,
-    uri: Uri,
-    query: QueryPairs,
-) -> Result<Response, ApiError> {
-    list_devices(
-        State(app),
-        rid,
-        Path(TenantId::default_tenant()),
-        uri,
-        query,
-    )
-    .await
-}
-
-async fn count_devices(
-    State(app): State<AppState>,
-    rid: RequestId,
-    Path(tid): Path<TenantId>,
-    query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+async fn count_devices(t: TenantCall, query: QueryPairs) -> Result<Json<Value>, ApiError> {
     let status = count_status(&query)?;
     Ok(Json(
-        json!({ "count": app.count_devices(&ctx(tid, rid), status).await? }),
+        json!({ "count": t.app.count_devices(&t.ctx, status).await? }),
     ))
 }
 
-async fn count_devices_default(
-    State(app): State<AppState>,
-    rid: RequestId,
-    query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
-    count_devices(State(app), rid, Path(TenantId::default_tenant()), query).await
-}
-
-async fn device_status(
-    State(app): State<AppState>,
-    rid: RequestId,
-    Path((tid, did)): Path<(TenantId, DeviceId)>,
-) -> Result<Json<Value>, ApiError> {
-    let device = app.get_device(&ctx(tid, rid), &did).await?;
+async fn device_status(t: TenantCall) -> Result<Json<Value>, ApiError> {
+    let device = t.app.get_device(&t.ctx, &t.device).await?;
     Ok(Json(json!({ "status": device.status })))
 }
 
-async fn device_status_default(
-    State(app): State<AppState>,
-    rid: RequestId,
-    Path(did): Path<DeviceId>,
-) -> Result<Json<Value>, ApiError> {
-    device_status(State(app), rid, Path((TenantId::default_tenant(), did))).await
-}
-
-async fn delete_device(
-    State(app): State<AppState>,
-    rid: RequestId,
-    Path((tid, did)): Path<(TenantId, DeviceId)>,
-) -> Result<Response, ApiError> {
-    app.delete_device(&ctx(tid, rid), &did).await?;
+async fn delete_device(t: TenantCall) -> Result<Response, ApiError> {
+    t.app.delete_device(&t.ctx, &t.device).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn delete_device_default(
-    State(app): State<AppState>,
-    rid: RequestId,
-    Path(did): Path<DeviceId>,
-) -> Result<Response, ApiError> {
-    delete_device(State(app), rid, Path((TenantId::default_tenant(), did))).await
 }

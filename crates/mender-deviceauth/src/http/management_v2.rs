@@ -1,21 +1,23 @@
 //! Management API v2 (`management_v2.yaml`): devices, auth sets, preauthorization, tokens, limits.
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use mender_core::json::{Json, read_body};
 use mender_core::paging::Page;
 use mender_core::query::QueryPairs;
-use mender_core::{ApiError, AuthSetId, DeviceId, Identity, RequestId, TenantId, TokenId};
+use mender_core::{ApiError, AuthSetId, DeviceId, TokenId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, count_status, filter_from_query, mgmt_ctx, parse_statuses};
+use super::{
+    AppState, UserCall, check_limit_name, count_status, filter_from_query, parse_statuses,
+};
 use crate::app::PreauthRequest;
 use crate::error::Error;
-use crate::model::{DeviceFilter, LIMIT_MAX_DEVICES, Status};
+use crate::model::{DeviceFilter, Status};
 
 const BASE: &str = "/api/management/v2/devauth";
 
@@ -61,15 +63,9 @@ pub(crate) async fn device_page(
     Ok((headers, Json(devices)).into_response())
 }
 
-async fn list_devices(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
-    uri: Uri,
-    query: QueryPairs,
-) -> Result<Response, ApiError> {
+async fn list_devices(c: UserCall, uri: Uri, query: QueryPairs) -> Result<Response, ApiError> {
     let filter = filter_from_query(&query)?;
-    device_page(&app, &mgmt_ctx(&identity, &rid), &uri, &query, &filter).await
+    device_page(&c.app, &c.ctx, &uri, &query, &filter).await
 }
 
 /// `status` and `id` may each be a string or an array of strings.
@@ -96,9 +92,7 @@ struct SearchBody {
 }
 
 async fn search_devices(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
+    c: UserCall,
     uri: Uri,
     query: QueryPairs,
     req: Request,
@@ -151,16 +145,11 @@ async fn search_devices(
             ));
         }
     };
-    device_page(&app, &mgmt_ctx(&identity, &rid), &uri, &query, &filter).await
+    device_page(&c.app, &c.ctx, &uri, &query, &filter).await
 }
 
-async fn preauthorize(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
-    Json(req): Json<PreauthRequest>,
-) -> Result<Response, ApiError> {
-    match app.preauthorize(&mgmt_ctx(&identity, &rid), &req).await {
+async fn preauthorize(c: UserCall, Json(req): Json<PreauthRequest>) -> Result<Response, ApiError> {
+    match c.app.preauthorize(&c.ctx, &req).await {
         Ok(device) => {
             let mut resp = StatusCode::CREATED.into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("devices/{}", device.id)) {
@@ -173,60 +162,30 @@ async fn preauthorize(
     }
 }
 
-async fn count_devices(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
-    query: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
-    let status = count_status(&query)?;
-    let n = app
-        .count_devices(&mgmt_ctx(&identity, &rid), status)
-        .await?;
+async fn count_devices(c: UserCall, query: QueryPairs) -> Result<Json<Value>, ApiError> {
+    let n = c.app.count_devices(&c.ctx, count_status(&query)?).await?;
     Ok(Json(json!({ "count": n })))
 }
 
-async fn get_device(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
-    Path(id): Path<DeviceId>,
-) -> Result<Response, ApiError> {
-    let device = app.get_device(&mgmt_ctx(&identity, &rid), &id).await?;
-    Ok(Json(device).into_response())
+async fn get_device(c: UserCall, Path(id): Path<DeviceId>) -> Result<Response, ApiError> {
+    Ok(Json(c.app.get_device(&c.ctx, &id).await?).into_response())
 }
 
-async fn decommission(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
-    Path(id): Path<DeviceId>,
-) -> Result<StatusCode, ApiError> {
-    app.decommission_device(&mgmt_ctx(&identity, &rid), &id)
-        .await?;
+async fn decommission(c: UserCall, Path(id): Path<DeviceId>) -> Result<StatusCode, ApiError> {
+    c.app.decommission_device(&c.ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn dismiss_auth_set(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
-    Path((id, aid)): Path<(DeviceId, AuthSetId)>,
-) -> Result<StatusCode, ApiError> {
-    app.dismiss_auth_set(&mgmt_ctx(&identity, &rid), &id, &aid)
-        .await?;
+/// The `{id}/auth/{aid}` segments: a device and one of its auth sets.
+type SetPath = Path<(DeviceId, AuthSetId)>;
+
+async fn dismiss_auth_set(c: UserCall, Path((id, aid)): SetPath) -> Result<StatusCode, ApiError> {
+    c.app.dismiss_auth_set(&c.ctx, &id, &aid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn get_status(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
-    Path((id, aid)): Path<(DeviceId, AuthSetId)>,
-) -> Result<Json<Value>, ApiError> {
-    let status = app
-        .auth_set_status(&mgmt_ctx(&identity, &rid), &id, &aid)
-        .await?;
+async fn get_status(c: UserCall, Path((id, aid)): SetPath) -> Result<Json<Value>, ApiError> {
+    let status = c.app.auth_set_status(&c.ctx, &id, &aid).await?;
     Ok(Json(json!({ "status": status })))
 }
 
@@ -236,10 +195,8 @@ struct StatusBody {
 }
 
 async fn put_status(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
-    Path((id, aid)): Path<(DeviceId, AuthSetId)>,
+    c: UserCall,
+    Path((id, aid)): SetPath,
     Json(body): Json<StatusBody>,
 ) -> Result<StatusCode, ApiError> {
     let Some(status @ (Status::Accepted | Status::Rejected | Status::Pending)) =
@@ -247,31 +204,18 @@ async fn put_status(
     else {
         return Err(ApiError::bad_request("incorrect device status"));
     };
-    app.set_auth_set_status(&mgmt_ctx(&identity, &rid), &id, &aid, status)
-        .await?;
+    c.app.set_auth_set_status(&c.ctx, &id, &aid, status).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn revoke_token(
-    State(app): State<AppState>,
-    identity: Identity,
-    rid: RequestId,
-    Path(id): Path<TokenId>,
-) -> Result<StatusCode, ApiError> {
-    app.revoke_token(&mgmt_ctx(&identity, &rid), &id).await?;
+async fn revoke_token(c: UserCall, Path(id): Path<TokenId>) -> Result<StatusCode, ApiError> {
+    c.app.revoke_token(&c.ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn get_limit(
-    State(app): State<AppState>,
-    identity: Identity,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    if name != LIMIT_MAX_DEVICES {
-        return Err(ApiError::bad_request(format!("unsupported limit {name}")));
-    }
-    let limit = app
-        .max_devices(&TenantId::from(identity.tenant.as_str()))
-        .await?;
-    Ok(Json(json!({ "limit": limit })))
+async fn get_limit(c: UserCall, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    check_limit_name(&name)?;
+    Ok(Json(
+        json!({ "limit": c.app.max_devices(&c.ctx.tenant).await? }),
+    ))
 }

@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use mender_core::query::QueryPairs;
 use mender_core::{ApiError, Identity, RequestId};
 
 use crate::app::{App, Ctx};
-use crate::model::{DeviceFilter, Status};
+use crate::model::{DeviceFilter, LIMIT_MAX_DEVICES, Status};
 
 pub mod devices_v1;
 pub mod internal_v1;
@@ -16,11 +18,37 @@ pub mod management_v2;
 /// Handler state.
 pub type AppState = Arc<App>;
 
-/// The operation context of a management request: the caller's tenant and the request id.
-pub fn mgmt_ctx(identity: &Identity, request_id: &RequestId) -> Ctx {
-    Ctx {
-        tenant: identity.tenant.as_str().into(),
-        request_id: request_id.0.clone(),
+/// What every management handler starts from: the app, and the operation context of the
+/// calling user (their tenant and the request id).
+pub struct UserCall {
+    /// The service logic.
+    pub app: AppState,
+    /// The caller's tenant and the request id.
+    pub ctx: Ctx,
+}
+
+impl FromRequestParts<AppState> for UserCall {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let identity = Identity::from_request_parts(parts, app).await?;
+        let Ok(RequestId(request_id)) = RequestId::from_request_parts(parts, app).await;
+        Ok(UserCall {
+            app: app.clone(),
+            ctx: Ctx {
+                tenant: identity.tenant.as_str().into(),
+                request_id,
+            },
+        })
+    }
+}
+
+/// Refuses every limit name but the one deviceauth knows.
+pub fn check_limit_name(name: &str) -> Result<(), ApiError> {
+    if name == LIMIT_MAX_DEVICES {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("unsupported limit {name}")))
     }
 }
 

@@ -2,10 +2,10 @@
 //! recording workflow starter, typed clients for its routers, and story steps (sign in a
 //! device, list devices, accept one, verify a token).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, Method};
-use mender_api::workflows::{StartError, StartedWorkflow, WorkflowStarter};
+use mender_api::testing::RecordingWorkflows;
 use mender_core::clock::ManualClock;
 use mender_core::jwt::SigningKey;
 use mender_core::{ApiError, Identity};
@@ -20,43 +20,9 @@ pub const AUTH_REQUESTS: &str = "/api/devices/v1/authentication/auth_requests";
 /// The management devices collection.
 pub const DEVS: &str = "/api/management/v2/devauth/devices";
 
-/// Records started workflows.
-#[derive(Default)]
-pub struct FakeWorkflows {
-    pub calls: Mutex<Vec<(String, Value)>>,
-}
-
-#[async_trait::async_trait]
-impl WorkflowStarter for FakeWorkflows {
-    async fn start_workflow(
-        &self,
-        name: &str,
-        inputs: Value,
-    ) -> Result<StartedWorkflow, StartError> {
-        self.calls.lock().unwrap().push((name.to_owned(), inputs));
-        Ok(StartedWorkflow {
-            id: "0".repeat(24),
-            name: name.to_owned(),
-        })
-    }
-}
-
-impl FakeWorkflows {
-    pub fn named(&self, name: &str) -> Vec<Value> {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-    pub fn clear(&self) {
-        self.calls.lock().unwrap().clear();
-    }
-    pub fn count(&self) -> usize {
-        self.calls.lock().unwrap().len()
-    }
+/// The internal route of tenant `tenant`'s device limit.
+pub fn limit_path(tenant: &str) -> String {
+    format!("/api/internal/v1/devauth/tenant/{tenant}/limits/max_devices")
 }
 
 pub struct Env {
@@ -67,7 +33,7 @@ pub struct Env {
     pub mgmt: TestClient,
     /// The internal routes.
     pub internal: TestClient,
-    pub wf: Arc<FakeWorkflows>,
+    pub wf: Arc<RecordingWorkflows>,
     pub clock: Arc<ManualClock>,
     /// A second copy of the service's signing key, for forging tokens in tests.
     pub signer: SigningKey,
@@ -91,7 +57,7 @@ impl Env {
     pub async fn with_config(backend: Backend, config: DeviceauthConfig) -> Env {
         let db = backend.open(&SCHEMA).await;
         let (key, pem) = SigningKey::generate_rsa().unwrap();
-        let wf = Arc::new(FakeWorkflows::default());
+        let wf = Arc::new(RecordingWorkflows::default());
         let clock = ManualClock::starting_now();
         let svc = Service::new(db.db(), clock.clone(), key, config, wf.clone());
         let routers = svc.routers();
@@ -144,6 +110,15 @@ impl Env {
         r.json().as_array().cloned().unwrap_or_default()
     }
 
+    /// The device whose identity data is `identity`, which must exist.
+    pub async fn device_with(&self, identity: &Value) -> Value {
+        self.devices()
+            .await
+            .into_iter()
+            .find(|d| &d["identity_data"] == identity)
+            .unwrap()
+    }
+
     /// Accepts the first auth set of `device`.
     pub async fn accept(&self, device: &Value) -> TestResponse {
         self.set_status(device, "accepted").await
@@ -158,6 +133,24 @@ impl Env {
             .json(&json!({ "status": status }))
             .send()
             .await
+    }
+
+    /// Sets tenant `tenant`'s device limit through the internal API.
+    pub async fn put_limit(&self, tenant: &str, limit: Value) -> TestResponse {
+        self.internal
+            .put(&limit_path(tenant))
+            .json(&json!({ "limit": limit }))
+            .send()
+            .await
+    }
+
+    /// The device limit as the management API shows it to the user.
+    pub async fn user_limit(&self) -> Value {
+        self.mgmt
+            .get("/api/management/v2/devauth/limits/max_devices")
+            .send()
+            .await
+            .json()
     }
 
     /// Runs the gateway's device-token check on a bearer token.
@@ -201,12 +194,7 @@ impl Env {
     /// Signs in `key` with `identity`, accepts the new device and returns it with a token.
     pub async fn admitted(&self, key: &DeviceKey, identity: &Value) -> (Value, String) {
         self.auth(key, identity).await;
-        let device = self
-            .devices()
-            .await
-            .into_iter()
-            .find(|d| &d["identity_data"] == identity)
-            .unwrap();
+        let device = self.device_with(identity).await;
         self.accept(&device)
             .await
             .assert_status(axum::http::StatusCode::NO_CONTENT);

@@ -9,7 +9,7 @@ use mender_db::testing::Backend;
 use mender_testkit::{AuthRequest, DeviceKey};
 use serde_json::{Value, json};
 
-use crate::common::{DEVS, Env};
+use crate::common::{DEVS, Env, limit_path};
 
 mender_db::each_backend!(
     every_key_type_authenticates_once_accepted,
@@ -368,19 +368,10 @@ async fn bad_preauthorizations_are_refused(backend: Backend) {
 
 async fn device_limit_applies_to_accept_and_preauthorized_auth(backend: Backend) {
     let env = Env::new(backend).await;
-    let limit = "/api/internal/v1/devauth/tenant//limits/max_devices";
-    env.internal
-        .put(limit)
-        .json(&json!({"limit": 1}))
-        .send()
+    env.put_limit("", json!(1))
         .await
         .assert_status(StatusCode::NO_CONTENT);
-    let r = env
-        .mgmt
-        .get("/api/management/v2/devauth/limits/max_devices")
-        .send()
-        .await;
-    assert_eq!(r.json(), json!({"limit": 1}));
+    assert_eq!(env.user_limit().await, json!({"limit": 1}));
     let (k1, k2, k3) = (
         DeviceKey::ed25519(),
         DeviceKey::ed25519(),
@@ -410,17 +401,16 @@ async fn device_limit_applies_to_accept_and_preauthorized_auth(backend: Backend)
 
     // Lifting the limit lets both through.
     assert_eq!(
-        env.internal.delete(limit).send().await.status,
+        env.internal.delete(&limit_path("")).send().await.status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(env.auth(&k3, &json!({"d": 3})).await.status, StatusCode::OK);
     assert_eq!(env.accept(&devs[1]).await.status, StatusCode::NO_CONTENT);
-    let r = env
-        .internal
-        .get("/api/internal/v1/devauth/tenant/t1/limits/other")
-        .send()
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let other = "/api/internal/v1/devauth/tenant/t1/limits/other";
+    assert_eq!(
+        env.internal.get(other).send().await.status,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 async fn rejected_decommissioned_or_revoked_tokens_stop_at_once(backend: Backend) {
@@ -430,12 +420,7 @@ async fn rejected_decommissioned_or_revoked_tokens_stop_at_once(backend: Backend
         let key = DeviceKey::ed25519();
         let id = json!({"i": i});
         env.auth(&key, &id).await;
-        let dev = env
-            .devices()
-            .await
-            .into_iter()
-            .find(|d| d["identity_data"] == id)
-            .unwrap();
+        let dev = env.device_with(&id).await;
         env.accept(&dev).await;
         let token = env.auth(&key, &id).await.text();
         assert!(env.verify(&token).await.is_ok());
@@ -496,12 +481,7 @@ async fn decommissioned_token_stops(
     );
     // A device that keeps running comes back as a new pending device.
     assert_eq!(env.auth(key, id).await.status, StatusCode::UNAUTHORIZED);
-    let again = env
-        .devices()
-        .await
-        .into_iter()
-        .find(|d| &d["identity_data"] == id)
-        .unwrap();
+    let again = env.device_with(id).await;
     assert_eq!(again["status"], "pending");
     assert_ne!(again["id"], did);
 }
@@ -569,22 +549,18 @@ async fn verifier_refuses_non_device_and_forged_tokens(backend: Backend) {
         env.internal.get(VERIFY).send().await.status,
         StatusCode::UNAUTHORIZED
     );
-    // Internal token deletion.
-    let r = env
-        .internal
-        .delete("/api/internal/v1/devauth/tokens")
-        .send()
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Internal token deletion: a tenant is required.
     let did = dev["id"].as_str().unwrap();
-    let r = env
-        .internal
-        .delete(&format!(
-            "/api/internal/v1/devauth/tokens?tenant_id=x&device_id={did}"
-        ))
-        .send()
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    for (query, want) in [
+        (String::new(), StatusCode::BAD_REQUEST),
+        (
+            format!("?tenant_id=x&device_id={did}"),
+            StatusCode::NO_CONTENT,
+        ),
+    ] {
+        let uri = format!("/api/internal/v1/devauth/tokens{query}");
+        assert_eq!(env.internal.delete(&uri).send().await.status, want, "{uri}");
+    }
     assert!(
         env.verify(&good).await.is_ok(),
         "another tenant's deletion does not touch ours"

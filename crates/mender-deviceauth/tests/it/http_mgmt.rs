@@ -5,7 +5,7 @@ use mender_db::testing::Backend;
 use mender_testkit::DeviceKey;
 use serde_json::{Value, json};
 
-use crate::common::{DEVS, Env};
+use crate::common::{DEVS, Env, limit_path};
 
 mender_db::each_backend!(
     list_search_count_get_and_dismiss,
@@ -155,21 +155,14 @@ async fn device_and_auth_set_status(env: &Env, all: &[Value]) -> (String, String
         assert!(d.get(k).is_some(), "{k}");
     }
     let aid = d["auth_sets"][0]["id"].as_str().unwrap();
-    let st = env
-        .mgmt
-        .get(&format!("{DEVS}/{id1}/auth/{aid}/status"))
-        .send()
-        .await;
+    let status_path = format!("{DEVS}/{id1}/auth/{aid}/status");
+    let st = env.mgmt.get(&status_path).send().await;
     assert_eq!(st.json(), json!({"status": "pending"}));
+    let unknown_set = format!("{DEVS}/{id1}/auth/nope/status");
     assert_eq!(
-        env.mgmt
-            .get(&format!("{DEVS}/{id1}/auth/nope/status"))
-            .send()
-            .await
-            .status,
+        env.mgmt.get(&unknown_set).send().await.status,
         StatusCode::NOT_FOUND
     );
-    let status_path = format!("{DEVS}/{id1}/auth/{aid}/status");
     let cases = [
         (json!({"status": "preauthorized"}), StatusCode::BAD_REQUEST),
         (json!({"status": "noauth"}), StatusCode::BAD_REQUEST),
@@ -244,21 +237,19 @@ async fn dismissing_the_only_preauthorized_set_deletes_the_device(backend: Backe
         .unwrap()
         .trim_start_matches("devices/")
         .to_owned();
-    let d = env.mgmt.get(&format!("{DEVS}/{id}")).send().await.json();
+    let device = format!("{DEVS}/{id}");
+    let d = env.mgmt.get(&device).send().await.json();
     let aid = d["auth_sets"][0]["id"].as_str().unwrap();
     env.wf.clear();
-    assert_eq!(
-        env.mgmt
-            .delete(&format!("{DEVS}/{id}/auth/{aid}"))
-            .send()
-            .await
-            .status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        env.mgmt.get(&format!("{DEVS}/{id}")).send().await.status,
-        StatusCode::NOT_FOUND
-    );
+    for (req, want) in [
+        (
+            env.mgmt.delete(&format!("{device}/auth/{aid}")),
+            StatusCode::NO_CONTENT,
+        ),
+        (env.mgmt.get(&device), StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(req.send().await.status, want);
+    }
     assert_eq!(
         env.wf.named("update_device_status")[0]["device_status"],
         "decommissioned"
@@ -300,29 +291,15 @@ async fn internal_health_and_tenants(backend: Backend) {
         let r = env.internal.post(tenants).json(&body).send().await;
         assert_eq!(r.status, want, "{body}");
     }
-    let limit = "/api/internal/v1/devauth/tenant/t1/limits/max_devices";
-    let r = env
-        .internal
-        .put(limit)
-        .json(&json!({"limit": -1}))
-        .send()
-        .await;
+    let r = env.put_limit("t1", json!(-1)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    env.internal
-        .put(limit)
-        .json(&json!({"limit": 7}))
-        .send()
+    env.put_limit("t1", json!(7))
         .await
         .assert_status(StatusCode::NO_CONTENT);
-    let r = env.internal.get(limit).send().await;
+    let r = env.internal.get(&limit_path("t1")).send().await;
     assert_eq!(r.json(), json!({"limit": 7}));
-    let r = env
-        .mgmt
-        .get("/api/management/v2/devauth/limits/max_devices")
-        .send()
-        .await;
     assert_eq!(
-        r.json(),
+        env.user_limit().await,
         json!({"limit": 0}),
         "the OSS tenant is unaffected"
     );

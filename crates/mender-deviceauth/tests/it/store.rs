@@ -7,7 +7,7 @@ use mender_db::testing::{Backend, TestDb};
 use mender_deviceauth::SCHEMA;
 use mender_deviceauth::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord};
 use mender_deviceauth::store::{
-    AuthRecord, DeviceauthStore, Preauth, SqlStore, StoreError, Transition,
+    AuthRecord, DeviceauthStore, Preauth, SqlStore, StatusChange, StoreError, Transition,
 };
 
 mender_db::each_backend!(
@@ -20,7 +20,7 @@ mender_db::each_backend!(
 
 async fn store(backend: Backend) -> (SqlStore, TestDb) {
     let db = backend.open(&SCHEMA).await;
-    (SqlStore::new(db.db()), db)
+    (SqlStore(db.db()), db)
 }
 
 /// The open-source server's tenant.
@@ -42,12 +42,22 @@ fn new(n: u32, key: &str) -> NewDevice {
     }
 }
 
-fn transition(to: Status, allowed_from: &[Status], max_devices: u64) -> Transition<'_> {
-    Transition {
+/// Moves auth set `set` of `device` (default tenant) to `to` if it is in `allowed_from`,
+/// at time `now`.
+async fn change(
+    s: &SqlStore,
+    (device, set): (&DeviceId, &AuthSetId),
+    to: Status,
+    allowed_from: &[Status],
+    max_devices: u64,
+    now: i64,
+) -> Result<StatusChange, StoreError> {
+    let t = Transition {
         to,
         allowed_from,
         max_devices,
-    }
+    };
+    s.set_auth_set_status(&oss(), device, set, t, at(now)).await
 }
 
 fn token(id: &AuthSetId, device: &DeviceId, issued: i64, expires: i64) -> TokenRecord {
@@ -154,18 +164,12 @@ async fn accepting_respects_transitions_and_the_limit(
     device: &Device,
     auth_set: &AuthSet,
 ) -> Device {
-    let change = s
-        .set_auth_set_status(
-            &oss(),
-            &device.id,
-            &auth_set.id,
-            transition(Status::Accepted, &[Status::Pending], 0),
-            at(103),
-        )
+    let ids = (&device.id, &auth_set.id);
+    let accepted = change(s, ids, Status::Accepted, &[Status::Pending], 0, 103)
         .await
         .unwrap();
-    assert_eq!(change.device.status, Status::Accepted);
-    assert_eq!(change.previous_device_status, Status::Pending);
+    assert_eq!(accepted.device.status, Status::Accepted);
+    assert_eq!(accepted.previous_device_status, Status::Pending);
     s.save_token(&token(&auth_set.id, &device.id, 104, 200))
         .await
         .unwrap();
@@ -175,25 +179,12 @@ async fn accepting_respects_transitions_and_the_limit(
         (Status::Accepted, false, Some(at(104)))
     );
     assert!(matches!(
-        s.set_auth_set_status(
-            &oss(),
-            &device.id,
-            &auth_set.id,
-            transition(Status::Pending, &[Status::Rejected], 0),
-            at(105)
-        )
-        .await,
+        change(s, ids, Status::Pending, &[Status::Rejected], 0, 105).await,
         Err(StoreError::InvalidTransition(Status::Accepted))
     ));
+    let other = (&DeviceId::from("other"), &auth_set.id);
     assert!(matches!(
-        s.set_auth_set_status(
-            &oss(),
-            &DeviceId::from("other"),
-            &auth_set.id,
-            transition(Status::Rejected, &[Status::Accepted], 0),
-            at(105)
-        )
-        .await,
+        change(s, other, Status::Rejected, &[Status::Accepted], 0, 105).await,
         Err(StoreError::Mismatch)
     ));
     // The second device cannot be accepted with a limit of 1.
@@ -206,12 +197,13 @@ async fn accepting_respects_transitions_and_the_limit(
         panic!()
     };
     assert!(matches!(
-        s.set_auth_set_status(
-            &oss(),
-            &dev2.id,
-            &set2.id,
-            transition(Status::Accepted, &[Status::Pending], 1),
-            at(107)
+        change(
+            s,
+            (&dev2.id, &set2.id),
+            Status::Accepted,
+            &[Status::Pending],
+            1,
+            107
         )
         .await,
         Err(StoreError::LimitReached)
@@ -225,15 +217,10 @@ async fn rejecting_and_decommissioning_end_the_device(
     auth_set: &AuthSet,
 ) {
     // Rejecting the accepted set drops its token.
-    s.set_auth_set_status(
-        &oss(),
-        &device.id,
-        &auth_set.id,
-        transition(Status::Rejected, &[Status::Accepted], 0),
-        at(108),
-    )
-    .await
-    .unwrap();
+    let ids = (&device.id, &auth_set.id);
+    change(s, ids, Status::Rejected, &[Status::Accepted], 0, 108)
+        .await
+        .unwrap();
     assert!(s.token_state(&auth_set.token_id()).await.unwrap().is_none());
     assert!(
         s.set_decommissioning(&oss(), &device.id, at(109))

@@ -7,8 +7,7 @@ use axum::http::{Method, StatusCode};
 use axum::routing::put;
 use mender_core::{ApiError, DeviceId, Identity, Json};
 
-use super::{State, attributes, tenant};
-use crate::app::Mode;
+use super::{State, attributes, mode, tenant};
 use crate::model::{AttributeInput, SCOPE_INVENTORY};
 
 pub(crate) fn routes() -> Router<State> {
@@ -33,13 +32,8 @@ async fn update(
     }
     // Devices only ever write their own inventory scope, whatever scope they name.
     let attrs = attributes(body, Some(SCOPE_INVENTORY))?;
-    let mode = if method == Method::PUT {
-        Mode::Replace
-    } else {
-        Mode::Merge
-    };
     let device = DeviceId::from(id.subject.as_str());
-    app.update_device_inventory(&tenant(&id), &device, attrs, mode)
+    app.update_device_inventory(&tenant(&id), &device, attrs, mode(&method))
         .await?;
     Ok(StatusCode::OK)
 }

@@ -2,18 +2,16 @@
 //! are served under the legacy `/api/0.1.0` prefix on the internal router.
 
 use axum::Router;
-use axum::extract::State as AxState;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use mender_core::paging::Page;
 use mender_core::query::QueryPairs;
-use mender_core::{ApiError, DeviceId, Identity, Json};
+use mender_core::{ApiError, DeviceId, Json};
 use serde::{Deserialize, Serialize};
 
-use super::{Params, State, attributes, page_headers, tenant};
-use crate::app::Mode;
-use crate::model::{AttributeInput, SCOPE_TAGS};
+use super::{Params, State, UserCall, attributes, mode, page_headers};
+use crate::model::{AttributeInput, SCOPE_TAGS, UpdateResult};
 use crate::search::ListParams;
 
 pub(crate) fn routes(prefix: &str) -> Router<State> {
@@ -38,25 +36,21 @@ pub(crate) fn routes(prefix: &str) -> Router<State> {
 }
 
 async fn list_devices(
-    AxState(app): AxState<State>,
-    id: Identity,
+    c: UserCall,
     uri: Uri,
     QueryPairs(q): QueryPairs,
 ) -> Result<Response, ApiError> {
     let page = Page::from_query(&q)?;
     let params = ListParams::parse(&q)?;
-    let (devs, total) = app
-        .list_devices(&tenant(&id), params, page.offset(), page.per_page)
+    let (devs, total) = c
+        .app
+        .list_devices(&c.tenant, params, page.offset(), page.per_page)
         .await?;
     Ok((page_headers(page, uri.path(), &q, total), Json(devs)).into_response())
 }
 
-async fn get_device(
-    AxState(app): AxState<State>,
-    id: Identity,
-    p: Params,
-) -> Result<Response, ApiError> {
-    let dev = app.get_device(&tenant(&id), &p.device("id")).await?;
+async fn get_device(c: UserCall, p: Params) -> Result<Response, ApiError> {
+    let dev = c.app.get_device(&c.tenant, &p.device("id")).await?;
     let mut headers = HeaderMap::new();
     if let Some(v) = dev
         .tags_etag
@@ -68,19 +62,14 @@ async fn get_device(
     Ok((headers, Json(dev.to_api(None))).into_response())
 }
 
-async fn delete_device(
-    AxState(app): AxState<State>,
-    id: Identity,
-    p: Params,
-) -> Result<StatusCode, ApiError> {
-    app.delete_inventory(&tenant(&id), &p.device("id")).await?;
+async fn delete_device(c: UserCall, p: Params) -> Result<StatusCode, ApiError> {
+    c.app.delete_inventory(&c.tenant, &p.device("id")).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn update_tags(
-    AxState(app): AxState<State>,
+    c: UserCall,
     method: Method,
-    id: Identity,
     p: Params,
     headers: HeaderMap,
     Json(body): Json<Vec<AttributeInput>>,
@@ -90,12 +79,8 @@ async fn update_tags(
     let if_match = super::header(&headers, "if-match")
         .filter(|v| !v.is_empty())
         .map(|v| v.trim_matches('"'));
-    let mode = if method == Method::PUT {
-        Mode::Replace
-    } else {
-        Mode::Merge
-    };
-    app.update_tags(&tenant(&id), &p.device("id"), tags, mode, if_match)
+    c.app
+        .update_tags(&c.tenant, &p.device("id"), tags, mode(&method), if_match)
         .await?;
     Ok(StatusCode::OK)
 }
@@ -107,53 +92,47 @@ struct GroupBody {
     group: Option<String>,
 }
 
-async fn get_group(
-    AxState(app): AxState<State>,
-    id: Identity,
-    p: Params,
-) -> Result<Json<GroupBody>, ApiError> {
-    let group = app.device_group(&tenant(&id), &p.device("id")).await?;
+async fn get_group(c: UserCall, p: Params) -> Result<Json<GroupBody>, ApiError> {
+    let group = c.app.device_group(&c.tenant, &p.device("id")).await?;
     Ok(Json(GroupBody { group }))
 }
 
 async fn set_group(
-    AxState(app): AxState<State>,
-    id: Identity,
+    c: UserCall,
     p: Params,
     Json(body): Json<GroupBody>,
 ) -> Result<StatusCode, ApiError> {
-    app.set_device_group(
-        &tenant(&id),
-        &p.device("id"),
-        body.group.as_deref().unwrap_or(""),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn unset_group(
-    AxState(app): AxState<State>,
-    id: Identity,
-    p: Params,
-) -> Result<StatusCode, ApiError> {
-    app.unset_device_group(&tenant(&id), &p.device("id"), p.get("name"))
+    let group = body.group.as_deref().unwrap_or("");
+    c.app
+        .set_device_group(&c.tenant, &p.device("id"), group)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_groups(
-    AxState(app): AxState<State>,
-    id: Identity,
-    q: QueryPairs,
-) -> Result<Json<Vec<String>>, ApiError> {
+async fn unset_group(c: UserCall, p: Params) -> Result<StatusCode, ApiError> {
+    c.app
+        .unset_device_group(&c.tenant, &p.device("id"), p.get("name"))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_groups(c: UserCall, q: QueryPairs) -> Result<Json<Vec<String>>, ApiError> {
     let status = q.first("status").filter(|s| !s.is_empty());
-    Ok(Json(app.list_groups(&tenant(&id), status).await?))
+    Ok(Json(c.app.list_groups(&c.tenant, status).await?))
 }
 
 /// Counters of group changes; the spec requires `updated_count` even when zero.
 #[derive(Debug, Serialize)]
 struct Updated {
     updated_count: u64,
+}
+
+impl From<UpdateResult> for Updated {
+    fn from(r: UpdateResult) -> Self {
+        Updated {
+            updated_count: r.updated_count,
+        }
+    }
 }
 
 /// Counters of `PATCH groups/{name}/devices`.
@@ -163,53 +142,45 @@ struct MatchedUpdated {
     updated_count: u64,
 }
 
-async fn delete_group(
-    AxState(app): AxState<State>,
-    id: Identity,
-    p: Params,
-) -> Result<Json<Updated>, ApiError> {
-    let r = app.delete_group(&tenant(&id), p.get("name")).await?;
-    Ok(Json(Updated {
-        updated_count: r.updated_count,
-    }))
+async fn delete_group(c: UserCall, p: Params) -> Result<Json<Updated>, ApiError> {
+    let r = c.app.delete_group(&c.tenant, p.get("name")).await?;
+    Ok(Json(r.into()))
 }
 
 async fn group_devices(
-    AxState(app): AxState<State>,
-    id: Identity,
+    c: UserCall,
     p: Params,
     uri: Uri,
     QueryPairs(q): QueryPairs,
 ) -> Result<Response, ApiError> {
     let page = Page::from_query(&q)?;
-    let (ids, total) = app
-        .devices_in_group(&tenant(&id), p.get("name"), page.offset(), page.per_page)
+    let (ids, total) = c
+        .app
+        .devices_in_group(&c.tenant, p.get("name"), page.offset(), page.per_page)
         .await?;
     Ok((page_headers(page, uri.path(), &q, total), Json(ids)).into_response())
 }
 
 async fn remove_from_group(
-    AxState(app): AxState<State>,
-    id: Identity,
+    c: UserCall,
     p: Params,
     Json(ids): Json<Vec<DeviceId>>,
 ) -> Result<Json<Updated>, ApiError> {
-    let r = app
-        .remove_devices_from_group(&tenant(&id), &ids, p.get("name"))
+    let r = c
+        .app
+        .remove_devices_from_group(&c.tenant, &ids, p.get("name"))
         .await?;
-    Ok(Json(Updated {
-        updated_count: r.updated_count,
-    }))
+    Ok(Json(r.into()))
 }
 
 async fn add_to_group(
-    AxState(app): AxState<State>,
-    id: Identity,
+    c: UserCall,
     p: Params,
     Json(ids): Json<Vec<DeviceId>>,
 ) -> Result<Json<MatchedUpdated>, ApiError> {
-    let r = app
-        .add_devices_to_group(&tenant(&id), &ids, p.get("name"))
+    let r = c
+        .app
+        .add_devices_to_group(&c.tenant, &ids, p.get("name"))
         .await?;
     Ok(Json(MatchedUpdated {
         matched_count: r.matched_count,

@@ -1,15 +1,14 @@
 //! `management_v2.yaml`: the filter search and the list of filterable attributes.
 
 use axum::Router;
-use axum::extract::State as AxState;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mender_core::json::OptionalJson;
 use mender_core::paging::Page;
-use mender_core::{ApiError, Identity, Json, TenantId};
+use mender_core::{ApiError, Json, TenantId};
 
-use super::{State, page_headers, tenant};
+use super::{State, UserCall, page_headers};
 use crate::model::FilterAttribute;
 use crate::search::SearchParams;
 
@@ -22,20 +21,16 @@ pub(crate) fn routes() -> Router<State> {
         .route("/api/management/v2/inventory/filters/search", post(search))
 }
 
-async fn filter_attributes(
-    AxState(app): AxState<State>,
-    id: Identity,
-) -> Result<Json<Vec<FilterAttribute>>, ApiError> {
-    Ok(Json(app.filter_attributes(&tenant(&id)).await?))
+async fn filter_attributes(c: UserCall) -> Result<Json<Vec<FilterAttribute>>, ApiError> {
+    Ok(Json(c.app.filter_attributes(&c.tenant).await?))
 }
 
 async fn search(
-    AxState(app): AxState<State>,
-    id: Identity,
+    c: UserCall,
     uri: Uri,
     OptionalJson(body): OptionalJson<SearchParams>,
 ) -> Result<Response, ApiError> {
-    search_response(&app, &tenant(&id), uri.path(), body.unwrap_or_default()).await
+    search_response(&c.app, &c.tenant, uri.path(), body.unwrap_or_default()).await
 }
 
 /// Runs a search and renders the page with `X-Total-Count` and `Link`.

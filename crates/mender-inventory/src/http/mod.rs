@@ -6,12 +6,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use mender_core::json::BodyLimit;
 use mender_core::service::Routers;
 use mender_core::{ApiError, DeviceId, Identity, TenantId};
 
 use crate::App;
+use crate::app::Mode;
 use crate::model::{Attribute, AttributeInput};
 
 mod devices_v1;
@@ -66,6 +67,33 @@ impl Params {
 /// The caller's tenant.
 pub(crate) fn tenant(id: &Identity) -> TenantId {
     TenantId::from(id.tenant.as_str())
+}
+
+/// What every management handler starts from: the app and the calling user's tenant.
+pub(crate) struct UserCall {
+    pub app: State,
+    pub tenant: TenantId,
+}
+
+impl FromRequestParts<State> for UserCall {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &State) -> Result<Self, ApiError> {
+        let id = Identity::from_request_parts(parts, app).await?;
+        Ok(UserCall {
+            app: app.clone(),
+            tenant: tenant(&id),
+        })
+    }
+}
+
+/// PUT replaces what it names, PATCH merges into it.
+pub(crate) fn mode(method: &Method) -> Mode {
+    if method == Method::PUT {
+        Mode::Replace
+    } else {
+        Mode::Merge
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {

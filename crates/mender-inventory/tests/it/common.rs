@@ -116,6 +116,26 @@ impl Api {
         self.internal.clone()
     }
 
+    /// The service with `config` on a fresh database of `backend`, holding devices that
+    /// reported these inventories.
+    pub async fn with_devices(
+        backend: Backend,
+        config: InventoryConfig,
+        devices: &[(&str, Value)],
+    ) -> Self {
+        let api = Self::new(backend, config).await;
+        for (dev, attrs) in devices {
+            api.report(dev, attrs.clone()).await;
+        }
+        api
+    }
+
+    /// `PUT`s device `dev`'s inventory, which must be accepted.
+    pub async fn report(&self, dev: &str, attrs: Value) {
+        let status = self.put_inventory(dev, attrs.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{dev}: {attrs}");
+    }
+
     /// `PUT`s device `dev`'s inventory.
     pub async fn put_inventory(&self, dev: &str, attrs: Value) -> StatusCode {
         self.device(dev)
@@ -159,6 +179,39 @@ impl Api {
         assert_eq!(r.status, StatusCode::OK, "{filters} -> {}", r.text());
         ids_of(&r.json())
     }
+}
+
+/// What a request of a [`script`] must answer.
+pub enum Want {
+    /// This status.
+    Status(StatusCode),
+    /// This JSON body.
+    Body(Value),
+    /// This `X-Total-Count`.
+    Total(&'static str),
+}
+
+/// Sends a request, checked by [`Call`], and asserts its answer.
+pub async fn expect(req: TestRequest, want: Want) -> TestResponse {
+    answered(req, want, "").await
+}
+
+/// Sends the requests in order, each checked by [`Call`], and asserts each answer.
+pub async fn script(steps: Vec<(TestRequest, Want)>) {
+    for (i, (req, want)) in steps.into_iter().enumerate() {
+        answered(req, want, &format!("step {i}: ")).await;
+    }
+}
+
+/// [`expect`], with `what` leading the failure message.
+async fn answered(req: TestRequest, want: Want, what: &str) -> TestResponse {
+    let r = req.call().await;
+    match want {
+        Want::Status(s) => assert_eq!(r.status, s, "{what}{}", r.text()),
+        Want::Body(v) => assert_eq!(r.json(), v, "{what}{}", r.text()),
+        Want::Total(n) => assert_eq!(r.headers["x-total-count"], n, "{what}{}", r.text()),
+    }
+    r
 }
 
 /// The `id`s of a list of devices.

@@ -273,56 +273,39 @@ async fn times_come_from_the_clock(backend: Backend) {
     // Microseconds on the clock are not kept.
     api.clock
         .set(Timestamp::from_unix_micros(START_MS * 1000 + 456));
-    let times = |d: &Value| {
+    // The system `created_ts` and `updated_ts` and the device's `updated_ts` once `d1` has
+    // reported `attrs`.
+    let times_after = |attrs: Value| async {
+        api.report("d1", attrs).await;
+        let d = api.device_json("d1").await;
         (
-            value_of(d, "system", "created_ts"),
-            value_of(d, "system", "updated_ts"),
+            value_of(&d, "system", "created_ts"),
+            value_of(&d, "system", "updated_ts"),
             d["updated_ts"].clone(),
         )
     };
-    let inv = json!([{"name":"a","value":"1"}]);
-    assert_eq!(api.put_inventory("d1", inv.clone()).await, StatusCode::OK);
-    let d = api.device_json("d1").await;
-    assert_eq!(
-        times(&d),
-        (
-            Some(json!(START_TEXT)),
-            Some(json!(START_TEXT)),
-            json!(START_TEXT)
-        )
+    // Created at the start, updated at `t`.
+    let updated_at = |t: &str| (Some(json!(START_TEXT)), Some(json!(t)), json!(t));
+    let (one, two) = (
+        json!([{"name":"a","value":"1"}]),
+        json!([{"name":"a","value":"2"}]),
     );
+    assert_eq!(times_after(one.clone()).await, updated_at(START_TEXT));
 
     // Later the same day: nothing changed, nothing written.
     api.clock.advance(Duration::from_secs(3600));
-    assert_eq!(api.put_inventory("d1", inv.clone()).await, StatusCode::OK);
-    assert_eq!(times(&api.device_json("d1").await), times(&d));
+    assert_eq!(times_after(one).await, updated_at(START_TEXT));
 
     // A change is written with the time of the change.
-    let later = "2024-05-06T08:08:09.123Z";
     assert_eq!(
-        api.put_inventory("d1", json!([{"name":"a","value":"2"}]))
-            .await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        times(&api.device_json("d1").await),
-        (Some(json!(START_TEXT)), Some(json!(later)), json!(later))
+        times_after(two.clone()).await,
+        updated_at("2024-05-06T08:08:09.123Z")
     );
 
     // The next day an unchanged inventory still bumps updated_ts.
     api.clock.advance(Duration::from_secs(24 * 3600));
-    let next_day = "2024-05-07T08:08:09.123Z";
     assert_eq!(
-        api.put_inventory("d1", json!([{"name":"a","value":"2"}]))
-            .await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        times(&api.device_json("d1").await),
-        (
-            Some(json!(START_TEXT)),
-            Some(json!(next_day)),
-            json!(next_day)
-        )
+        times_after(two).await,
+        updated_at("2024-05-07T08:08:09.123Z")
     );
 }

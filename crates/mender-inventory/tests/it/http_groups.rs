@@ -6,50 +6,47 @@ use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
 use serde_json::json;
 
-use crate::common::{Api, Call, INTERNAL, MGMT, user, value_of};
+use crate::common::Want::{Body, Status, Total};
+use crate::common::{Api, Call, INTERNAL, MGMT, script, user, value_of};
 
 mender_db::each_backend!(groups);
 
 async fn groups(backend: Backend) {
-    let api = Api::new(backend, InventoryConfig::default()).await;
-    for d in ["d1", "d2", "d3"] {
-        assert_eq!(
-            api.put_inventory(d, json!([{"name":"n","value":1}])).await,
-            StatusCode::OK
-        );
-    }
+    let n = json!([{"name":"n","value":1}]);
+    let devices = [("d1", n.clone()), ("d2", n.clone()), ("d3", n)];
+    let api = Api::with_devices(backend, InventoryConfig::default(), &devices).await;
     a_device_joins_a_group(&api).await;
     devices_join_in_bulk(&api).await;
     a_group_lists_its_devices(&api).await;
-    v1_list_by_group(&api).await;
     devices_leave_and_groups_go(&api).await;
     internal_and_legacy_routes(&api).await;
 }
 
 async fn a_device_joins_a_group(api: &Api) {
-    let group = format!("{MGMT}/devices/d1/group");
-    let r = api.user().get(&group).call().await;
-    assert_eq!(r.json(), json!({"group": null}));
-    let r = api
-        .user()
-        .put(&group)
-        .json(&json!({"group":"prod"}))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
-    for bad in [json!({"group":"bad name"}), json!({"group":""}), json!({})] {
-        let r = api.user().put(&group).json(&bad).call().await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
-    }
-    let r = api
-        .user()
-        .put(&format!("{MGMT}/devices/nope/group"))
-        .json(&json!({"group":"prod"}))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = api.user().get(&group).call().await;
-    assert_eq!(r.json(), json!({"group": "prod"}));
+    let (c, group) = (api.user(), format!("{MGMT}/devices/d1/group"));
+    let prod = json!({"group":"prod"});
+    script(vec![
+        (c.get(&group), Body(json!({"group": null}))),
+        (c.put(&group).json(&prod), Status(StatusCode::NO_CONTENT)),
+        (
+            c.put(&group).json(&json!({"group":"bad name"})),
+            Status(StatusCode::BAD_REQUEST),
+        ),
+        (
+            c.put(&group).json(&json!({"group":""})),
+            Status(StatusCode::BAD_REQUEST),
+        ),
+        (
+            c.put(&group).json(&json!({})),
+            Status(StatusCode::BAD_REQUEST),
+        ),
+        (
+            c.put(&format!("{MGMT}/devices/nope/group")).json(&prod),
+            Status(StatusCode::NOT_FOUND),
+        ),
+        (c.get(&group), Body(json!({"group": "prod"}))),
+    ])
+    .await;
     assert_eq!(
         value_of(&api.device_json("d1").await, "system", "group"),
         Some(json!("prod"))
@@ -57,115 +54,97 @@ async fn a_device_joins_a_group(api: &Api) {
 }
 
 async fn devices_join_in_bulk(api: &Api) {
-    let prod = format!("{MGMT}/groups/prod/devices");
-    let r = api
-        .user()
-        .patch(&prod)
-        .json(&json!(["d1", "d2", "nope"]))
-        .call()
-        .await;
-    assert_eq!(r.json(), json!({"matched_count": 2, "updated_count": 1}));
-    let r = api.user().patch(&prod).json(&json!([])).call().await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = api
-        .user()
-        .put(&format!("{MGMT}/devices/d3/group"))
-        .json(&json!({"group":"test"}))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = api.user().get(&format!("{MGMT}/groups")).call().await;
-    assert_eq!(r.json(), json!(["prod", "test"]));
+    let (c, prod) = (api.user(), format!("{MGMT}/groups/prod/devices"));
+    let d3 = format!("{MGMT}/devices/d3/group");
+    script(vec![
+        (
+            c.patch(&prod).json(&json!(["d1", "d2", "nope"])),
+            Body(json!({"matched_count": 2, "updated_count": 1})),
+        ),
+        (
+            c.patch(&prod).json(&json!([])),
+            Status(StatusCode::BAD_REQUEST),
+        ),
+        (
+            c.put(&d3).json(&json!({"group":"test"})),
+            Status(StatusCode::NO_CONTENT),
+        ),
+        (
+            c.get(&format!("{MGMT}/groups")),
+            Body(json!(["prod", "test"])),
+        ),
+    ])
+    .await;
 }
 
+/// A group's devices with paging, and the v1 list filtered by group.
 async fn a_group_lists_its_devices(api: &Api) {
-    let r = api
-        .user()
+    let c = api.user();
+    let r = c
         .get(&format!("{MGMT}/groups/prod/devices?per_page=1"))
         .call()
         .await;
     assert_eq!(r.json(), json!(["d1"]));
     assert_eq!(r.headers["x-total-count"], "2");
     assert!(r.headers["link"].to_str().unwrap().contains("rel=\"next\""));
-    let r = api
-        .user()
-        .get(&format!("{MGMT}/groups/none/devices"))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-}
-
-async fn v1_list_by_group(api: &Api) {
-    let r = api
-        .user()
-        .get(&format!("{MGMT}/devices?group=prod"))
-        .call()
-        .await;
-    assert_eq!(r.headers["x-total-count"], "2");
-    let r = api
-        .user()
-        .get(&format!("{MGMT}/devices?has_group=false"))
-        .call()
-        .await;
-    assert_eq!(r.headers["x-total-count"], "0");
+    script(vec![
+        (
+            c.get(&format!("{MGMT}/groups/none/devices")),
+            Status(StatusCode::NOT_FOUND),
+        ),
+        (c.get(&format!("{MGMT}/devices?group=prod")), Total("2")),
+        (
+            c.get(&format!("{MGMT}/devices?has_group=false")),
+            Total("0"),
+        ),
+    ])
+    .await;
 }
 
 async fn devices_leave_and_groups_go(api: &Api) {
-    let r = api
-        .user()
-        .delete(&format!("{MGMT}/devices/d1/group/test"))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "not in that group");
-    let r = api
-        .user()
-        .delete(&format!("{MGMT}/devices/d1/group/prod"))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = api
-        .user()
-        .delete(&format!("{MGMT}/groups/prod/devices"))
-        .json(&json!(["d2", "d3"]))
-        .call()
-        .await;
-    assert_eq!(r.json(), json!({"updated_count": 1}));
-    let r = api
-        .user()
-        .delete(&format!("{MGMT}/groups/test"))
-        .call()
-        .await;
-    assert_eq!(r.json(), json!({"updated_count": 1}));
-    let r = api
-        .user()
-        .delete(&format!("{MGMT}/groups/bad%20name"))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = api.user().get(&format!("{MGMT}/groups")).call().await;
-    assert_eq!(r.json(), json!([]));
+    let c = api.user();
+    let path = |p: &str| format!("{MGMT}{p}");
+    script(vec![
+        // Not in that group.
+        (
+            c.delete(&path("/devices/d1/group/test")),
+            Status(StatusCode::NOT_FOUND),
+        ),
+        (
+            c.delete(&path("/devices/d1/group/prod")),
+            Status(StatusCode::NO_CONTENT),
+        ),
+        (
+            c.delete(&path("/groups/prod/devices"))
+                .json(&json!(["d2", "d3"])),
+            Body(json!({"updated_count": 1})),
+        ),
+        (
+            c.delete(&path("/groups/test")),
+            Body(json!({"updated_count": 1})),
+        ),
+        (
+            c.delete(&path("/groups/bad%20name")),
+            Status(StatusCode::BAD_REQUEST),
+        ),
+        (c.get(&path("/groups")), Body(json!([]))),
+    ])
+    .await;
 }
 
 /// Internal device groups and the legacy alias of the management routes.
 async fn internal_and_legacy_routes(api: &Api) {
-    let r = api
-        .internal()
-        .as_identity(user())
-        .put("/api/0.1.0/devices/d1/group")
-        .json(&json!({"group":"g"}))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = api
-        .internal()
-        .get(&format!("{INTERNAL}/tenants//devices/d1/groups"))
-        .call()
-        .await;
-    assert_eq!(r.json(), json!({"groups": ["g"]}));
-    let r = api
-        .internal()
-        .get(&format!("{INTERNAL}/tenants//devices/d2/groups"))
-        .call()
-        .await;
-    assert_eq!(r.json(), json!({"groups": []}));
+    let (c, legacy) = (api.internal(), api.internal().as_identity(user()));
+    let groups_of = |dev: &str| format!("{INTERNAL}/tenants//devices/{dev}/groups");
+    script(vec![
+        (
+            legacy
+                .put("/api/0.1.0/devices/d1/group")
+                .json(&json!({"group":"g"})),
+            Status(StatusCode::NO_CONTENT),
+        ),
+        (c.get(&groups_of("d1")), Body(json!({"groups": ["g"]}))),
+        (c.get(&groups_of("d2")), Body(json!({"groups": []}))),
+    ])
+    .await;
 }

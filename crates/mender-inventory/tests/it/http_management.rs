@@ -8,7 +8,8 @@ use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
 use serde_json::{Value, json};
 
-use crate::common::{Api, Call, MGMT, START_TEXT, ids_of, value_of};
+use crate::common::Want::Status;
+use crate::common::{Api, Call, MGMT, START_TEXT, expect, ids_of, script, value_of};
 
 mender_db::each_backend!(tags_etag_and_device_management, v1_list_sort_filter_paging,);
 
@@ -16,37 +17,24 @@ const D1_TAGS: &str = "/api/management/v1/inventory/devices/d1/tags";
 const D1: &str = "/api/management/v1/inventory/devices/d1";
 
 async fn tags_etag_and_device_management(backend: Backend) {
-    let api = Api::new(
-        backend,
-        InventoryConfig {
-            limit_tags: 2,
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_eq!(
-        api.put_inventory("d1", json!([{"name":"a","value":"1"}]))
-            .await,
-        StatusCode::OK
-    );
+    let config = InventoryConfig {
+        limit_tags: 2,
+        ..Default::default()
+    };
+    let d1 = [("d1", json!([{"name":"a","value":"1"}]))];
+    let api = Api::with_devices(backend, config, &d1).await;
     let (etag, updated) = put_tags_and_read_the_etag(&api).await;
     // Tag changes happen later than the inventory update they must not touch.
     api.clock.advance(Duration::from_secs(5));
     etag_guards_tag_changes(&api, &etag, &updated).await;
-    tag_limit(&api).await;
-    unknown_device(&api).await;
+    tag_limit_and_unknown_device(&api).await;
     delete_clears_the_inventory_scope_only(&api).await;
 }
 
 /// Returns the ETag and the device's `updated_ts`.
 async fn put_tags_and_read_the_etag(api: &Api) -> (String, Value) {
-    let r = api
-        .user()
-        .put(D1_TAGS)
-        .json(&json!([{"name":"env","value":"test","description":"Env"}]))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let tags = json!([{"name":"env","value":"test","description":"Env"}]);
+    expect(api.user().put(D1_TAGS).json(&tags), Status(StatusCode::OK)).await;
     let r = api.user().get(D1).call().await;
     let etag = r.header("etag").unwrap().to_owned();
     let body = r.json();
@@ -63,60 +51,41 @@ async fn put_tags_and_read_the_etag(api: &Api) -> (String, Value) {
     (etag, body["updated_ts"].clone())
 }
 
-/// Wrong ETag: 412, unchanged. Right one: 200 and a new ETag.
+/// Empty body: 400. Wrong ETag: 412, unchanged. Right one: 200 and a new ETag.
 async fn etag_guards_tag_changes(api: &Api, etag: &str, updated: &Value) {
-    let r = api.user().patch(D1_TAGS).call().await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "empty body");
-    let r = api
-        .user()
-        .patch(D1_TAGS)
-        .header("if-match", "nope")
-        .json(&json!([{"name":"x","value":"1"}]))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
-    let r = api
-        .user()
-        .patch(D1_TAGS)
-        .header("if-match", etag)
-        .json(&json!([{"name":"x","value":"1"}]))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let r = api.user().get(D1).call().await;
+    let c = api.user();
+    let x = json!([{"name":"x","value":"1"}]);
+    let if_match = |tag: &str| c.patch(D1_TAGS).header("if-match", tag).json(&x);
+    script(vec![
+        (c.patch(D1_TAGS), Status(StatusCode::BAD_REQUEST)),
+        (if_match("nope"), Status(StatusCode::PRECONDITION_FAILED)),
+        (if_match(etag), Status(StatusCode::OK)),
+    ])
+    .await;
+    let r = c.get(D1).call().await;
     assert_ne!(r.header("etag").unwrap(), etag);
     let body = r.json();
     assert_eq!(&body["updated_ts"], updated, "tags don't bump updated_ts");
     assert_eq!(value_of(&body, "tags", "x"), Some(json!("1")));
 }
 
-/// Limit of 2 tags.
-async fn tag_limit(api: &Api) {
-    let r = api
-        .user()
-        .patch(D1_TAGS)
-        .json(&json!([{"name":"y","value":"1"}]))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = api
-        .user()
-        .put(D1_TAGS)
-        .json(&json!([{"name":"a","value":"1"},{"name":"b","value":"1"},{"name":"c","value":"1"}]))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-}
-
-async fn unknown_device(api: &Api) {
-    let r = api
-        .user()
-        .put(&format!("{MGMT}/devices/nope/tags"))
-        .json(&json!([]))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = api.user().get(&format!("{MGMT}/devices/nope")).call().await;
+/// Tags over the limit of 2 are refused, and so is a device that does not exist.
+async fn tag_limit_and_unknown_device(api: &Api) {
+    let c = api.user();
+    let three = json!([{"name":"a","value":"1"},{"name":"b","value":"1"},{"name":"c","value":"1"}]);
+    script(vec![
+        (
+            c.patch(D1_TAGS).json(&json!([{"name":"y","value":"1"}])),
+            Status(StatusCode::BAD_REQUEST),
+        ),
+        (c.put(D1_TAGS).json(&three), Status(StatusCode::BAD_REQUEST)),
+        (
+            c.put(&format!("{MGMT}/devices/nope/tags")).json(&json!([])),
+            Status(StatusCode::NOT_FOUND),
+        ),
+    ])
+    .await;
+    let r = c.get(&format!("{MGMT}/devices/nope")).call().await;
     assert_eq!(
         (r.status, r.json()["error"].as_str()),
         (StatusCode::NOT_FOUND, Some("Device not found"))
@@ -125,17 +94,12 @@ async fn unknown_device(api: &Api) {
 
 /// DELETE clears the inventory scope only; a missing device is fine.
 async fn delete_clears_the_inventory_scope_only(api: &Api) {
-    let r = api.user().delete(D1).call().await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    expect(api.user().delete(D1), Status(StatusCode::NO_CONTENT)).await;
     let d = api.device_json("d1").await;
     assert_eq!(value_of(&d, "inventory", "a"), None);
     assert_eq!(value_of(&d, "tags", "x"), Some(json!("1")));
-    let r = api
-        .user()
-        .delete(&format!("{MGMT}/devices/nope"))
-        .call()
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let nope = api.user().delete(&format!("{MGMT}/devices/nope"));
+    expect(nope, Status(StatusCode::NO_CONTENT)).await;
 }
 
 /// The ids and headers of a v1 list with query `q`.
@@ -146,17 +110,13 @@ async fn list(api: &Api, q: &str) -> (Vec<String>, HeaderMap) {
 }
 
 async fn v1_list_sort_filter_paging(backend: Backend) {
-    let api = Api::new(backend, InventoryConfig::default()).await;
-    for (d, n, mac) in [("d1", 3, "00:11"), ("d2", 1, "00:22"), ("d3", 2, "00:33")] {
-        assert_eq!(
-            api.put_inventory(
-                d,
-                json!([{"name":"n","value":n},{"name":"mac","value":mac}])
-            )
-            .await,
-            StatusCode::OK
-        );
-    }
+    let inventory = |n: i64, mac: &str| json!([{"name":"n","value":n},{"name":"mac","value":mac}]);
+    let devices = [
+        ("d1", inventory(3, "00:11")),
+        ("d2", inventory(1, "00:22")),
+        ("d3", inventory(2, "00:33")),
+    ];
+    let api = Api::with_devices(backend, InventoryConfig::default(), &devices).await;
     let cases: [(&str, &[&str], &str); 7] = [
         ("?sort=n:asc", &["d2", "d3", "d1"], ""),
         ("?sort=inventory/n:desc", &["d1", "d3", "d2"], ""),

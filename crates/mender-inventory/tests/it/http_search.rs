@@ -7,7 +7,8 @@ use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
 use serde_json::{Value, json};
 
-use crate::common::{Api, Call, SEARCH, ids_of};
+use crate::common::Want::Total;
+use crate::common::{Api, Call, SEARCH, ids_of, script};
 
 mender_db::each_backend!(v2_search_operators_sort_select);
 
@@ -17,8 +18,7 @@ fn f(op: &str, attr: &str, v: Value) -> Value {
 }
 
 async fn v2_search_operators_sort_select(backend: Backend) {
-    let api = Api::new(backend, InventoryConfig::default()).await;
-    for (dev, attrs) in [
+    let devices = [
         (
             "a",
             json!([{"name":"n","value":1},{"name":"s","value":"alpha"},{"name":"arr","value":["x","y"]}]),
@@ -31,9 +31,8 @@ async fn v2_search_operators_sort_select(backend: Backend) {
             "c",
             json!([{"name":"n","value":3},{"name":"s","value":"Gamma"},{"name":"t","value":"only-c"}]),
         ),
-    ] {
-        assert_eq!(api.put_inventory(dev, attrs).await, StatusCode::OK);
-    }
+    ];
+    let api = Api::with_devices(backend, InventoryConfig::default(), &devices).await;
     operators(&api).await;
     hostile_regex(&api).await;
     invalid_searches(&api).await;
@@ -99,11 +98,7 @@ async fn operators(api: &Api) {
 /// Hostile regex: linear time, correct answer.
 async fn hostile_regex(api: &Api) {
     let long = format!("{}!", "a".repeat(5000));
-    assert_eq!(
-        api.put_inventory("d", json!([{"name":"s","value":long}]))
-            .await,
-        StatusCode::OK
-    );
+    api.report("d", json!([{"name":"s","value":long}])).await;
     let t = std::time::Instant::now();
     assert_eq!(
         api.search_ids(f("$regex", "s", json!("(a+)+$"))).await,
@@ -216,18 +211,16 @@ async fn filter_attributes(api: &Api) {
 
 /// Internal v2 search with device_ids, also with an empty tenant segment.
 async fn internal_search(api: &Api) {
-    let r = api
-        .internal()
-        .post("/api/internal/v2/inventory/tenants//filters/search")
-        .json(&json!({"device_ids":["a","b"]}))
-        .call()
-        .await;
-    assert_eq!(r.headers["x-total-count"], "2");
-    let r = api
-        .internal()
-        .post("/api/internal/v2/inventory/tenants/other/filters/search")
-        .json(&json!({}))
-        .call()
-        .await;
-    assert_eq!(r.headers["x-total-count"], "0");
+    let search = |tenant: &str| {
+        let path = format!("/api/internal/v2/inventory/tenants/{tenant}/filters/search");
+        api.internal().post(&path)
+    };
+    script(vec![
+        (
+            search("").json(&json!({"device_ids":["a","b"]})),
+            Total("2"),
+        ),
+        (search("other").json(&json!({})), Total("0")),
+    ])
+    .await;
 }

@@ -65,12 +65,26 @@ fn attr(scope: &str, name: &str) -> Key {
     }
 }
 
+/// Attribute `name` of the inventory scope.
+fn inv(name: &str) -> Key {
+    attr("inventory", name)
+}
+
+/// A string operand.
+fn text(s: &str) -> Scalar {
+    Scalar::Str(s.into())
+}
+
 fn eq(k: Key, v: Scalar) -> Cond {
     Cond::In {
         key: k,
         values: vec![v],
         negate: false,
     }
+}
+
+fn exists(key: Key) -> Cond {
+    Cond::Exists { key, exists: true }
 }
 
 /// The three devices of the default tenant most tests search.
@@ -99,7 +113,7 @@ fn abc() -> [DeviceRecord; 3] {
 /// A store on a fresh database of `backend`.
 async fn open(backend: Backend) -> (SqlStore, TestDb) {
     let db = backend.open(&SCHEMA).await;
-    (SqlStore::new(db.db()), db)
+    (SqlStore(db.db()), db)
 }
 
 /// A store holding [`abc`] in the default tenant, `a` in tenant `t2`, and `x`, `y` in `t3`.
@@ -132,6 +146,21 @@ async fn ids(store: &SqlStore, conds: Vec<Cond>, sort: Vec<SortKey>) -> (Vec<Str
         found.into_iter().map(|d| d.id.into_string()).collect(),
         total,
     )
+}
+
+/// Ids of the devices of the default tenant that `cond` matches.
+async fn ids_where(store: &SqlStore, cond: Cond) -> Vec<String> {
+    ids(store, vec![cond], vec![]).await.0
+}
+
+/// How many devices of the default tenant `cond` matches.
+async fn count_where(store: &SqlStore, cond: Cond) -> u64 {
+    ids(store, vec![cond], vec![]).await.1
+}
+
+/// Ids of all devices of the default tenant, sorted by `key`.
+async fn sorted(store: &SqlStore, key: Key, desc: bool) -> Vec<String> {
+    ids(store, vec![], vec![SortKey { key, desc }]).await.0
 }
 
 async fn inserts_reads_and_separates_tenants(backend: Backend) {
@@ -193,13 +222,7 @@ async fn updates_are_guarded_by_version(backend: Backend) {
     assert!(got.attrs.contains_key(&("tags".into(), "t".into())));
     // The index follows the document.
     assert_eq!(
-        ids(
-            &store,
-            vec![eq(attr("tags", "t"), Scalar::Str("v".into()))],
-            vec![]
-        )
-        .await
-        .0,
+        ids_where(&store, eq(attr("tags", "t"), text("v"))).await,
         vec!["a"]
     );
 }
@@ -207,96 +230,60 @@ async fn updates_are_guarded_by_version(backend: Backend) {
 async fn predicates_follow_mongodb(backend: Backend) {
     let (store, _db) = seeded(backend).await;
     assert_eq!(
-        ids(
-            &store,
-            vec![eq(attr("inventory", "n"), Scalar::Num(5.0))],
-            vec![]
-        )
-        .await,
+        ids(&store, vec![eq(inv("n"), Scalar::Num(5.0))], vec![]).await,
         (vec!["a".into()], 1)
     );
     assert_eq!(
-        ids(
-            &store,
-            vec![eq(attr("inventory", "n"), Scalar::Str("5".into()))],
-            vec![]
-        )
-        .await
-        .1,
+        count_where(&store, eq(inv("n"), text("5"))).await,
         0,
         "types don't mix"
     );
-    assert_eq!(
-        ids(
-            &store,
-            vec![eq(attr("inventory", "arr"), Scalar::Str("q".into()))],
-            vec![]
-        )
-        .await
-        .0,
-        vec!["a"],
-        "array element"
-    );
-    let ne = Cond::In {
-        key: attr("inventory", "n"),
-        values: vec![Scalar::Num(5.0)],
-        negate: true,
-    };
-    assert_eq!(
-        ids(&store, vec![ne], vec![]).await.0,
-        vec!["b", "c"],
-        "$ne includes missing"
-    );
-    let gt = Cond::Cmp {
-        key: attr("inventory", "n"),
-        op: CmpOp::Gt,
-        value: Scalar::Num(5.0),
-    };
-    assert_eq!(ids(&store, vec![gt], vec![]).await.0, vec!["b"]);
     let long = "é".repeat(300);
-    assert_eq!(
-        ids(
-            &store,
-            vec![eq(attr("inventory", "s"), Scalar::Str(long.clone()))],
-            vec![]
-        )
-        .await
-        .0,
-        vec!["c"],
-        "long strings"
-    );
-    let lt = Cond::Cmp {
-        key: attr("inventory", "s"),
-        op: CmpOp::Lt,
-        value: Scalar::Str(long),
-    };
-    assert_eq!(
-        ids(&store, vec![lt], vec![]).await.0,
-        vec!["a", "b"],
-        "string order"
-    );
-    let ex = Cond::Exists {
-        key: attr("inventory", "e"),
-        exists: true,
-    };
-    assert_eq!(
-        ids(&store, vec![ex], vec![]).await.0,
-        vec!["b"],
-        "empty array exists"
-    );
-    let id_in = Cond::In {
-        key: Key::DeviceId,
-        values: vec![Scalar::Str("b".into()), Scalar::Str("c".into())],
-        negate: false,
-    };
-    assert_eq!(ids(&store, vec![id_in], vec![]).await.0, vec!["b", "c"]);
-    assert_eq!(
-        ids(&store, vec![Cond::Text(vec!["y".into()])], vec![])
-            .await
-            .0,
-        vec!["b"],
-        "text"
-    );
+    let cases: Vec<(Cond, &[&str], &str)> = vec![
+        (eq(inv("arr"), text("q")), &["a"], "array element"),
+        (
+            Cond::In {
+                key: inv("n"),
+                values: vec![Scalar::Num(5.0)],
+                negate: true,
+            },
+            &["b", "c"],
+            "$ne includes missing",
+        ),
+        (
+            Cond::Cmp {
+                key: inv("n"),
+                op: CmpOp::Gt,
+                value: Scalar::Num(5.0),
+            },
+            &["b"],
+            "",
+        ),
+        (eq(inv("s"), text(&long)), &["c"], "long strings"),
+        (
+            Cond::Cmp {
+                key: inv("s"),
+                op: CmpOp::Lt,
+                value: text(&long),
+            },
+            &["a", "b"],
+            "string order",
+        ),
+        (exists(inv("e")), &["b"], "empty array exists"),
+        (
+            Cond::In {
+                key: Key::DeviceId,
+                values: vec![text("b"), text("c")],
+                negate: false,
+            },
+            &["b", "c"],
+            "",
+        ),
+        (Cond::Text(vec!["y".into()]), &["b"], "text"),
+    ];
+    for (cond, want, why) in cases {
+        assert_eq!(ids_where(&store, cond).await, want, "{why}");
+    }
 }
 
 async fn search_ids_lists_every_match_in_creation_order(backend: Backend) {
@@ -304,16 +291,7 @@ async fn search_ids_lists_every_match_in_creation_order(backend: Backend) {
     let t = tenant("");
     // The whole matching set, ids only, in creation order, per tenant.
     assert_eq!(
-        store
-            .search_ids(
-                &t,
-                &[Cond::Exists {
-                    key: attr("inventory", "s"),
-                    exists: true
-                }]
-            )
-            .await
-            .unwrap(),
+        store.search_ids(&t, &[exists(inv("s"))]).await.unwrap(),
         devs(&["a", "b", "c"]),
         "search_ids"
     );
@@ -333,28 +311,10 @@ async fn search_ids_lists_every_match_in_creation_order(backend: Backend) {
 async fn sorts_missing_first_ascending(backend: Backend) {
     let (store, _db) = seeded(backend).await;
     // Sorting: missing first ascending, last descending; numbers by value.
-    let by_n = |desc| {
-        vec![SortKey {
-            key: attr("inventory", "n"),
-            desc,
-        }]
-    };
+    assert_eq!(sorted(&store, inv("n"), false).await, vec!["c", "a", "b"]);
+    assert_eq!(sorted(&store, inv("n"), true).await, vec!["b", "a", "c"]);
     assert_eq!(
-        ids(&store, vec![], by_n(false)).await.0,
-        vec!["c", "a", "b"]
-    );
-    assert_eq!(ids(&store, vec![], by_n(true)).await.0, vec!["b", "a", "c"]);
-    assert_eq!(
-        ids(
-            &store,
-            vec![],
-            vec![SortKey {
-                key: Key::DeviceId,
-                desc: true
-            }]
-        )
-        .await
-        .0,
+        sorted(&store, Key::DeviceId, true).await,
         vec!["c", "b", "a"]
     );
 }
@@ -380,13 +340,7 @@ async fn groups_change_in_bulk(backend: Backend) {
         Some("g1")
     );
     assert_eq!(
-        ids(
-            &store,
-            vec![eq(attr("system", "group"), Scalar::Str("g1".into()))],
-            vec![]
-        )
-        .await
-        .0,
+        ids_where(&store, eq(attr("system", "group"), text("g1"))).await,
         vec!["a", "b"]
     );
     assert_eq!(store.list_groups(&t, None).await.unwrap(), vec!["g1"]);
@@ -411,16 +365,7 @@ async fn groups_change_in_bulk(backend: Backend) {
     assert_eq!(store.unset_group(&t, None, "g1").await.unwrap(), 1);
     assert!(store.list_groups(&t, None).await.unwrap().is_empty());
     assert_eq!(
-        ids(
-            &store,
-            vec![Cond::Exists {
-                key: attr("system", "group"),
-                exists: true
-            }],
-            vec![]
-        )
-        .await
-        .1,
+        count_where(&store, exists(attr("system", "group"))).await,
         0
     );
 }
@@ -465,16 +410,7 @@ async fn delete_removes_index_rows(backend: Backend) {
             .is_some(),
         "tenant kept"
     );
-    assert_eq!(
-        ids(
-            &store,
-            vec![eq(attr("inventory", "arr"), Scalar::Str("q".into()))],
-            vec![]
-        )
-        .await
-        .1,
-        0
-    );
+    assert_eq!(count_where(&store, eq(inv("arr"), text("q"))).await, 0);
 }
 
 /// Times are stored as fixed-width text (existing databases hold it), read back exactly,
@@ -519,25 +455,14 @@ async fn times_keep_their_stored_text(backend: Backend) {
     let created_after = Cond::Cmp {
         key: attr("system", "created_ts"),
         op: CmpOp::Gt,
-        value: Scalar::Str("2023-11-14T22:13:20.119Z".into()),
+        value: text("2023-11-14T22:13:20.119Z"),
     };
-    assert_eq!(
-        ids(&store, vec![created_after], vec![]).await.0,
-        vec!["new"]
+    assert_eq!(ids_where(&store, created_after).await, vec!["new"]);
+    let updated = eq(
+        attr("system", "updated_ts"),
+        text("2023-11-14T22:13:21.005Z"),
     );
-    assert_eq!(
-        ids(
-            &store,
-            vec![eq(
-                attr("system", "updated_ts"),
-                Scalar::Str("2023-11-14T22:13:21.005Z".into())
-            )],
-            vec![]
-        )
-        .await
-        .0,
-        vec!["new"]
-    );
+    assert_eq!(ids_where(&store, updated).await, vec!["new"]);
 }
 
 /// A stored document or time the domain cannot read is a store error naming the device.

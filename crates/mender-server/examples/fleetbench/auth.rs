@@ -133,19 +133,13 @@ async fn accept_devices(
     for_each(pending.len(), c.concurrency, |i| {
         let (id, aid) = &pending[i];
         async move {
-            let a = m
-                .call(
-                    Method::PUT,
-                    &format!("{DEVAUTH}/{id}/auth/{aid}/status"),
-                    Some(&json!({"status": "accepted"})),
-                )
-                .await?;
-            ensure!(
-                a.status == StatusCode::NO_CONTENT,
-                "accept answered {}: {}",
-                a.status,
-                a.text
-            );
+            m.call(
+                Method::PUT,
+                &format!("{DEVAUTH}/{id}/auth/{aid}/status"),
+                Some(&json!({"status": "accepted"})),
+            )
+            .await?
+            .expect(StatusCode::NO_CONTENT, "accept")?;
             Ok(())
         }
     })
@@ -165,15 +159,13 @@ async fn accept_devices(
 async fn pending_auth_sets(m: &Mgmt, prefix: &str, want: usize) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for page in 1..=1000 {
-        let a = m
-            .call(
-                Method::GET,
+        let list = m
+            .get_ok(
                 &format!("{DEVAUTH}?status=pending&per_page=500&page={page}"),
-                None,
+                "list",
             )
-            .await?;
-        ensure!(a.status == StatusCode::OK, "list answered {}", a.status);
-        let list = a.json();
+            .await?
+            .json();
         let devices = list.as_array().context("device list is not an array")?;
         for d in devices {
             let ours = d["identity_data"]["mac"]

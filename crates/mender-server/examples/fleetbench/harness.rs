@@ -51,6 +51,18 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    /// This answer if its status is `want`; otherwise an error naming `what`, the status and
+    /// the body.
+    pub(crate) fn expect(self, want: StatusCode, what: &str) -> Result<Self> {
+        ensure!(
+            self.status == want,
+            "{what} answered {}: {}",
+            self.status,
+            self.text
+        );
+        Ok(self)
+    }
+
     pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
@@ -100,6 +112,13 @@ impl Mgmt {
             req = req.json(b);
         }
         answer(req).await
+    }
+
+    /// GET `path`, expecting 200.
+    pub(crate) async fn get_ok(&self, path: &str, what: &str) -> Result<Answer> {
+        self.call(Method::GET, path, None)
+            .await?
+            .expect(StatusCode::OK, what)
     }
 }
 
@@ -367,17 +386,11 @@ pub(crate) async fn accepted_in_inventory(
     let mut last = 0;
     while t.elapsed() < max_wait {
         let a = m
-            .call(
-                Method::GET,
+            .get_ok(
                 "/api/management/v1/inventory/devices?identity/status=accepted&per_page=1",
-                None,
+                "inventory list",
             )
             .await?;
-        ensure!(
-            a.status == StatusCode::OK,
-            "inventory list answered {}",
-            a.status
-        );
         last = a
             .headers
             .get("x-total-count")

@@ -52,20 +52,15 @@ pub(crate) async fn next_bench(a: NextArgs) -> Result<()> {
         secs_since(t)
     );
     let t = Instant::now();
-    let dep = m
+    let dep_id = m
         .call(
             Method::POST,
             "/api/management/v1/deployments/deployments",
             Some(&json!({"name": "fleetbench", "artifact_name": a.artifact_name, "all_devices": true})),
         )
-        .await?;
-    ensure!(
-        dep.status == StatusCode::CREATED,
-        "create deployment answered {}: {}",
-        dep.status,
-        dep.text
-    );
-    let dep_id = dep.location_id()?;
+        .await?
+        .expect(StatusCode::CREATED, "create deployment")?
+        .location_id()?;
     let created = secs_since(t);
     let shown = m
         .call(
@@ -143,13 +138,9 @@ async fn seed_real_devices(m: &Mgmt, http: &reqwest::Client, a: &NextArgs) -> Re
     for_each(a.real, c.concurrency, |i| {
         let body = json!({"identity_data": ids[i], "pubkey": keys[i].public_pem()});
         async move {
-            let r = m.call(Method::POST, DEVAUTH, Some(&body)).await?;
-            ensure!(
-                r.status == StatusCode::CREATED,
-                "preauthorize answered {}: {}",
-                r.status,
-                r.text
-            );
+            m.call(Method::POST, DEVAUTH, Some(&body))
+                .await?
+                .expect(StatusCode::CREATED, "preauthorize")?;
             Ok(())
         }
     })
@@ -168,13 +159,8 @@ async fn seed_real_devices(m: &Mgmt, http: &reqwest::Client, a: &NextArgs) -> Re
                     .body(s.body),
             )
             .await?;
-            ensure!(
-                r.status == StatusCode::OK,
-                "auth of a preauthorized device answered {}: {}",
-                r.status,
-                r.text
-            );
-            Ok(r.text)
+            Ok(r.expect(StatusCode::OK, "auth of a preauthorized device")?
+                .text)
         }
     })
     .await?;
@@ -204,13 +190,9 @@ async fn seed_inventory_devices(http: &reqwest::Client, a: &NextArgs) -> Result<
         });
         let url = &url;
         async move {
-            let r = answer(http.post(url).json(&body)).await?;
-            ensure!(
-                r.status == StatusCode::CREATED,
-                "inventory add answered {}: {}",
-                r.status,
-                r.text
-            );
+            answer(http.post(url).json(&body))
+                .await?
+                .expect(StatusCode::CREATED, "inventory add")?;
             Ok(())
         }
     })
@@ -268,20 +250,13 @@ async fn list_page_times(m: &Mgmt, total: usize) -> Result<()> {
     let mut out = Vec::new();
     for page in [1, total.div_ceil(500)] {
         let t = Instant::now();
-        let a = m
-            .call(
-                Method::GET,
-                &format!(
-                    "/api/management/v1/inventory/devices?identity/status=accepted&per_page=500&page={page}"
-                ),
-                None,
-            )
-            .await?;
-        ensure!(
-            a.status == StatusCode::OK,
-            "inventory list answered {}",
-            a.status
-        );
+        m.get_ok(
+            &format!(
+                "/api/management/v1/inventory/devices?identity/status=accepted&per_page=500&page={page}"
+            ),
+            "inventory list",
+        )
+        .await?;
         out.push(format!(
             "page {page}: {:.0} ms",
             t.elapsed().as_secs_f64() * 1e3
@@ -307,7 +282,7 @@ async fn upload_artifact(m: &Mgmt, a: &NextArgs) -> Result<String> {
     .into_bytes();
     body.extend_from_slice(&file);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let r = answer(
+    answer(
         m.http
             .post(format!("{}/api/management/v1/deployments/artifacts", m.url))
             .bearer_auth(&m.token)
@@ -317,14 +292,9 @@ async fn upload_artifact(m: &Mgmt, a: &NextArgs) -> Result<String> {
             )
             .body(body),
     )
-    .await?;
-    ensure!(
-        r.status == StatusCode::CREATED,
-        "upload answered {}: {}",
-        r.status,
-        r.text
-    );
-    r.location_id()
+    .await?
+    .expect(StatusCode::CREATED, "upload")?
+    .location_id()
 }
 
 #[cfg(test)]

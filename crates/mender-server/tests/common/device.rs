@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use super::ServerProcess;
+
 /// A running mender-client daemon.
 pub struct MenderClient {
     pub child: Child,
@@ -21,6 +23,21 @@ pub struct DeviceSetup<'a> {
     pub artifact_name: &'a str,
     /// Extra `key=value` lines printed by an inventory script.
     pub inventory: &'a [(&'a str, &'a str)],
+    /// The public key artifact signatures are verified with, when given.
+    pub verify_key: Option<&'a Path>,
+}
+
+impl Default for DeviceSetup<'_> {
+    /// A `test-device` running `release-1`.
+    fn default() -> Self {
+        DeviceSetup {
+            mac: "02:00:00:00:00:01",
+            device_type: "test-device",
+            artifact_name: "release-1",
+            inventory: &[],
+            verify_key: None,
+        }
+    }
 }
 
 fn write_exec(path: &Path, body: &str) {
@@ -30,23 +47,14 @@ fn write_exec(path: &Path, body: &str) {
 }
 
 impl MenderClient {
-    /// Starts `mender daemon` talking to `server_url`, trusting `cert`.
-    pub fn start(root: &Path, server_url: &str, cert: &Path, setup: &DeviceSetup<'_>) -> Self {
-        Self::start_with(root, server_url, cert, setup, None)
-    }
-
-    /// Like [`Self::start`], verifying artifact signatures with `verify_key` when given.
-    pub fn start_with(
-        root: &Path,
-        server_url: &str,
-        cert: &Path,
-        setup: &DeviceSetup<'_>,
-        verify_key: Option<&Path>,
-    ) -> Self {
+    /// Starts `mender daemon` talking to `server`, trusting its certificate.
+    pub fn start(root: &Path, server: &ServerProcess, setup: &DeviceSetup<'_>) -> Self {
         assert!(
             Path::new("/usr/bin/mender").exists(),
             "mender-client is not installed: run the test command from README.md (it installs it)"
         );
+        let server_url = &server.url;
+        let cert = server.cert.as_ref().expect("the server's certificate");
         let etc = root.join("etc-mender");
         let identity = root.join("identity");
         let inventory = root.join("inventory");
@@ -76,7 +84,7 @@ impl MenderClient {
             "DBus": {"Enabled": false},
             "SkipVerify": false
         });
-        if let Some(k) = verify_key {
+        if let Some(k) = setup.verify_key {
             conf["ArtifactVerifyKey"] = serde_json::json!(k);
         }
         std::fs::write(

@@ -1,5 +1,6 @@
 //! Runs the real `mender-server` binary for end-to-end tests: a fresh data directory, free
-//! ports, and the addresses the server reports in its `--ready-file`.
+//! ports, and the addresses the server reports in its `--ready-file`; and the real mender-cli
+//! against it.
 
 #![allow(dead_code)]
 
@@ -11,6 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// The admin user the tests create.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
 
 /// The binary under test.
 pub fn bin() -> &'static str {
@@ -143,4 +149,56 @@ pub fn create_user(data_dir: &Path, email: &str, password: &str) -> std::process
         cmd.env(k, v);
     }
     cmd.output().expect("run user create")
+}
+
+/// The real mender-cli (Debian package) talking to one server: a home of its own (where it
+/// keeps its token) and that server's certificate as the only trusted one.
+pub struct MenderCli {
+    home: PathBuf,
+    cert: PathBuf,
+    url: String,
+}
+
+impl MenderCli {
+    const PATH: &str = "/usr/bin/mender-cli";
+
+    /// mender-cli for `server`, with its home at `home` (created).
+    pub fn new(home: &Path, server: &ServerProcess) -> Self {
+        assert!(
+            Path::new(Self::PATH).exists(),
+            "mender-cli is not installed: run the test command from README.md (it installs it)"
+        );
+        std::fs::create_dir_all(home).expect("mender-cli home");
+        MenderCli {
+            home: home.to_owned(),
+            cert: server.cert.clone().expect("the server's certificate"),
+            url: server.url.clone(),
+        }
+    }
+
+    /// `mender-cli --server <url> <args>`, ready to run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(Self::PATH);
+        cmd.current_dir(&self.home)
+            .env("HOME", &self.home)
+            .env("XDG_CACHE_HOME", self.home.join(".cache"))
+            .env("SSL_CERT_FILE", &self.cert)
+            .arg("--server")
+            .arg(&self.url)
+            .args(args);
+        cmd
+    }
+
+    /// `mender-cli login`; what it did is for the caller to check.
+    pub fn login(&self, email: &str, password: &str) -> std::process::Output {
+        self.command(&["login", "--username", email, "--password", password])
+            .output()
+            .expect("run mender-cli")
+    }
+
+    /// The token the last successful login saved.
+    pub fn saved_token(&self) -> String {
+        std::fs::read_to_string(self.home.join(".cache/mender/authtoken"))
+            .expect("mender-cli saved its token")
+    }
 }

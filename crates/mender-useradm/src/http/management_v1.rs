@@ -44,11 +44,11 @@ pub fn management(svc: Arc<Service>) -> Router {
         )
         .route(
             &format!("{BASE}/settings"),
-            get(get_settings).post(save_settings),
+            get(get_settings::<false>).post(save_settings::<false>),
         )
         .route(
             &format!("{BASE}/settings/me"),
-            get(get_my_settings).post(save_my_settings),
+            get(get_settings::<true>).post(save_settings::<true>),
         )
         .route(
             &format!("{BASE}/settings/tokens"),
@@ -61,6 +61,11 @@ pub fn management(svc: Arc<Service>) -> Router {
         .route(&format!("{BASE}/plans"), get(plans))
         .route(&format!("{BASE}/plan_binding"), get(plan_binding))
         .with_state(svc)
+}
+
+/// The caller's tenant.
+fn tenant_of(id: &Identity) -> TenantId {
+    TenantId::from(id.tenant.as_str())
 }
 
 /// `email:password` from `Authorization: Basic`.
@@ -143,8 +148,7 @@ pub(crate) fn user_filter(q: &QueryPairs) -> Result<UserFilter, ApiError> {
 
 async fn list_users(State(svc): Svc, id: Identity, q: QueryPairs) -> Result<Response, ApiError> {
     let filter = user_filter(&q)?;
-    let tenant = TenantId::from(id.tenant.as_str());
-    Ok(Json(svc.app().list_users(&tenant, &filter).await?).into_response())
+    Ok(Json(svc.app().list_users(&tenant_of(&id), &filter).await?).into_response())
 }
 
 async fn create_user(
@@ -152,8 +156,7 @@ async fn create_user(
     id: Identity,
     Json(new): Json<UserNew>,
 ) -> Result<Response, ApiError> {
-    let tenant = TenantId::from(id.tenant.as_str());
-    let user = svc.app().create_user(&tenant, new).await?;
+    let user = svc.app().create_user(&tenant_of(&id), new).await?;
     let location =
         HeaderValue::from_str(&format!("users/{}", user.id)).map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
@@ -182,19 +185,18 @@ async fn delete_user(
     caller: Identity,
     Path(id): Path<UserId>,
 ) -> Result<StatusCode, ApiError> {
-    let tenant = TenantId::from(caller.tenant.as_str());
-    svc.app().delete_user(&tenant, &id).await?;
+    svc.app().delete_user(&tenant_of(&caller), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The tenant of the caller and, for `me`, the caller: whose settings are meant.
 fn settings_owner(id: &Identity, me: bool) -> (TenantId, Option<UserId>) {
-    let tenant = TenantId::from(id.tenant.as_str());
-    (tenant, me.then(|| UserId::from(id.subject.as_str())))
+    (tenant_of(id), me.then(|| UserId::from(id.subject.as_str())))
 }
 
-async fn settings_response(svc: &Service, id: &Identity, me: bool) -> Result<Response, ApiError> {
-    let (tenant, user) = settings_owner(id, me);
+/// `GET` of the global settings, or with `ME` of the caller's own (`/settings/me`).
+async fn get_settings<const ME: bool>(State(svc): Svc, id: Identity) -> Result<Response, ApiError> {
+    let (tenant, user) = settings_owner(&id, ME);
     let (values, etag) = svc.app().get_settings(&tenant, user.as_ref()).await?;
     let mut resp = Json(values).into_response();
     if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
@@ -203,10 +205,10 @@ async fn settings_response(svc: &Service, id: &Identity, me: bool) -> Result<Res
     Ok(resp)
 }
 
-async fn save(
-    svc: &Service,
-    id: &Identity,
-    me: bool,
+/// `POST` of the global settings, or with `ME` of the caller's own (`/settings/me`).
+async fn save_settings<const ME: bool>(
+    State(svc): Svc,
+    id: Identity,
     req: Request,
 ) -> Result<StatusCode, ApiError> {
     // Accept the tag as sent back from `ETag`, quoted or not.
@@ -217,35 +219,11 @@ async fn save(
         .map(|v| v.trim().trim_matches('"').to_owned())
         .filter(|v| !v.is_empty());
     let values: Value = json_body(req, Some("cannot parse request body as json")).await?;
-    let (tenant, user) = settings_owner(id, me);
+    let (tenant, user) = settings_owner(&id, ME);
     svc.app()
         .save_settings(&tenant, user.as_ref(), values, if_match.as_deref())
         .await?;
     Ok(StatusCode::CREATED)
-}
-
-async fn get_settings(State(svc): Svc, id: Identity) -> Result<Response, ApiError> {
-    settings_response(&svc, &id, false).await
-}
-
-async fn get_my_settings(State(svc): Svc, id: Identity) -> Result<Response, ApiError> {
-    settings_response(&svc, &id, true).await
-}
-
-async fn save_settings(
-    State(svc): Svc,
-    id: Identity,
-    req: Request,
-) -> Result<StatusCode, ApiError> {
-    save(&svc, &id, false, req).await
-}
-
-async fn save_my_settings(
-    State(svc): Svc,
-    id: Identity,
-    req: Request,
-) -> Result<StatusCode, ApiError> {
-    save(&svc, &id, true, req).await
 }
 
 async fn issue_token(State(svc): Svc, id: Identity, req: Request) -> Result<Response, ApiError> {

@@ -208,14 +208,13 @@ pub trait UseradmStore: Send + Sync {
         tenant: &TenantId,
         user: Option<&UserId>,
     ) -> Result<Option<SettingsRecord>, StoreError>;
-    /// Replaces settings with `values` under a new `etag`. With `if_match`, an existing
+    /// Replaces settings with `new` (the values under a new tag). With `if_match`, an existing
     /// version with another tag is left alone (`ETagMismatch`); missing settings are created.
     async fn save_settings(
         &self,
         tenant: &TenantId,
         user: Option<&UserId>,
-        values: &serde_json::Value,
-        etag: &str,
+        new: &SettingsRecord,
         if_match: Option<&str>,
     ) -> Result<(), StoreError>;
 }

@@ -9,18 +9,9 @@ use super::{
     UseradmStore,
 };
 
-/// The useradm store on a database migrated with [`crate::SCHEMA`].
+/// The useradm store on either backend (a database opened with [`crate::SCHEMA`]).
 #[derive(Debug, Clone)]
-pub struct SqlStore {
-    db: Db,
-}
-
-impl SqlStore {
-    /// A store over a migrated database.
-    pub fn new(db: Db) -> Self {
-        Self { db }
-    }
-}
+pub struct SqlStore(pub Db);
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -104,15 +95,54 @@ async fn count_personal_tokens<'c>(
         .await
 }
 
+/// Deletes all tokens of a user; the number deleted.
+async fn delete_tokens_of<'c>(
+    on: impl Into<Conn<'c>>,
+    tenant: &TenantId,
+    user: &UserId,
+) -> Result<u64, mender_db::Error> {
+    query("DELETE FROM tokens WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant)
+        .bind(user)
+        .execute(on)
+        .await
+}
+
+impl SqlStore {
+    /// A statement selecting the [`UserRow`]s of `tenant`, for the caller to narrow down.
+    fn select_users<'q>(&self, tenant: &'q TenantId) -> QueryBuilder<'q> {
+        let mut q = QueryBuilder::new(
+            self.0.dialect(),
+            "SELECT id, tenant_id, email, password_hash, created_at, updated_at, login_at \
+             FROM users WHERE tenant_id = ",
+        );
+        q.push_bind(tenant);
+        q
+    }
+
+    /// The user of `tenant` whose unique column (`condition`, `" AND <column> = "`) is `value`.
+    async fn user_where(
+        &self,
+        tenant: &TenantId,
+        condition: &'static str,
+        value: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let mut q = self.select_users(tenant);
+        q.push(condition).push_bind(value);
+        let row: Option<UserRow> = q.build().fetch_optional(&self.0).await?;
+        Ok(row.map(UserRecord::from))
+    }
+}
+
 #[async_trait::async_trait]
 impl UseradmStore for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        Ok(self.db.ping().await?)
+        Ok(self.0.ping().await?)
     }
 
     async fn has_users(&self) -> Result<bool, StoreError> {
         let n: i64 = query("SELECT COUNT(*) FROM (SELECT id FROM users LIMIT 1) AS one")
-            .scalar(&self.db)
+            .scalar(&self.0)
             .await?;
         Ok(n > 0)
     }
@@ -129,7 +159,7 @@ impl UseradmStore for SqlStore {
         .bind(u.created_at.unix_secs())
         .bind(u.updated_at.unix_secs())
         .bind(u.login_at.map(Timestamp::unix_secs))
-        .execute(&self.db)
+        .execute(&self.0)
         .await;
         match res {
             Ok(_) => Ok(()),
@@ -137,7 +167,7 @@ impl UseradmStore for SqlStore {
                 // Both the id and the email are unique: tell which one was taken.
                 let email_taken: i64 = query("SELECT COUNT(*) FROM users WHERE email = $1")
                     .bind(&u.email)
-                    .scalar(&self.db)
+                    .scalar(&self.0)
                     .await?;
                 Err(if email_taken > 0 {
                     StoreError::DuplicateEmail
@@ -154,15 +184,7 @@ impl UseradmStore for SqlStore {
         tenant: &TenantId,
         id: &UserId,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let row: Option<UserRow> = query(
-            "SELECT id, tenant_id, email, password_hash, created_at, updated_at, login_at \
-             FROM users WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&self.db)
-        .await?;
-        Ok(row.map(UserRecord::from))
+        self.user_where(tenant, " AND id = ", id.as_str()).await
     }
 
     async fn get_user_by_email(
@@ -170,15 +192,7 @@ impl UseradmStore for SqlStore {
         tenant: &TenantId,
         email: &str,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let row: Option<UserRow> = query(
-            "SELECT id, tenant_id, email, password_hash, created_at, updated_at, login_at \
-             FROM users WHERE tenant_id = $1 AND email = $2",
-        )
-        .bind(tenant)
-        .bind(email)
-        .fetch_optional(&self.db)
-        .await?;
-        Ok(row.map(UserRecord::from))
+        self.user_where(tenant, " AND email = ", email).await
     }
 
     async fn list_users(
@@ -186,12 +200,7 @@ impl UseradmStore for SqlStore {
         tenant: &TenantId,
         f: &UserFilter,
     ) -> Result<Vec<UserRecord>, StoreError> {
-        let mut q = QueryBuilder::new(
-            self.db.dialect(),
-            "SELECT id, tenant_id, email, password_hash, created_at, updated_at, login_at \
-             FROM users WHERE tenant_id = ",
-        );
-        q.push_bind(tenant);
+        let mut q = self.select_users(tenant);
         if let Some(ids) = &f.ids {
             if ids.is_empty() {
                 return Ok(Vec::new());
@@ -215,7 +224,7 @@ impl UseradmStore for SqlStore {
             }
         }
         q.push(" ORDER BY seq");
-        let rows: Vec<UserRow> = q.build().fetch_all(&self.db).await?;
+        let rows: Vec<UserRow> = q.build().fetch_all(&self.0).await?;
         Ok(rows.into_iter().map(UserRecord::from).collect())
     }
 
@@ -226,7 +235,7 @@ impl UseradmStore for SqlStore {
         c: &UserChanges,
         keep_token: Option<&TokenId>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let res = query(
             "UPDATE users SET email = COALESCE($3, email), \
              password_hash = COALESCE($4, password_hash), updated_at = $5 \
@@ -265,23 +274,19 @@ impl UseradmStore for SqlStore {
             .bind(tenant)
             .bind(id)
             .bind(at.unix_secs())
-            .execute(&self.db)
+            .execute(&self.0)
             .await?;
         Ok(())
     }
 
     async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let n = query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
             .bind(tenant)
             .bind(id)
             .execute(&mut tx)
             .await?;
-        query("DELETE FROM tokens WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
+        delete_tokens_of(&mut tx, tenant, id).await?;
         // The empty user id is where the global settings live.
         if !id.is_empty() {
             query("DELETE FROM settings WHERE tenant_id = $1 AND user_id = $2")
@@ -295,7 +300,7 @@ impl UseradmStore for SqlStore {
     }
 
     async fn save_session_token(&self, t: &TokenRecord, limit: u32) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         insert_token(&mut tx, t).await?;
         if limit > 0 {
             query(
@@ -315,7 +320,7 @@ impl UseradmStore for SqlStore {
 
     async fn create_personal_token(&self, t: &TokenRecord, limit: u32) -> Result<(), StoreError> {
         let limit = i64::from(limit);
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         match insert_token(&mut tx, t).await {
             Ok(_) => {
                 // Counted after the insert so that concurrent requests see each other's rows
@@ -332,7 +337,7 @@ impl UseradmStore for SqlStore {
                 // PostgreSQL refuses further statements in a failed transaction.
                 drop(tx);
                 // The limit wins over a duplicate name, as upstream checks it first.
-                let count = count_personal_tokens(&self.db, t).await?;
+                let count = count_personal_tokens(&self.0, t).await?;
                 Err(if limit > 0 && count >= limit {
                     StoreError::TooManyTokens
                 } else {
@@ -357,7 +362,7 @@ impl UseradmStore for SqlStore {
         .bind(id)
         .bind(user)
         .bind(tenant)
-        .fetch_optional(&self.db)
+        .fetch_optional(&self.0)
         .await?;
         Ok(row.map(|(name, last_used)| TokenCheck {
             name,
@@ -369,7 +374,7 @@ impl UseradmStore for SqlStore {
         query("UPDATE tokens SET last_used = $2 WHERE id = $1")
             .bind(id)
             .bind(at.unix_secs())
-            .execute(&self.db)
+            .execute(&self.0)
             .await?;
         Ok(())
     }
@@ -385,7 +390,7 @@ impl UseradmStore for SqlStore {
         )
         .bind(tenant)
         .bind(user)
-        .fetch_all(&self.db)
+        .fetch_all(&self.0)
         .await?;
         Ok(rows.into_iter().map(TokenRecord::from).collect())
     }
@@ -401,7 +406,7 @@ impl UseradmStore for SqlStore {
                 .bind(tenant)
                 .bind(user)
                 .bind(id)
-                .execute(&self.db)
+                .execute(&self.0)
                 .await?,
         )
     }
@@ -411,19 +416,13 @@ impl UseradmStore for SqlStore {
         tenant: &TenantId,
         user: &UserId,
     ) -> Result<u64, StoreError> {
-        Ok(
-            query("DELETE FROM tokens WHERE tenant_id = $1 AND user_id = $2")
-                .bind(tenant)
-                .bind(user)
-                .execute(&self.db)
-                .await?,
-        )
+        Ok(delete_tokens_of(&self.0, tenant, user).await?)
     }
 
     async fn delete_tenant_tokens(&self, tenant: &TenantId) -> Result<u64, StoreError> {
         Ok(query("DELETE FROM tokens WHERE tenant_id = $1")
             .bind(tenant)
-            .execute(&self.db)
+            .execute(&self.0)
             .await?)
     }
 
@@ -436,7 +435,7 @@ impl UseradmStore for SqlStore {
             query("SELECT value, etag FROM settings WHERE tenant_id = $1 AND user_id = $2")
                 .bind(tenant)
                 .bind(user.map_or("", UserId::as_str))
-                .fetch_optional(&self.db)
+                .fetch_optional(&self.0)
                 .await?;
         let Some((value, etag)) = row else {
             return Ok(None);
@@ -450,13 +449,12 @@ impl UseradmStore for SqlStore {
         &self,
         tenant: &TenantId,
         user: Option<&UserId>,
-        values: &serde_json::Value,
-        etag: &str,
+        s: &SettingsRecord,
         if_match: Option<&str>,
     ) -> Result<(), StoreError> {
-        let value = values.to_string();
+        let (value, etag) = (s.values.to_string(), s.etag.as_str());
         let user = user.map_or("", UserId::as_str);
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let mut update = QueryBuilder::new(tx.dialect(), "UPDATE settings SET value = ");
         update
             .push_bind(value.as_str())

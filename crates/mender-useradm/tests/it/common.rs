@@ -3,17 +3,19 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::http::{Method, header};
+use axum::http::{Method, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mender_core::clock::ManualClock;
 use mender_core::jwt::SigningKey;
 use mender_core::verify::ForwardedRequest;
-use mender_core::{ApiError, Timestamp, UserId};
+use mender_core::{ApiError, TenantId, Timestamp, UserId};
 use mender_db::testing::{Backend, TestDb};
-use mender_testkit::http::{TestClient, TestResponse};
-use mender_useradm::store::SqlStore;
+use mender_testkit::http::{TestClient, TestRequest, TestResponse};
+use mender_useradm::model::User;
+use mender_useradm::store::{SqlStore, UserRecord, UseradmStore};
 use mender_useradm::{Keys, SCHEMA, Service, UseradmConfig};
+use serde_json::Value;
 
 pub const MGMT: &str = "/api/management/v1/useradm";
 pub const INTERNAL: &str = "/api/internal/v1/useradm";
@@ -62,7 +64,7 @@ pub async fn env_with(backend: Backend, config: UseradmConfig) -> Env {
     let svc = Service::new(db.db(), clock.clone(), test_keys(), config);
     let r = svc.routers();
     Env {
-        store: SqlStore::new(db.db()),
+        store: SqlStore(db.db()),
         clock,
         open: TestClient::new(r.open),
         internal: TestClient::new(r.internal),
@@ -70,6 +72,11 @@ pub async fn env_with(backend: Backend, config: UseradmConfig) -> Env {
         svc,
         db,
     }
+}
+
+/// The management API's `path`.
+pub fn mgmt(path: &str) -> String {
+    format!("{MGMT}/{path}")
 }
 
 pub fn basic(email: &str, password: &str) -> String {
@@ -81,21 +88,28 @@ impl Env {
         self.db.backend()
     }
 
-    /// Logs in; panics unless 200.
-    pub async fn login(&self, email: &str, password: &str) -> String {
-        let r = self
-            .open
+    /// A login request with Basic credentials, to send as it is or with a body.
+    pub fn login_request(&self, email: &str, password: &str) -> TestRequest {
+        self.open
             .post(&format!("{MGMT}/auth/login"))
             .header(header::AUTHORIZATION, &basic(email, password))
-            .send()
-            .await;
-        r.assert_status(axum::http::StatusCode::OK);
+    }
+
+    /// Logs in; panics unless 200.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let r = self.login_request(email, password).send().await;
+        r.assert_status(StatusCode::OK);
         r.text()
+    }
+
+    /// Creates a user through the service.
+    pub async fn create_user(&self, email: &str, password: &str) -> User {
+        self.svc.create_user(email, password).await.unwrap()
     }
 
     /// Creates a user through the service and logs in.
     pub async fn user(&self, email: &str, password: &str) -> (UserId, String) {
-        let u = self.svc.create_user(email, password).await.unwrap();
+        let u = self.create_user(email, password).await;
         (u.id, self.login(email, password).await)
     }
 
@@ -124,9 +138,65 @@ impl Env {
             .unwrap_or_else(|e| panic!("gateway refused the token on {}: {e}", self.backend()))
     }
 
+    /// `method {MGMT}/{path}` as the holder of `token`, with `body` as JSON if there is one.
+    pub async fn call(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> TestResponse {
+        let mut req = self.as_user(token).await.request(method, &mgmt(path));
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await
+    }
+
+    /// `GET {MGMT}/{path}` as the holder of `token`.
+    pub async fn get(&self, token: &str, path: &str) -> TestResponse {
+        self.call(token, Method::GET, path, None).await
+    }
+
+    /// `POST {MGMT}/{path}` with a JSON body as the holder of `token`.
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> TestResponse {
+        self.call(token, Method::POST, path, Some(body)).await
+    }
+
+    /// `PUT {MGMT}/{path}` with a JSON body as the holder of `token`.
+    pub async fn put(&self, token: &str, path: &str, body: &Value) -> TestResponse {
+        self.call(token, Method::PUT, path, Some(body)).await
+    }
+
+    /// `DELETE {MGMT}/{path}` as the holder of `token`.
+    pub async fn delete(&self, token: &str, path: &str) -> TestResponse {
+        self.call(token, Method::DELETE, path, None).await
+    }
+
+    /// The stored user of `tenant` with `email`, which must exist.
+    pub async fn stored_user(&self, tenant: &TenantId, email: &str) -> UserRecord {
+        self.store
+            .get_user_by_email(tenant, email)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no user {email} on {}", self.backend()))
+    }
+
     /// The management router with no identity at all (what a misconfigured gateway would pass).
     pub fn management_without_identity(&self) -> &TestClient {
         &self.management
+    }
+
+    /// Asserts that the internal verify endpoint accepts `token`.
+    pub async fn assert_valid(&self, token: &str) {
+        self.verify_http(token).await.assert_status(StatusCode::OK);
+    }
+
+    /// Asserts that the internal verify endpoint refuses `token` (401); the message.
+    pub async fn assert_refused(&self, token: &str) -> String {
+        self.verify_http(token)
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED)
     }
 
     /// Calls the internal verify endpoint for a token.

@@ -154,7 +154,7 @@ async fn forged_and_broken_tokens(backend: Backend) {
     }
     // A correctly signed token with our claims still verifies.
     let good = ours.encode(Some(0), &c).unwrap();
-    assert_eq!(env.verify_http(&good).await.status, StatusCode::OK);
+    env.assert_valid(&good).await;
 }
 
 fn without(c: &serde_json::Value, k: &str) -> serde_json::Value {
@@ -265,35 +265,17 @@ async fn bad_bodies_write_nothing(backend: Backend) {
 
     // Updates that fail leave the user and the sessions alone.
     let other = env.login("me@example.com", "password1").await;
-    let before = env
-        .store
-        .get_user_by_email(&oss, "me@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let before = env.stored_user(&oss, "me@example.com").await;
     for body in [
         json!({"password": "p".repeat(100), "current_password": "password1"}),
         json!({"email": "not an email", "current_password": "password1"}),
         json!({"email": "ok@example.com", "current_password": "password1"}),
     ] {
-        let r = env
-            .as_user(&tok)
-            .await
-            .put(&format!("{users}/me"))
-            .json(&body)
-            .send()
-            .await;
+        let r = env.put(&tok, "users/me", &body).await;
         assert!(r.status.is_client_error(), "{}", r.text());
     }
-    assert_eq!(
-        env.store
-            .get_user_by_email(&oss, "me@example.com")
-            .await
-            .unwrap()
-            .unwrap(),
-        before
-    );
-    assert_eq!(env.verify_http(&other).await.status, StatusCode::OK);
+    assert_eq!(env.stored_user(&oss, "me@example.com").await, before);
+    env.assert_valid(&other).await;
 }
 
 /// `req` with a body without Content-Length, delivered in chunks.
@@ -307,10 +289,7 @@ fn chunked(req: TestRequest, bytes: Vec<u8>) -> TestRequest {
 
 async fn login_with_hostile_credentials(backend: Backend) {
     let env = env(backend).await;
-    env.svc
-        .create_user("me@example.com", "password1")
-        .await
-        .unwrap();
+    env.create_user("me@example.com", "password1").await;
     for (user, pass) in [
         ("me@example.com", "p".repeat(10 * 1024)),
         ("me@example.com", format!("password1{}", "x".repeat(80))),
@@ -318,22 +297,12 @@ async fn login_with_hostile_credentials(backend: Backend) {
         (&*"e".repeat(5000), "password1".to_owned()),
         ("me@example.com", String::new()),
     ] {
-        let r = env
-            .open
-            .post(&format!("{MGMT}/auth/login"))
-            .header(header::AUTHORIZATION, &basic(user, &pass))
-            .send()
-            .await;
+        let r = env.login_request(user, &pass).send().await;
         r.assert_error(StatusCode::UNAUTHORIZED);
     }
     // Nothing was issued by the failed logins.
     let oss = TenantId::default_tenant();
-    let me = env
-        .store
-        .get_user_by_email(&oss, "me@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let me = env.stored_user(&oss, "me@example.com").await;
     assert_eq!(me.login_at, None);
     assert_eq!(env.store.delete_user_tokens(&oss, &me.id).await.unwrap(), 0);
 }
@@ -353,42 +322,22 @@ async fn go_bcrypt_hashes_verify(backend: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let hash = env
-        .store
-        .get_user_by_email(&"t".into(), "go@example.com")
+        .stored_user(&"t".into(), "go@example.com")
         .await
-        .unwrap()
-        .unwrap()
         .password_hash;
     assert_eq!(hash.expose_str(), go_hash, "stored as given");
-    assert!(
-        env.svc
-            .app()
-            .password_matches("correcthorsebatterystaple", go_hash)
-            .await
-    );
-    assert!(
-        !env.svc
-            .app()
-            .password_matches("correcthorsebatterystaplf", go_hash)
-            .await
-    );
-    assert!(env.svc.app().password_matches("allmine", go_vector).await);
+    let matches =
+        async |password: &str, hash: &str| env.svc.app().password_matches(password, hash).await;
+    assert!(matches("correcthorsebatterystaple", go_hash).await);
+    assert!(!matches("correcthorsebatterystaplf", go_hash).await);
+    assert!(matches("allmine", go_vector).await);
     // The $2b$ and $2y$ spellings of the same hash verify too.
     for prefix in ["$2b$", "$2y$"] {
         let h = format!("{prefix}{}", &go_hash[4..]);
-        assert!(
-            env.svc
-                .app()
-                .password_matches("correcthorsebatterystaple", &h)
-                .await
-        );
+        assert!(matches("correcthorsebatterystaple", &h).await);
     }
     // New hashes are written in Go's $2a$ style with the configured cost.
-    let u = env
-        .svc
-        .create_user("new@example.com", "password1")
-        .await
-        .unwrap();
+    let u = env.create_user("new@example.com", "password1").await;
     let h = env
         .store
         .get_user(&TenantId::default_tenant(), &u.id)

@@ -26,26 +26,18 @@ mender_db::each_backend!(
     management_routes_without_identity_are_401,
 );
 
-fn login_uri() -> String {
-    format!("{MGMT}/auth/login")
+/// The claims of `token`, unverified.
+fn claims(token: &str) -> Value {
+    decode_unverified(token).unwrap().claims
 }
 
 async fn login_issues_upstream_claims(backend: Backend) {
     let env = env(backend).await;
-    let user = env
-        .svc
-        .create_user("Admin@Example.com", "correct-horse")
-        .await
-        .unwrap();
+    let user = env.create_user("Admin@Example.com", "correct-horse").await;
     assert_eq!(user.email, "admin@example.com");
     // The email is lower-cased at login too.
     let r = env
-        .open
-        .post(&login_uri())
-        .header(
-            header::AUTHORIZATION,
-            &basic("ADMIN@example.com", "correct-horse"),
-        )
+        .login_request("ADMIN@example.com", "correct-horse")
         .header(header::CONTENT_TYPE, "application/json")
         .send()
         .await;
@@ -90,45 +82,26 @@ async fn login_issues_upstream_claims(backend: Backend) {
             .get_version_num(),
         4
     );
-    assert_eq!(env.verify_http(&token).await.status, StatusCode::OK);
+    env.assert_valid(&token).await;
 
     // no_expiry drops exp.
     let r = env
-        .open
-        .post(&login_uri())
-        .header(
-            header::AUTHORIZATION,
-            &basic("admin@example.com", "correct-horse"),
-        )
+        .login_request("admin@example.com", "correct-horse")
         .header(header::CONTENT_TYPE, "application/json")
         .body(r#"{"no_expiry": true}"#)
         .send()
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(
-        decode_unverified(&r.text())
-            .unwrap()
-            .claims
-            .get("exp")
-            .is_none()
-    );
+    assert!(claims(&r.text()).get("exp").is_none());
 
     // login_ts is recorded.
-    let me = env
-        .as_user(&token)
-        .await
-        .get(&format!("{MGMT}/users/me"))
-        .send()
-        .await;
+    let me = env.get(&token, "users/me").await;
     assert!(me.json()["login_ts"].is_string());
 }
 
 async fn login_refusals(backend: Backend) {
     let env = env(backend).await;
-    env.svc
-        .create_user("a@example.com", "password1")
-        .await
-        .unwrap();
+    env.create_user("a@example.com", "password1").await;
     let malformed = "invalid or missing auth header";
     let cases: Vec<(Option<String>, &str)> = vec![
         (Some(basic("a@example.com", "wrong-pass")), "unauthorized"),
@@ -145,7 +118,7 @@ async fn login_refusals(backend: Backend) {
         (Some("Basic //79".into()), malformed),
     ];
     for (auth, message) in cases {
-        let mut req = env.open.post(&login_uri());
+        let mut req = env.open.post(&mgmt("auth/login"));
         if let Some(a) = &auth {
             req = req.header(header::AUTHORIZATION, a);
         }
@@ -161,9 +134,7 @@ async fn login_refusals(backend: Backend) {
         ("application/json", "{nope", StatusCode::BAD_REQUEST),
         ("text/plain", "hello", StatusCode::UNSUPPORTED_MEDIA_TYPE),
     ] {
-        env.open
-            .post(&login_uri())
-            .header(header::AUTHORIZATION, &basic("a@example.com", "password1"))
+        env.login_request("a@example.com", "password1")
             .header(header::CONTENT_TYPE, content_type)
             .body(body)
             .send()
@@ -178,31 +149,21 @@ async fn session_limit_and_logout(backend: Backend) {
         ..test_config()
     };
     let env = env_with(backend, config).await;
-    env.svc
-        .create_user("a@example.com", "password1")
-        .await
-        .unwrap();
+    env.create_user("a@example.com", "password1").await;
     let t1 = env.login("a@example.com", "password1").await;
     let t2 = env.login("a@example.com", "password1").await;
     let t3 = env.login("a@example.com", "password1").await;
-    assert_eq!(
-        env.verify_http(&t1)
-            .await
-            .assert_error(StatusCode::UNAUTHORIZED),
-        "unauthorized"
-    );
-    assert_eq!(env.verify_http(&t2).await.status, StatusCode::OK);
+    assert_eq!(env.assert_refused(&t1).await, "unauthorized");
+    env.assert_valid(&t2).await;
     let r = env
         .as_user(&t3)
         .await
-        .post(&format!("{MGMT}/auth/logout"))
+        .post(&mgmt("auth/logout"))
         .send()
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    env.verify_http(&t3)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED);
-    assert_eq!(env.verify_http(&t2).await.status, StatusCode::OK);
+    env.assert_refused(&t3).await;
+    env.assert_valid(&t2).await;
 }
 
 /// Creation, update and login times, and token expiry, follow the injected clock, and times
@@ -212,12 +173,7 @@ async fn times_come_from_the_clock(backend: Backend) {
     let (id, _) = env.user("me@example.com", "password1").await;
     env.clock.advance(Duration::from_secs(90));
     let tok = env.login("me@example.com", "password1").await;
-    let me = env
-        .as_user(&tok)
-        .await
-        .get(&format!("{MGMT}/users/{id}"))
-        .send()
-        .await;
+    let me = env.get(&tok, &format!("users/{id}")).await;
     assert_eq!(
         me.json(),
         json!({
@@ -229,32 +185,19 @@ async fn times_come_from_the_clock(backend: Backend) {
         })
     );
     env.clock.advance(Duration::from_secs(1));
-    env.as_user(&tok)
-        .await
-        .put(&format!("{MGMT}/users/me"))
-        .json(&json!({"email": "new@example.com", "current_password": "password1"}))
-        .send()
+    let email = json!({"email": "new@example.com", "current_password": "password1"});
+    env.put(&tok, "users/me", &email)
         .await
         .assert_status(StatusCode::NO_CONTENT);
-    let me = env
-        .as_user(&tok)
-        .await
-        .get(&format!("{MGMT}/users/me"))
-        .send()
-        .await;
+    let me = env.get(&tok, "users/me").await;
     assert_eq!(me.json()["updated_ts"], "2024-01-02T03:05:36Z");
 
     // A login token lives jwt_exp_timeout seconds on the service's clock; it was issued a
     // second ago.
     env.clock.advance(Duration::from_secs(604_800 - 2));
-    assert_eq!(env.verify_http(&tok).await.status, StatusCode::OK);
+    env.assert_valid(&tok).await;
     env.clock.advance(Duration::from_secs(1));
-    assert_eq!(
-        env.verify_http(&tok)
-            .await
-            .assert_error(StatusCode::UNAUTHORIZED),
-        "invalid jwt"
-    );
+    assert_eq!(env.assert_refused(&tok).await, "invalid jwt");
 }
 
 async fn users_create_list_get_delete(backend: Backend) {
@@ -268,13 +211,8 @@ async fn users_create_list_get_delete(backend: Backend) {
 
 /// Creates bob through the API; his id is the last segment of `Location`.
 async fn create_bob(env: &Env, tok: &str) -> String {
-    let r = env
-        .as_user(tok)
-        .await
-        .post(&format!("{MGMT}/users"))
-        .json(&json!({"email": "Bob@Example.com", "password": "bobsecret"}))
-        .send()
-        .await;
+    let bob = json!({"email": "Bob@Example.com", "password": "bobsecret"});
+    let r = env.post(tok, "users", &bob).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let loc = r.header(header::LOCATION).unwrap().to_owned();
     assert!(r.body.is_empty());
@@ -305,53 +243,42 @@ async fn refuse_bad_new_users(env: &Env, tok: &str) {
         ),
     ];
     for (body, status, message) in cases {
-        let r = env
-            .as_user(tok)
-            .await
-            .post(&format!("{MGMT}/users"))
-            .json(&body)
-            .send()
-            .await;
+        let r = env.post(tok, "users", &body).await;
         assert_eq!(r.assert_error(status), message, "{body}");
     }
 }
 
 async fn list_and_filter_users(env: &Env, tok: &str, bob_id: &str) {
-    let get = async |uri: String| env.as_user(tok).await.get(&uri).send().await;
-    let list = get(format!("{MGMT}/users")).await;
+    let list = env.get(tok, "users").await;
     assert_eq!(list.status, StatusCode::OK);
     let users = list.json();
     assert_eq!(users.as_array().unwrap().len(), 2);
     assert!(users[0].get("password").is_none() && users[0]["created_ts"].is_string());
-    let r = get(format!(
-        "{MGMT}/users?email=BOB@example.com&id={bob_id}&id=other"
-    ))
-    .await;
+    let by_email_and_id = format!("users?email=BOB@example.com&id={bob_id}&id=other");
+    let r = env.get(tok, &by_email_and_id).await;
     assert_eq!(r.json().as_array().unwrap().len(), 1);
     assert_eq!(r.json()[0]["id"], json!(bob_id));
-    let r = get(format!("{MGMT}/users?created_after=4102444800")).await;
+    let r = env.get(tok, "users?created_after=4102444800").await;
     assert_eq!(r.json(), json!([]));
-    get(format!("{MGMT}/users?created_before=x"))
+    env.get(tok, "users?created_before=x")
         .await
         .assert_error(StatusCode::BAD_REQUEST);
 }
 
 async fn get_and_delete_users(env: &Env, tok: &str, admin_id: &UserId, bob_id: &str) {
-    let user = |id: &str| format!("{MGMT}/users/{id}");
-    let r = env.as_user(tok).await.get(&user(bob_id)).send().await;
+    let bob = format!("users/{bob_id}");
+    let r = env.get(tok, &bob).await;
     assert_eq!(r.json()["email"], "bob@example.com");
-    let r = env.as_user(tok).await.get(&user("me")).send().await;
+    let r = env.get(tok, "users/me").await;
     assert_eq!(r.json()["id"], json!(admin_id));
-    let r = env.as_user(tok).await.get(&user("unknown")).send().await;
+    let r = env.get(tok, "users/unknown").await;
     assert_eq!(r.assert_error(StatusCode::NOT_FOUND), "user not found");
 
     let bob_tok = env.login("bob@example.com", "bobsecret").await;
-    let r = env.as_user(tok).await.delete(&user(bob_id)).send().await;
+    let r = env.delete(tok, &bob).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    env.verify_http(&bob_tok)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED);
-    let r = env.as_user(tok).await.delete(&user(bob_id)).send().await;
+    env.assert_refused(&bob_tok).await;
+    let r = env.delete(tok, &bob).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "deleting again is fine");
 }
 
@@ -360,14 +287,7 @@ async fn update_users_and_passwords(backend: Backend) {
     let (_, tok) = env.user("me@example.com", "password1").await;
     let other_session = env.login("me@example.com", "password1").await;
     let (bob_id, bob_tok) = env.user("bob@example.com", "bobsecret").await;
-    let put = async |who: &str, body: Value| {
-        env.as_user(&tok)
-            .await
-            .put(&format!("{MGMT}/users/{who}"))
-            .json(&body)
-            .send()
-            .await
-    };
+    let put = async |who: &str, body: Value| env.put(&tok, &format!("users/{who}"), &body).await;
 
     let bob = bob_id.as_str();
     let refusals = [
@@ -420,19 +340,15 @@ async fn update_users_and_passwords(backend: Backend) {
     )
     .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
-    assert_eq!(env.verify_http(&tok).await.status, StatusCode::OK);
-    env.verify_http(&other_session)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED);
+    env.assert_valid(&tok).await;
+    env.assert_refused(&other_session).await;
     env.login("me@example.com", "newpassword").await;
 
     // An admin may change another user's email (no current password needed); the
     // user's tokens go.
     let r = put(bob, json!({"email": "Robert@Example.com"})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    env.verify_http(&bob_tok)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED);
+    env.assert_refused(&bob_tok).await;
     env.login("robert@example.com", "bobsecret").await;
 }
 
@@ -440,45 +356,30 @@ async fn settings_and_etags(backend: Backend) {
     let env = env(backend).await;
     let (_, tok) = env.user("me@example.com", "password1").await;
     for path in ["settings", "settings/me"] {
-        let uri = format!("{MGMT}/{path}");
-        let get = async || env.as_user(&tok).await.get(&uri).send().await;
+        let get = async || env.get(&tok, path).await;
+        let post_if_match = async |tag: &str, body: Value| {
+            let req = env.as_user(&tok).await.post(&mgmt(path));
+            req.header(header::IF_MATCH, tag).json(&body).send().await
+        };
         let r = get().await;
         assert_eq!((r.status, r.json()), (StatusCode::OK, json!({})));
         assert!(r.headers.get(header::ETAG).is_none());
 
         let r = env
-            .as_user(&tok)
-            .await
-            .post(&uri)
-            .json(&json!({"theme": "dark", "n": [1, 2]}))
-            .send()
+            .post(&tok, path, &json!({"theme": "dark", "n": [1, 2]}))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         let r = get().await;
         assert_eq!(r.json(), json!({"theme": "dark", "n": [1, 2]}));
         let etag = r.header(header::ETAG).unwrap().to_owned();
 
-        let r = env
-            .as_user(&tok)
-            .await
-            .post(&uri)
-            .header(header::IF_MATCH, "not-the-tag")
-            .json(&json!({"theme": "light"}))
-            .send()
-            .await;
+        let r = post_if_match("not-the-tag", json!({"theme": "light"})).await;
         assert_eq!(
             r.assert_error(StatusCode::PRECONDITION_FAILED),
             "ETag doesn't match"
         );
 
-        let r = env
-            .as_user(&tok)
-            .await
-            .post(&uri)
-            .header(header::IF_MATCH, &etag)
-            .json(&json!({"theme": "light"}))
-            .send()
-            .await;
+        let r = post_if_match(&etag, json!({"theme": "light"})).await;
         assert_eq!(r.status, StatusCode::CREATED);
         let r = get().await;
         assert_eq!(r.json(), json!({"theme": "light"}));
@@ -492,8 +393,10 @@ async fn settings_and_etags(backend: Backend) {
             (json!({"k".repeat(129): 1}), None),
         ];
         for (body, message) in refusals {
-            let r = env.as_user(&tok).await.post(&uri).json(&body).send().await;
-            let got = r.assert_error(StatusCode::BAD_REQUEST);
+            let got = env
+                .post(&tok, path, &body)
+                .await
+                .assert_error(StatusCode::BAD_REQUEST);
             if let Some(m) = message {
                 assert_eq!(got, m);
             }
@@ -511,35 +414,21 @@ async fn personal_access_tokens(backend: Backend) {
     let (pat, jti) = issue_and_use_token(&env, &uid, &tok).await;
     refuse_bad_token_requests(&env, &tok).await;
 
-    let uri = format!("{MGMT}/settings/tokens");
-    let r = env
-        .as_user(&tok)
-        .await
-        .delete(&format!("{uri}/{jti}"))
-        .send()
-        .await;
+    let r = env.delete(&tok, &format!("settings/tokens/{jti}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    env.verify_http(&pat)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED);
-    let r = env.as_user(&tok).await.get(&uri).send().await;
+    env.assert_refused(&pat).await;
+    let r = env.get(&tok, "settings/tokens").await;
     assert_eq!(r.json().as_array().unwrap().len(), 1);
 }
 
 /// Issues the token "ci" and uses it to list the tokens; returns the token and its id.
 async fn issue_and_use_token(env: &Env, uid: &UserId, tok: &str) -> (String, String) {
-    let uri = format!("{MGMT}/settings/tokens");
-    let r = env
-        .as_user(tok)
-        .await
-        .post(&uri)
-        .json(&json!({"name": "ci", "expires_in": 3600}))
-        .send()
-        .await;
+    let ci = json!({"name": "ci", "expires_in": 3600});
+    let r = env.post(tok, "settings/tokens", &ci).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.headers[header::CONTENT_TYPE], "application/jwt");
     let pat = r.text();
-    let c = decode_unverified(&pat).unwrap().claims;
+    let c = claims(&pat);
     assert_eq!(c["sub"], json!(uid));
     assert_eq!(
         c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
@@ -548,7 +437,7 @@ async fn issue_and_use_token(env: &Env, uid: &UserId, tok: &str) -> (String, Str
     assert_eq!(c["scp"], "mender.*");
 
     // Usable as a bearer token; the first use records last_used.
-    let r = env.as_user(&pat).await.get(&uri).send().await;
+    let r = env.get(&pat, "settings/tokens").await;
     assert_eq!(r.status, StatusCode::OK);
     let list = r.json();
     assert_eq!(list.as_array().unwrap().len(), 1);
@@ -568,8 +457,7 @@ async fn issue_and_use_token(env: &Env, uid: &UserId, tok: &str) -> (String, Str
 }
 
 async fn refuse_bad_token_requests(env: &Env, tok: &str) {
-    let uri = format!("{MGMT}/settings/tokens");
-    let post = async |body: Value| env.as_user(tok).await.post(&uri).json(&body).send().await;
+    let post = async |body: Value| env.post(tok, "settings/tokens", &body).await;
     assert_eq!(
         post(json!({"name": "ci"}))
             .await
@@ -578,13 +466,7 @@ async fn refuse_bad_token_requests(env: &Env, tok: &str) {
     );
     let r = post(json!({"name": "forever", "expires_in": 0})).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(
-        decode_unverified(&r.text())
-            .unwrap()
-            .claims
-            .get("exp")
-            .is_none()
-    );
+    assert!(claims(&r.text()).get("exp").is_none());
     let refusals = [
         (
             json!({"name": "third"}),
@@ -625,17 +507,12 @@ async fn refuse_bad_token_requests(env: &Env, tok: &str) {
 async fn personal_token_last_use_is_recorded_rarely(backend: Backend) {
     let env = env(backend).await;
     let (_, tok) = env.user("me@example.com", "password1").await;
-    let uri = format!("{MGMT}/settings/tokens");
     let pat = env
-        .as_user(&tok)
-        .await
-        .post(&uri)
-        .json(&json!({"name": "ci"}))
-        .send()
+        .post(&tok, "settings/tokens", &json!({"name": "ci"}))
         .await
         .text();
     let last_used = async || {
-        let list = env.as_user(&tok).await.get(&uri).send().await.json();
+        let list = env.get(&tok, "settings/tokens").await.json();
         list[0]["last_used"].as_str().map(str::to_owned)
     };
     assert_eq!(last_used().await, None, "never used");
@@ -654,13 +531,12 @@ async fn personal_token_last_use_is_recorded_rarely(backend: Backend) {
 async fn plans_and_plan_binding(backend: Backend) {
     let env = env(backend).await;
     let (_, tok) = env.user("me@example.com", "password1").await;
-    let get = async |uri: String| env.as_user(&tok).await.get(&uri).send().await;
-    let r = get(format!("{MGMT}/plans?page=2&per_page=10")).await;
+    let r = env.get(&tok, "plans?page=2&per_page=10").await;
     assert_eq!((r.status, r.json()), (StatusCode::OK, json!([])));
-    get(format!("{MGMT}/plans?per_page=501"))
+    env.get(&tok, "plans?per_page=501")
         .await
         .assert_error(StatusCode::BAD_REQUEST);
-    let r = get(format!("{MGMT}/plan_binding")).await;
+    let r = env.get(&tok, "plan_binding").await;
     assert_eq!(
         r.json(),
         json!({"plan": {"name": "", "display_name": "", "features": null}})
@@ -670,7 +546,7 @@ async fn plans_and_plan_binding(backend: Backend) {
 async fn management_routes_without_identity_are_401(backend: Backend) {
     let env = env(backend).await;
     env.management_without_identity()
-        .get(&format!("{MGMT}/users"))
+        .get(&mgmt("users"))
         .send()
         .await
         .assert_error(StatusCode::UNAUTHORIZED);

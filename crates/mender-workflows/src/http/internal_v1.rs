@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mender_core::{ApiError, JobId, Json};
@@ -60,22 +60,24 @@ async fn body<T: DeserializeOwned>(req: Request, prefix: &str) -> Result<T, ApiE
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("{prefix}: {e}")))
 }
 
-fn min_version(headers: &HeaderMap) -> Option<String> {
-    headers
+/// What starting a workflow reads from the request: the minimum definition version asked for
+/// ([`MIN_VERSION_HEADER`]) and the inputs (one job's or a batch's).
+async fn start_request<T: DeserializeOwned>(req: Request) -> Result<(Option<String>, T), ApiError> {
+    let version = req
+        .headers()
         .get(MIN_VERSION_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+        .map(str::to_owned);
+    let inputs = body(req, "Unable to parse the input parameters").await?;
+    Ok((version, inputs))
 }
-
-const BAD_INPUTS: &str = "Unable to parse the input parameters";
 
 async fn start(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let version = min_version(req.headers());
-    let inputs: Map<String, Value> = body(req, BAD_INPUTS).await?;
+    let (version, inputs) = start_request::<Map<String, Value>>(req).await?;
     let job = app.start(&name, &inputs, version.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
@@ -89,8 +91,7 @@ async fn start_batch(
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let version = min_version(req.headers());
-    let batch: Vec<Map<String, Value>> = body(req, BAD_INPUTS).await?;
+    let (version, batch) = start_request::<Vec<Map<String, Value>>>(req).await?;
     let items = app.start_batch(&name, &batch, version.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(items)).into_response())
 }

@@ -8,18 +8,9 @@ use mender_db::{Db, query};
 use super::{StoreError, WorkflowsStore};
 use crate::model::{Job, JobStatus, TaskResult, Workflow};
 
-/// The job store on a migrated database (see [`crate::SCHEMA`]).
+/// The workflows store on either backend (a database opened with [`crate::SCHEMA`]).
 #[derive(Debug, Clone)]
-pub struct SqlStore {
-    db: Db,
-}
-
-impl SqlStore {
-    /// A store on a migrated database.
-    pub fn new(db: Db) -> Self {
-        Self { db }
-    }
-}
+pub struct SqlStore(pub Db);
 
 /// A row of `jobs`.
 #[derive(sqlx::FromRow)]
@@ -55,7 +46,7 @@ impl JobRow {
 #[async_trait::async_trait]
 impl WorkflowsStore for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        Ok(self.db.ping().await?)
+        Ok(self.0.ping().await?)
     }
 
     async fn upsert_workflow(&self, wf: &Workflow) -> Result<bool, StoreError> {
@@ -67,7 +58,7 @@ impl WorkflowsStore for SqlStore {
         .bind(&wf.name)
         .bind(wf.version)
         .bind(serde_json::to_string(wf)?)
-        .execute(&self.db)
+        .execute(&self.0)
         .await?;
         Ok(n == 1)
     }
@@ -75,14 +66,14 @@ impl WorkflowsStore for SqlStore {
     async fn get_workflow(&self, name: &str) -> Result<Option<Workflow>, StoreError> {
         let def: Option<String> = query("SELECT definition FROM workflows WHERE name = $1")
             .bind(name)
-            .scalar_optional(&self.db)
+            .scalar_optional(&self.0)
             .await?;
         Ok(def.map(|d| serde_json::from_str(&d)).transpose()?)
     }
 
     async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError> {
         let defs: Vec<String> = query("SELECT definition FROM workflows ORDER BY name")
-            .scalars(&self.db)
+            .scalars(&self.0)
             .await?;
         Ok(defs
             .iter()
@@ -101,13 +92,13 @@ impl WorkflowsStore for SqlStore {
         .bind(job.status.as_str())
         .bind(serde_json::to_string(&job.input_parameters)?)
         .bind(job.insert_time.to_rfc3339())
-        .execute(&self.db)
+        .execute(&self.0)
         .await?;
         Ok(n == 1)
     }
 
     async fn delete_job(&self, id: &JobId) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         query("DELETE FROM job_results WHERE job_id = $1")
             .bind(id)
             .execute(&mut tx)
@@ -126,13 +117,13 @@ impl WorkflowsStore for SqlStore {
              FROM jobs WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.db)
+        .fetch_optional(&self.0)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let results: Vec<String> =
             query("SELECT result FROM job_results WHERE job_id = $1 ORDER BY idx")
                 .bind(id)
-                .scalars(&self.db)
+                .scalars(&self.0)
                 .await?;
         row.into_job(results).map(Some)
     }
@@ -141,7 +132,7 @@ impl WorkflowsStore for SqlStore {
         let n = query("UPDATE jobs SET status = $1 WHERE id = $2")
             .bind(status.as_str())
             .bind(id)
-            .execute(&self.db)
+            .execute(&self.0)
             .await?;
         Ok(n == 1)
     }
@@ -154,7 +145,7 @@ impl WorkflowsStore for SqlStore {
         )
         .bind(id)
         .bind(serde_json::to_string(result)?)
-        .execute(&self.db)
+        .execute(&self.0)
         .await?;
         Ok(())
     }

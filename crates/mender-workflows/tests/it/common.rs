@@ -117,6 +117,18 @@ impl Scripted {
         })
     }
 
+    /// A dispatcher answering `matched` to requests whose URI contains `part`, `other` to the
+    /// rest.
+    pub fn by_uri(part: &'static str, matched: Reply, other: Reply) -> Arc<Self> {
+        Self::new(move |s| {
+            if s.uri.contains(part) {
+                matched.clone()
+            } else {
+                other.clone()
+            }
+        })
+    }
+
     /// A dispatcher answering every request with `200` and no body.
     pub fn ok() -> Arc<Self> {
         Self::new(|_| Reply::Status(200, ""))

@@ -8,10 +8,12 @@ use axum::http::StatusCode;
 use mender_core::JobId;
 use mender_db::testing::Backend;
 use mender_queue::JobQueue;
+use mender_workflows::Service;
 use mender_workflows::definitions;
-use mender_workflows::model::JobStatus;
+use mender_workflows::model::{Job, JobStatus};
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::common::{Env, Reply, Scripted, client, config, finished, json_text};
 
@@ -26,26 +28,37 @@ mender_db::each_backend!(
     workers_stop_on_shutdown_and_poison_messages_are_dropped,
 );
 
-fn inputs(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object().unwrap().clone()
+/// Starts `svc`'s workers; they stop when the sender says so.
+fn run_workers(svc: &Arc<Service>) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let (stop, rx) = watch::channel(false);
+    (stop, svc.spawn_workers(rx))
+}
+
+/// Registers the workflow `definition` (upstream's JSON).
+async fn register(svc: &Service, definition: &str) {
+    let wf = definitions::parse(definition.as_bytes()).unwrap();
+    svc.app().register(wf).await.unwrap();
+}
+
+/// The inputs of `reindex_inventory` for device `device_id`.
+fn reindex_inputs(device_id: &str) -> Value {
+    json!({"request_id": "r", "tenant_id": "t", "device_id": device_id, "service": "s"})
+}
+
+/// Starts a job of `workflow` with `inputs` (a JSON object).
+async fn start_job(svc: &Service, workflow: &str, inputs: Value) -> Job {
+    let inputs = inputs.as_object().unwrap();
+    svc.app().start(workflow, inputs, None).await.unwrap()
 }
 
 async fn provision_device_calls_inventory_and_skips_missing_services(backend: Backend) {
     let env = Env::new(backend).await;
     let d = Scripted::new(|_| Reply::Status(201, ""));
     let svc = env.service(d.clone(), config()).await;
-    let (_stop, rx) = watch::channel(false);
-    let workers = svc.spawn_workers(rx);
-    let job = svc
-        .app()
-        .start(
-            "provision_device",
-            &inputs(json!({"request_id": "req-1", "device_id": "dev 1", "tenant_id": "", "status": "accepted",
-                           "device": {"id": "dev 1", "status": "accepted"}})),
-            None,
-        )
-        .await
-        .unwrap();
+    let (_stop, workers) = run_workers(&svc);
+    let inputs = json!({"request_id": "req-1", "device_id": "dev 1", "tenant_id": "",
+                        "status": "accepted", "device": {"id": "dev 1", "status": "accepted"}});
+    let job = start_job(&svc, "provision_device", inputs).await;
     let job = finished(&svc, &job.id).await;
     assert_eq!(job.status, JobStatus::Done, "{job:?}");
     let summary: Vec<_> = job
@@ -92,17 +105,11 @@ async fn configured_services_are_called_with_raw_json(backend: Backend) {
     cfg.env.insert("HAVE_IOT_MANAGER".into(), "true".into());
     cfg.env.insert("IOT_MANAGER_ADDR".into(), "iot:9".into());
     let svc = env.service(d.clone(), cfg).await;
-    let (_stop, rx) = watch::channel(false);
-    let workers = svc.spawn_workers(rx);
+    let (_stop, workers) = run_workers(&svc);
     let devices = json!([{"id": "a", "revision": 2}, {"id": "b", "revision": 1}]);
-    svc.app()
-        .start(
-            "update_device_status",
-            &inputs(json!({"request_id": "r", "devices": devices, "device_status": "accepted", "tenant_id": "t/1"})),
-            None,
-        )
-        .await
-        .unwrap();
+    let inputs = json!({"request_id": "r", "devices": devices, "device_status": "accepted",
+                        "tenant_id": "t/1"});
+    start_job(&svc, "update_device_status", inputs).await;
     d.wait_for(2, "both calls made").await;
     let seen = d.seen();
     assert_eq!(
@@ -129,20 +136,10 @@ fn flaky_workflow() -> &'static str {
 
 async fn failing_task_is_retried_then_fails_the_job(backend: Backend) {
     let env = Env::new(backend).await;
-    let d = Scripted::new(|s| {
-        if s.uri.contains("never") {
-            Reply::Status(200, "")
-        } else {
-            Reply::Status(503, "down")
-        }
-    });
+    let d = Scripted::by_uri("never", Reply::Status(200, ""), Reply::Status(503, "down"));
     let svc = env.service(d.clone(), config()).await;
-    svc.app()
-        .register(definitions::parse(flaky_workflow().as_bytes()).unwrap())
-        .await
-        .unwrap();
-    let (_stop, rx) = watch::channel(false);
-    let workers = svc.spawn_workers(rx);
+    register(&svc, flaky_workflow()).await;
+    let (_stop, workers) = run_workers(&svc);
     let c = client(&svc);
     let resp = json_text(c.post("/api/v1/workflow/flaky"), r#"{"x": "1"}"#)
         .send()
@@ -186,29 +183,14 @@ async fn transport_errors_and_unavailable_task_types_fail_clearly(backend: Backe
     let svc = env.service(d.clone(), config()).await;
     let wf = r#"{"name": "mixed", "version": 1, "tasks": [
         {"name": "net", "type": "http", "retries": 1, "http": {"uri": "http://x", "method": "GET"}}]}"#;
-    svc.app()
-        .register(definitions::parse(wf.as_bytes()).unwrap())
-        .await
-        .unwrap();
+    register(&svc, wf).await;
     let nats = r#"{"name": "pub", "version": 1, "tasks": [
         {"name": "n", "type": "nats", "retries": 3, "nats": {"subject": "reporting", "data": {}}}]}"#;
-    svc.app()
-        .register(definitions::parse(nats.as_bytes()).unwrap())
-        .await
-        .unwrap();
-    let (_stop, rx) = watch::channel(false);
-    let workers = svc.spawn_workers(rx);
+    register(&svc, nats).await;
+    let (_stop, workers) = run_workers(&svc);
 
-    let j1 = svc
-        .app()
-        .start("mixed", &inputs(json!({})), None)
-        .await
-        .unwrap();
-    let j2 = svc
-        .app()
-        .start("pub", &inputs(json!({})), None)
-        .await
-        .unwrap();
+    let j1 = start_job(&svc, "mixed", json!({})).await;
+    let j2 = start_job(&svc, "pub", json!({})).await;
     let r1 = finished(&svc, &j1.id).await;
     assert_eq!((r1.status, r1.results[0].attempts), (JobStatus::Failed, 2));
     assert_eq!(r1.results[0].error.as_deref(), Some("connection refused"));
@@ -234,24 +216,13 @@ async fn cli_tasks_capture_output_and_time_out(backend: Backend) {
         {"name": "hello", "type": "cli", "cli": {"command": ["sh", "-c", "echo \"{\\\"v\\\": \\\"$0\\\"}\"; echo oops >&2", "${workflow.input.who}"]}},
         {"name": "use", "type": "http", "http": {"uri": "http://h/${encoding=url;hello.json.v}", "method": "GET"}},
         {"name": "slow", "type": "cli", "retries": 0, "cli": {"command": ["sleep", "30"], "executionTimeOut": 1}}]}"#;
-    svc.app()
-        .register(definitions::parse(wf.as_bytes()).unwrap())
-        .await
-        .unwrap();
+    register(&svc, wf).await;
     let bad = r#"{"name": "bad", "version": 1, "tasks": [{"name": "rm", "type": "cli", "cli": {"command": ["rm", "-rf", "/tmp/x"]}}]}"#;
-    svc.app()
-        .register(definitions::parse(bad.as_bytes()).unwrap())
-        .await
-        .unwrap();
-    let (_stop, rx) = watch::channel(false);
-    let workers = svc.spawn_workers(rx);
+    register(&svc, bad).await;
+    let (_stop, workers) = run_workers(&svc);
 
     let start = Instant::now();
-    let j = svc
-        .app()
-        .start("cli", &inputs(json!({"who": "wörld; rm -rf /"})), None)
-        .await
-        .unwrap();
+    let j = start_job(&svc, "cli", json!({"who": "wörld; rm -rf /"})).await;
     let job = finished(&svc, &j.id).await;
     assert!(
         start.elapsed() < Duration::from_secs(10),
@@ -271,11 +242,7 @@ async fn cli_tasks_capture_output_and_time_out(backend: Backend) {
     );
     assert_eq!(slow.cli.as_ref().unwrap().exit_code, -1);
 
-    let j = svc
-        .app()
-        .start("bad", &inputs(json!({})), None)
-        .await
-        .unwrap();
+    let j = start_job(&svc, "bad", json!({})).await;
     let job = finished(&svc, &j.id).await;
     assert_eq!(
         job.results[0].error.as_deref(),
@@ -286,36 +253,11 @@ async fn cli_tasks_capture_output_and_time_out(backend: Backend) {
 
 async fn ephemeral_jobs_are_recorded_only_when_they_fail(backend: Backend) {
     let env = Env::new(backend).await;
-    let d = Scripted::new(|s| {
-        if s.uri.contains("fail") {
-            Reply::Status(400, "no")
-        } else {
-            Reply::Status(200, "")
-        }
-    });
+    let d = Scripted::by_uri("fail", Reply::Status(400, "no"), Reply::Status(200, ""));
     let svc = env.service(d.clone(), config()).await;
-    let (_stop, rx) = watch::channel(false);
-    let workers = svc.spawn_workers(rx);
-    let ok = svc
-        .app()
-        .start(
-            "reindex_inventory",
-            &inputs(json!({"request_id": "r", "tenant_id": "t", "device_id": "d", "service": "s"})),
-            None,
-        )
-        .await
-        .unwrap();
-    let bad = svc
-        .app()
-        .start(
-            "reindex_inventory",
-            &inputs(
-                json!({"request_id": "r", "tenant_id": "t", "device_id": "fail", "service": "s"}),
-            ),
-            None,
-        )
-        .await
-        .unwrap();
+    let (_stop, workers) = run_workers(&svc);
+    let ok = start_job(&svc, "reindex_inventory", reindex_inputs("d")).await;
+    let bad = start_job(&svc, "reindex_inventory", reindex_inputs("fail")).await;
     let failed = finished(&svc, &bad.id).await;
     assert_eq!(
         (
@@ -343,25 +285,11 @@ async fn a_dead_workers_job_is_resumed_after_the_lease(backend: Backend) {
     let wf = r#"{"name": "two", "version": 1, "tasks": [
         {"name": "first", "type": "http", "http": {"uri": "http://svc/first", "method": "POST"}},
         {"name": "second", "type": "http", "http": {"uri": "http://svc/second", "method": "POST"}}]}"#;
-    let hang = Scripted::new(|s| {
-        if s.uri.ends_with("second") {
-            Reply::Hang
-        } else {
-            Reply::Status(200, "{}")
-        }
-    });
+    let hang = Scripted::by_uri("/second", Reply::Hang, Reply::Status(200, "{}"));
     let svc1 = env.service(hang.clone(), config()).await;
-    svc1.app()
-        .register(definitions::parse(wf.as_bytes()).unwrap())
-        .await
-        .unwrap();
-    let (_stop1, rx1) = watch::channel(false);
-    let dying = svc1.spawn_workers(rx1);
-    let job = svc1
-        .app()
-        .start("two", &inputs(json!({})), None)
-        .await
-        .unwrap();
+    register(&svc1, wf).await;
+    let (_stop1, dying) = run_workers(&svc1);
+    let job = start_job(&svc1, "two", json!({})).await;
     hang.wait_for(2, "the first worker reached the second task")
         .await;
     // The worker process "dies": no ack, no more heartbeats.
@@ -387,8 +315,7 @@ async fn a_dead_workers_job_is_resumed_after_the_lease(backend: Backend) {
 
     let good = Scripted::new(|_| Reply::Status(200, "{}"));
     let svc2 = env.service(good.clone(), config()).await;
-    let (_stop2, rx2) = watch::channel(false);
-    let workers = svc2.spawn_workers(rx2);
+    let (_stop2, workers) = run_workers(&svc2);
     let done = finished(&svc2, &job.id).await;
     assert_eq!(done.status, JobStatus::Done);
     let uris: Vec<_> = good.seen().into_iter().map(|s| s.uri).collect();
@@ -416,8 +343,7 @@ async fn workers_stop_on_shutdown_and_poison_messages_are_dropped(backend: Backe
         .enqueue("default", json!("not a job"))
         .await
         .unwrap();
-    let (stop, rx) = watch::channel(false);
-    let workers = svc.spawn_workers(rx);
+    let (stop, workers) = run_workers(&svc);
     env.drained("undecodable message dropped").await;
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(5), workers)
@@ -425,15 +351,7 @@ async fn workers_stop_on_shutdown_and_poison_messages_are_dropped(backend: Backe
         .expect("workers stop")
         .unwrap();
     // A job queued after shutdown stays queued.
-    let job = svc
-        .app()
-        .start(
-            "reindex_inventory",
-            &inputs(json!({"request_id": "r", "tenant_id": "t", "device_id": "d", "service": "s"})),
-            None,
-        )
-        .await
-        .unwrap();
+    let job = start_job(&svc, "reindex_inventory", reindex_inputs("d")).await;
     // Nothing to wait for: this checks that nothing happens, so give a worker that wrongly
     // survived shutdown (it would be woken by the enqueue at once) a moment to show itself.
     tokio::time::sleep(Duration::from_millis(200)).await;

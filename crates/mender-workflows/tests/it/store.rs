@@ -14,11 +14,6 @@ mender_db::each_backend!(
     insert_time_is_rfc3339_text,
 );
 
-async fn store(backend: Backend) -> (SqlStore, TestDb) {
-    let db = backend.open(&SCHEMA).await;
-    (SqlStore::new(db.db()), db)
-}
-
 fn job(id: &str) -> Job {
     Job {
         id: JobId::new(id),
@@ -38,13 +33,7 @@ fn result(name: &str, success: bool) -> TaskResult {
     let task = Task {
         name: name.into(),
         kind: "http".into(),
-        retries: 0,
-        retry_delay_seconds: 0,
-        requires: vec![],
-        http: None,
-        cli: None,
-        nats: None,
-        smtp: None,
+        ..Task::default()
     };
     let mut r = TaskResult::new(&task, success);
     r.attempts = 2;
@@ -52,7 +41,7 @@ fn result(name: &str, success: bool) -> TaskResult {
 }
 
 async fn definitions_upsert_by_version(backend: Backend) {
-    let (store, _db) = store(backend).await;
+    let (store, _db) = backend.open_with(&SCHEMA, SqlStore).await;
     let mut wf = definitions::builtin().remove(0);
     assert!(store.upsert_workflow(&wf).await.unwrap());
     assert!(
@@ -90,7 +79,7 @@ async fn definitions_upsert_by_version(backend: Backend) {
 }
 
 async fn jobs_and_results(backend: Backend) {
-    let (store, _db) = store(backend).await;
+    let (store, _db) = backend.open_with(&SCHEMA, SqlStore).await;
     let j = job("0123456789abcdef01234567");
     assert!(store.insert_job(&j).await.unwrap());
     assert!(!store.insert_job(&j).await.unwrap(), "insert is idempotent");
@@ -149,10 +138,23 @@ async fn jobs_and_results(backend: Backend) {
     );
 }
 
+/// Writes a finished job row directly, with `insert_time` as the text given.
+async fn insert_done_job(db: &TestDb, id: &JobId, insert_time: &str) {
+    query(
+        "INSERT INTO jobs (id, workflow_name, version, status, input_parameters, insert_time) \
+         VALUES ($1, 'wf', '', 'done', '[]', $2)",
+    )
+    .bind(id)
+    .bind(insert_time)
+    .execute(&**db)
+    .await
+    .unwrap();
+}
+
 /// `jobs.insert_time` stays RFC 3339 text: what is written now, and what earlier versions
 /// wrote (nanoseconds from the system clock) still reads.
 async fn insert_time_is_rfc3339_text(backend: Backend) {
-    let (store, db) = store(backend).await;
+    let (store, db) = backend.open_with(&SCHEMA, SqlStore).await;
     let j = job("00000000000000000000000a");
     store.insert_job(&j).await.unwrap();
     let text: String = query("SELECT insert_time FROM jobs WHERE id = $1")
@@ -173,28 +175,13 @@ async fn insert_time_is_rfc3339_text(backend: Backend) {
     ];
     for (n, (stored, read)) in cases.into_iter().enumerate() {
         let id = JobId::new(format!("{n:024x}"));
-        query(
-            "INSERT INTO jobs (id, workflow_name, version, status, input_parameters, insert_time) \
-             VALUES ($1, 'wf', '', 'done', '[]', $2)",
-        )
-        .bind(&id)
-        .bind(stored)
-        .execute(&*db)
-        .await
-        .unwrap();
+        insert_done_job(&db, &id, stored).await;
         let got = store.get_job(&id).await.unwrap().unwrap();
         assert_eq!(got.insert_time.to_rfc3339(), read, "{stored}");
     }
 
     let bad = JobId::new("bad");
-    query(
-        "INSERT INTO jobs (id, workflow_name, version, status, input_parameters, insert_time) \
-         VALUES ($1, 'wf', '', 'done', '[]', 'yesterday')",
-    )
-    .bind(&bad)
-    .execute(&*db)
-    .await
-    .unwrap();
+    insert_done_job(&db, &bad, "yesterday").await;
     assert!(matches!(
         store.get_job(&bad).await,
         Err(StoreError::Data(m)) if m.contains("insert_time")

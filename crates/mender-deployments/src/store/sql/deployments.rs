@@ -1,109 +1,27 @@
-//! Deployments: their target devices and candidate artifacts, filters, statistics, abort, and
-//! the status a deployment derives from its device deployments.
+//! [`DeploymentStore`] on SQL: deployments, their target devices and candidate artifacts,
+//! filters, statistics, abort, and the status a deployment derives from its device
+//! deployments.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId, Timestamp};
 use mender_db::{Db, QueryBuilder, Tx, query};
 
+use super::SqlStore;
 use super::rows::{
-    DEPLOYMENT_COLUMNS, DeploymentRow, contains_pattern, convert, count, flag, ns, push_paging,
-    push_statuses, to_json,
+    DEPLOYMENT_COLUMNS, DeploymentRow, contains_pattern, convert, flag, ns, of_ids, of_tenant,
+    page_and_total, push_statuses, to_json,
 };
 use crate::model::{
     Deployment, DeploymentFilter, DeploymentStatus, DeviceStatus, Sort, Statistics,
 };
-use crate::store::StoreError;
+use crate::store::{DeploymentStore, Result, StoreError};
 
 /// Rows per `INSERT` of target devices.
 const DEVICE_CHUNK: usize = 400;
 
-pub(super) async fn insert(
-    db: &Db,
-    d: &Deployment,
-    devices: &[DeviceId],
-    artifacts: &[ArtifactId],
-) -> Result<(), StoreError> {
-    let groups = to_json(&d.groups)?;
-    let mut tx = db.begin_write().await?;
-    let inserted = query(
-        "INSERT INTO deployments (id, tenant_id, name, artifact_name, created, finished, status, \
-         device_count, max_devices, force_installation, group_names, kind, configuration, \
-         constructor_checksum) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(&d.id)
-    .bind(&d.tenant)
-    .bind(&d.name)
-    .bind(&d.artifact_name)
-    .bind(ns(d.created))
-    .bind(d.finished.map(ns))
-    .bind(d.status.as_str())
-    .bind(d.device_count)
-    .bind(d.max_devices)
-    .bind(flag(d.force_installation))
-    .bind(groups)
-    .bind(d.kind.as_str())
-    .bind(d.configuration.as_deref())
-    .bind(d.checksum.as_deref())
-    .execute(&mut tx)
-    .await;
-    match inserted {
-        Ok(_) => {}
-        // Same id, or an identical unfinished deployment (checksum index).
-        Err(e) if e.is_unique_violation() => return Err(StoreError::DeploymentConflict),
-        Err(e) => return Err(e.into()),
-    }
-    for chunk in devices.chunks(DEVICE_CHUNK) {
-        let mut q = QueryBuilder::new(
-            tx.dialect(),
-            "INSERT INTO deployment_devices (deployment_id, device_id) VALUES ",
-        );
-        let dep = q.param(&d.id);
-        for (i, dev) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" })
-                .push_param(dep)
-                .push(", ")
-                .push_bind(dev)
-                .push(")");
-        }
-        q.push(" ON CONFLICT DO NOTHING");
-        q.build().execute(&mut tx).await?;
-    }
-    for a in artifacts {
-        query(
-            "INSERT INTO deployment_artifacts (deployment_id, artifact_id) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&d.id)
-        .bind(a)
-        .execute(&mut tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn get_many(
-    db: &Db,
-    tenant: &TenantId,
-    ids: &[DeploymentId],
-) -> Result<Vec<Deployment>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = QueryBuilder::new(db.dialect(), DEPLOYMENT_COLUMNS);
-    q.push(" WHERE tenant_id = ")
-        .push_bind(tenant)
-        .push(" AND id IN (")
-        .push_list(ids)
-        .push(")");
-    convert(q.build().fetch_all::<DeploymentRow>(db).await?)
-}
-
-/// ` WHERE tenant_id = $1` and the filter's conditions.
-fn push_filter<'q>(q: &mut QueryBuilder<'q>, tenant: &'q TenantId, f: &'q DeploymentFilter) {
-    q.push(" WHERE tenant_id = ").push_bind(tenant);
+/// Appends the filter's conditions to a query of the tenant's deployments.
+fn push_filter<'q>(q: &mut QueryBuilder<'q>, f: &'q DeploymentFilter) {
     if !f.ids.is_empty() {
         q.push(" AND id IN (").push_list(&f.ids).push(")");
     }
@@ -135,131 +53,234 @@ fn push_filter<'q>(q: &mut QueryBuilder<'q>, tenant: &'q TenantId, f: &'q Deploy
     }
 }
 
-pub(super) async fn list(
+/// The ids `sql` selects for one deployment: `$1` is the tenant, `$2` the deployment.
+async fn ids_of<T: From<String>>(
     db: &Db,
-    tenant: &TenantId,
-    f: &DeploymentFilter,
-) -> Result<(Vec<Deployment>, u64), StoreError> {
-    let mut c = QueryBuilder::new(db.dialect(), "SELECT COUNT(*) FROM deployments");
-    push_filter(&mut c, tenant, f);
-    let total = count(c.build().scalar::<i64>(db).await?);
-    let mut q = QueryBuilder::new(db.dialect(), DEPLOYMENT_COLUMNS);
-    push_filter(&mut q, tenant, f);
-    q.push(match f.sort {
-        Sort::Asc => " ORDER BY created ASC, id ASC",
-        Sort::Desc => " ORDER BY created DESC, id DESC",
-    });
-    push_paging(&mut q, f.offset, f.limit);
-    Ok((
-        convert(q.build().fetch_all::<DeploymentRow>(db).await?)?,
-        total,
-    ))
-}
-
-pub(super) async fn artifact_ids(
-    db: &Db,
+    sql: &'static str,
     tenant: &TenantId,
     id: &DeploymentId,
-) -> Result<Vec<ArtifactId>, StoreError> {
-    let ids: Vec<String> = query(
-        "SELECT da.artifact_id FROM deployment_artifacts da JOIN deployments d \
-         ON d.id = da.deployment_id WHERE d.tenant_id = $1 AND d.id = $2 ORDER BY da.artifact_id",
-    )
-    .bind(tenant)
-    .bind(id)
-    .scalars(db)
-    .await?;
-    Ok(ids.into_iter().map(ArtifactId::from).collect())
+) -> Result<Vec<T>> {
+    let ids: Vec<String> = query(sql).bind(tenant).bind(id).scalars(db).await?;
+    Ok(ids.into_iter().map(T::from).collect())
 }
 
-pub(super) async fn device_ids(
-    db: &Db,
-    tenant: &TenantId,
-    id: &DeploymentId,
-) -> Result<Vec<DeviceId>, StoreError> {
-    let ids: Vec<String> = query(
-        "SELECT dv.device_id FROM deployment_devices dv JOIN deployments d \
-         ON d.id = dv.deployment_id WHERE d.tenant_id = $1 AND d.id = $2 ORDER BY dv.device_id",
-    )
-    .bind(tenant)
-    .bind(id)
-    .scalars(db)
-    .await?;
-    Ok(ids.into_iter().map(DeviceId::from).collect())
-}
-
-pub(super) async fn active_of(
-    db: &Db,
-    tenant: &TenantId,
-    names: &[String],
-) -> Result<Vec<DeploymentId>, StoreError> {
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = QueryBuilder::new(
-        db.dialect(),
-        "SELECT id FROM deployments WHERE tenant_id = ",
-    );
-    q.push_bind(tenant)
-        .push(" AND status <> 'finished' AND artifact_name IN (")
-        .push_list(names)
-        .push(") ORDER BY id");
-    let ids: Vec<String> = q.build().scalars(db).await?;
-    Ok(ids.into_iter().map(DeploymentId::from).collect())
-}
-
-pub(super) async fn statistics(
-    db: &Db,
-    tenant: &TenantId,
-    ids: &[DeploymentId],
-) -> Result<HashMap<DeploymentId, Statistics>, StoreError> {
-    let mut out: HashMap<DeploymentId, Statistics> =
-        ids.iter().map(|i| (i.clone(), Statistics::new())).collect();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let mut q = QueryBuilder::new(
-        db.dialect(),
-        "SELECT deployment_id, status, COUNT(*) FROM device_deployments WHERE tenant_id = ",
-    );
-    q.push_bind(tenant)
-        .push(" AND deployment_id IN (")
-        .push_list(ids)
-        .push(") GROUP BY deployment_id, status");
-    let rows: Vec<(String, String, i64)> = q.build().fetch_all(db).await?;
-    for (dep, status, n) in rows {
-        if let (Some(s), Some(stats)) = (DeviceStatus::parse(&status), out.get_mut(dep.as_str())) {
-            stats.insert(s, n);
+#[async_trait::async_trait]
+impl DeploymentStore for SqlStore {
+    async fn insert_deployment(
+        &self,
+        d: &Deployment,
+        devices: &[DeviceId],
+        artifacts: &[ArtifactId],
+    ) -> Result<()> {
+        let groups = to_json(&d.groups)?;
+        let mut tx = self.0.begin_write().await?;
+        let inserted = query(
+            "INSERT INTO deployments (id, tenant_id, name, artifact_name, created, finished, \
+             status, device_count, max_devices, force_installation, group_names, kind, \
+             configuration, constructor_checksum) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&d.id)
+        .bind(&d.tenant)
+        .bind(&d.name)
+        .bind(&d.artifact_name)
+        .bind(ns(d.created))
+        .bind(d.finished.map(ns))
+        .bind(d.status.as_str())
+        .bind(d.device_count)
+        .bind(d.max_devices)
+        .bind(flag(d.force_installation))
+        .bind(groups)
+        .bind(d.kind.as_str())
+        .bind(d.configuration.as_deref())
+        .bind(d.checksum.as_deref())
+        .execute(&mut tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // Same id, or an identical unfinished deployment (checksum index).
+            Err(e) if e.is_unique_violation() => return Err(StoreError::DeploymentConflict),
+            Err(e) => return Err(e.into()),
         }
+        for chunk in devices.chunks(DEVICE_CHUNK) {
+            let mut q = QueryBuilder::new(
+                tx.dialect(),
+                "INSERT INTO deployment_devices (deployment_id, device_id) VALUES ",
+            );
+            let dep = q.param(&d.id);
+            for (i, dev) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .push_param(dep)
+                    .push(", ")
+                    .push_bind(dev)
+                    .push(")");
+            }
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut tx).await?;
+        }
+        for a in artifacts {
+            query(
+                "INSERT INTO deployment_artifacts (deployment_id, artifact_id) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&d.id)
+            .bind(a)
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
-    Ok(out)
+
+    async fn get_deployment(
+        &self,
+        tenant: &TenantId,
+        id: &DeploymentId,
+    ) -> Result<Option<Deployment>> {
+        let ids = std::slice::from_ref(id);
+        Ok(self.get_deployments(tenant, ids).await?.pop())
+    }
+
+    async fn get_deployments(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeploymentId],
+    ) -> Result<Vec<Deployment>> {
+        let Some(q) = of_ids(self.0.dialect(), DEPLOYMENT_COLUMNS, tenant, ids) else {
+            return Ok(Vec::new());
+        };
+        convert(q.build().fetch_all::<DeploymentRow>(&self.0).await?)
+    }
+
+    async fn list_deployments(
+        &self,
+        tenant: &TenantId,
+        f: &DeploymentFilter,
+    ) -> Result<(Vec<Deployment>, u64)> {
+        let order = match f.sort {
+            Sort::Asc => " ORDER BY created ASC, id ASC",
+            Sort::Desc => " ORDER BY created DESC, id DESC",
+        };
+        let mut q = of_tenant(self.0.dialect(), DEPLOYMENT_COLUMNS, tenant);
+        push_filter(&mut q, f);
+        let mut c = of_tenant(self.0.dialect(), "SELECT COUNT(*) FROM deployments", tenant);
+        push_filter(&mut c, f);
+        page_and_total::<DeploymentRow, _>(&self.0, c, q, order, f.offset, f.limit).await
+    }
+
+    async fn active_deployments_of(
+        &self,
+        tenant: &TenantId,
+        names: &[String],
+    ) -> Result<Vec<DeploymentId>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new(
+            self.0.dialect(),
+            "SELECT id FROM deployments WHERE tenant_id = ",
+        );
+        q.push_bind(tenant)
+            .push(" AND status <> 'finished' AND artifact_name IN (")
+            .push_list(names)
+            .push(") ORDER BY id");
+        let ids: Vec<String> = q.build().scalars(&self.0).await?;
+        Ok(ids.into_iter().map(DeploymentId::from).collect())
+    }
+
+    async fn deployment_artifact_ids(
+        &self,
+        tenant: &TenantId,
+        id: &DeploymentId,
+    ) -> Result<Vec<ArtifactId>> {
+        let sql = "SELECT da.artifact_id FROM deployment_artifacts da JOIN deployments d \
+                   ON d.id = da.deployment_id WHERE d.tenant_id = $1 AND d.id = $2 \
+                   ORDER BY da.artifact_id";
+        ids_of(&self.0, sql, tenant, id).await
+    }
+
+    async fn deployment_device_ids(
+        &self,
+        tenant: &TenantId,
+        id: &DeploymentId,
+    ) -> Result<Vec<DeviceId>> {
+        let sql = "SELECT dv.device_id FROM deployment_devices dv JOIN deployments d \
+                   ON d.id = dv.deployment_id WHERE d.tenant_id = $1 AND d.id = $2 \
+                   ORDER BY dv.device_id";
+        ids_of(&self.0, sql, tenant, id).await
+    }
+
+    async fn statistics(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeploymentId],
+    ) -> Result<HashMap<DeploymentId, Statistics>> {
+        let mut out: HashMap<DeploymentId, Statistics> =
+            ids.iter().map(|i| (i.clone(), Statistics::new())).collect();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let mut q = of_tenant(
+            self.0.dialect(),
+            "SELECT deployment_id, status, COUNT(*) FROM device_deployments",
+            tenant,
+        );
+        q.push(" AND deployment_id IN (")
+            .push_list(ids)
+            .push(") GROUP BY deployment_id, status");
+        let rows: Vec<(String, String, i64)> = q.build().fetch_all(&self.0).await?;
+        for (dep, status, n) in rows {
+            if let (Some(s), Some(stats)) =
+                (DeviceStatus::parse(&status), out.get_mut(dep.as_str()))
+            {
+                stats.insert(s, n);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn abort_deployment(
+        &self,
+        tenant: &TenantId,
+        id: &DeploymentId,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.0.begin_write().await?;
+        query(
+            "UPDATE deployments SET status = 'finished', finished = COALESCE(finished, $1) \
+             WHERE tenant_id = $2 AND id = $3",
+        )
+        .bind(ns(now))
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+        query(
+            "UPDATE device_deployments SET status = 'aborted', finished = $1, active = 0 \
+             WHERE tenant_id = $2 AND deployment_id = $3 AND active = 1",
+        )
+        .bind(ns(now))
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
-pub(super) async fn abort(
-    db: &Db,
-    tenant: &TenantId,
-    id: &DeploymentId,
+/// Recomputes the status of the deployments whose device deployments `tx` changed, then
+/// commits.
+pub(super) async fn recompute_and_commit(
+    mut tx: Tx,
+    deployments: impl IntoIterator<Item = String>,
     now: Timestamp,
-) -> Result<(), StoreError> {
-    let mut tx = db.begin_write().await?;
-    query(
-        "UPDATE deployments SET status = 'finished', finished = COALESCE(finished, $1) \
-         WHERE tenant_id = $2 AND id = $3",
-    )
-    .bind(ns(now))
-    .bind(tenant)
-    .bind(id)
-    .execute(&mut tx)
-    .await?;
-    query(
-        "UPDATE device_deployments SET status = 'aborted', finished = $1, active = 0 \
-         WHERE tenant_id = $2 AND deployment_id = $3 AND active = 1",
-    )
-    .bind(ns(now))
-    .bind(tenant)
-    .bind(id)
-    .execute(&mut tx)
-    .await?;
+) -> Result<()> {
+    // One order for every transaction that locks several deployments.
+    let deployments: BTreeSet<String> = deployments.into_iter().collect();
+    for id in deployments {
+        recompute(&mut tx, &DeploymentId::from(id), now).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -268,11 +289,7 @@ pub(super) async fn abort(
 /// that changed them. The deployment's row is locked first: on PostgreSQL, transactions of
 /// devices finishing at once then count one after the other, each seeing the others'
 /// committed changes, so the last one finishes the deployment.
-pub(super) async fn recompute(
-    tx: &mut Tx,
-    id: &DeploymentId,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+async fn recompute(tx: &mut Tx, id: &DeploymentId, now: Timestamp) -> Result<()> {
     let mut lock = QueryBuilder::new(
         tx.dialect(),
         "SELECT max_devices, finished FROM deployments WHERE id = ",

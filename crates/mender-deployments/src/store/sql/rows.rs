@@ -1,16 +1,17 @@
-//! Database rows and their conversion to domain types, and the column encodings: times are
-//! unix nanoseconds, flags are integers, documents are JSON text.
+//! Database rows and their conversion to domain types, the column encodings (times are
+//! unix nanoseconds, flags are integers, documents are JSON text), and the query pieces every
+//! topic shares (tenant scoping, id lists, paging).
 
 use mender_artifact::ArtifactMeta;
 use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId, Timestamp};
-use mender_db::QueryBuilder;
+use mender_db::{Bind, Db, Dialect, FromRow, QueryBuilder};
 use serde_json::Value;
 
 use crate::model::{
     Artifact, Deployment, DeploymentKind, DeploymentStatus, DeviceDeployment, DeviceStatus,
     MetaArtifactJson,
 };
-use crate::store::StoreError;
+use crate::store::{Result, StoreError};
 
 pub(super) const ARTIFACT_COLUMNS: &str =
     "SELECT id, tenant_id, description, meta, size, modified FROM artifacts";
@@ -41,22 +42,27 @@ pub(super) fn count(n: i64) -> u64 {
     n.max(0).unsigned_abs()
 }
 
-pub(super) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
+pub(super) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+/// A stored word `parse` knows, or the row is corrupt.
+fn known<T>(parsed: Option<T>, what: &str, field: &str, stored: &str) -> Result<T> {
+    parsed.ok_or_else(|| StoreError::Corrupt(format!("{what} {field} {stored}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
 /// The stored document of an artifact's metadata: upstream's `meta_artifact` shape.
-pub(super) fn meta_doc(m: &ArtifactMeta) -> Result<String, StoreError> {
+pub(super) fn meta_doc(m: &ArtifactMeta) -> Result<String> {
     to_json(&MetaArtifactJson::from(m))
 }
 
 /// Reads a stored metadata document back: each payload's meta-data is the `metadata` object
 /// (the `meta_data` list is derived from it), the size is the row's.
-fn meta_from_doc(text: &str, size: u64, what: &str) -> Result<ArtifactMeta, StoreError> {
+fn meta_from_doc(text: &str, size: u64, what: &str) -> Result<ArtifactMeta> {
     let mut v: Value = from_json(text, what)?;
     let doc = v
         .as_object_mut()
@@ -95,7 +101,7 @@ pub(super) struct ArtifactRow {
 
 impl TryFrom<ArtifactRow> for Artifact {
     type Error = StoreError;
-    fn try_from(r: ArtifactRow) -> Result<Self, StoreError> {
+    fn try_from(r: ArtifactRow) -> Result<Self> {
         Ok(Artifact {
             meta: meta_from_doc(&r.meta, count(r.size), &format!("artifact {}", r.id))?,
             id: r.id,
@@ -128,14 +134,17 @@ pub(super) struct DeploymentRow {
 
 impl TryFrom<DeploymentRow> for Deployment {
     type Error = StoreError;
-    fn try_from(r: DeploymentRow) -> Result<Self, StoreError> {
+    fn try_from(r: DeploymentRow) -> Result<Self> {
         let what = format!("deployment {}", r.id);
         Ok(Deployment {
-            status: DeploymentStatus::parse(&r.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("{what} status {}", r.status)))?,
+            status: known(
+                DeploymentStatus::parse(&r.status),
+                &what,
+                "status",
+                &r.status,
+            )?,
             groups: from_json(&r.group_names, &what)?,
-            kind: DeploymentKind::parse(&r.kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("{what} type {}", r.kind)))?,
+            kind: known(DeploymentKind::parse(&r.kind), &what, "type", &r.kind)?,
             configuration: r.configuration,
             checksum: r.constructor_checksum,
             id: r.id,
@@ -175,16 +184,15 @@ pub(super) struct DeviceDeploymentRow {
 
 impl TryFrom<DeviceDeploymentRow> for DeviceDeployment {
     type Error = StoreError;
-    fn try_from(r: DeviceDeploymentRow) -> Result<Self, StoreError> {
+    fn try_from(r: DeviceDeploymentRow) -> Result<Self> {
         let what = format!("device deployment {}", r.id);
         Ok(DeviceDeployment {
-            status: DeviceStatus::parse(&r.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("{what} status {}", r.status)))?,
             request: r
                 .request
                 .as_deref()
                 .map(|s| from_json(s, &what))
                 .transpose()?,
+            status: known(DeviceStatus::parse(&r.status), &what, "status", &r.status)?,
             id: r.id,
             tenant: r.tenant_id,
             deployment_id: r.deployment_id,
@@ -202,12 +210,63 @@ impl TryFrom<DeviceDeploymentRow> for DeviceDeployment {
     }
 }
 
+/// `<select> WHERE tenant_id = <tenant>`, for the caller to add conditions to.
+pub(super) fn of_tenant<'q>(
+    dialect: Dialect,
+    select: &'static str,
+    tenant: &'q TenantId,
+) -> QueryBuilder<'q> {
+    let mut q = QueryBuilder::new(dialect, select);
+    q.push(" WHERE tenant_id = ").push_bind(tenant);
+    q
+}
+
+/// `<select> WHERE tenant_id = <tenant> AND id IN (<ids>)`; `None` for no ids, which match
+/// nothing (and SQL has no empty list).
+pub(super) fn of_ids<'q, T>(
+    dialect: Dialect,
+    select: &'static str,
+    tenant: &'q TenantId,
+    ids: &'q [T],
+) -> Option<QueryBuilder<'q>>
+where
+    &'q T: Bind<'q>,
+{
+    if ids.is_empty() {
+        return None;
+    }
+    let mut q = of_tenant(dialect, select, tenant);
+    q.push(" AND id IN (").push_list(ids).push(")");
+    Some(q)
+}
+
 /// Converts fetched rows into domain values.
-pub(super) fn convert<R, T>(rows: Vec<R>) -> Result<Vec<T>, StoreError>
+pub(super) fn convert<R, T>(rows: Vec<R>) -> Result<Vec<T>>
 where
     T: TryFrom<R, Error = StoreError>,
 {
     rows.into_iter().map(T::try_from).collect()
+}
+
+/// A page of what `select` finds, in `order` (`offset`, `limit`: see [`push_paging`]), and
+/// the total `count_query`, a `SELECT COUNT(*)` with the same conditions, finds.
+pub(super) async fn page_and_total<R, T>(
+    db: &Db,
+    count_query: QueryBuilder<'_>,
+    mut select: QueryBuilder<'_>,
+    order: &'static str,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<(Vec<T>, u64)>
+where
+    R: FromRow,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let total = count(count_query.build().scalar::<i64>(db).await?);
+    select.push(order);
+    push_paging(&mut select, offset, limit);
+    let rows = select.build().fetch_all::<R>(db).await?;
+    Ok((convert(rows)?, total))
 }
 
 /// Appends ` LIMIT .. OFFSET ..`; no limit means every row.

@@ -16,31 +16,22 @@ use self::rows::{
     DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, TokenStateRow, sets_from, signed, unsigned,
 };
 use self::steps::{
-    delete_device_tokens, device_by_id, device_by_identity, insert_device, insert_set,
-    recompute_status, set_by_id,
+    delete_device_tokens, device_by_id, device_by_identity, existing_device, existing_set,
+    insert_device, insert_set, set_by_id, settle,
 };
 use crate::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord, TokenState};
 use crate::store::{
     AuthRecord, DeviceauthStore, Dismissal, Preauth, StatusChange, StoreError, Transition,
 };
 
-/// deviceauth's tables in one database (see [`crate::SCHEMA`]).
+/// The deviceauth store on either backend (a database opened with [`crate::SCHEMA`]).
 #[derive(Debug, Clone)]
-pub struct SqlStore {
-    db: Db,
-}
-
-impl SqlStore {
-    /// A store on an already migrated database.
-    pub fn new(db: Db) -> Self {
-        Self { db }
-    }
-}
+pub struct SqlStore(pub Db);
 
 #[async_trait]
 impl DeviceauthStore for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        Ok(self.db.ping().await?)
+        Ok(self.0.ping().await?)
     }
 
     async fn record_auth_request(
@@ -50,7 +41,7 @@ impl DeviceauthStore for SqlStore {
         now: Timestamp,
     ) -> Result<AuthRecord, StoreError> {
         let now = now.unix_secs();
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let created = insert_device(&mut tx, tenant, req, Status::Noauth, now).await?;
         let device = device_by_identity(&mut tx, tenant, &req.id_data_sha256)
             .await?
@@ -60,10 +51,7 @@ impl DeviceauthStore for SqlStore {
             return Ok(AuthRecord::Decommissioning);
         }
         insert_set(&mut tx, tenant, &device.id, req, Status::Pending, now).await?;
-        let before = recompute_status(&mut tx, &device.id, now).await?;
-        let device = device_by_id(&mut tx, tenant, &device.id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let (before, device) = settle(&mut tx, tenant, &device.id, now).await?;
         let auth_set = device
             .auth_sets
             .iter()
@@ -86,14 +74,14 @@ impl DeviceauthStore for SqlStore {
         id_data_sha256: &str,
         pubkey: &str,
     ) -> Result<Option<AuthSet>, StoreError> {
-        let mut q = QueryBuilder::new(self.db.dialect(), SET_SELECT);
+        let mut q = QueryBuilder::new(self.0.dialect(), SET_SELECT);
         q.push(" WHERE tenant_id = ")
             .push_bind(tenant)
             .push(" AND id_data_sha256 = ")
             .push_bind(id_data_sha256)
             .push(" AND pubkey = ")
             .push_bind(pubkey);
-        let row = q.build().fetch_optional::<SetRow>(&self.db).await?;
+        let row = q.build().fetch_optional::<SetRow>(&self.0).await?;
         Ok(row.map(SetRow::into_set).transpose()?)
     }
 
@@ -102,7 +90,7 @@ impl DeviceauthStore for SqlStore {
         tenant: &TenantId,
         id: &AuthSetId,
     ) -> Result<Option<AuthSet>, StoreError> {
-        Ok(set_by_id(&self.db, tenant, id).await?)
+        Ok(set_by_id(&self.0, tenant, id).await?)
     }
 
     async fn set_auth_set_status(
@@ -114,16 +102,12 @@ impl DeviceauthStore for SqlStore {
         now: Timestamp,
     ) -> Result<StatusChange, StoreError> {
         let now = now.unix_secs();
-        let mut tx = self.db.begin_write().await?;
-        let set = set_by_id(&mut tx, tenant, auth_set_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut tx = self.0.begin_write().await?;
+        let set = existing_set(&mut tx, tenant, auth_set_id).await?;
         if set.device_id != *device_id {
             return Err(StoreError::Mismatch);
         }
-        let device = device_by_id(&mut tx, tenant, device_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let device = existing_device(&mut tx, tenant, device_id).await?;
         if set.status == change.to {
             return Ok(StatusChange {
                 previous_device_status: device.status,
@@ -171,10 +155,7 @@ impl DeviceauthStore for SqlStore {
             .bind(auth_set_id)
             .execute(&mut tx)
             .await?;
-        let previous_device_status = recompute_status(&mut tx, device_id, now).await?;
-        let device = device_by_id(&mut tx, tenant, device_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let (previous_device_status, device) = settle(&mut tx, tenant, device_id, now).await?;
         tx.commit().await?;
         Ok(StatusChange {
             device,
@@ -191,10 +172,8 @@ impl DeviceauthStore for SqlStore {
         now: Timestamp,
     ) -> Result<Dismissal, StoreError> {
         let now = now.unix_secs();
-        let mut tx = self.db.begin_write().await?;
-        let set = set_by_id(&mut tx, tenant, auth_set_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut tx = self.0.begin_write().await?;
+        let set = existing_set(&mut tx, tenant, auth_set_id).await?;
         if set.device_id != *device_id {
             return Err(StoreError::NotFound);
         }
@@ -218,10 +197,7 @@ impl DeviceauthStore for SqlStore {
             tx.commit().await?;
             return Ok(Dismissal::DeviceDeleted);
         }
-        let previous_device_status = recompute_status(&mut tx, device_id, now).await?;
-        let device = device_by_id(&mut tx, tenant, device_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let (previous_device_status, device) = settle(&mut tx, tenant, device_id, now).await?;
         tx.commit().await?;
         Ok(Dismissal::SetRemoved {
             device,
@@ -237,7 +213,7 @@ impl DeviceauthStore for SqlStore {
         now: Timestamp,
     ) -> Result<Preauth, StoreError> {
         let now = now.unix_secs();
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         if insert_device(&mut tx, tenant, req, Status::Preauthorized, now).await? {
             insert_set(
                 &mut tx,
@@ -248,9 +224,7 @@ impl DeviceauthStore for SqlStore {
                 now,
             )
             .await?;
-            let device = device_by_id(&mut tx, tenant, &req.device_id)
-                .await?
-                .ok_or(StoreError::NotFound)?;
+            let device = existing_device(&mut tx, tenant, &req.device_id).await?;
             tx.commit().await?;
             return Ok(Preauth::Created(device));
         }
@@ -280,10 +254,7 @@ impl DeviceauthStore for SqlStore {
             )
             .await?;
         }
-        let previous_device_status = recompute_status(&mut tx, &existing.id, now).await?;
-        let device = device_by_id(&mut tx, tenant, &existing.id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let (previous_device_status, device) = settle(&mut tx, tenant, &existing.id, now).await?;
         tx.commit().await?;
         Ok(Preauth::Forced {
             device,
@@ -296,7 +267,7 @@ impl DeviceauthStore for SqlStore {
         tenant: &TenantId,
         id: &DeviceId,
     ) -> Result<Option<Device>, StoreError> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.0.begin_read().await?;
         let device = device_by_id(&mut tx, tenant, id).await?;
         tx.commit().await?;
         Ok(device)
@@ -309,7 +280,7 @@ impl DeviceauthStore for SqlStore {
         skip: u64,
         limit: u64,
     ) -> Result<Vec<Device>, StoreError> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.0.begin_read().await?;
         let mut q = QueryBuilder::new(tx.dialect(), DEVICE_SELECT);
         q.push(" WHERE tenant_id = ").push_bind(tenant);
         if !filter.status.is_empty() {
@@ -354,14 +325,14 @@ impl DeviceauthStore for SqlStore {
         status: Option<Status>,
     ) -> Result<u64, StoreError> {
         let mut q = QueryBuilder::new(
-            self.db.dialect(),
+            self.0.dialect(),
             "SELECT COUNT(*) FROM devices WHERE tenant_id = ",
         );
         q.push_bind(tenant);
         if let Some(s) = status {
             q.push(" AND status = ").push_bind(s.as_str());
         }
-        let n: i64 = q.build().scalar(&self.db).await?;
+        let n: i64 = q.build().scalar(&self.0).await?;
         Ok(unsigned(n))
     }
 
@@ -378,34 +349,28 @@ impl DeviceauthStore for SqlStore {
         .bind(now.unix_secs())
         .bind(tenant)
         .bind(id)
-        .execute(&self.db)
+        .execute(&self.0)
         .await?;
         Ok(n > 0)
     }
 
     async fn delete_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<bool, StoreError> {
-        let mut tx = self.db.begin_write().await?;
-        query("DELETE FROM tokens WHERE tenant_id = $1 AND device_id = $2")
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
-        query("DELETE FROM auth_sets WHERE tenant_id = $1 AND device_id = $2")
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
-        let n = query("DELETE FROM devices WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
+        let mut tx = self.0.begin_write().await?;
+        // The device row goes last: whether it existed is the answer.
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM tokens WHERE tenant_id = $1 AND device_id = $2",
+            "DELETE FROM auth_sets WHERE tenant_id = $1 AND device_id = $2",
+            "DELETE FROM devices WHERE tenant_id = $1 AND id = $2",
+        ] {
+            deleted = query(sql).bind(tenant).bind(id).execute(&mut tx).await?;
+        }
         tx.commit().await?;
-        Ok(n > 0)
+        Ok(deleted > 0)
     }
 
     async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         query(
             "INSERT INTO tokens (id, tenant_id, device_id, issued_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) \
@@ -436,7 +401,7 @@ impl DeviceauthStore for SqlStore {
              WHERE t.id = $1",
         )
         .bind(jti)
-        .fetch_optional(&self.db)
+        .fetch_optional(&self.0)
         .await?;
         Ok(row.map(TokenStateRow::into_state).transpose()?)
     }
@@ -445,7 +410,7 @@ impl DeviceauthStore for SqlStore {
         let n = query("DELETE FROM tokens WHERE tenant_id = $1 AND id = $2")
             .bind(tenant)
             .bind(jti)
-            .execute(&self.db)
+            .execute(&self.0)
             .await?;
         Ok(n > 0)
     }
@@ -455,12 +420,12 @@ impl DeviceauthStore for SqlStore {
         tenant: &TenantId,
         device_id: Option<&DeviceId>,
     ) -> Result<u64, StoreError> {
-        let mut q = QueryBuilder::new(self.db.dialect(), "DELETE FROM tokens WHERE tenant_id = ");
+        let mut q = QueryBuilder::new(self.0.dialect(), "DELETE FROM tokens WHERE tenant_id = ");
         q.push_bind(tenant);
         if let Some(d) = device_id {
             q.push(" AND device_id = ").push_bind(d);
         }
-        Ok(q.build().execute(&self.db).await?)
+        Ok(q.build().execute(&self.0).await?)
     }
 
     async fn set_check_in(
@@ -473,7 +438,7 @@ impl DeviceauthStore for SqlStore {
             .bind(now.unix_secs())
             .bind(tenant)
             .bind(device_id)
-            .execute(&self.db)
+            .execute(&self.0)
             .await?;
         Ok(())
     }
@@ -482,7 +447,7 @@ impl DeviceauthStore for SqlStore {
         let v: Option<i64> = query("SELECT value FROM limits WHERE tenant_id = $1 AND name = $2")
             .bind(tenant)
             .bind(name)
-            .scalar_optional(&self.db)
+            .scalar_optional(&self.0)
             .await?;
         Ok(v.map(unsigned))
     }
@@ -495,7 +460,7 @@ impl DeviceauthStore for SqlStore {
         .bind(tenant)
         .bind(name)
         .bind(signed(value))
-        .execute(&self.db)
+        .execute(&self.0)
         .await?;
         Ok(())
     }
@@ -504,7 +469,7 @@ impl DeviceauthStore for SqlStore {
         query("DELETE FROM limits WHERE tenant_id = $1 AND name = $2")
             .bind(tenant)
             .bind(name)
-            .execute(&self.db)
+            .execute(&self.0)
             .await?;
         Ok(())
     }

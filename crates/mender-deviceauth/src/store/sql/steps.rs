@@ -6,6 +6,7 @@ use mender_db::{Conn, Error, QueryBuilder, Tx, query};
 
 use super::rows::{DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, sets_from, status_of};
 use crate::model::{AuthSet, Device, NewDevice, Status};
+use crate::store::StoreError;
 
 /// The auth sets of a device, oldest first.
 pub(super) async fn sets_of(tx: &mut Tx, device_id: &DeviceId) -> Result<Vec<AuthSet>, Error> {
@@ -54,6 +55,28 @@ pub(super) async fn device_by_identity(
     device_where(tx, tenant, "id_data_sha256", id_data_sha256).await
 }
 
+/// The device a transaction has just found or written; `NotFound` if it is not there.
+pub(super) async fn existing_device(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: &DeviceId,
+) -> Result<Device, StoreError> {
+    device_by_id(tx, tenant, id)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Auth set `id` of `tenant`; `NotFound` if there is none.
+pub(super) async fn existing_set(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: &AuthSetId,
+) -> Result<AuthSet, StoreError> {
+    set_by_id(&mut *tx, tenant, id)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
 pub(super) async fn set_by_id<'c>(
     on: impl Into<Conn<'c>>,
     tenant: &TenantId,
@@ -74,11 +97,7 @@ pub(super) async fn set_by_id<'c>(
 
 /// Recomputes the device status from its sets; on change bumps the revision.
 /// Returns the status before.
-pub(super) async fn recompute_status(
-    tx: &mut Tx,
-    device_id: &DeviceId,
-    now: i64,
-) -> Result<Status, Error> {
+async fn recompute_status(tx: &mut Tx, device_id: &DeviceId, now: i64) -> Result<Status, Error> {
     let current: String = query("SELECT status FROM devices WHERE id = $1")
         .bind(device_id)
         .scalar(&mut *tx)
@@ -104,6 +123,17 @@ pub(super) async fn recompute_status(
         .await?;
     }
     Ok(current)
+}
+
+/// Recomputes the device status after its sets changed; the status before and the device now.
+pub(super) async fn settle(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    device_id: &DeviceId,
+    now: i64,
+) -> Result<(Status, Device), StoreError> {
+    let before = recompute_status(tx, device_id, now).await?;
+    Ok((before, existing_device(tx, tenant, device_id).await?))
 }
 
 pub(super) async fn delete_device_tokens(tx: &mut Tx, device_id: &DeviceId) -> Result<u64, Error> {

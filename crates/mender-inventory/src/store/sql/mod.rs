@@ -25,18 +25,9 @@ const ROWS_PER_INSERT: usize = 500;
 /// The tables whose statistics a bulk load makes stale.
 const TABLES: &[&str] = &["devices", "attr_index"];
 
-/// The [`InventoryStore`] on either backend.
+/// The inventory store on either backend (a database opened with [`crate::SCHEMA`]).
 #[derive(Debug, Clone)]
-pub struct SqlStore {
-    db: Db,
-}
-
-impl SqlStore {
-    /// A store on a database opened with [`SCHEMA`](crate::SCHEMA).
-    pub fn new(db: Db) -> Self {
-        Self { db }
-    }
-}
+pub struct SqlStore(pub Db);
 
 /// A `devices` row; times and the attribute document are decoded by [`DeviceRow::into_record`].
 #[derive(sqlx::FromRow)]
@@ -168,21 +159,21 @@ async fn insert_one(tx: &mut Tx, tenant: &TenantId, rec: &DeviceRecord) -> Resul
 #[async_trait]
 impl InventoryStore for SqlStore {
     async fn ping(&self) -> Result<()> {
-        Ok(self.db.ping().await?)
+        Ok(self.0.ping().await?)
     }
 
     async fn get_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<Option<DeviceRecord>> {
-        let mut b = QueryBuilder::new(self.db.dialect(), SELECT_DEVICES);
+        let mut b = QueryBuilder::new(self.0.dialect(), SELECT_DEVICES);
         b.push(" WHERE d.tenant_id = ")
             .push_bind(tenant)
             .push(" AND d.id = ")
             .push_bind(id);
-        let row: Option<DeviceRow> = b.build().fetch_optional(&self.db).await?;
+        let row: Option<DeviceRow> = b.build().fetch_optional(&self.0).await?;
         row.map(DeviceRow::into_record).transpose()
     }
 
     async fn insert_device(&self, tenant: &TenantId, rec: &DeviceRecord) -> Result<bool> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let created = insert_one(&mut tx, tenant, rec).await?;
         if created {
             tx.commit().await?;
@@ -191,7 +182,7 @@ impl InventoryStore for SqlStore {
     }
 
     async fn insert_devices(&self, tenant: &TenantId, recs: &[DeviceRecord]) -> Result<u64> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let mut n = 0;
         for rec in recs {
             n += u64::from(insert_one(&mut tx, tenant, rec).await?);
@@ -200,13 +191,13 @@ impl InventoryStore for SqlStore {
         // Plans for the attribute index depend on statistics; a bulk load makes them stale
         // long before automatic analysis notices.
         if n >= BULK_ANALYZE_ROWS {
-            self.db.analyze(TABLES).await?;
+            self.0.analyze(TABLES).await?;
         }
         Ok(n)
     }
 
     async fn update_device(&self, tenant: &TenantId, rec: &DeviceRecord) -> Result<bool> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let seq: Option<i64> = query(
             "UPDATE devices SET attrs = $1, group_name = $2, updated_ts = $3, revision = $4, \
              tags_etag = $5, text = $6, version = version + 1 \
@@ -238,12 +229,12 @@ impl InventoryStore for SqlStore {
         if ids.is_empty() {
             return Ok(0);
         }
-        let mut b = QueryBuilder::new(self.db.dialect(), "DELETE FROM devices WHERE tenant_id = ");
+        let mut b = QueryBuilder::new(self.0.dialect(), "DELETE FROM devices WHERE tenant_id = ");
         b.push_bind(tenant)
             .push(" AND id IN (")
             .push_json_list(json_array(ids), JsonList::Text)
             .push(")");
-        Ok(b.build().execute(&self.db).await?)
+        Ok(b.build().execute(&self.0).await?)
     }
 
     async fn set_group(
@@ -255,7 +246,7 @@ impl InventoryStore for SqlStore {
         if ids.is_empty() {
             return Ok(UpdateResult::default());
         }
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let mut b = QueryBuilder::new(
             tx.dialect(),
             "SELECT seq, group_name FROM devices WHERE tenant_id = ",
@@ -285,7 +276,7 @@ impl InventoryStore for SqlStore {
         ids: Option<&[DeviceId]>,
         group: &str,
     ) -> Result<u64> {
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.0.begin_write().await?;
         let mut b = QueryBuilder::new(tx.dialect(), "SELECT seq FROM devices WHERE tenant_id = ");
         b.push_bind(tenant)
             .push(" AND group_name = ")
@@ -303,7 +294,7 @@ impl InventoryStore for SqlStore {
 
     async fn list_groups(&self, tenant: &TenantId, status: Option<&str>) -> Result<Vec<String>> {
         let mut b = QueryBuilder::new(
-            self.db.dialect(),
+            self.0.dialect(),
             "SELECT DISTINCT d.group_name FROM devices d WHERE d.tenant_id = ",
         );
         b.push_bind(tenant).push(" AND d.group_name IS NOT NULL");
@@ -316,14 +307,14 @@ impl InventoryStore for SqlStore {
             .push(")");
         }
         b.push(" ORDER BY d.group_name");
-        Ok(b.build().scalars(&self.db).await?)
+        Ok(b.build().scalars(&self.0).await?)
     }
 
     async fn search(&self, tenant: &TenantId, q: &Query) -> Result<(Vec<DeviceRecord>, u64)> {
-        let dialect = self.db.dialect();
+        let dialect = self.0.dialect();
         let total: i64 = count_sql(dialect, tenant, q)
             .build()
-            .scalar(&self.db)
+            .scalar(&self.0)
             .await?;
         let total = u64::try_from(total).unwrap_or_default();
         if total == 0 || q.limit == 0 {
@@ -331,7 +322,7 @@ impl InventoryStore for SqlStore {
         }
         let rows: Vec<DeviceRow> = page_sql(dialect, tenant, q)
             .build()
-            .fetch_all(&self.db)
+            .fetch_all(&self.0)
             .await?;
         let devs = rows
             .into_iter()
@@ -341,10 +332,10 @@ impl InventoryStore for SqlStore {
     }
 
     async fn search_ids(&self, tenant: &TenantId, conds: &[Cond]) -> Result<Vec<DeviceId>> {
-        let mut b = QueryBuilder::new(self.db.dialect(), "SELECT d.id FROM devices d WHERE ");
+        let mut b = QueryBuilder::new(self.0.dialect(), "SELECT d.id FROM devices d WHERE ");
         where_sql(&mut b, tenant, conds);
         b.push(" ORDER BY d.seq");
-        let ids: Vec<String> = b.build().scalars(&self.db).await?;
+        let ids: Vec<String> = b.build().scalars(&self.0).await?;
         Ok(ids.into_iter().map(DeviceId::from).collect())
     }
 
@@ -352,7 +343,7 @@ impl InventoryStore for SqlStore {
         let b = match key {
             Key::DeviceId => {
                 let mut b = QueryBuilder::new(
-                    self.db.dialect(),
+                    self.0.dialect(),
                     "SELECT d.id FROM devices d WHERE d.tenant_id = ",
                 );
                 b.push_bind(tenant);
@@ -362,7 +353,7 @@ impl InventoryStore for SqlStore {
                 // Across tenants on purpose: the values only feed an IN list that the
                 // tenant-restricted search applies, and skipping the join halves the scan.
                 let mut b = QueryBuilder::new(
-                    self.db.dialect(),
+                    self.0.dialect(),
                     "SELECT DISTINCT s FROM attr_index WHERE scope = ",
                 );
                 b.push_bind(scope)
@@ -372,7 +363,7 @@ impl InventoryStore for SqlStore {
                 b
             }
         };
-        Ok(b.build().scalars(&self.db).await?)
+        Ok(b.build().scalars(&self.0).await?)
     }
 
     async fn filter_attributes(
@@ -390,7 +381,7 @@ impl InventoryStore for SqlStore {
         .bind(tenant)
         .bind(sample)
         .bind(limit)
-        .fetch_all(&self.db)
+        .fetch_all(&self.0)
         .await?;
         Ok(rows
             .into_iter()

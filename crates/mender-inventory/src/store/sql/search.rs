@@ -88,6 +88,17 @@ fn prefix_op(op: CmpOp) -> &'static str {
     }
 }
 
+/// `d.seq IN (` (`NOT IN (` when `negate`) the devices having attribute `scope/name`; the
+/// caller may narrow the subquery before closing it.
+fn seq_in_attr<'q>(b: &mut QueryBuilder<'q>, scope: &'q str, name: &'q str, negate: bool) {
+    b.push(if negate {
+        "d.seq NOT IN ("
+    } else {
+        "d.seq IN ("
+    });
+    attr_subquery(b, scope, name);
+}
+
 fn cond_sql<'q>(b: &mut QueryBuilder<'q>, c: &'q Cond) {
     match c {
         Cond::In {
@@ -95,12 +106,7 @@ fn cond_sql<'q>(b: &mut QueryBuilder<'q>, c: &'q Cond) {
             values,
             negate,
         } => {
-            b.push(if *negate {
-                "d.seq NOT IN ("
-            } else {
-                "d.seq IN ("
-            });
-            attr_subquery(b, scope, name);
+            seq_in_attr(b, scope, name, *negate);
             b.push(" AND (");
             if !values_match(b, values) {
                 b.push("1 = 0");
@@ -141,12 +147,7 @@ fn cond_sql<'q>(b: &mut QueryBuilder<'q>, c: &'q Cond) {
             key: Key::Attr { scope, name },
             exists,
         } => {
-            b.push(if *exists {
-                "d.seq IN ("
-            } else {
-                "d.seq NOT IN ("
-            });
-            attr_subquery(b, scope, name);
+            seq_in_attr(b, scope, name, !*exists);
             b.push(")");
         }
         Cond::Exists {
