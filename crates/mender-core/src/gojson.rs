@@ -2,8 +2,32 @@
 //! into `interface{}`: object keys sorted bytewise, no spaces, numbers re-printed from
 //! float64, and HTML-safe strings (`<`, `>`, `&`, U+2028 and U+2029 escaped). Upstream hashes
 //! and signs such text (a device's identity data), so ours must match it byte for byte.
+//!
+//! And JSON read as Go reads it, with Go's error texts, for handlers that put those texts in
+//! their answers: [`check_syntax`] (`json.Unmarshal`'s syntax errors), [`first_value`]
+//! (`json.Decoder`'s reading), and [`unmarshal`] / [`decode`] into a described [`GoType`].
+
+mod decode;
+mod scan;
 
 use std::fmt::Write;
+
+pub use decode::{
+    DecodeError, GoField, GoStruct, GoType, MAP_OF_ANY, MAX_DEPTH, SLICE_OF_MAPS, decode, unmarshal,
+};
+pub use scan::{GO_MAX_DEPTH, ReadError, SyntaxError, quote_char};
+
+/// The syntax error Go's `json.Unmarshal` reports for `input` (the whole input must be one
+/// JSON value), or `Ok` when it has none. Go's nesting limit applies.
+pub fn check_syntax(input: &[u8]) -> Result<(), SyntaxError> {
+    scan::check(input, GO_MAX_DEPTH)
+}
+
+/// How many bytes of `input` Go's `json.Decoder` takes as its first value (the rest is left
+/// unread), or its error: `EOF`, `unexpected EOF`, or a syntax error.
+pub fn first_value(input: &[u8]) -> Result<usize, ReadError> {
+    scan::first_value(input, GO_MAX_DEPTH)
+}
 
 use serde_json::{Map, Value};
 

@@ -85,8 +85,8 @@ impl Service {
         Ok(self.app.generate_artifact(&job).await?.into_string())
     }
 
-    /// The service's routes: management v1/v2, device v1, the open signed-download route and
-    /// the internal API.
+    /// The service's routes: management v1/v2/v1alpha1, device v1, the open signed-download
+    /// route and the internal API.
     pub fn routers(&self) -> Routers {
         let st = self.app.clone();
         Routers {
@@ -94,6 +94,7 @@ impl Service {
             management: Router::new()
                 .merge(http::management_v1::routes())
                 .merge(http::management_v2::routes())
+                .merge(http::management_v1alpha1::routes())
                 .with_state(st.clone()),
             devices: http::devices_v1::routes().with_state(st.clone()),
             internal: http::internal_v1::routes().with_state(st),

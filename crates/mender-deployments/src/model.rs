@@ -179,9 +179,9 @@ impl<'a> From<&'a Artifact> for ArtifactView<'a> {
 pub struct ReleaseMeta {
     /// Release (artifact) name.
     pub name: String,
-    /// Free text, at most 1024 characters.
+    /// Free text, at most 1024 bytes.
     pub notes: String,
-    /// Tags, lower-cased and sorted.
+    /// Tags, lower-cased, without duplicates, in the order they were set.
     pub tags: Vec<String>,
 }
 
@@ -399,9 +399,11 @@ pub struct Deployment {
     pub finished: Option<Timestamp>,
     /// Overall status.
     pub status: DeploymentStatus,
-    /// Number of targeted devices.
+    /// Number of devices that joined (checked in, or were aborted or decommissioned before
+    /// they did): 0 at creation, as upstream.
     pub device_count: i64,
-    /// Devices after which the deployment is finished (= device_count).
+    /// Number of targeted devices (duplicates in a device list included, as upstream): the
+    /// deployment is finished once this many devices finished.
     pub max_devices: i64,
     /// Skip the `already-installed` check.
     pub force_installation: bool,
@@ -414,23 +416,46 @@ pub struct Deployment {
     /// Digest of the creation request; no two unfinished deployments share one (upstream's
     /// "identical active deployment" rule). `None` for configuration deployments.
     pub checksum: Option<String>,
+    /// Sum of the sizes of the artifacts handed to its devices (upstream
+    /// `statistics.total_size`): grows when a device first gets an artifact, never shrinks.
+    pub total_size: i64,
 }
 
-/// Counts of device deployments per status.
+/// A deployment's device counts per status (upstream's stored `stats`: every target starts
+/// pending; a count moves when a device's status changes).
 pub type Statistics = BTreeMap<DeviceStatus, i64>;
 
-/// Renders statistics with every status present, as upstream does (without `decommissioned`).
+/// Renders statistics with all 13 statuses, keys sorted as Go writes a map.
 pub fn statistics_json(stats: &Statistics) -> Value {
-    let mut m = Map::new();
-    for s in DeviceStatus::ALL {
-        if s != DeviceStatus::Decommissioned {
-            m.insert(
+    let m: Map<String, Value> = DeviceStatus::ALL
+        .into_iter()
+        .map(|s| {
+            (
                 s.as_str().to_owned(),
                 Value::from(*stats.get(&s).unwrap_or(&0)),
-            );
-        }
-    }
+            )
+        })
+        .collect();
     Value::Object(m)
+}
+
+/// Whether a deployment with these counts has finished: at least `max_devices` (when
+/// positive) devices are in a final status (upstream `Deployment.IsFinished`).
+pub fn stats_finished(stats: &Statistics, max_devices: i64) -> bool {
+    let done: i64 = stats
+        .iter()
+        .filter(|(s, _)| s.is_finished())
+        .map(|(_, n)| *n)
+        .sum();
+    max_devices > 0 && done >= max_devices
+}
+
+/// Whether any device of a deployment with these counts has started: any count but
+/// `pending` and `decommissioned` is positive (upstream `Deployment.IsNotPending`).
+pub fn stats_started(stats: &Statistics) -> bool {
+    stats
+        .iter()
+        .any(|(s, n)| *n > 0 && !matches!(s, DeviceStatus::Pending | DeviceStatus::Decommissioned))
 }
 
 /// What the device reported in its first `next` request of a device deployment.
@@ -512,6 +537,18 @@ pub enum Match {
     Contains(String),
 }
 
+/// What an artifact list is sorted by (ties: by id, in the same direction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArtifactSortKey {
+    /// Artifact name.
+    #[default]
+    Name,
+    /// Modification time.
+    Modified,
+    /// Id only (upstream sorts `artifacts_count` and `tags` by a field artifacts lack).
+    Id,
+}
+
 /// Artifact list filters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ArtifactFilter {
@@ -521,8 +558,8 @@ pub struct ArtifactFilter {
     pub description: Option<Match>,
     /// Device type.
     pub device_type: Option<Match>,
-    /// Sort by modification time instead of name.
-    pub sort_modified: bool,
+    /// Sort key.
+    pub sort_key: ArtifactSortKey,
     /// Direction.
     pub sort: Sort,
     /// Rows to skip.
@@ -553,9 +590,10 @@ pub struct DeploymentFilter {
     pub search: Option<String>,
     /// Status.
     pub status: Option<DeploymentStatus>,
-    /// Created at or after (unix seconds).
+    /// Created at or after this second (unix seconds; compared at `T.000`).
     pub created_after: Option<i64>,
-    /// Created at or before (unix seconds).
+    /// Created at or before this second (unix seconds; compared at `T.000` with the
+    /// millisecond precision upstream stores, so `T.000999` is in and `T.001` is out).
     pub created_before: Option<i64>,
     /// Software or configuration only.
     pub kind: Option<DeploymentKind>,

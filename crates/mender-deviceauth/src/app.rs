@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::DeviceauthConfig;
 use crate::canon;
-use crate::crypto::DeviceKey;
+use crate::crypto::{DeviceKey, KeyError};
 use crate::error::{Error, Result};
 use crate::model::{Device, DeviceFilter, LIMIT_MAX_DEVICES, NewDevice, Status, TokenState};
 use crate::store::{AuthRecord, DeviceauthStore, Dismissal, Preauth, StoreError, Transition};
@@ -36,23 +36,29 @@ const CHECK_IN_RESOLUTION: Duration = Duration::from_secs(60);
 /// Seconds per day: inventory hears of a check-in once per UTC day.
 const DAY_SECS: i64 = 86_400;
 
-/// The auth request body (`id_data` is a string holding JSON).
+/// The auth request body (`id_data` is a string holding JSON). A missing or `null` field is
+/// blank, as in upstream's Go decoding, and reported by the checks that follow.
 #[derive(Debug, Deserialize)]
 struct AuthRequestBody {
-    id_data: String,
-    pubkey: String,
+    #[serde(default)]
+    id_data: Option<String>,
+    #[serde(default)]
+    pubkey: Option<String>,
     #[serde(default)]
     #[allow(dead_code)] // Accepted and ignored in the open-source server, as upstream.
     tenant_token: Option<Secret>,
 }
 
-/// The preauthorization body.
+/// The preauthorization body. Missing fields are blank, as in upstream's Go decoding, so that
+/// they are reported as upstream reports them.
 #[derive(Debug, Deserialize)]
 pub struct PreauthRequest {
     /// Identity attributes (a JSON object).
+    #[serde(default)]
     pub identity_data: Value,
-    /// PEM public key.
-    pub pubkey: String,
+    /// PEM public key (`null` reads as blank, as in Go).
+    #[serde(default)]
+    pub pubkey: Option<String>,
     /// Add the key even if the identity exists.
     #[serde(default)]
     pub force: bool,
@@ -125,6 +131,15 @@ impl App {
         }
     }
 
+    /// Parses a device key and applies the configured minimum strength: the one check that
+    /// auth requests and preauthorization share, so that they refuse the same keys with the
+    /// same message.
+    fn device_key(&self, pem: &str) -> Result<DeviceKey, KeyError> {
+        let key = DeviceKey::from_pem(pem)?;
+        self.config.key_policy().check(key.info())?;
+        Ok(key)
+    }
+
     /// The current time in whole seconds: what the store keeps, tokens carry and inventory
     /// is told.
     fn now_secs(&self) -> Timestamp {
@@ -139,25 +154,34 @@ impl App {
     /// Processes a signed auth request: the raw body and the `X-MEN-Signature` header.
     /// Returns a token once the device's auth set is accepted.
     ///
-    /// Unlike upstream, the signature is checked before anything is written, so a forged
-    /// request leaves no trace.
+    /// As in upstream's next release (unlike 4.1), the signature is checked before anything
+    /// is written, so a forged request leaves no trace.
     pub async fn submit_auth_request(
         &self,
         ctx: &Ctx,
         body: &[u8],
         signature: Option<&str>,
     ) -> Result<Secret> {
-        let req: AuthRequestBody = serde_json::from_slice(body)
-            .map_err(|e| Error::BadRequest(format!("failed to decode auth request: {e}")))?;
+        let req: AuthRequestBody = if body.iter().all(u8::is_ascii_whitespace) {
+            // Go's json.Unmarshal on nothing.
+            Err("unexpected end of JSON input".to_owned())
+        } else {
+            serde_json::from_slice(body).map_err(|e| e.to_string())
+        }
+        .map_err(|e| Error::BadRequest(format!("failed to decode auth request: {e}")))?;
         let invalid = |m: &str| Error::BadRequest(format!("invalid auth request: {m}"));
-        if req.id_data.is_empty() {
+        let id_data = req.id_data.unwrap_or_default();
+        if id_data.is_empty() {
             return Err(invalid("id_data must be provided"));
         }
-        if req.pubkey.is_empty() {
+        let pubkey = req.pubkey.unwrap_or_default();
+        if pubkey.is_empty() {
             return Err(invalid("pubkey must be provided"));
         }
-        let key = DeviceKey::from_pem(&req.pubkey).map_err(|e| invalid(&e.to_string()))?;
-        let id = canon::canonicalize_str(&req.id_data).map_err(|e| invalid(&e.to_string()))?;
+        let key = self
+            .device_key(&pubkey)
+            .map_err(|e| invalid(&e.to_string()))?;
+        let id = canon::canonicalize_str(&id_data).map_err(|e| invalid(&e.to_string()))?;
         let signature = signature
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| Error::BadRequest("missing request signature header".into()))?;
@@ -199,7 +223,7 @@ impl App {
             };
             self.status_changed(ctx, &change.device, change.previous_device_status)
                 .await?;
-            if change.previous_device_status != Status::Accepted {
+            if change.previous_device_status != Status::Accepted && !change.device.provisioned {
                 self.provision(ctx, &change.device).await?;
             }
             return self
@@ -378,6 +402,21 @@ impl App {
         .await
     }
 
+    /// Upstream's internal device update (next release): records whether the device has been
+    /// provisioned. `Error::NotFound` if the device does not exist in the tenant.
+    pub async fn update_device(
+        &self,
+        ctx: &Ctx,
+        id: &DeviceId,
+        provisioned: Option<bool>,
+    ) -> Result<()> {
+        let updated = self
+            .store
+            .update_device(&ctx.tenant, id, provisioned, self.now_secs())
+            .await?;
+        found(updated, "device")
+    }
+
     /// Deletes a device and its auth sets and tokens (the last step of decommissioning).
     pub async fn delete_device(&self, ctx: &Ctx, id: &DeviceId) -> Result<()> {
         found(self.store.delete_device(&ctx.tenant, id).await?, "device")
@@ -438,6 +477,7 @@ impl App {
         if status == Status::Accepted
             && change.previous_set_status != Status::Accepted
             && change.previous_device_status != Status::Accepted
+            && !change.device.provisioned
         {
             self.provision(ctx, &change.device).await?;
         }
@@ -484,11 +524,26 @@ impl App {
     /// Preauthorizes an identity with a key. `Error::Conflict` carries the existing device.
     pub async fn preauthorize(&self, ctx: &Ctx, req: &PreauthRequest) -> Result<Device> {
         let bad = |m: String| Error::BadRequest(format!("failed to decode preauth request: {m}"));
-        let id = canon::canonicalize_value(&req.identity_data).map_err(|e| bad(e.to_string()))?;
-        if req.pubkey.is_empty() {
-            return Err(bad("pubkey: cannot be blank.".into()));
+        // Upstream's order: required fields (reported together, as ozzo does), then the key,
+        // then the identity.
+        let pubkey = req.pubkey.as_deref().unwrap_or_default();
+        let no_identity = match &req.identity_data {
+            Value::Null => true,
+            Value::Object(map) => map.is_empty(),
+            _ => false,
+        };
+        let blank: Vec<&str> = [
+            ("identity_data: cannot be blank", no_identity),
+            ("pubkey: cannot be blank", pubkey.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(m, b)| b.then_some(m))
+        .collect();
+        if !blank.is_empty() {
+            return Err(bad(format!("{}.", blank.join("; "))));
         }
-        let key = DeviceKey::from_pem(&req.pubkey).map_err(|e| bad(e.to_string()))?;
+        let key = self.device_key(pubkey).map_err(|e| bad(e.to_string()))?;
+        let id = canon::canonicalize_value(&req.identity_data).map_err(|e| bad(e.to_string()))?;
         let new = new_device(id, &key);
         match self
             .store
@@ -602,7 +657,8 @@ impl App {
         .await
     }
 
-    /// `provision_device` for a newly accepted device.
+    /// `provision_device` for a newly accepted device that has not been provisioned yet (upstream's
+    /// next release skips it once the workflow has set `provisioned`).
     async fn provision(&self, ctx: &Ctx, device: &Device) -> Result<()> {
         let device_json =
             serde_json::to_value(device).map_err(|e| Error::Internal(e.to_string()))?;

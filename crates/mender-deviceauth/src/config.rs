@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use mender_core::jwt::{JwtError, SigningKey};
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::KeyPolicy;
+
 /// deviceauth settings (upstream keys of the same names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -19,6 +21,22 @@ pub struct DeviceauthConfig {
     /// PEM private key signing device tokens (RSA or Ed25519); when unset, `private.pem`
     /// in the service's key directory is used, generated on first start.
     pub private_key: Option<PathBuf>,
+    /// Smallest RSA device key accepted, in bits (0 = any size, as upstream). Auth requests
+    /// and preauthorizations with a smaller key are refused with 400.
+    pub min_rsa_key_bits: u32,
+    /// Smallest ECDSA device key accepted, in curve bits: 224, 256, 384 or 521 (0 = any
+    /// curve, as upstream). Ed25519 keys are always accepted.
+    pub min_ecdsa_key_bits: u32,
+}
+
+impl DeviceauthConfig {
+    /// The device key policy these settings give.
+    pub fn key_policy(&self) -> KeyPolicy {
+        KeyPolicy {
+            min_rsa_bits: self.min_rsa_key_bits,
+            min_ecdsa_bits: self.min_ecdsa_key_bits,
+        }
+    }
 }
 
 impl Default for DeviceauthConfig {
@@ -28,6 +46,8 @@ impl Default for DeviceauthConfig {
             jwt_exp_timeout: 7 * 24 * 3600,
             max_devices: 0,
             private_key: None,
+            min_rsa_key_bits: 0,
+            min_ecdsa_key_bits: 0,
         }
     }
 }
@@ -82,6 +102,17 @@ mod tests {
         let cfg: DeviceauthConfig = serde_json::from_str(r#"{"max_devices": 3}"#).unwrap();
         assert_eq!(cfg.jwt_issuer, "Mender");
         assert_eq!(cfg.max_devices, 3);
+        assert_eq!(cfg.key_policy(), KeyPolicy::default());
+        let cfg: DeviceauthConfig =
+            serde_json::from_str(r#"{"min_rsa_key_bits": 2048, "min_ecdsa_key_bits": 256}"#)
+                .unwrap();
+        assert_eq!(
+            cfg.key_policy(),
+            KeyPolicy {
+                min_rsa_bits: 2048,
+                min_ecdsa_bits: 256
+            }
+        );
         assert!(serde_json::from_str::<DeviceauthConfig>(r#"{"nope": 1}"#).is_err());
     }
 }

@@ -2,6 +2,8 @@
 //! and their JSON shapes as upstream renders them.
 
 use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp, TokenId};
+
+use crate::crypto::KeyInfo;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
@@ -104,6 +106,10 @@ pub struct Device {
     /// Bumped on every change; inventory uses it to order status updates.
     #[serde(skip)]
     pub revision: i64,
+    /// Whether the `provision_device` workflow has completed for the device (set through the
+    /// internal API by that workflow, as in upstream's next release); not rendered.
+    #[serde(skip)]
+    pub provisioned: bool,
 }
 
 /// One (identity, public key) pair a device authenticated with. Serializes as upstream
@@ -127,6 +133,10 @@ pub struct AuthSet {
     pub ts: Timestamp,
     /// Admission status of this set.
     pub status: Status,
+    /// The key's type and size, computed from `pubkey` (mender-rs only: `pubkey_type` and
+    /// `pubkey_bits` after upstream's fields, so that weak keys are visible).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyInfo>,
 }
 
 impl AuthSet {
@@ -231,6 +241,7 @@ mod tests {
             pubkey: "PEM".into(),
             status: Status::Pending,
             ts: Timestamp::from_unix_secs(1_700_000_000),
+            key: None,
         };
         let mut device = Device {
             id: "d1".into(),
@@ -243,6 +254,7 @@ mod tests {
             updated_ts: Timestamp::from_unix_secs(1_700_000_001),
             check_in_time: None,
             revision: 2,
+            provisioned: false,
             auth_sets: vec![set],
         };
         // Field order and whole-second RFC 3339 times, byte for byte.
@@ -254,6 +266,16 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&device).unwrap()["check_in_time"],
             "1970-01-02T00:00:00Z"
+        );
+        // A key's type and size follow upstream's fields.
+        device.auth_sets[0].key = Some(KeyInfo {
+            kind: crate::crypto::KeyKind::EcdsaP224,
+            bits: 224,
+        });
+        assert!(
+            serde_json::to_string(&device.auth_sets[0])
+                .unwrap()
+                .ends_with(r#""status":"pending","pubkey_type":"ecdsa","pubkey_bits":224}"#)
         );
     }
 }

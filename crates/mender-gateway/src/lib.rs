@@ -1,14 +1,20 @@
 //! The gateway: what upstream's Traefik does, in-process. It builds the public router from the
-//! services' open, management and device routes, puts management routes behind user-token
-//! verification and device routes behind device-token verification, and never exposes internal
-//! routes. Both routers get request ids, an access log, body limits and upstream's 404/405
-//! bodies.
+//! services' open, management and device routes, and never exposes internal routes. Like
+//! Traefik, it authenticates by path before routing: every path under a service's management
+//! prefix needs a user token and every path under a device prefix a device token, served or
+//! not (and each protected route checks again). Both routers answer like upstream's gin
+//! routers: request ids, an access log, body limits, 404/405 bodies with `Allow`, and
+//! `RedirectTrailingSlash`.
+
+mod redirect;
+mod traefik;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use mender_core::error::{method_not_allowed, not_found};
@@ -16,9 +22,12 @@ use mender_core::json::BodyLimit;
 use mender_core::request_id;
 use mender_core::service::Routers;
 use mender_core::verify::{ForwardedRequest, TokenVerifier};
+use mender_core::{ApiError, Identity};
+use tower::ServiceExt;
 use tower_http::LatencyUnit;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use traefik::Class;
 
 /// How the gateway authenticates callers and limits requests.
 #[derive(Clone)]
@@ -47,15 +56,19 @@ pub fn compose(routers: Routers, config: GatewayConfig) -> Composed {
         devices,
         internal,
     } = routers;
-    let user = Arc::new(Verifier(Some(config.user_verifier.clone())));
-    let device = Arc::new(Verifier(config.device_verifier.clone()));
-    let management = protect(management, user).layer(middleware::from_fn(security_headers));
-    let devices = protect(devices, device);
-    let public = finish(
-        open.layer(middleware::from_fn(security_headers))
-            .merge(management)
-            .merge(devices),
+    let user = Arc::new(Verifier {
+        audience: Audience::Users,
+        verifier: Some(config.user_verifier.clone()),
+    });
+    let device = Arc::new(Verifier {
+        audience: Audience::Devices,
+        verifier: config.device_verifier.clone(),
+    });
+    let public = assemble(
+        open.merge(protect(management, user.clone()))
+            .merge(protect(devices, device.clone())),
         config.body_limit,
+        Some(Gate { user, device }),
     );
     Composed {
         public,
@@ -63,12 +76,33 @@ pub fn compose(routers: Routers, config: GatewayConfig) -> Composed {
     }
 }
 
-/// Adds what every router needs: 404/405 bodies, the body limit, the access log and request
-/// ids.
+/// Adds what every router needs: upstream's 404/405 answers (with `Allow`), gin's
+/// trailing-slash redirects, the body limit, the access log and request ids.
 pub fn finish(router: Router, body_limit: usize) -> Router {
-    router
-        .method_not_allowed_fallback(method_not_allowed)
-        .fallback(not_found)
+    assemble(router, body_limit, None)
+}
+
+/// [`finish`], with upstream's Traefik in front when `gate` is given.
+fn assemble(router: Router, body_limit: usize, gate: Option<Gate>) -> Router {
+    // Every route answers a probe before its own layers (authentication included) and its
+    // handler run; unknown paths and methods reach the marked fallbacks instead.
+    let routes = if router.has_routes() {
+        router.route_layer(middleware::from_fn(answer_probe))
+    } else {
+        router
+    };
+    let routes = routes
+        .method_not_allowed_fallback(unrouted_method)
+        .fallback(unrouted_path);
+    let state = Arc::new(Edge {
+        routes: routes.clone(),
+        gate,
+    });
+    // The edge wraps the whole router as one service, so it sees the `Allow` header axum
+    // adds to 405 answers and runs before routing, as Traefik does.
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn_with_state(state, edge))
         .layer(middleware::from_fn(
             move |mut req: Request, next: Next| async move {
                 req.extensions_mut().insert(BodyLimit(body_limit));
@@ -77,7 +111,153 @@ pub fn finish(router: Router, body_limit: usize) -> Router {
         ))
         .layer(access_log())
         .layer(middleware::from_fn(request_id::middleware))
+        .layer(middleware::from_fn(without_request_id))
         .layer(middleware::from_fn(host_header))
+}
+
+/// Marks a probe request: "would this method and path reach a route?".
+#[derive(Clone, Copy)]
+struct Probe;
+
+/// Marks the answer of a route to a [`Probe`].
+#[derive(Clone, Copy)]
+struct RouteExists;
+
+/// Marks an answer of the fallbacks: no route for this path, or none for this method.
+#[derive(Clone, Copy)]
+struct Unrouted;
+
+/// Marks an answer sent without `X-MEN-RequestID` (gin's redirects run no middleware).
+#[derive(Clone, Copy)]
+struct NoRequestId;
+
+/// Route layer: a probe stops here, before any authentication, extractor or handler.
+async fn answer_probe(req: Request, next: Next) -> Response {
+    if req.extensions().get::<Probe>().is_some() {
+        let mut resp = StatusCode::NO_CONTENT.into_response();
+        resp.extensions_mut().insert(RouteExists);
+        return resp;
+    }
+    next.run(req).await
+}
+
+async fn unrouted_path() -> Response {
+    let mut resp = not_found().await.into_response();
+    resp.extensions_mut().insert(Unrouted);
+    resp
+}
+
+async fn unrouted_method() -> Response {
+    let mut resp = method_not_allowed().await.into_response();
+    resp.extensions_mut().insert(Unrouted);
+    resp
+}
+
+/// Drops the request id from answers marked [`NoRequestId`].
+async fn without_request_id(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if resp.extensions().get::<NoRequestId>().is_some() {
+        resp.headers_mut().remove(request_id::HEADER);
+    }
+    resp
+}
+
+/// The public router's authentication, by upstream's Traefik routers.
+struct Gate {
+    user: Arc<Verifier>,
+    device: Arc<Verifier>,
+}
+
+/// What runs in front of a router: the gate (public router only), then the router, then
+/// gin's trailing-slash redirect and 405 `Allow` for requests no route took.
+struct Edge {
+    routes: Router,
+    gate: Option<Gate>,
+}
+
+async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) -> Response {
+    let mut sec_headers = false;
+    if let Some(gate) = &edge.gate {
+        let path = redirect::percent_decode(req.uri().path())
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .unwrap_or_else(|| req.uri().path().to_owned());
+        let (class, router) = traefik::classify(&path);
+        sec_headers = class.security_headers(router);
+        let verifier = match class {
+            Class::User => Some(&gate.user),
+            Class::Device => Some(&gate.device),
+            Class::Open | Class::Outside => None,
+        };
+        // Like Traefik's forwardAuth: the whole prefix is behind the token check, served
+        // or not, whatever the method.
+        if let Some(v) = verifier {
+            match v.verify(forwarded(&req)).await {
+                Ok(identity) => {
+                    req.extensions_mut().insert(identity);
+                    req.extensions_mut().insert(Verified(v.audience));
+                }
+                Err(e) => return with_security_headers(e.into_response(), sec_headers),
+            }
+        }
+    }
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let mut resp = next.run(req).await;
+    if resp.extensions().get::<Unrouted>().is_some() {
+        if let Some(redirect) = edge.trailing_slash(&method, &uri).await {
+            return with_security_headers(redirect, sec_headers);
+        }
+        if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+            gin_allow(&mut resp);
+        }
+    }
+    with_security_headers(resp, sec_headers)
+}
+
+impl Edge {
+    /// gin's `RedirectTrailingSlash`: when the path with its final `/` toggled reaches a
+    /// route of the same method, the redirect there (no handler runs, for either path).
+    async fn trailing_slash(&self, method: &Method, uri: &Uri) -> Option<Response> {
+        if method == Method::CONNECT {
+            return None;
+        }
+        let location = redirect::location(uri.path(), uri.query())?;
+        // Probe with what the client will ask for next.
+        let probe = Request::builder()
+            .method(method.clone())
+            .uri(&location)
+            .extension(Probe)
+            .body(Body::empty())
+            .ok()?;
+        let answer = match self.routes.clone().oneshot(probe).await {
+            Ok(answer) => answer,
+            Err(never) => match never {},
+        };
+        answer.extensions().get::<RouteExists>()?;
+        let mut resp = redirect::response(method, &location)?;
+        resp.extensions_mut().insert(NoRequestId);
+        Some(resp)
+    }
+}
+
+/// gin lists the allowed methods as `GET, POST`; axum writes `GET,HEAD,POST`, HEAD being
+/// its implicit companion of GET, which gin does not have.
+fn gin_allow(resp: &mut Response) {
+    let Some(allow) = resp
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    let methods: Vec<&str> = allow
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && *m != "HEAD")
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
 }
 
 /// The access log layer's type: server errors count as failures, spans from [`access_log`].
@@ -120,6 +300,7 @@ async fn host_header(mut req: Request, next: Next) -> Response {
 }
 
 /// Puts every route of `router` behind `verifier` (axum refuses a route layer on no routes).
+/// The gate has usually verified the caller already; this keeps every route safe on its own.
 fn protect(router: Router, verifier: Arc<Verifier>) -> Router {
     if router.has_routes() {
         router.route_layer(middleware::from_fn_with_state(verifier, authenticate))
@@ -128,27 +309,58 @@ fn protect(router: Router, verifier: Arc<Verifier>) -> Router {
     }
 }
 
-struct Verifier(Option<Arc<dyn TokenVerifier>>);
+/// Who a verifier lets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    Users,
+    Devices,
+}
 
-/// Verifies the caller like Traefik's forwardAuth: pass with the identity, or answer the
-/// verifier's error verbatim.
-async fn authenticate(
-    State(verifier): State<Arc<Verifier>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let Some(verifier) = verifier.0.as_ref() else {
-        return mender_core::ApiError::unauthorized("unauthorized").into_response();
-    };
-    let forwarded = ForwardedRequest {
+/// Marks a request whose token the gate verified, and for whom.
+#[derive(Debug, Clone, Copy)]
+struct Verified(Audience);
+
+struct Verifier {
+    audience: Audience,
+    verifier: Option<Arc<dyn TokenVerifier>>,
+}
+
+impl Verifier {
+    /// Verifies the caller like Traefik's forwardAuth: the identity, or the verifier's error
+    /// to answer verbatim.
+    async fn verify(&self, forwarded: ForwardedRequest) -> Result<Identity, ApiError> {
+        let Some(verifier) = self.verifier.as_ref() else {
+            return Err(ApiError::unauthorized("unauthorized"));
+        };
+        verifier.verify(&forwarded).await
+    }
+}
+
+/// What forwardAuth sends the verifier: method, path with query, headers.
+fn forwarded(req: &Request) -> ForwardedRequest {
+    ForwardedRequest {
         method: req.method().clone(),
         uri: req
             .uri()
             .path_and_query()
             .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned()),
         headers: req.headers().clone(),
-    };
-    match verifier.verify(&forwarded).await {
+    }
+}
+
+async fn authenticate(
+    State(verifier): State<Arc<Verifier>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if req
+        .extensions()
+        .get::<Verified>()
+        .is_some_and(|v| v.0 == verifier.audience)
+    {
+        return next.run(req).await;
+    }
+    match verifier.verify(forwarded(&req)).await {
         Ok(identity) => {
             req.extensions_mut().insert(identity);
             next.run(req).await
@@ -157,9 +369,11 @@ async fn authenticate(
     }
 }
 
-/// Upstream's `sec-headers` middleware for management and login routes.
-async fn security_headers(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
+/// Upstream's `sec-headers` middleware, on the answers of the routers whose chain has it.
+fn with_security_headers(mut resp: Response, on: bool) -> Response {
+    if !on {
+        return resp;
+    }
     let h = resp.headers_mut();
     h.insert(
         header::STRICT_TRANSPORT_SECURITY,

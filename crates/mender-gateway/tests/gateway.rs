@@ -1,9 +1,11 @@
-//! The gateway's routing rules: which routes need which token, and that internal routes
-//! never appear on the public router.
+//! The gateway's routing rules: which routes need which token, that internal routes never
+//! appear on the public router, that paths under a service's secured prefix need a token
+//! whether a route serves them or not, gin's trailing-slash redirects and 405 `Allow`.
 
 // Tests may unwrap: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -17,15 +19,17 @@ use mender_gateway::{GatewayConfig, compose};
 use mender_testkit::TestClient;
 use serde_json::Value;
 
-/// Accepts exactly the token it was built with.
+/// Accepts exactly the token it was built with; counts its calls.
 struct Fixed {
     token: &'static str,
     device: bool,
+    calls: Arc<AtomicUsize>,
 }
 
 #[async_trait::async_trait]
 impl TokenVerifier for Fixed {
     async fn verify(&self, req: &ForwardedRequest) -> Result<Identity, ApiError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
         match mender_core::identity::request_token(&req.headers) {
             Ok(t) if t.expose_str() == self.token => Ok(Identity {
                 subject: format!("subject-of-{}", self.token),
@@ -42,31 +46,88 @@ async fn whoami(id: Identity) -> String {
     id.subject
 }
 
-fn app() -> Router {
+/// The test routers, how many times their handlers ran and how many times a token was
+/// verified.
+struct Gateway {
+    public: Router,
+    internal: Router,
+    handled: Arc<AtomicUsize>,
+    verified: Arc<AtomicUsize>,
+}
+
+impl Gateway {
+    fn handled(&self) -> usize {
+        self.handled.load(Ordering::SeqCst)
+    }
+
+    fn verified(&self) -> usize {
+        self.verified.load(Ordering::SeqCst)
+    }
+}
+
+fn gateway() -> Gateway {
+    let handled = Arc::new(AtomicUsize::new(0));
+    let verified = Arc::new(AtomicUsize::new(0));
+    let h = handled.clone();
+    let counted = move |id: Option<axum::Extension<Identity>>| {
+        let h = h.clone();
+        async move {
+            h.fetch_add(1, Ordering::SeqCst);
+            id.map_or_else(|| "handled".to_owned(), |i| i.0.subject)
+        }
+    };
     let routers = Routers {
         open: Router::new().route(
             "/api/management/v1/useradm/auth/login",
             post(|| async { "login" }),
         ),
-        management: Router::new().route("/api/management/v1/useradm/users", get(whoami)),
-        devices: Router::new().route("/api/devices/v1/inventory/device/attributes", get(whoami)),
-        internal: Router::new().route("/api/internal/v1/useradm/health", get(|| async { "ok" })),
+        management: Router::new()
+            .route("/api/management/v1/useradm/users", get(whoami))
+            .route(
+                "/api/management/v1/useradm/users/{id}",
+                get(counted.clone())
+                    .put(counted.clone())
+                    .delete(counted.clone()),
+            )
+            .route("/api/management/v1/inventory/devices", get(counted.clone())),
+        devices: Router::new().route(
+            "/api/devices/v1/inventory/device/attributes",
+            get(whoami).put(counted.clone()),
+        ),
+        internal: Router::new()
+            .route("/api/internal/v1/useradm/health", get(|| async { "ok" }))
+            .route(
+                "/api/v1/metadata/workflows",
+                get(counted.clone()).post(counted.clone()),
+            )
+            .route("/api/v1/workflow/{name}", post(counted)),
     };
-    compose(
+    let composed = compose(
         routers,
         GatewayConfig {
             user_verifier: Arc::new(Fixed {
                 token: "user",
                 device: false,
+                calls: verified.clone(),
             }),
             device_verifier: Some(Arc::new(Fixed {
                 token: "dev",
                 device: true,
+                calls: verified.clone(),
             })),
             body_limit: 16,
         },
-    )
-    .public
+    );
+    Gateway {
+        public: composed.public,
+        internal: composed.internal,
+        handled,
+        verified,
+    }
+}
+
+fn app() -> Router {
+    gateway().public
 }
 
 /// Calls the public router with an optional bearer token: status, body, request id.
@@ -221,4 +282,313 @@ async fn access_log_has_request_id_status_and_path_but_no_secrets() {
         assert!(line.contains(want), "{want} missing from {line}");
     }
     assert!(!log.contains("SECRET"), "a secret reached the log: {log}");
+}
+
+/// One request to `router`, with an optional bearer token and body.
+async fn send(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: &str,
+) -> mender_testkit::TestResponse {
+    let mut req = TestClient::new(router.clone())
+        .request(method.parse().unwrap(), uri)
+        .body(body.to_owned());
+    if !body.is_empty() {
+        req = req.header("content-type", "application/json");
+    }
+    if let Some(t) = token {
+        req = req.bearer(t);
+    }
+    req.send().await
+}
+
+/// Asserts gin's redirect: status, relative `Location`, body and content type by method,
+/// no request id.
+fn assert_redirect(resp: &mender_testkit::TestResponse, method: &str, location: &str) {
+    let (status, body, content_type) = match method {
+        "GET" => (
+            StatusCode::MOVED_PERMANENTLY,
+            format!(
+                "<a href=\"{}\">Moved Permanently</a>.\n\n",
+                location.replace('&', "&amp;")
+            ),
+            Some("text/html; charset=utf-8"),
+        ),
+        "HEAD" => (
+            StatusCode::TEMPORARY_REDIRECT,
+            String::new(),
+            Some("text/html; charset=utf-8"),
+        ),
+        _ => (StatusCode::TEMPORARY_REDIRECT, String::new(), None),
+    };
+    let what = format!("{method} -> {location}");
+    assert_eq!(resp.status, status, "{what}: {}", resp.text());
+    assert_eq!(resp.header("location"), Some(location), "{what}");
+    assert_eq!(resp.text(), body, "{what}");
+    assert_eq!(resp.header("content-type"), content_type, "{what}");
+    assert_eq!(resp.header("x-men-requestid"), None, "{what}");
+}
+
+#[tokio::test]
+async fn trailing_slash_redirects_like_gin_without_running_a_handler() {
+    let g = gateway();
+    // Internal router (workflows): no token anywhere.
+    for (method, uri, location) in [
+        (
+            "POST",
+            "/api/v1/metadata/workflows/",
+            "/api/v1/metadata/workflows",
+        ),
+        (
+            "GET",
+            "/api/v1/metadata/workflows/?a=1&b=%20",
+            "/api/v1/metadata/workflows?a=1&b=%20",
+        ),
+        (
+            "HEAD",
+            "/api/v1/metadata/workflows/",
+            "/api/v1/metadata/workflows",
+        ),
+        (
+            "POST",
+            "/api/v1/workflow/provision_device/",
+            "/api/v1/workflow/provision_device",
+        ),
+    ] {
+        let resp = send(&g.internal, method, uri, None, "{\"a\":1}").await;
+        assert_redirect(&resp, method, location);
+    }
+    // Public router: open routes redirect without a token; protected ones after the token
+    // check that upstream's Traefik runs first.
+    let resp = send(
+        &g.public,
+        "POST",
+        "/api/management/v1/useradm/auth/login/",
+        None,
+        "",
+    )
+    .await;
+    assert_redirect(&resp, "POST", "/api/management/v1/useradm/auth/login");
+    let resp = send(
+        &g.public,
+        "GET",
+        "/api/management/v1/inventory/devices/?page=2",
+        Some("user"),
+        "",
+    )
+    .await;
+    assert_redirect(&resp, "GET", "/api/management/v1/inventory/devices?page=2");
+    assert_eq!(
+        resp.header("strict-transport-security"),
+        Some("max-age=31536000; includeSubDomains; preload"),
+        "management answers carry upstream's sec-headers"
+    );
+    let resp = send(
+        &g.public,
+        "PUT",
+        "/api/devices/v1/inventory/device/attributes/",
+        Some("dev"),
+        "[]",
+    )
+    .await;
+    assert_redirect(&resp, "PUT", "/api/devices/v1/inventory/device/attributes");
+    assert_eq!(g.handled(), 0, "no handler ran for a redirect or a probe");
+}
+
+#[tokio::test]
+async fn no_redirect_without_a_route_of_the_same_method() {
+    let g = gateway();
+    // The slash-less path has only GET and POST: DELETE is a plain 404 (gin has no route
+    // for the path with the slash in any tree).
+    let resp = send(
+        &g.internal,
+        "DELETE",
+        "/api/v1/metadata/workflows/",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(resp.assert_error(StatusCode::NOT_FOUND), "not found");
+    // A GET to a path whose slash-less form has only POST.
+    let resp = send(&g.internal, "GET", "/api/v1/workflow/x/", None, "").await;
+    assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    // Nothing to toggle: the root, and a path that is neither route with nor without slash.
+    for uri in ["/", "/api/v1/nothing/"] {
+        let resp = send(&g.internal, "GET", uri, None, "").await;
+        assert_eq!(resp.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(resp.header("x-men-requestid").is_some());
+    }
+    // Served paths are served, not redirected.
+    let resp = send(&g.internal, "GET", "/api/v1/metadata/workflows", None, "").await;
+    assert_eq!(
+        (resp.status, resp.text()),
+        (StatusCode::OK, "handled".into())
+    );
+    assert_eq!(g.handled(), 1);
+}
+
+#[tokio::test]
+async fn protected_prefixes_need_a_token_served_or_not() {
+    let g = gateway();
+    let unauthorized = |resp: &mender_testkit::TestResponse, what: &str| {
+        assert_eq!(
+            resp.assert_error(StatusCode::UNAUTHORIZED),
+            "unauthorized",
+            "{what}"
+        );
+        assert_eq!(
+            resp.header("www-authenticate"),
+            Some("Bearer realm=\"ManagementJWT\""),
+            "{what}"
+        );
+    };
+    // (method, path, token that opens the prefix, token of the other kind)
+    for (method, path, good, other) in [
+        (
+            "GET",
+            "/api/management/v1/deviceconfig/configurations/device/x",
+            "user",
+            "dev",
+        ),
+        ("PUT", "/api/management/v2/inventory/nope", "user", "dev"),
+        (
+            "GET",
+            "/api/management/v1/iot-manager/integrations",
+            "user",
+            "dev",
+        ),
+        ("POST", "/api/management/v1/useradm/nothing", "user", "dev"),
+        // A served path with a method it does not have is behind the token too.
+        (
+            "DELETE",
+            "/api/management/v1/inventory/devices",
+            "user",
+            "dev",
+        ),
+        // And so is a path that would redirect.
+        (
+            "GET",
+            "/api/management/v1/inventory/devices/",
+            "user",
+            "dev",
+        ),
+        (
+            "GET",
+            "/api/devices/v1/deviceconnect/connect",
+            "dev",
+            "user",
+        ),
+        (
+            "PUT",
+            "/api/devices/v1/deviceconfig/configuration",
+            "dev",
+            "user",
+        ),
+        ("GET", "/api/devices/v2/inventory/x", "dev", "user"),
+    ] {
+        let what = format!("{method} {path}");
+        for token in [None, Some(other), Some("forged")] {
+            // A body bigger than the limit: the token check comes first.
+            let resp = send(&g.public, method, path, token, &"x".repeat(64)).await;
+            unauthorized(&resp, &format!("{what} {token:?}"));
+        }
+        let resp = send(&g.public, method, path, Some(good), "{}").await;
+        match resp.status {
+            StatusCode::NOT_FOUND => {
+                assert_eq!(
+                    resp.assert_error(StatusCode::NOT_FOUND),
+                    "not found",
+                    "{what}"
+                );
+            }
+            StatusCode::METHOD_NOT_ALLOWED => assert_eq!(resp.header("allow"), Some("GET")),
+            StatusCode::MOVED_PERMANENTLY => {}
+            s => panic!("{what}: {s}"),
+        }
+    }
+    assert_eq!(g.handled(), 0);
+}
+
+#[tokio::test]
+async fn paths_outside_every_service_prefix_are_404_whatever_the_token() {
+    let g = gateway();
+    for path in [
+        "/api/management/v1/auditlogs/logs",
+        "/api/management/v2/devicemonitor/x",
+        "/api/devices/v1/foo",
+        "/api/internal/v1/devauth/tokens/verify",
+        "/api/v1/metadata/workflows",
+        "/api/v1/metadata/workflows/",
+    ] {
+        for token in [None, Some("user"), Some("dev")] {
+            let resp = send(&g.public, "POST", path, token, "{}").await;
+            assert_eq!(
+                resp.assert_error(StatusCode::NOT_FOUND),
+                "not found",
+                "{path} {token:?}"
+            );
+        }
+    }
+    assert_eq!(g.verified(), 0, "no token is checked outside the prefixes");
+}
+
+#[tokio::test]
+async fn a_served_request_is_verified_once() {
+    let g = gateway();
+    let resp = send(
+        &g.public,
+        "GET",
+        "/api/management/v1/useradm/users",
+        Some("user"),
+        "",
+    )
+    .await;
+    assert_eq!(resp.text(), "subject-of-user");
+    assert_eq!(g.verified(), 1);
+}
+
+#[tokio::test]
+async fn method_not_allowed_lists_the_methods_like_gin() {
+    let g = gateway();
+    for (router, method, path, token, allow) in [
+        (
+            &g.public,
+            "DELETE",
+            "/api/management/v1/useradm/auth/login",
+            None,
+            "POST",
+        ),
+        (
+            &g.public,
+            "POST",
+            "/api/management/v1/useradm/users/1",
+            Some("user"),
+            "GET, PUT, DELETE",
+        ),
+        (
+            &g.public,
+            "POST",
+            "/api/devices/v1/inventory/device/attributes",
+            Some("dev"),
+            "GET, PUT",
+        ),
+        (
+            &g.internal,
+            "PUT",
+            "/api/v1/metadata/workflows",
+            None,
+            "GET, POST",
+        ),
+    ] {
+        let resp = send(router, method, path, token, "").await;
+        assert_eq!(
+            resp.assert_error(StatusCode::METHOD_NOT_ALLOWED),
+            "method not allowed",
+            "{method} {path}"
+        );
+        assert_eq!(resp.header("allow"), Some(allow), "{method} {path}");
+    }
+    assert_eq!(g.handled(), 0);
 }

@@ -11,11 +11,11 @@ use serde_json::Value;
 use crate::InventoryConfig;
 use crate::error::{Error, Result};
 use crate::model::{
-    self, ATTR_CREATED, ATTR_GROUP, ATTR_UPDATED, Attribute, Device, DeviceRecord, FilterAttribute,
-    SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPE_MONITOR, SCOPE_SYSTEM, SCOPE_TAGS, StoredAttr,
-    UpdateResult,
+    self, ATTR_CREATED, ATTR_GROUP, ATTR_UPDATED, Attribute, Device, DeviceRecord,
+    DeviceStatistics, FilterAttribute, SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPE_MONITOR,
+    SCOPE_SYSTEM, SCOPE_TAGS, StoredAttr, UpdateResult,
 };
-use crate::search::{CompiledSearch, ListParams};
+use crate::search::{CompiledIdentitySearch, CompiledSearch, ListParams};
 use crate::store::{Cond, InventoryStore, Key, Query, Scalar};
 
 /// Attempts of one optimistic read-modify-write before giving up.
@@ -246,33 +246,32 @@ impl App {
         }
     }
 
-    /// Internal: merges attributes into one scope, creating the device if needed.
-    /// `not_modified_after` (`If-Unmodified-Since`) refuses the write when the device's
-    /// `updated_ts` is later.
-    pub async fn patch_scope(
+    /// Internal (`PATCH .../device/{id}/attributes` and `.../attribute/scope/{scope}`): merges
+    /// attributes, each into its own scope (any scope name), creating the device if it is
+    /// missing, even for an empty list. `not_modified_after` (`If-Unmodified-Since`) refuses
+    /// the write when an existing device's `updated_ts` is later; the write itself never
+    /// touches `updated_ts`. As upstream, no attribute-count limit applies here (the document
+    /// size limit still does).
+    pub async fn upsert_attributes(
         &self,
         tenant: &TenantId,
         id: &DeviceId,
-        scope: &str,
         attrs: Vec<Attribute>,
         not_modified_after: Option<Timestamp>,
     ) -> Result<()> {
-        if !model::SCOPES.contains(&scope) {
-            return Err(Error::Invalid(format!(
-                "scope: must be one of {}.",
-                model::SCOPES.join(", ")
-            )));
-        }
-        self.modify(tenant, id, true, |rec, _| {
-            if let (Some(limit), Some(updated)) = (not_modified_after, rec.updated_ts) {
-                // The header has second precision: anything within that second is not after it.
-                if updated.trunc_secs() > limit.trunc_secs() {
-                    return Err(Error::PreconditionFailed);
-                }
+        self.modify(tenant, id, true, |rec, is_new| {
+            if let (Some(limit), Some(updated), false) =
+                (not_modified_after, rec.updated_ts, is_new)
+                && updated > limit
+            {
+                return Err(Error::PreconditionFailed);
             }
-            self.check_limit(rec, scope, &attrs, Mode::Merge)?;
-            let changed = apply(rec, scope, &attrs, Mode::Merge)?;
-            Ok(if changed { Change::Write } else { Change::Skip })
+            let changed = merge_scopes(rec, &attrs, |_, _, _| Ok(()))?;
+            Ok(if changed || is_new {
+                Change::Write
+            } else {
+                Change::Skip
+            })
         })
         .await
         .map(drop)
@@ -287,17 +286,14 @@ impl App {
         attrs: Vec<Attribute>,
     ) -> Result<()> {
         self.modify(tenant, id, true, |rec, is_new| {
-            let mut changed = is_new;
-            let mut scopes: Vec<&str> = attrs.iter().map(|a| a.scope.as_str()).collect();
-            scopes.sort_unstable();
-            scopes.dedup();
-            for scope in scopes {
-                let of_scope: Vec<Attribute> =
-                    attrs.iter().filter(|a| a.scope == scope).cloned().collect();
-                self.check_limit(rec, scope, &of_scope, Mode::Merge)?;
-                changed |= apply(rec, scope, &of_scope, Mode::Merge)?;
-            }
-            Ok(if changed { Change::Write } else { Change::Skip })
+            let changed = merge_scopes(rec, &attrs, |rec, scope, of_scope| {
+                self.check_limit(rec, scope, of_scope, Mode::Merge)
+            })?;
+            Ok(if changed || is_new {
+                Change::Write
+            } else {
+                Change::Skip
+            })
         })
         .await
         .map(drop)
@@ -555,6 +551,63 @@ impl App {
         ))
     }
 
+    /// v2alpha1 identity search: devices whose id, identity attribute or tag `name` starts
+    /// with the prefix, in creation order.
+    pub async fn search_identities(
+        &self,
+        tenant: &TenantId,
+        s: CompiledIdentitySearch,
+    ) -> Result<(Vec<Device>, u64)> {
+        // No stored string holds a NUL character (the index refuses them), so nothing can
+        // match such a prefix; the databases would refuse the parameter.
+        let holds_nul = |t: &str| t.contains('\0');
+        if holds_nul(&s.prefix) || matches!(&s.key, Key::Attr { name, .. } if holds_nul(name)) {
+            return Ok((Vec::new(), 0));
+        }
+        let q = Query {
+            conds: vec![Cond::Prefix {
+                key: s.key,
+                prefix: s.prefix,
+            }],
+            sort: Vec::new(),
+            offset: (s.page - 1).saturating_mul(s.per_page),
+            limit: s.per_page,
+        };
+        let (devs, total) = self.store.search(tenant, &q).await?;
+        Ok((
+            devs.iter().map(|d| d.to_api(s.select.as_deref())).collect(),
+            total,
+        ))
+    }
+
+    /// Accepted and pending devices per tier (the system attribute `tier`; `standard` when a
+    /// device has none, and values that are no known tier are not counted), as upstream.
+    pub async fn device_statistics(&self, tenant: &TenantId) -> Result<DeviceStatistics> {
+        let counts = self.store.tier_counts(tenant).await?;
+        let mut stats = DeviceStatistics::default();
+        let by = &mut stats.devices_by_status;
+        for (status, total) in &counts.totals {
+            let with_tier: u64 = counts
+                .tiered
+                .iter()
+                .filter(|(s, _, _)| s == status)
+                .map(|(_, _, n)| n)
+                .sum();
+            if let Some(c) = status_counts(by, status) {
+                c.standard += total.saturating_sub(with_tier);
+            }
+        }
+        for (status, tier, n) in &counts.tiered {
+            if let Some(slot) = tier
+                .as_deref()
+                .and_then(|t| status_counts(by, status)?.tier_mut(t))
+            {
+                *slot += n;
+            }
+        }
+        Ok(stats)
+    }
+
     /// `filters/attributes`: attribute names per scope with device counts.
     pub async fn filter_attributes(&self, tenant: &TenantId) -> Result<Vec<FilterAttribute>> {
         Ok(self
@@ -591,6 +644,37 @@ impl App {
         .await
         .map(drop)
     }
+}
+
+/// The counters of one of the statuses the statistics count.
+fn status_counts<'a>(
+    by: &'a mut model::StatisticsByStatus,
+    status: &str,
+) -> Option<&'a mut model::CountPerTier> {
+    match status {
+        "accepted" => Some(&mut by.accepted),
+        "pending" => Some(&mut by.pending),
+        _ => None,
+    }
+}
+
+/// Merges attributes into their own scopes, scope by scope (sorted), each scope's share
+/// first passed to `check`; returns whether anything changed.
+fn merge_scopes(
+    rec: &mut DeviceRecord,
+    attrs: &[Attribute],
+    mut check: impl FnMut(&DeviceRecord, &str, &[Attribute]) -> Result<()>,
+) -> Result<bool> {
+    let mut scopes: Vec<&str> = attrs.iter().map(|a| a.scope.as_str()).collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    let mut changed = false;
+    for scope in scopes {
+        let of_scope: Vec<Attribute> = attrs.iter().filter(|a| a.scope == scope).cloned().collect();
+        check(rec, scope, &of_scope)?;
+        changed |= apply(rec, scope, &of_scope, Mode::Merge)?;
+    }
+    Ok(changed)
 }
 
 /// Applies attributes to one scope of a record; returns whether anything changed.

@@ -59,6 +59,10 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::PRECONDITION_FAILED, e.to_string())
             }
             Error::WriteConflict => ApiError::conflict(e.to_string()),
+            // The input held text a database cannot store; nothing was written.
+            Error::Store(StoreError::Db(ref db)) if db.is_invalid_text() => {
+                ApiError::bad_request("text must not contain a NUL character")
+            }
             Error::Store(_) | Error::Contention => ApiError::internal(e),
         }
     }

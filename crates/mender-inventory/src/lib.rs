@@ -1,6 +1,7 @@
 //! mender-inventory: the device inventory service (upstream `inventory`): attributes in
-//! scopes (`identity`, `inventory`, `system`, `tags`, `monitor`), groups, the v1 list and
-//! the v2 filter search, over SQLite or PostgreSQL.
+//! scopes (`identity`, `inventory`, `system`, `tags`, `monitor`, or any other a service
+//! writes), groups, the v1 list, the v2 filter search, the device statistics and the
+//! (v2alpha1) identity search, over SQLite or PostgreSQL.
 //!
 //! # Store design
 //!
@@ -19,6 +20,10 @@
 //! same predicates without the joins. This keeps `filters/search` independent of the
 //! number of attributes per device and fast at 100,000 devices × 30 attributes on both
 //! backends (see `examples/search_bench.rs`).
+//!
+//! The same index answers the device statistics (range scans of the `identity/status` and
+//! `system/tier` entries, never a document) and the identity search's prefixes (a string
+//! starts with `p` when it lies between `p` and `p`'s successor, bytewise on both backends).
 //!
 //! Regular expressions (`$regex`) are compiled with the `regex` crate (linear time, size
 //! limits) and matched in Rust against the attribute's distinct stored strings; the
@@ -41,6 +46,7 @@ use sqlx::migrate::Migrator;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod gotext;
 mod http;
 pub mod model;
 pub mod search;
@@ -80,7 +86,7 @@ impl Service {
         &self.app
     }
 
-    /// Device routes (`/api/devices/v1/inventory/...`), management v1/v2 routes and the
+    /// Device routes (`/api/devices/v1/inventory/...`), management v1/v2/v2alpha1 routes and the
     /// internal routes (`/api/internal/v{1,2}/inventory/...` and the legacy `/api/0.1.0/...`).
     pub fn routers(&self) -> Routers {
         http::routers(self.app.clone())

@@ -77,9 +77,10 @@ pub struct AttributeInput {
 
 impl AttributeInput {
     /// Checks the attribute and returns it in `scope` (or its own scope, default inventory).
+    /// Every field's problem is reported at once, joined as upstream's validator does
+    /// (`name: cannot be blank; value: ....`).
     pub fn validate(self, scope: Option<&str>) -> Result<Attribute, Error> {
         let name = self.name.unwrap_or_default();
-        check_len("name", &name)?;
         let scope = match scope {
             Some(s) => s.to_owned(),
             None => self
@@ -87,15 +88,31 @@ impl AttributeInput {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| SCOPE_INVENTORY.to_owned()),
         };
-        check_len("scope", &scope)?;
         let value = self.value.unwrap_or(Value::Null);
-        validate_value(&value)?;
+        // Checked in field-name order, the order upstream lists the problems in.
+        let mut errs: Vec<String> = Vec::new();
+        if let Some(e) = length_problem(&name) {
+            errs.push(format!("name: {e}"));
+        }
+        if let Some(e) = length_problem(&scope) {
+            errs.push(format!("scope: {e}"));
+        }
         let timestamp = match self.timestamp {
             None => None,
-            Some(ts) => Some(normalize_time(&ts).map_err(|_| {
-                Error::Invalid("timestamp: must be a valid date in RFC3339 format.".into())
-            })?),
+            Some(ts) => match normalize_time(&ts) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    errs.push("timestamp: must be a valid date in RFC3339 format".into());
+                    None
+                }
+            },
         };
+        if let Some(e) = value_problem(&value) {
+            errs.push(format!("value: {e}"));
+        }
+        if !errs.is_empty() {
+            return Err(Error::Invalid(format!("{}.", errs.join("; "))));
+        }
         Ok(Attribute {
             name,
             value,
@@ -106,50 +123,58 @@ impl AttributeInput {
     }
 }
 
-fn check_len(field: &str, v: &str) -> Result<(), Error> {
+/// Upstream's rule for names and scopes: 1 to 1024 bytes.
+fn length_problem(v: &str) -> Option<String> {
     if v.is_empty() {
-        return Err(Error::Invalid(format!("{field}: cannot be blank.")));
+        return Some("cannot be blank".into());
     }
     // Bytes, not characters: the value is part of database index keys.
-    if v.len() > MAX_NAME_LEN {
-        return Err(Error::Invalid(format!(
-            "{field}: the length must be between 1 and {MAX_NAME_LEN}."
-        )));
+    (v.len() > MAX_NAME_LEN).then(|| format!("the length must be between 1 and {MAX_NAME_LEN}"))
+}
+
+/// Go's name (`reflect.Kind`) of a JSON value decoded into `interface{}`.
+fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "invalid",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Array(_) => "slice",
+        Value::Object(_) => "map",
     }
-    Ok(())
+}
+
+/// Why a value is not one upstream accepts (strings, numbers, arrays of only strings or
+/// only numbers), in upstream's words.
+fn value_problem(v: &Value) -> Option<String> {
+    match v {
+        Value::String(_) | Value::Number(_) => None,
+        Value::Array(items) => {
+            let first = items.first()?;
+            if !(first.is_string() || first.is_number()) {
+                return Some(format!(
+                    "array values must be either string or float64, not: {}",
+                    go_kind(first)
+                ));
+            }
+            let same = items.iter().all(|i| {
+                if first.is_string() {
+                    i.is_string()
+                } else {
+                    i.is_number()
+                }
+            });
+            (!same).then(|| "array values must be of consistent type: string or float64".into())
+        }
+        _ => Some("supported types are string, float64, and arrays thereof".into()),
+    }
 }
 
 /// Accepts strings, numbers and arrays of only strings or only numbers.
 pub fn validate_value(v: &Value) -> Result<(), Error> {
-    let bad =
-        || Error::Invalid("value: supported types are string, float64, and arrays thereof.".into());
-    match v {
-        Value::String(_) | Value::Number(_) => Ok(()),
-        Value::Array(items) => {
-            let Some(first) = items.first() else {
-                return Ok(());
-            };
-            let is_str = match first {
-                Value::String(_) => true,
-                Value::Number(_) => false,
-                _ => {
-                    return Err(Error::Invalid(
-                        "value: array values must be either string or float64.".into(),
-                    ));
-                }
-            };
-            if items
-                .iter()
-                .all(|i| if is_str { i.is_string() } else { i.is_number() })
-            {
-                Ok(())
-            } else {
-                Err(Error::Invalid(
-                    "value: array values must be of consistent type: string or float64.".into(),
-                ))
-            }
-        }
-        _ => Err(bad()),
+    match value_problem(v) {
+        None => Ok(()),
+        Some(e) => Err(Error::Invalid(format!("value: {e}."))),
     }
 }
 
@@ -380,6 +405,45 @@ pub struct FilterAttribute {
     pub scope: String,
     /// Devices (of the sample) that have it.
     pub count: i64,
+}
+
+/// `GET .../statistics`: accepted and pending devices per tier, every counter always present.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceStatistics {
+    /// Counts per identity status.
+    pub devices_by_status: StatisticsByStatus,
+}
+
+/// The statuses the statistics count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatisticsByStatus {
+    /// Accepted devices.
+    pub accepted: CountPerTier,
+    /// Pending devices.
+    pub pending: CountPerTier,
+}
+
+/// Devices per tier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountPerTier {
+    /// Tier `standard` (and devices without a tier).
+    pub standard: u64,
+    /// Tier `micro`.
+    pub micro: u64,
+    /// Tier `system`.
+    pub system: u64,
+}
+
+impl CountPerTier {
+    /// The counter of a tier, if it is one upstream counts.
+    pub fn tier_mut(&mut self, tier: &str) -> Option<&mut u64> {
+        match tier {
+            "standard" => Some(&mut self.standard),
+            "micro" => Some(&mut self.micro),
+            "system" => Some(&mut self.system),
+            _ => None,
+        }
+    }
 }
 
 /// The text form of a time, stored in the database and shown by the API: fixed-width UTC

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::model::{ATTR_ID, SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPES};
+use crate::model::{ATTR_ID, SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPE_TAGS, SCOPES};
 use crate::store::{CmpOp, Cond, Key, Scalar, SortKey};
 
 /// Longest accepted regular expression, in bytes.
@@ -18,6 +18,10 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 pub const MAX_SEARCH_PER_PAGE: i64 = 10_000;
 /// Default page size of searches.
 pub const DEFAULT_PER_PAGE: i64 = 20;
+/// Largest page of the identity search (upstream's usual `per_page` limit).
+pub const MAX_IDENTITY_PER_PAGE: i64 = 500;
+/// The one `tags` attribute the identity search looks at.
+pub const TAG_NAME: &str = "name";
 
 /// The body of `POST filters/search` (management v2 and internal v2).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -290,6 +294,95 @@ impl SearchParams {
             conds,
             regexes,
             sort,
+            select: (!select.is_empty()).then_some(select),
+            page: page as u64,
+            per_page: per_page as u64,
+        })
+    }
+}
+
+/// The body of `POST /api/management/v2alpha1/inventory/identities/search`: a prefix of the
+/// device id (`identity`/`id`), of any `identity` attribute or of the `tags` attribute
+/// `name`. Upstream has only the specification so far; the rules follow it (the three
+/// search fields are required, `scope` is `identity` or `tags`) in the words of upstream's
+/// validator.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct IdentitySearchParams {
+    /// `identity` or `tags`.
+    pub scope: Option<String>,
+    /// The attribute (`id` is the device id; with `tags` only `name`).
+    pub name: Option<String>,
+    /// What the value must start with.
+    pub value_prefix: Option<String>,
+    /// Attributes to return (all when absent or empty).
+    pub attributes: Option<Vec<SelectAttribute>>,
+    /// Page, from 1 (smaller values mean 1).
+    pub page: Option<i64>,
+    /// Page size (smaller than 1 means the default, at most 500).
+    pub per_page: Option<i64>,
+}
+
+/// A validated identity search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledIdentitySearch {
+    /// What the prefix is matched against.
+    pub key: Key,
+    /// The prefix.
+    pub prefix: String,
+    /// Selected attributes (scope, name), if any.
+    pub select: Option<Vec<(String, String)>>,
+    /// Page (from 1).
+    pub page: u64,
+    /// Page size.
+    pub per_page: u64,
+}
+
+impl IdentitySearchParams {
+    /// Validates the search: every problem of the search fields at once (`name: cannot be
+    /// blank; scope: ...`), then the selected attributes.
+    pub fn compile(self) -> Result<CompiledIdentitySearch, Error> {
+        let scope = self.scope.unwrap_or_default();
+        let name = self.name.unwrap_or_default();
+        let prefix = self.value_prefix.unwrap_or_default();
+        let page = self.page.filter(|p| *p >= 1).unwrap_or(1);
+        let per_page = self
+            .per_page
+            .filter(|p| *p >= 1)
+            .unwrap_or(DEFAULT_PER_PAGE);
+        let mut errs: Vec<String> = Vec::new();
+        if name.is_empty() {
+            errs.push("name: cannot be blank".into());
+        } else if scope == SCOPE_TAGS && name != TAG_NAME {
+            errs.push("name: must be a valid value".into());
+        }
+        if per_page > MAX_IDENTITY_PER_PAGE {
+            errs.push(format!(
+                "per_page: must be no greater than {MAX_IDENTITY_PER_PAGE}"
+            ));
+        }
+        if scope.is_empty() {
+            errs.push("scope: cannot be blank".into());
+        } else if scope != SCOPE_IDENTITY && scope != SCOPE_TAGS {
+            errs.push("scope: must be a valid value".into());
+        }
+        if prefix.is_empty() {
+            errs.push("value_prefix: cannot be blank".into());
+        }
+        if !errs.is_empty() {
+            return Err(Error::Invalid(format!("{}.", errs.join("; "))));
+        }
+        let mut select = Vec::new();
+        for a in self.attributes.unwrap_or_default() {
+            check_scope(&a.scope)?;
+            if a.attribute.is_empty() {
+                return Err(Error::Invalid("attribute: cannot be blank.".into()));
+            }
+            select.push((a.scope, a.attribute));
+        }
+        Ok(CompiledIdentitySearch {
+            key: key(&scope, &name),
+            prefix,
             select: (!select.is_empty()).then_some(select),
             page: page as u64,
             per_page: per_page as u64,

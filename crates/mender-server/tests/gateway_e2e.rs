@@ -1,7 +1,9 @@
 //! The gateway in the real binary: a device token never opens a management route and a user
 //! token never a device route; revoked and rejected devices lose access at once; hostile
 //! bodies (endless chunked, oversize, malformed) get clear 4xx answers; internal APIs are not
-//! on the public port; artifact generation runs through the `generate_artifact` workflow.
+//! on the public port; artifact generation runs through the `generate_artifact` workflow;
+//! gin's trailing-slash redirects, Traefik's token check on every path under a service's
+//! prefix, and 405 `Allow`, over HTTP/1.1 and HTTP/2.
 
 // Tests may unwrap: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -11,7 +13,9 @@ mod common;
 use std::time::Duration;
 
 use common::ServerProcess;
-use common::mgmt::{Mgmt, accept_pending, start_with_admin, wait_device_gone, wait_for};
+use common::mgmt::{
+    Mgmt, accept_pending, inventory_value, start_with_admin, wait_device_gone, wait_for,
+};
 use mender_testkit::mender_artifact::{run, tool, write_module_image};
 use mender_testkit::{DeviceClient, DeviceKey};
 use serde_json::{Value, json};
@@ -287,14 +291,30 @@ async fn group_and_fleet_deployments_use_the_inventory() {
         (a.body.as_array().map(Vec::len) == Some(2)).then_some(())
     })
     .await;
-    let a = m
-        .call(
-            "PUT",
-            &format!("/api/management/v1/inventory/devices/{id1}/group"),
-            Some(json!({"group": "canary"})),
-        )
-        .await;
-    assert_eq!(a.status, 204, "{}", a.text);
+    for id in [&id1, &id2] {
+        let a = m
+            .call(
+                "PUT",
+                &format!("/api/management/v1/inventory/devices/{id}/group"),
+                Some(json!({"group": "canary"})),
+            )
+            .await;
+        assert_eq!(a.status, 204, "{}", a.text);
+    }
+    // A rejected member stays in the group but is no longer a deployment target.
+    let auth_set = m
+        .get(&format!("/api/management/v2/devauth/devices/{id2}"))
+        .await
+        .body["auth_sets"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    m.set_auth_status(&id2, &auth_set, "rejected").await;
+    wait_for(30, "the rejection in inventory", String::new, || async {
+        let status = inventory_value(&m, &id2, "identity", "status").await;
+        (status == Some(json!("rejected"))).then_some(())
+    })
+    .await;
 
     // An artifact to deploy, made by the real tool.
     let art = tmp.path().join("a.mender");
@@ -327,9 +347,7 @@ async fn group_and_fleet_deployments_use_the_inventory() {
             json!({"name": "everyone", "artifact_name": "fleet-1", "all_devices": true}),
         )
         .await;
-    let mut want = vec![id1, id2];
-    want.sort();
-    assert_eq!(deployment_devices(&m, &everyone).await, want);
+    assert_eq!(deployment_devices(&m, &everyone).await, vec![id1]);
     let a = m
         .call(
             "POST",
@@ -337,10 +355,314 @@ async fn group_and_fleet_deployments_use_the_inventory() {
             Some(json!({"name": "none", "artifact_name": "fleet-1"})),
         )
         .await;
-    assert!(
-        a.status == 400 || a.status == 404,
-        "{} {}",
-        a.status,
-        a.text
+    assert_eq!(a.status, 400, "{}", a.text);
+    assert_eq!(a.body["error"], "No devices for the deployment");
+}
+
+/// The answer to one raw request: status, protocol version, headers and body text.
+struct Raw {
+    status: u16,
+    version: reqwest::Version,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
+/// One request that follows no redirect, with an optional bearer token and JSON body.
+async fn raw(
+    http: &reqwest::Client,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> Raw {
+    let mut req = http.request(method.parse().unwrap(), url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b);
+    }
+    let resp = req.send().await.unwrap();
+    Raw {
+        status: resp.status().as_u16(),
+        version: resp.version(),
+        headers: resp.headers().clone(),
+        text: resp.text().await.unwrap(),
+    }
+}
+
+/// Clients for the public (TLS) and internal (plain) ports that do not follow redirects:
+/// HTTP/1.1 only, and HTTP/2 (prior knowledge, over TLS and as h2c).
+fn protocol_clients(server: &ServerProcess) -> Vec<(reqwest::Version, reqwest::Client)> {
+    let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
+    let base = || {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+    };
+    vec![
+        (
+            reqwest::Version::HTTP_11,
+            base().http1_only().build().unwrap(),
+        ),
+        (
+            reqwest::Version::HTTP_2,
+            base().http2_prior_knowledge().build().unwrap(),
+        ),
+    ]
+}
+
+/// Asserts gin's redirect answer: status by method, relative `Location` with the query, the
+/// small HTML body for GET only, no request id.
+fn assert_redirect(r: &Raw, method: &str, location: &str, what: &str) {
+    let want_status = if method == "GET" { 301 } else { 307 };
+    assert_eq!(r.status, want_status, "{what}: {}", r.text);
+    assert_eq!(r.header("location"), Some(location), "{what}");
+    assert_eq!(r.header("x-men-requestid"), None, "{what}");
+    if method == "GET" {
+        assert_eq!(
+            r.text,
+            format!(
+                "<a href=\"{}\">Moved Permanently</a>.\n\n",
+                location.replace('&', "&amp;")
+            ),
+            "{what}"
+        );
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{what}"
+        );
+    } else {
+        assert_eq!(r.text, "", "{what}");
+        assert_eq!(r.header("content-type"), None, "{what}");
+    }
+}
+
+/// gin's `RedirectTrailingSlash` on the internal and the public port, over both protocol
+/// versions: the redirect runs no handler (a body sent along is not used) and, on the public
+/// port, comes after the token check of the path's prefix.
+#[tokio::test(flavor = "multi_thread")]
+async fn trailing_slash_redirects_like_gin() {
+    let (_tmp, server, m) = start_with_admin().await;
+    let internal = server.internal_url.clone().unwrap();
+    let definition = |name: &str| {
+        json!({"name": name, "version": 1, "tasks": [], "inputParameters": []}).to_string()
+    };
+    for (version, http) in protocol_clients(&server) {
+        let v = format!("{version:?}");
+        let name = format!("via-slash-{}", v.replace(['/', '.'], "-"));
+        // Internal port (workflows): 307 for POST, the body is not registered.
+        let url = format!("{internal}/api/v1/metadata/workflows/");
+        let r = raw(&http, "POST", &url, None, Some(definition(&name))).await;
+        assert_eq!(r.version, version);
+        assert_redirect(&r, "POST", "/api/v1/metadata/workflows", &v);
+        let list = raw(
+            &http,
+            "GET",
+            &format!("{internal}/api/v1/metadata/workflows"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(list.status, 200);
+        assert!(
+            !list.text.contains(&name),
+            "{v}: the redirect registered nothing"
+        );
+        let r = raw(&http, "GET", &format!("{url}?a=1&b=2"), None, None).await;
+        assert_redirect(&r, "GET", "/api/v1/metadata/workflows?a=1&b=2", &v);
+        let r = raw(
+            &http,
+            "POST",
+            &format!("{internal}/api/v1/workflow/provision_device/"),
+            None,
+            Some("{}".into()),
+        )
+        .await;
+        assert_redirect(&r, "POST", "/api/v1/workflow/provision_device", &v);
+        // No route of the same method: no redirect.
+        let r = raw(&http, "DELETE", &url, None, None).await;
+        assert_eq!(r.status, 404, "{v}");
+        assert!(r.header("x-men-requestid").is_some(), "{v}");
+
+        // Public port: the user token is checked first, then the redirect.
+        let url = format!("{}/api/management/v1/inventory/devices/?page=1", server.url);
+        let r = raw(&http, "GET", &url, None, None).await;
+        assert_eq!(r.version, version);
+        assert_eq!(r.status, 401, "{v}: {}", r.text);
+        let r = raw(&http, "GET", &url, Some(&m.token), None).await;
+        assert_redirect(&r, "GET", "/api/management/v1/inventory/devices?page=1", &v);
+        let r = raw(
+            &http,
+            "POST",
+            &format!("{}/api/management/v1/useradm/users/", server.url),
+            Some(&m.token),
+            Some(json!({"email": "slash@example.com", "password": "long-enough-pw"}).to_string()),
+        )
+        .await;
+        assert_redirect(&r, "POST", "/api/management/v1/useradm/users", &v);
+        // Login needs no token: redirected as it is.
+        let r = raw(
+            &http,
+            "POST",
+            &format!("{}/api/management/v1/useradm/auth/login/", server.url),
+            None,
+            None,
+        )
+        .await;
+        assert_redirect(&r, "POST", "/api/management/v1/useradm/auth/login", &v);
+    }
+    let users = m.get("/api/management/v1/useradm/users").await;
+    assert_eq!(
+        users.body.as_array().unwrap().len(),
+        1,
+        "no user created through a redirect"
     );
+}
+
+/// Every path under a service's management or device prefix needs a token, served or not
+/// (Traefik's routers); paths outside every prefix are a 404 whatever the token. Bodies sent
+/// along are never read.
+#[tokio::test(flavor = "multi_thread")]
+async fn unserved_paths_under_service_prefixes_need_a_token() {
+    let (_tmp, server, m) = start_with_admin().await;
+    let (dev, _id) = accepted_device(&server, &m, "02:00:00:00:00:21").await;
+    let device_token = dev.token().unwrap();
+    // Small enough to be sent whole before the early answer (a bigger one races the
+    // server closing the connection, as any early answer does).
+    let big = "x".repeat(8 * 1024);
+    for (version, http) in protocol_clients(&server) {
+        let v = format!("{version:?}");
+        let url = |p: &str| format!("{}{p}", server.url);
+        // The 401s of served management and device routes, for comparison.
+        let served_user = raw(
+            &http,
+            "GET",
+            &url("/api/management/v1/useradm/users"),
+            None,
+            None,
+        )
+        .await;
+        let served_device = raw(
+            &http,
+            "GET",
+            &url("/api/devices/v1/deployments/device/deployments/next"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!((served_user.status, served_device.status), (401, 401));
+        for (method, path, good, other) in [
+            (
+                "GET",
+                "/api/management/v1/deviceconfig/configurations/device/x",
+                &m.token,
+                &device_token,
+            ),
+            (
+                "PUT",
+                "/api/management/v2/inventory/nothing",
+                &m.token,
+                &device_token,
+            ),
+            (
+                "POST",
+                "/api/management/v1/iot-manager/integrations",
+                &m.token,
+                &device_token,
+            ),
+            (
+                "GET",
+                "/api/devices/v1/deviceconnect/connect",
+                &device_token,
+                &m.token,
+            ),
+            (
+                "PUT",
+                "/api/devices/v1/deviceconfig/configuration",
+                &device_token,
+                &m.token,
+            ),
+        ] {
+            let what = format!("{v} {method} {path}");
+            for token in [None, Some(other.as_str())] {
+                let r = raw(&http, method, &url(path), token, Some(big.clone())).await;
+                assert_eq!(r.version, version, "{what}");
+                assert_eq!(r.status, 401, "{what} {token:?}: {}", r.text);
+                assert!(r.header("x-men-requestid").is_some(), "{what}");
+                if token.is_none() {
+                    let served = if path.starts_with("/api/devices/") {
+                        &served_device
+                    } else {
+                        &served_user
+                    };
+                    assert_eq!(r.json()["error"], served.json()["error"], "{what}");
+                    assert_eq!(
+                        r.header("www-authenticate"),
+                        served.header("www-authenticate"),
+                        "{what}"
+                    );
+                }
+            }
+            let r = raw(&http, method, &url(path), Some(good), Some("{}".into())).await;
+            assert_eq!(r.status, 404, "{what}: {}", r.text);
+            assert_eq!(r.json()["error"], "not found", "{what}");
+            assert_eq!(
+                r.json()["request_id"].as_str(),
+                r.header("x-men-requestid"),
+                "{what}"
+            );
+        }
+        for path in [
+            "/api/management/v1/auditlogs/logs",
+            "/api/devices/v1/foo",
+            "/api/internal/v1/devauth/tokens/verify",
+        ] {
+            for token in [None, Some(m.token.as_str())] {
+                let r = raw(&http, "POST", &url(path), token, Some("{}".into())).await;
+                assert_eq!(r.status, 404, "{v} {path} {token:?}: {}", r.text);
+            }
+        }
+    }
+}
+
+/// 405 answers list the allowed methods as gin does (`Allow: GET, POST`), after the token
+/// check on protected prefixes.
+#[tokio::test(flavor = "multi_thread")]
+async fn method_not_allowed_has_gins_allow_header() {
+    let (_tmp, server, m) = start_with_admin().await;
+    for (version, http) in protocol_clients(&server) {
+        let v = format!("{version:?}");
+        let url = |p: &str| format!("{}{p}", server.url);
+        let r = raw(
+            &http,
+            "DELETE",
+            &url("/api/management/v1/useradm/auth/login"),
+            None,
+            Some("{}".into()),
+        )
+        .await;
+        assert_eq!(r.version, version);
+        assert_eq!(r.status, 405, "{v}");
+        assert_eq!(r.json()["error"], "method not allowed", "{v}");
+        assert_eq!(r.header("allow"), Some("POST"), "{v}");
+        let users = url("/api/management/v1/useradm/users");
+        let r = raw(&http, "PATCH", &users, None, None).await;
+        assert_eq!(r.status, 401, "{v}: the token check comes first");
+        let r = raw(&http, "PATCH", &users, Some(&m.token), Some("{}".into())).await;
+        assert_eq!(r.status, 405, "{v}");
+        assert_eq!(r.header("allow"), Some("GET, POST"), "{v}");
+    }
 }

@@ -13,8 +13,8 @@ use crate::config::UseradmConfig;
 use crate::error::Error;
 use crate::keys::Keys;
 use crate::model::{
-    Claims, LoginOptions, NewTenant, PersonalAccessToken, SCOPE_ALL, TokenRequest, User, UserNew,
-    UserNewInternal, UserUpdate,
+    Claims, LoginOptions, NewTenant, OwnUserUpdate, PersonalAccessToken, SCOPE_ALL, TokenRequest,
+    User, UserNew, UserNewInternal, UserUpdate,
 };
 use crate::store::{
     SettingsRecord, StoreError, TokenRecord, UserChanges, UserFilter, UserRecord, UseradmStore,
@@ -306,6 +306,56 @@ impl App {
             Ok(()) => Ok(()),
             Err(StoreError::DuplicateEmail) => Err(Error::DuplicateEmail),
             Err(StoreError::NotFound) => Err(Error::UserNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `PUT /api/management/v2/useradm/users/me`: the caller changes their own password (with
+    /// the right `current_password`), or nothing. Either way `updated_ts` moves and every other
+    /// token of the caller is revoked, as upstream does even for `{}`.
+    pub async fn update_own_user(
+        &self,
+        caller: &Identity,
+        upd: OwnUserUpdate,
+    ) -> Result<(), Error> {
+        let password = upd.password.unwrap_or_default();
+        let current = upd.current_password.unwrap_or_default();
+        let changes_password = !password.expose_str().is_empty();
+        if changes_password {
+            validate::password_field_v2(password.expose_str())?;
+            validate::password_rules(password.expose_str())?;
+        }
+        let c = Caller::from(caller);
+        let user = self
+            .store
+            .get_user(&c.tenant, &c.user)
+            .await?
+            .ok_or(Error::UserNotFound)?;
+        let password_hash = if changes_password {
+            if !self.check_password(&current, &user.password_hash).await {
+                return Err(Error::CurrentPasswordMismatch);
+            }
+            if validate::too_similar(&user.email, password.expose_str()) {
+                return Err(Error::PasswordTooSimilar);
+            }
+            Some(self.hash_password(&password).await?)
+        } else {
+            None
+        };
+        let changes = UserChanges {
+            email: None,
+            password_hash,
+            updated_at: self.now(),
+        };
+        let keep = (!c.token.is_empty()).then_some(&c.token);
+        match self
+            .store
+            .update_user(&c.tenant, &c.user, &changes, keep)
+            .await
+        {
+            Ok(()) => Ok(()),
+            // Found above, gone now: upstream's answer to a concurrent change.
+            Err(StoreError::NotFound) => Err(Error::UserChanged),
             Err(e) => Err(e.into()),
         }
     }

@@ -56,6 +56,9 @@ pub enum Error {
     /// The user has a personal access token with this name.
     #[error("Personal Access Token with a given name already exists")]
     DuplicateTokenName,
+    /// The user changed (or went) between reading and writing them.
+    #[error("entity tag did not match any records")]
+    UserChanged,
     /// `If-Match` names another version of the settings.
     #[error("ETag doesn't match")]
     ETagMismatch,
@@ -96,7 +99,7 @@ impl From<Error> for ApiError {
             | Error::PasswordTooSimilar
             | Error::TooManyTokens => ApiError::unprocessable(msg),
             Error::UserNotFound => ApiError::not_found(msg),
-            Error::DuplicateTokenName => ApiError::conflict(msg),
+            Error::DuplicateTokenName | Error::UserChanged => ApiError::conflict(msg),
             Error::ETagMismatch => ApiError::new(StatusCode::PRECONDITION_FAILED, msg),
             Error::Unavailable(_) => {
                 tracing::warn!(error = %msg, "health check failed");

@@ -67,6 +67,60 @@ impl From<&TokenRecord> for PersonalAccessToken {
     }
 }
 
+/// A plan's feature switches, in upstream's order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Features {
+    /// Role-based access control.
+    pub rbac: bool,
+    /// Audit logs.
+    pub audit_logs: bool,
+    /// Dynamic groups.
+    pub dynamic_groups: bool,
+    /// Remote terminal.
+    pub terminal: bool,
+    /// File transfer.
+    pub file_transfer: bool,
+    /// Device configuration.
+    pub configuration: bool,
+    /// Monitoring.
+    pub monitoring: bool,
+    /// Reporting.
+    pub reporting: bool,
+}
+
+/// A plan as `GET /plans` and the plan binding show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Identifier.
+    pub name: &'static str,
+    /// Name to display.
+    pub display_name: &'static str,
+    /// Features.
+    pub features: Features,
+}
+
+impl Plan {
+    /// The one plan of upstream's open-source image (`/etc/useradm/plans.yaml`). Only
+    /// `configuration` is on; the file spells `file_transfer` wrongly, so it reads as off.
+    pub fn open_source() -> Self {
+        Plan {
+            name: "Mender_Open_Source",
+            display_name: "Mender",
+            features: Features {
+                configuration: true,
+                ..Features::default()
+            },
+        }
+    }
+}
+
+/// `GET /plan_binding`: the tenant's plan (upstream shows no limits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanBinding {
+    /// The plan.
+    pub plan: Plan,
+}
+
 /// The claims of a user token, in upstream's names; times are unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -132,6 +186,17 @@ pub struct UserUpdate {
     /// New password.
     pub password: Option<Secret>,
     /// Current password, needed to change one's own password or email.
+    pub current_password: Option<Secret>,
+}
+
+/// `PUT /api/management/v2/useradm/users/me` body: only the password can change (other
+/// fields, `email` included, are ignored).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OwnUserUpdate {
+    /// New password.
+    pub password: Option<Secret>,
+    /// Current password, needed to change the password.
     pub current_password: Option<Secret>,
 }
 

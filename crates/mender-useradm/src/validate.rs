@@ -101,6 +101,22 @@ pub fn password_rules(password: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Longest password of the next release's rules (`PUT /api/management/v2/useradm/users/me`).
+pub const MAX_PASSWORD_LENGTH_V2: usize = 256;
+
+/// The next release's password field rules: at most 256 bytes, ASCII only (a 400), checked
+/// before [`password_rules`] (the 422s).
+pub fn password_field_v2(password: &str) -> Result<(), Error> {
+    let problem = if password.len() > MAX_PASSWORD_LENGTH_V2 {
+        format!("the length must be no more than {MAX_PASSWORD_LENGTH_V2}")
+    } else if !password.is_ascii() {
+        "must contain ASCII characters only".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::BadRequest(format!("password: {problem}.")))
+}
+
 /// Records the field problems of a password (blank when `required`, longer than 4096).
 pub fn password_field(errs: &mut FieldErrors, password: &str, required: bool) {
     if password.is_empty() {

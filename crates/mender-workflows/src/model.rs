@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use mender_core::gojson::{GoField, GoStruct, GoType};
 use mender_core::{JobId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -110,9 +111,10 @@ pub struct HttpTask {
     /// JSON body; a string that is exactly `${workflow.input.X}` becomes the raw input value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json: Option<Value>,
-    /// Statuses meaning success; empty means any status below 400.
+    /// Statuses meaning success; empty means any status below 400 (Go `[]int`: any integer
+    /// is accepted, one that is no status never matches).
     #[serde(rename = "statusCodes", skip_serializing_if = "Vec::is_empty")]
-    pub status_codes: Vec<u16>,
+    pub status_codes: Vec<i64>,
     /// Extra request headers.
     pub headers: BTreeMap<String, String>,
     /// Unused, kept for compatibility.
@@ -164,6 +166,105 @@ pub struct SmtpTask {
     pub html: String,
     /// Seconds.
     pub timeout: i64,
+}
+
+/// Upstream's Go type of a workflow definition (`model.Workflow` and the types it holds), for
+/// decoding a registered definition with Go's rules and error texts
+/// ([`mender_core::gojson::unmarshal`]). The keys are the ones of [`Workflow`] and its parts.
+pub static GO_WORKFLOW: GoType = GoType::Struct(&GoStruct {
+    package: "model",
+    name: "Workflow",
+    fields: &[
+        field("name", &GO_STRING),
+        field("topic", &GO_STRING),
+        field("ephemeral", &GoType::Bool),
+        field("description", &GO_STRING),
+        field("version", &GO_INT),
+        field("schemaVersion", &GO_INT),
+        field("tasks", &GoType::Slice(&GO_TASK)),
+        field("inputParameters", &GO_STRINGS),
+        field("optionalParameters", &GO_STRINGS),
+    ],
+});
+
+static GO_STRING: GoType = GoType::String;
+static GO_STRINGS: GoType = GoType::Slice(&GoType::String);
+static GO_INT: GoType = GoType::Int("int", 64);
+static GO_UINT8: GoType = GoType::Uint("uint8", 8);
+static GO_STRING_MAP: GoType = GoType::Map(&GoType::String);
+
+static GO_TASK: GoType = GoType::Struct(&GoStruct {
+    package: "model",
+    name: "Task",
+    fields: &[
+        field("name", &GO_STRING),
+        field("type", &GO_STRING),
+        field("retries", &GO_UINT8),
+        field("retryDelaySeconds", &GO_UINT8),
+        field("requires", &GO_STRINGS),
+        field(
+            "http",
+            &GoType::Ptr(&GoType::Struct(&GoStruct {
+                package: "model",
+                name: "HTTPTask",
+                fields: &[
+                    field("uri", &GO_STRING),
+                    field("method", &GO_STRING),
+                    field("contentType", &GO_STRING),
+                    field("body", &GO_STRING),
+                    field("formdata", &GO_STRING_MAP),
+                    field("json", &GoType::Interface),
+                    field("statusCodes", &GoType::Slice(&GO_INT)),
+                    field("headers", &GO_STRING_MAP),
+                    field("connectionTimeOut", &GO_INT),
+                    field("readTimeOut", &GO_INT),
+                ],
+            })),
+        ),
+        field(
+            "cli",
+            &GoType::Ptr(&GoType::Struct(&GoStruct {
+                package: "model",
+                name: "CLITask",
+                fields: &[
+                    field("command", &GO_STRINGS),
+                    field("executionTimeOut", &GO_INT),
+                ],
+            })),
+        ),
+        field(
+            "nats",
+            &GoType::Ptr(&GoType::Struct(&GoStruct {
+                package: "model",
+                name: "NATSTask",
+                fields: &[
+                    field("subject", &GO_STRING),
+                    field("data", &GoType::Interface),
+                ],
+            })),
+        ),
+        field(
+            "smtp",
+            &GoType::Ptr(&GoType::Struct(&GoStruct {
+                package: "model",
+                name: "SMTPTask",
+                fields: &[
+                    field("from", &GO_STRING),
+                    field("to", &GO_STRINGS),
+                    field("cc", &GO_STRINGS),
+                    field("bcc", &GO_STRINGS),
+                    field("subject", &GO_STRING),
+                    field("body", &GO_STRING),
+                    field("html", &GO_STRING),
+                    field("timeout", &GO_INT),
+                ],
+            })),
+        ),
+    ],
+});
+
+const fn field(key: &'static str, ty: &'static GoType) -> GoField {
+    GoField { key, ty }
 }
 
 /// One input of a job: the string used in templates and the original JSON value.

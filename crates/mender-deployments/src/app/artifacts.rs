@@ -6,6 +6,7 @@ use std::time::Duration;
 use mender_blob::{BlobRead, ByteRange, ByteStream};
 use mender_core::{ArtifactId, TenantId, Timestamp};
 
+use super::settings::{storage_limit_exceeded, upload_limit};
 use super::{App, LinkBase, artifact_key, check, found, is_uuid, parse::store_and_parse};
 use crate::error::{Error, Result};
 use crate::model::{Artifact, ArtifactFilter};
@@ -52,7 +53,15 @@ impl App {
             ));
         }
         let key = artifact_key(tenant, &id);
-        let meta = store_and_parse(&self.blobs, &key, data, self.config.max_image_size).await?;
+        let room = self.storage_room(tenant).await?;
+        let (limit, by_storage) = upload_limit(self.config.max_image_size, room);
+        if room == Some(0) {
+            return Err(storage_limit_exceeded());
+        }
+        let meta = match store_and_parse(&self.blobs, &key, data, limit).await {
+            Err(Error::TooLarge(_)) if by_storage => return Err(storage_limit_exceeded()),
+            other => other?,
+        };
         let size = meta.size;
         let artifact = Artifact {
             id: id.clone(),

@@ -114,13 +114,15 @@ impl App {
             created: now,
             finished: None,
             status: DeploymentStatus::Pending,
-            device_count: 1,
+            // The device joins when it checks in.
+            device_count: 0,
             max_devices: 1,
             force_installation: false,
             groups: Vec::new(),
             kind: DeploymentKind::Configuration,
             configuration: Some(req.configuration),
             checksum: None,
+            total_size: 0,
         };
         match self
             .store

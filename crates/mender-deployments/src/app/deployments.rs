@@ -51,9 +51,17 @@ pub struct DeviceDeploymentView {
 pub struct HistoryEntry {
     /// The deployment.
     pub deployment: Deployment,
+    /// The deployment's counts.
+    pub stats: Statistics,
     /// The device's part.
     pub device: DeviceDeploymentView,
 }
+
+/// Upstream's answer when a group or all-devices deployment finds no accepted device.
+pub const NO_DEVICES: &str = "No devices for the deployment";
+
+/// Upstream's answer when no artifact has the deployment's artifact name.
+pub const NO_ARTIFACT: &str = "No artifact for the deployment";
 
 /// Upstream's answer when an identical deployment is still unfinished.
 pub const CONFLICTING_DEPLOYMENT: &str =
@@ -125,16 +133,9 @@ impl App {
                 }
             }
         };
-        let checksum = constructor_checksum(&req, &devices);
-        let devices: Vec<DeviceId> = devices
-            .into_iter()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        // Upstream refuses an empty group or fleet before it looks for the artifact.
         if devices.is_empty() {
-            return Err(Error::BadRequest(
-                "no devices found for the deployment".to_owned(),
-            ));
+            return Err(Error::BadRequest(NO_DEVICES.to_owned()));
         }
         if devices
             .iter()
@@ -142,16 +143,21 @@ impl App {
         {
             return Err(Error::BadRequest("devices: invalid device id".to_owned()));
         }
+        let checksum = constructor_checksum(&req, &devices);
+        // Every listed device counts, duplicates included, as upstream's `max_devices`.
+        let count = i64::try_from(devices.len()).unwrap_or(i64::MAX);
+        let devices: Vec<DeviceId> = devices
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let artifacts = self
             .store
             .artifacts_by_name(tenant, &req.artifact_name)
             .await?;
         if artifacts.is_empty() {
-            return Err(Error::Unprocessable(
-                "no artifact found for the deployment".to_owned(),
-            ));
+            return Err(Error::Unprocessable(NO_ARTIFACT.to_owned()));
         }
-        let count = i64::try_from(devices.len()).unwrap_or(i64::MAX);
         let d = Deployment {
             id: DeploymentId::new(mender_core::ids::new_uuid()),
             tenant: tenant.clone(),
@@ -160,13 +166,15 @@ impl App {
             created: self.clock.now(),
             finished: None,
             status: DeploymentStatus::Pending,
-            device_count: count,
+            // Devices join when they check in.
+            device_count: 0,
             max_devices: count,
             force_installation: req.force_installation,
             groups,
             kind: DeploymentKind::Software,
             configuration: None,
             checksum: Some(checksum),
+            total_size: 0,
         };
         let ids: Vec<ArtifactId> = artifacts.into_iter().map(|a| a.id).collect();
         match self.store.insert_deployment(&d, &devices, &ids).await {
@@ -329,15 +337,15 @@ impl App {
             .collect())
     }
 
-    /// A device's deployment history, newest first.
+    /// A page of a device's deployment history, newest first, and the total.
     pub async fn device_history(
         &self,
         tenant: &TenantId,
         device: &DeviceId,
         f: &DeviceDeploymentFilter,
-    ) -> Result<Vec<HistoryEntry>> {
-        let dds = self.store.device_history(tenant, device, f).await?;
-        self.history_entries(tenant, dds).await
+    ) -> Result<(Vec<HistoryEntry>, u64)> {
+        let (dds, total) = self.store.device_history(tenant, device, f).await?;
+        Ok((self.history_entries(tenant, dds).await?, total))
     }
 
     /// History entries for device deployment ids.
@@ -368,41 +376,75 @@ impl App {
             .into_iter()
             .map(|d| (d.id.clone(), d))
             .collect();
+        let stats = self.store.statistics(tenant, &dep_ids).await?;
         let views = self.with_artifacts(tenant, dds).await?;
         Ok(views
             .into_iter()
             .filter_map(|v| {
                 deps.get(&v.dd.deployment_id).map(|d| HistoryEntry {
                     deployment: d.clone(),
+                    stats: stats.get(&d.id).cloned().unwrap_or_default(),
                     device: v,
                 })
             })
             .collect())
     }
 
-    /// Aborts every active deployment of a device.
+    /// Aborts the device's deployments (upstream `AbortDeviceDeployments`): see
+    /// [`App::finish_device`].
     pub async fn abort_device_deployments(
         &self,
         tenant: &TenantId,
         device: &DeviceId,
     ) -> Result<()> {
-        Ok(self
-            .store
-            .finish_device(tenant, device, DeviceStatus::Aborted, self.clock.now())
-            .await?)
+        self.finish_device(tenant, device, DeviceStatus::Aborted)
+            .await
     }
 
-    /// Marks the device's active deployments `decommissioned` (the device was removed).
+    /// Marks the device's deployments `decommissioned` (the device was removed): see
+    /// [`App::finish_device`].
     pub async fn decommission_device(&self, tenant: &TenantId, device: &DeviceId) -> Result<()> {
-        Ok(self
-            .store
-            .finish_device(
-                tenant,
-                device,
-                DeviceStatus::Decommissioned,
-                self.clock.now(),
-            )
-            .await?)
+        self.finish_device(tenant, device, DeviceStatus::Decommissioned)
+            .await
+    }
+
+    /// Upstream's `updateDeviceDeploymentsStatus`: the device's active device deployment
+    /// gets `status` (its deployment's counts move), and the next deployment that targets the
+    /// device but that it has not joined yet gets a device deployment in `status` right away,
+    /// so the device never starts it. That deployment's counts do not move (the device stays
+    /// counted as pending there), as upstream.
+    async fn finish_device(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        status: DeviceStatus,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        self.store
+            .finish_device(tenant, device, status, now)
+            .await?;
+        let Some(next) = self.store.find_new_deployment(tenant, device).await? else {
+            return Ok(());
+        };
+        let dd = DeviceDeployment {
+            id: mender_core::ids::new_uuid(),
+            tenant: tenant.clone(),
+            deployment_id: next.id,
+            device_id: device.clone(),
+            status,
+            substate: String::new(),
+            created: next.created,
+            started: Some(now),
+            finished: None,
+            active: false,
+            deleted: None,
+            device_type: String::new(),
+            artifact_id: None,
+            request: None,
+            log_available: false,
+        };
+        self.store.create_device_deployment(&dd).await?;
+        Ok(())
     }
 
     /// Resets a device's history so it becomes eligible for active deployments again.

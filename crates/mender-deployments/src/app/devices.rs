@@ -60,7 +60,9 @@ impl App {
                     device_id: device.clone(),
                     status: DeviceStatus::Pending,
                     substate: String::new(),
-                    created: self.clock.now(),
+                    // Upstream dates a device deployment with its deployment's creation: the
+                    // next deployment a device may join is one created after that.
+                    created: dep.created,
                     started: None,
                     finished: None,
                     active: true,
@@ -92,6 +94,7 @@ impl App {
                 link,
             }));
         }
+        let newly_assigned = dd.artifact_id.is_none();
         let artifact = match &dd.artifact_id {
             Some(aid) => self.store.get_artifact(tenant, aid).await?,
             None => {
@@ -116,6 +119,12 @@ impl App {
             self.set_status(tenant, &dd, DeviceStatus::AlreadyInstalled, None)
                 .await?;
             return Ok(None);
+        }
+        if newly_assigned {
+            // Upstream's `total_size`: each artifact handed to a device, once per device.
+            self.store
+                .add_total_size(tenant, &deployment.id, artifact.meta.size)
+                .await?;
         }
         let link = self.link_for(
             &artifact,

@@ -11,6 +11,7 @@ use mender_core::{ArtifactId, TenantId};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
+use super::settings::{storage_limit_exceeded, upload_limit};
 use super::{App, check, generate_key, is_uuid, length_within};
 use crate::error::{Error, Result};
 
@@ -101,12 +102,16 @@ impl App {
         parse_args(&req.args)?;
         let id = ArtifactId::new(mender_core::ids::new_uuid());
         let key = generate_key(tenant, &id);
-        match self
-            .blobs
-            .put(&key, data, self.config.max_generate_data_size)
-            .await
-        {
+        // The generated artifact holds the whole file: a file that does not fit under the
+        // storage limit is refused now (the artifact is checked again when it is stored).
+        let room = self.storage_room(tenant).await?;
+        let (limit, by_storage) = upload_limit(self.config.max_generate_data_size, room);
+        if room == Some(0) {
+            return Err(storage_limit_exceeded());
+        }
+        match self.blobs.put(&key, data, limit).await {
             Ok(_) => {}
+            Err(BlobError::TooLarge { .. }) if by_storage => return Err(storage_limit_exceeded()),
             Err(BlobError::TooLarge { limit }) => {
                 return Err(Error::TooLarge(format!(
                     "file too large: the limit is {limit} bytes"

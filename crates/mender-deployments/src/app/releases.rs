@@ -1,4 +1,6 @@
-//! Releases: the artifacts sharing a name, with notes and tags.
+//! Releases: the artifacts sharing a name, with notes and tags; and the next release's
+//! software listing (`v1alpha1/deployments/software`), which lists releases as "software"
+//! with their kind and compatible types.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,8 +13,79 @@ use crate::store::ReleaseChange;
 
 /// Most tags a release may carry.
 pub const MAX_TAGS: usize = 20;
-/// Longest release notes.
+/// Most distinct tags over all releases of a tenant.
+pub const MAX_UNIQUE_TAGS: usize = 100;
+/// Longest release notes, in bytes.
 pub const MAX_NOTES: usize = 1024;
+/// Longest tag, in bytes.
+pub const MAX_TAG: usize = 1024;
+
+/// Upstream's `Notes.Validate`: at most 1024 bytes, and no character that Go's
+/// `unicode.IsGraphic` refuses, except at the very start (upstream only looks from the
+/// second byte on); the error names the first byte of the offending character, as Go's `%c`
+/// prints a byte.
+pub fn validate_notes(notes: &str) -> Result<(), String> {
+    if notes.len() > MAX_NOTES {
+        return Err("release notes too long".to_owned());
+    }
+    if let Some((i, _)) = notes.char_indices().find(|(_, c)| !is_graphic(*c))
+        && i > 0
+    {
+        let byte = notes.as_bytes()[i];
+        return Err(format!(
+            "invalid character '{}' at offset {i}",
+            char::from(byte)
+        ));
+    }
+    Ok(())
+}
+
+/// Go's `unicode.IsGraphic`: letters, marks, numbers, punctuation, symbols and spaces (`Zs`).
+fn is_graphic(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    !matches!(
+        c.general_category(),
+        G::Control
+            | G::Format
+            | G::Surrogate
+            | G::PrivateUse
+            | G::Unassigned
+            | G::LineSeparator
+            | G::ParagraphSeparator
+    )
+}
+
+/// Upstream's tag list: each tag lower-cased, duplicates dropped (first one kept), then
+/// `Tags.Validate`: at most 20, each 1 to 1024 bytes of `[A-Za-z0-9-_.]`.
+pub fn normalize_tags(tags: Vec<String>) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let t = t.to_lowercase();
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(format!(
+            "the total number of tags per exceeded maximum of {MAX_TAGS}"
+        ));
+    }
+    for t in &out {
+        if t.is_empty() {
+            return Err("tag cannot be empty".to_owned());
+        }
+        if t.len() > MAX_TAG {
+            return Err(format!("tag must be less than {MAX_TAG} characters"));
+        }
+        if let Some(c) = t
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(format!("invalid character '{c}' in string \"{t}\""));
+        }
+    }
+    Ok(out)
+}
 
 /// A release with its artifacts.
 #[derive(Debug, Clone)]
@@ -43,7 +116,7 @@ pub struct ReleaseFilter {
     pub device_type: Option<String>,
     /// Any payload of this type.
     pub update_type: Option<String>,
-    /// Has all of these tags.
+    /// Has any of these tags (lower-cased).
     pub tags: Vec<String>,
     /// `name`, `modified`, `artifacts_count` or `tags`, and descending.
     pub sort: (String, bool),
@@ -70,6 +143,10 @@ impl App {
         let mut by_name: BTreeMap<String, Vec<Artifact>> = BTreeMap::new();
         for a in artifacts {
             by_name.entry(a.meta.name.clone()).or_default().push(a);
+        }
+        // A release lists its artifacts in the order they came.
+        for list in by_name.values_mut() {
+            list.sort_by(|a, b| a.modified.cmp(&b.modified).then_with(|| a.id.cmp(&b.id)));
         }
         let lc = |s: &str| s.to_lowercase();
         let mut out: Vec<Release> = by_name
@@ -108,9 +185,10 @@ impl App {
                 })
             })
             .filter(|r| {
-                f.tags
-                    .iter()
-                    .all(|t| r.meta.tags.contains(&t.to_lowercase()))
+                f.tags.is_empty()
+                    || f.tags
+                        .iter()
+                        .any(|t| r.meta.tags.contains(&t.to_lowercase()))
             })
             .collect();
         let (key, desc) = &f.sort;
@@ -150,49 +228,48 @@ impl App {
         })
     }
 
-    /// Sets a release's notes.
+    /// Sets a release's notes (upstream `PATCH .../releases/{name}`): the notes are checked
+    /// first (400), then the release must exist (404).
     pub async fn set_release_notes(
         &self,
         tenant: &TenantId,
         name: &str,
         notes: &str,
     ) -> Result<()> {
-        if notes.chars().count() > MAX_NOTES {
-            return Err(Error::BadRequest(format!(
-                "notes: must be at most {MAX_NOTES} characters"
-            )));
-        }
+        validate_notes(notes)
+            .map_err(|e| Error::BadRequest(format!("invalid request body: {e}")))?;
         self.update_release(tenant, name, ReleaseChange::Notes(notes))
             .await
     }
 
-    /// Replaces a release's tags (lower-cased, deduplicated, at most 20).
+    /// Replaces a release's tags (upstream `PUT .../releases/{name}/tags`): lower-cased and
+    /// deduplicated in the order given; at most 20 of `[a-z0-9-_.]` (400); at most 100
+    /// distinct tags over all releases afterwards (409, checked even for an unknown
+    /// release); then the release must exist (404).
     pub async fn set_release_tags(
         &self,
         tenant: &TenantId,
         name: &str,
         tags: Vec<String>,
     ) -> Result<()> {
-        let tags: BTreeSet<String> = tags.into_iter().map(|t| t.to_lowercase()).collect();
-        if tags.len() > MAX_TAGS {
-            return Err(Error::BadRequest(format!(
-                "tags: at most {MAX_TAGS} tags per release"
-            )));
-        }
-        for t in &tags {
-            if t.is_empty()
-                || t.len() > 1024
-                || !t
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-            {
-                return Err(Error::BadRequest(
-                    "tags: must contain only letters, digits, underscores, periods and hyphens"
-                        .to_owned(),
-                ));
+        let tags = normalize_tags(tags)
+            .map_err(|e| Error::BadRequest(format!("invalid request body: {e}")))?;
+        if !tags.is_empty() {
+            // Upstream counts the release's current tags as in use too.
+            let in_use: BTreeSet<String> = self
+                .store
+                .release_metas(tenant)
+                .await?
+                .into_iter()
+                .flat_map(|m| m.tags)
+                .filter(|t| !tags.contains(t))
+                .collect();
+            if tags.len() + in_use.len() > MAX_UNIQUE_TAGS {
+                return Err(Error::Conflict(format!(
+                    "the total number of unique tags ({MAX_UNIQUE_TAGS}) has been exceeded"
+                )));
             }
         }
-        let tags: Vec<String> = tags.into_iter().collect();
         self.update_release(tenant, name, ReleaseChange::Tags(&tags))
             .await
     }
@@ -204,7 +281,6 @@ impl App {
         name: &str,
         change: ReleaseChange<'_>,
     ) -> Result<()> {
-        self.get_release(tenant, name).await?;
         let now = self.clock.now();
         if !self.store.update_release(tenant, name, change, now).await? {
             return Err(Error::NotFound("release not found".to_owned()));
@@ -284,4 +360,107 @@ pub enum ReleasesInUse {
     Active(Vec<DeploymentId>),
     /// Something else failed.
     Other(Error),
+}
+
+/// What kind of software a release is: the next release's `kind` (releases of artifacts; the
+/// open-source server has no manifests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseKind {
+    /// Artifacts sharing a name.
+    Release,
+    /// A manifest (never stored here).
+    Manifest,
+}
+
+impl ReleaseKind {
+    /// Parses `release` or `manifest`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "release" => Some(Self::Release),
+            "manifest" => Some(Self::Manifest),
+            _ => None,
+        }
+    }
+}
+
+/// The software list's filters (upstream `SoftwareFilter`).
+#[derive(Debug, Clone, Default)]
+pub struct SoftwareFilter {
+    /// Exact names (any of them).
+    pub names: Vec<String>,
+    /// Name prefix (case-sensitive).
+    pub name_prefix: String,
+    /// Kind; `None` for every kind.
+    pub kind: Option<ReleaseKind>,
+    /// Payload type of any artifact.
+    pub update_type: String,
+    /// Any of these tags (lower-cased).
+    pub tags: Vec<String>,
+    /// Sort key (`name`, `modified` or `tags`) and whether descending.
+    pub sort: (String, bool),
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: u64,
+}
+
+impl App {
+    /// A page of releases as software, and the total matching.
+    pub async fn list_software(
+        &self,
+        tenant: &TenantId,
+        f: &SoftwareFilter,
+    ) -> Result<(Vec<Release>, u64)> {
+        if f.kind == Some(ReleaseKind::Manifest) {
+            return Ok((Vec::new(), 0));
+        }
+        let all = self
+            .list_releases(tenant, &ReleaseFilter::default())
+            .await?;
+        let mut found: Vec<Release> =
+            all.into_iter()
+                .filter(|r| f.names.is_empty() || f.names.contains(&r.name))
+                .filter(|r| r.name.starts_with(&f.name_prefix))
+                .filter(|r| {
+                    f.update_type.is_empty()
+                        || r.artifacts.iter().any(|a| {
+                            a.meta.updates.iter().any(|u| {
+                                u.type_info.type_.as_deref() == Some(f.update_type.as_str())
+                            })
+                        })
+                })
+                .filter(|r| f.tags.is_empty() || f.tags.iter().any(|t| r.meta.tags.contains(t)))
+                .collect();
+        let (key, desc) = &f.sort;
+        found.sort_by(|a, b| {
+            let o = match key.as_str() {
+                "modified" => a.modified().cmp(&b.modified()),
+                "tags" => a.meta.tags.cmp(&b.meta.tags),
+                _ => a.name.cmp(&b.name),
+            };
+            let o = if *desc { o.reverse() } else { o };
+            o.then_with(|| a.name.cmp(&b.name))
+        });
+        let total = found.len() as u64;
+        let page = found
+            .into_iter()
+            .skip(usize::try_from(f.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(f.limit).unwrap_or(usize::MAX))
+            .collect();
+        Ok((page, total))
+    }
+
+    /// Every tag of the releases of `kind` (all kinds when `None`), sorted.
+    pub async fn software_tags(
+        &self,
+        tenant: &TenantId,
+        kind: Option<ReleaseKind>,
+    ) -> Result<Vec<String>> {
+        if kind == Some(ReleaseKind::Manifest) {
+            return Ok(Vec::new());
+        }
+        let mut tags = self.release_tags(tenant).await?;
+        tags.retain(|t| !t.is_empty());
+        Ok(tags)
+    }
 }

@@ -1,6 +1,6 @@
 //! Internal API v1 (`internal_v1.yaml`): health, tenant provisioning, per-tenant deployment
 //! and device history queries, device decommissioning, the tenant artifact upload,
-//! configuration deployments and storage settings.
+//! configuration deployments, storage settings and the storage limit.
 
 use std::sync::Arc;
 
@@ -8,13 +8,15 @@ use axum::Router;
 use axum::extract::{Path, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use mender_core::json::OptionalJson;
 use mender_core::{ApiError, DeploymentId, DeviceId, Json, TenantId};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::management_v1::{created, history_for, list_deployments_for, upload};
+use super::management_v1::{
+    created, deployment_filter, history_for, list_deployments_for, storage_limits, upload,
+};
 use super::{State, get_all, render};
 use crate::app::App;
 use crate::app::configuration::NewConfigurationDeployment;
@@ -40,7 +42,10 @@ pub fn routes() -> Router<Arc<App>> {
                 "/tenants/{tenant}/deployments/devices/{id}",
                 get(device_history).delete(decommission),
             ),
-            ("/tenants//deployments/devices/{id}", delete(decommission)),
+            (
+                "/tenants//deployments/devices/{id}",
+                get(device_history).delete(decommission),
+            ),
             ("/tenants/{tenant}/artifacts", post(upload_artifact)),
             ("/tenants//artifacts", post(upload_artifact)),
             (
@@ -64,6 +69,14 @@ pub fn routes() -> Router<Arc<App>> {
             (
                 "/tenants//storage/settings",
                 get(get_storage_settings).put(put_storage_settings),
+            ),
+            (
+                "/tenants/{tenant}/limits/storage",
+                get(get_storage_limit).put(put_storage_limit),
+            ),
+            (
+                "/tenants//limits/storage",
+                get(get_storage_limit).put(put_storage_limit),
             ),
         ],
     )
@@ -184,13 +197,34 @@ async fn tenant_deployments(
     Path(tenant): Path<TenantId>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    list_deployments_for(
-        &s,
-        &tenant,
-        &query.0,
-        &format!("{BASE}/tenants/{tenant}/deployments"),
-    )
-    .await
+    let f = deployment_filter(&query.0)?;
+    let path = format!("{BASE}/tenants/{tenant}/deployments");
+    list_deployments_for(&s, &tenant, &query.0, f, &path).await
+}
+
+/// `{"limit", "usage"}` of the tenant (the spec's `StorageUsage`): the limit shared with the
+/// management `GET /limits/storage`. Upstream's open-source server does not have this
+/// route; mender-rs serves it as the spec describes (see the compatibility notes).
+async fn get_storage_limit(s: State, Path(p): Path<TenantPath>) -> Result<Response, ApiError> {
+    storage_limits(&s, &p.tenant).await
+}
+
+/// `{"limit": <bytes>}` (0: unlimited; `usage` may come along and is ignored) → 204. The
+/// spec requires `limit`: a body without it, or with anything but a non-negative integer, is
+/// a 400.
+async fn put_storage_limit(
+    s: State,
+    Path(p): Path<TenantPath>,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<StatusCode, ApiError> {
+    let limit = match body.get("limit") {
+        None => return Err(ApiError::bad_request("limit: cannot be blank")),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| ApiError::bad_request("limit: must be a non-negative integer"))?,
+    };
+    s.set_storage_limit(&p.tenant, limit).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn history_by_ids(
@@ -208,10 +242,11 @@ async fn history_by_ids(
 
 async fn device_history(
     s: State,
-    Path((tenant, dev)): Path<(TenantId, DeviceId)>,
+    Path(p): Path<TenantDevicePath>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    history_for(&s, &tenant, &dev, &query.0).await
+    let path = format!("{BASE}/tenants/{}/deployments/devices/{}", p.tenant, p.id);
+    history_for(&s, &p.tenant, &p.id, &query.0, &path).await
 }
 
 async fn decommission(s: State, Path(p): Path<TenantDevicePath>) -> Result<StatusCode, ApiError> {
@@ -250,7 +285,7 @@ async fn last_deployments(
     };
     let mut out: Vec<Value> = Vec::new();
     for dev in &body.device_ids {
-        if let Some(e) = s.device_history(&tenant, dev, &last).await?.pop() {
+        if let Some(e) = s.device_history(&tenant, dev, &last).await?.0.pop() {
             out.push(json!({
                 "device_id": dev,
                 "deployment_id": e.deployment.id,

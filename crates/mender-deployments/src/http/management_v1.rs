@@ -9,19 +9,20 @@ use axum::extract::{Path, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use mender_core::paging::Page;
 use mender_core::{ApiError, ArtifactId, DeploymentId, DeviceId, Identity, Json, TenantId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{State, get as q, get_all, int_param, link_base, multipart, render, user};
+use super::paging::{self, Paging, first, parse_int};
+use super::{State, get as q, get_all, link_base, multipart, render, user};
 use crate::app::App;
 use crate::app::deployments::{NewDeployment, Targets};
 use crate::app::generate::GenerateRequest;
 use crate::app::releases::{Release, ReleaseFilter};
+use crate::error::Error;
 use crate::model::{
-    ArtifactFilter, ArtifactView, DeploymentFilter, DeploymentKind, DeploymentStatus,
-    DeviceDeploymentFilter, Match, Sort, StatusFilter, statistics_json,
+    ArtifactFilter, ArtifactSortKey, ArtifactView, DeploymentFilter, DeploymentKind,
+    DeploymentStatus, DeviceDeploymentFilter, Match, Sort, StatusFilter, statistics_json,
 };
 use mender_core::query::QueryPairs;
 
@@ -59,7 +60,8 @@ pub fn routes() -> Router<Arc<App>> {
                 "/artifacts/{id}",
                 get(show_artifact)
                     .put(edit_artifact)
-                    .delete(delete_artifact),
+                    .delete(delete_artifact)
+                    .fallback(artifact_method_not_allowed),
             ),
             ("/artifacts/{id}/download", get(download_link)),
             ("/limits/{name}", get(limits)),
@@ -75,22 +77,23 @@ pub(crate) fn created(location: String) -> Response {
     r
 }
 
-/// `items`, the page of `total` items that `page` asks for, with the paging headers.
+/// `items`, one page of `total` matching items, with `X-Total-Count` and the `Link`
+/// headers (upstream gives both the total and "more rows follow").
 pub(crate) fn paged(
-    page: &Page,
+    page: Paging,
     path: &str,
     query: &[(String, String)],
     total: u64,
     items: Vec<Value>,
 ) -> Response {
-    let has_next = page.offset() + (items.len() as u64) < total;
-    let headers = page.headers(path, query, has_next, Some(total));
+    let has_next = page.has_next(total);
+    let headers = paging::headers(path, query, page, Some(total), has_next);
     (headers, axum::Json(Value::Array(items))).into_response()
 }
 
 /// The page of `releases` that `page` asks for, in the v1 or v2 shape.
 pub(crate) fn releases_page(
-    page: &Page,
+    page: Paging,
     path: &str,
     query: &[(String, String)],
     releases: &[Release],
@@ -103,6 +106,16 @@ pub(crate) fn releases_page(
         .map(|r| render::release(r, v1))
         .collect();
     paged(page, path, query, releases.len() as u64, items)
+}
+
+/// Upstream answers every method `/artifacts/{id}` does not serve (a `POST` to
+/// `/artifacts/directupload` while direct upload is off, too) with gin's 405 and the methods
+/// its route tree has for the path.
+async fn artifact_method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").with_header(
+        header::ALLOW,
+        HeaderValue::from_static("GET, DELETE, PUT, OPTIONS"),
+    )
 }
 
 // ---- artifacts ----
@@ -126,27 +139,43 @@ async fn list_artifacts(s: State, id: Identity, query: QueryPairs) -> Result<Res
     Ok(Json(views).into_response())
 }
 
+/// Upstream never refuses this list's query: bad paging values fall back to the defaults
+/// (page 1, 20 per page, also above 500) and an unknown `sort` to the name order.
 async fn list_artifacts_paged(
     s: State,
     id: Identity,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let tenant = &user(&id)?;
-    let page = Page::from_query(&query.0)?;
+    let page = paging::lenient(&query.0, Some(paging::MAX_PER_PAGE));
     let mut f = v1_artifact_filter(&query.0);
-    match q(&query.0, "sort").unwrap_or("name:asc") {
-        "name:asc" => {}
-        "name:desc" => f.sort = Sort::Desc,
-        "modified:asc" => f.sort_modified = true,
-        "modified:desc" => (f.sort_modified, f.sort) = (true, Sort::Desc),
-        _ => return Err(ApiError::bad_request("sort: invalid value")),
+    if let Some((key, desc)) = list_sort(&query.0) {
+        f.sort_key = match key {
+            "name" => ArtifactSortKey::Name,
+            "modified" => ArtifactSortKey::Modified,
+            // Upstream sorts artifacts by these release fields, which artifacts lack.
+            _ => ArtifactSortKey::Id,
+        };
+        if desc {
+            f.sort = Sort::Desc;
+        }
     }
     f.offset = page.offset();
     f.limit = Some(page.per_page);
     let (list, total) = s.list_artifacts(tenant, &f).await?;
     let views = list.iter().map(|a| json!(ArtifactView::from(a))).collect();
     let path = format!("{BASE}/artifacts/list");
-    Ok(paged(&page, &path, &query.0, total, views))
+    Ok(paged(page, &path, &query.0, total, views))
+}
+
+/// The `sort` of the artifact and release lists as upstream reads it: `<key>:<direction>`
+/// with a key of `name`, `modified`, `artifacts_count` or `tags`; descending only for
+/// exactly `desc`. Anything else means the default order.
+pub(crate) fn list_sort(query: &[(String, String)]) -> Option<(&str, bool)> {
+    match first(query, "sort").split_once(':') {
+        Some((k @ ("name" | "modified" | "artifacts_count" | "tags"), d)) => Some((k, d == "desc")),
+        _ => None,
+    }
 }
 
 /// Reads the upload form (`size`, `description`, `artifact_id`, then `artifact`) and stores
@@ -175,6 +204,7 @@ pub(crate) async fn upload(
                         "artifact file too large",
                     ));
                 }
+                app.check_storage_room(tenant, size).await?;
             }
             "description" => description = multipart::text(field).await?,
             "artifact_id" if allow_id => {
@@ -289,9 +319,15 @@ async fn limits(s: State, id: Identity, Path(name): Path<String>) -> Result<Resp
     if name != "storage" {
         return Err(ApiError::bad_request(format!("unsupported limit {name}")));
     }
-    // The open-source server sets no limit (upstream answers 0); usage is what is stored.
-    let usage = s.storage_usage(tenant).await?;
-    Ok(Json(json!({"limit": 0, "usage": usage})).into_response())
+    storage_limits(&s, tenant).await
+}
+
+/// `{"limit", "usage"}` of the tenant's storage: the limit set through the internal API (0:
+/// none) and the bytes its artifacts take (upstream's open-source server answers 0).
+pub(crate) async fn storage_limits(app: &App, tenant: &TenantId) -> Result<Response, ApiError> {
+    let limit = app.storage_limit(tenant).await?;
+    let usage = app.storage_usage(tenant).await?;
+    Ok(Json(json!({"limit": limit, "usage": usage})).into_response())
 }
 
 // ---- deployments ----
@@ -348,29 +384,55 @@ async fn create_group_deployment(
     Ok(created(format!("{BASE}/deployments/{did}")))
 }
 
-/// Parses the list filters shared by v1, v2 and the internal list.
-pub(crate) fn deployment_filter(
-    query: &[(String, String)],
-    page: &Page,
-) -> Result<DeploymentFilter, ApiError> {
-    let status = match q(query, "status") {
-        None => None,
-        Some(v) => Some(
+/// Upstream's `parseEpochToTimestamp`: whole unix seconds as Go's `strconv.ParseInt`.
+fn epoch(query: &[(String, String)], name: &str, context: &str) -> Result<Option<i64>, ApiError> {
+    let raw = first(query, name);
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    parse_int(raw)
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request(format!("{context}: invalid timestamp: {raw}")))
+}
+
+/// Parses the list filters shared by v1, v2 and the internal list, in upstream's order
+/// (`ParseLookupQuery`): `created_before`, `created_after`, `sort`, `status`, `type`.
+pub(crate) fn deployment_filter(query: &[(String, String)]) -> Result<DeploymentFilter, ApiError> {
+    let created_before = epoch(
+        query,
+        "created_before",
+        "timestamp parsing failed for created_before parameter",
+    )?;
+    // Upstream's text lacks the "for" here.
+    let created_after = epoch(
+        query,
+        "created_after",
+        "timestamp parsing failed created_after parameter",
+    )?;
+    let sort = match first(query, "sort").to_lowercase().as_str() {
+        "asc" => Sort::Asc,
+        "" | "desc" => Sort::Desc,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid form value: must be one of \"asc\" or \"desc\"",
+            ));
+        }
+    };
+    let status = match first(query, "status") {
+        "" => None,
+        // Upstream stores aborted deployments as finished ones.
+        "aborted" => Some(DeploymentStatus::Finished),
+        v => Some(
             DeploymentStatus::parse(v)
-                .ok_or_else(|| ApiError::bad_request("status: invalid value"))?,
+                .ok_or_else(|| ApiError::bad_request(format!("unknown status {v}")))?,
         ),
     };
-    let kind = match q(query, "type") {
-        None => None,
-        Some(t) => Some(
+    let kind = match first(query, "type") {
+        "" => None,
+        t => Some(
             DeploymentKind::parse(t)
                 .ok_or_else(|| ApiError::bad_request(format!("unknown deployment type {t}")))?,
         ),
-    };
-    let sort = match q(query, "sort") {
-        None | Some("desc") => Sort::Desc,
-        Some("asc") => Sort::Asc,
-        Some(_) => return Err(ApiError::bad_request("sort: invalid value")),
     };
     Ok(DeploymentFilter {
         ids: get_all(query, "id"),
@@ -378,32 +440,37 @@ pub(crate) fn deployment_filter(
         search: q(query, "search").map(str::to_owned),
         status,
         kind,
-        created_after: int_param(query, "created_after")?,
-        created_before: int_param(query, "created_before")?,
+        created_after,
+        created_before,
         sort,
-        offset: page.offset(),
-        limit: Some(page.per_page),
+        ..Default::default()
     })
 }
 
+/// A deployment list: the filters, then the paging (`ParsePagingParameters`).
 pub(crate) async fn list_deployments_for(
     app: &App,
     tenant: &TenantId,
     query: &[(String, String)],
+    mut f: DeploymentFilter,
     path: &str,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_query(query)?;
-    let f = deployment_filter(query, &page)?;
+    let page = paging::parse(query)?;
+    f.offset = page.offset();
+    f.limit = Some(page.per_page);
     let (list, total) = app.list_deployments(tenant, &f).await?;
     let body = list
         .iter()
-        .map(|(d, stats)| render::deployment(d, None, Some(stats)))
+        .map(|(d, stats)| render::deployment(d, None, stats))
         .collect();
-    Ok(paged(&page, path, query, total, body))
+    Ok(paged(page, path, query, total, body))
 }
 
 async fn list_deployments(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
-    list_deployments_for(&s, &user(&id)?, &query.0, &format!("{BASE}/deployments")).await
+    let tenant = user(&id)?;
+    let f = deployment_filter(&query.0)?;
+    let path = format!("{BASE}/deployments");
+    list_deployments_for(&s, &tenant, &query.0, f, &path).await
 }
 
 async fn show_deployment(
@@ -415,7 +482,7 @@ async fn show_deployment(
     let d = s.get_deployment(tenant, &did).await?;
     let artifacts = s.deployment_artifacts(tenant, &did).await?;
     let stats = s.deployment_statistics(tenant, &did).await?;
-    Ok(Json(render::deployment(&d, Some(&artifacts), Some(&stats))).into_response())
+    Ok(Json(render::deployment(&d, Some(&artifacts), &stats)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -466,18 +533,24 @@ async fn statistics_list(
     Ok(Json(out).into_response())
 }
 
+/// The `status` filter of device deployment lists: a device deployment status or `pause`,
+/// `active` or `finished`.
+fn status_filter(query: &[(String, String)]) -> Result<Option<StatusFilter>, ApiError> {
+    match first(query, "status") {
+        "" => Ok(None),
+        v => StatusFilter::parse(v)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("status: must be a valid value")),
+    }
+}
+
 /// `status` and the page.
 fn device_deployment_filter(
     query: &[(String, String)],
-    page: &Page,
+    page: Paging,
 ) -> Result<DeviceDeploymentFilter, ApiError> {
-    let status = q(query, "status")
-        .map(|v| {
-            StatusFilter::parse(v).ok_or_else(|| ApiError::bad_request("status: invalid value"))
-        })
-        .transpose()?;
     Ok(DeviceDeploymentFilter {
-        status,
+        status: status_filter(query)?,
         offset: page.offset(),
         limit: Some(page.per_page),
     })
@@ -493,18 +566,27 @@ async fn devices_all(
     Ok(Json(list.iter().map(render::device).collect::<Vec<_>>()).into_response())
 }
 
+/// Upstream's order: the id must be a UUID, then the paging, then the status; an unknown
+/// deployment is a 404.
 async fn devices_paged(
     s: State,
     id: Identity,
     Path(did): Path<DeploymentId>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_query(&query.0)?;
-    let f = device_deployment_filter(&query.0, &page)?;
-    let (list, total) = s.deployment_devices(&user(&id)?, &did, &f).await?;
+    let tenant = user(&id)?;
+    if uuid::Uuid::parse_str(did.as_str()).is_err() {
+        return Err(ApiError::bad_request("ID is not a valid UUID"));
+    }
+    let page = paging::parse(&query.0)?;
+    let f = device_deployment_filter(&query.0, page)?;
+    let (list, total) = match s.deployment_devices(&tenant, &did, &f).await {
+        Err(Error::NotFound(_)) => return Err(ApiError::not_found("Deployment not found")),
+        other => other?,
+    };
     let body = list.iter().map(render::device).collect();
     let path = format!("{BASE}/deployments/{did}/devices/list");
-    Ok(paged(&page, &path, &query.0, total, body))
+    Ok(paged(page, &path, &query.0, total, body))
 }
 
 async fn device_list(
@@ -528,20 +610,28 @@ async fn device_log(
         .into_response())
 }
 
-/// History query: `status` and paging with at most 20 per page.
+/// A device's history: the paging (at most 20 per page, refused with upstream's misleading
+/// text), then the `status`; with `X-Total-Count` and `Link` headers. `path` is the
+/// request's path.
 pub(crate) async fn history_for(
     app: &App,
     tenant: &TenantId,
     device: &DeviceId,
     query: &[(String, String)],
+    path: &str,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_query(query)?;
+    let page = paging::parse(query)?;
     if page.per_page > 20 {
-        return Err(ApiError::bad_request("per_page: must be at most 20"));
+        return Err(ApiError::bad_request(
+            "invalid per_page query: value must be a non-zero positive integer",
+        ));
     }
-    let f = device_deployment_filter(query, &page)?;
-    let list = app.device_history(tenant, device, &f).await?;
-    Ok(Json(list.iter().map(render::history).collect::<Vec<_>>()).into_response())
+    let f = device_deployment_filter(query, page)?;
+    let (list, total) = app.device_history(tenant, device, &f).await?;
+    let has_next = total > page.offset() + list.len() as u64;
+    let headers = paging::headers(path, query, page, Some(total), has_next);
+    let body: Vec<Value> = list.iter().map(render::history).collect();
+    Ok((headers, axum::Json(body)).into_response())
 }
 
 async fn device_history(
@@ -550,7 +640,8 @@ async fn device_history(
     Path(dev): Path<DeviceId>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    history_for(&s, &user(&id)?, &dev, &query.0).await
+    let path = format!("{BASE}/deployments/devices/{dev}");
+    history_for(&s, &user(&id)?, &dev, &query.0, &path).await
 }
 
 async fn abort_device(
@@ -573,32 +664,26 @@ async fn reset_history(
 
 // ---- releases (deprecated v1 forms) ----
 
-/// The release list's `sort`: `<key>:<asc|desc>`, by name ascending when absent.
-pub(crate) fn release_sort(query: &[(String, String)]) -> Result<(String, bool), ApiError> {
-    match q(query, "sort").unwrap_or("name:asc").split_once(':') {
-        Some((k @ ("name" | "modified" | "artifacts_count" | "tags"), d @ ("asc" | "desc"))) => {
-            Ok((k.to_owned(), d == "desc"))
-        }
-        _ => Err(ApiError::bad_request("sort: invalid value")),
-    }
+/// The release list's order: `sort` as [`list_sort`] reads it, by name ascending otherwise.
+pub(crate) fn release_sort(query: &[(String, String)]) -> (String, bool) {
+    list_sort(query).map_or(("name".to_owned(), false), |(k, d)| (k.to_owned(), d))
 }
 
-fn v1_release_filter(query: &[(String, String)]) -> Result<ReleaseFilter, ApiError> {
-    let sort = release_sort(query)?;
-    Ok(ReleaseFilter {
+fn v1_release_filter(query: &[(String, String)], sort: (String, bool)) -> ReleaseFilter {
+    ReleaseFilter {
         name: q(query, "name").map(str::to_owned),
         description: q(query, "description").map(str::to_owned),
         device_type: q(query, "device_type").map(str::to_owned),
         update_type: q(query, "update_type").map(str::to_owned),
-        tags: get_all(query, "tag"),
+        tags: Vec::new(),
         sort,
-    })
+    }
 }
 
+/// The unpaged list ignores `sort` (upstream reads it only for the paged ones).
 async fn list_releases(s: State, id: Identity, query: QueryPairs) -> Result<Response, ApiError> {
-    let list = s
-        .list_releases(&user(&id)?, &v1_release_filter(&query.0)?)
-        .await?;
+    let f = v1_release_filter(&query.0, ("name".to_owned(), false));
+    let list = s.list_releases(&user(&id)?, &f).await?;
     Ok(Json(
         list.iter()
             .map(|r| render::release(r, true))
@@ -607,15 +692,15 @@ async fn list_releases(s: State, id: Identity, query: QueryPairs) -> Result<Resp
     .into_response())
 }
 
+/// Never a 400: bad paging values and an unknown `sort` fall back to the defaults.
 async fn list_releases_paged(
     s: State,
     id: Identity,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_query(&query.0)?;
-    let list = s
-        .list_releases(&user(&id)?, &v1_release_filter(&query.0)?)
-        .await?;
+    let page = paging::lenient(&query.0, Some(paging::MAX_PER_PAGE));
+    let f = v1_release_filter(&query.0, release_sort(&query.0));
+    let list = s.list_releases(&user(&id)?, &f).await?;
     let path = format!("{BASE}/deployments/releases/list");
-    Ok(releases_page(&page, &path, &query.0, &list, true))
+    Ok(releases_page(page, &path, &query.0, &list, true))
 }

@@ -4,8 +4,10 @@ pub mod devices_v1;
 pub mod download;
 pub mod internal_v1;
 pub mod management_v1;
+pub mod management_v1alpha1;
 pub mod management_v2;
 mod multipart;
+mod paging;
 mod render;
 
 use std::sync::Arc;
@@ -87,14 +89,4 @@ pub(crate) fn device(id: &Identity) -> Result<(TenantId, DeviceId), ApiError> {
         TenantId::from(id.tenant.as_str()),
         DeviceId::from(id.subject.as_str()),
     ))
-}
-
-/// Parses a non-negative integer query parameter.
-pub(crate) fn int_param(q: &[(String, String)], k: &str) -> Result<Option<i64>, ApiError> {
-    get(q, k)
-        .map(|v| {
-            v.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(format!("{k}: must be an integer")))
-        })
-        .transpose()
 }

@@ -1,4 +1,5 @@
-//! JSON shapes of deployments, device deployments and releases, as upstream renders them.
+//! JSON shapes of deployments, device deployments, releases and software, as upstream renders
+//! them.
 
 use std::collections::BTreeMap;
 
@@ -14,11 +15,11 @@ pub(crate) fn ts(t: Timestamp) -> Value {
     Value::String(t.to_rfc3339())
 }
 
-/// A deployment (v1 and v2 shape); `artifacts` and `stats` when known.
+/// A deployment (v1 and v2 shape) with its counts; `artifacts` when known.
 pub(crate) fn deployment(
     d: &Deployment,
     artifacts: Option<&[ArtifactId]>,
-    stats: Option<&Statistics>,
+    stats: &Statistics,
 ) -> Value {
     let mut v = json!({
         "id": d.id,
@@ -46,9 +47,11 @@ pub(crate) fn deployment(
     if let Some(a) = artifacts {
         o.insert("artifacts".into(), json!(a));
     }
-    if let Some(s) = stats {
-        o.insert("statistics".into(), json!({"status": statistics_json(s)}));
-    }
+    // Upstream always writes `statistics` (a Go struct is never omitted).
+    o.insert(
+        "statistics".into(),
+        json!({"status": statistics_json(stats), "total_size": d.total_size}),
+    );
     v
 }
 
@@ -121,9 +124,41 @@ pub(crate) fn device(v: &DeviceDeploymentView) -> Value {
 pub(crate) fn history(e: &HistoryEntry) -> Value {
     json!({
         "id": e.device.dd.id,
-        "deployment": deployment(&e.deployment, None, None),
+        "deployment": deployment(&e.deployment, None, &e.stats),
         "device": device(&e.device),
     })
+}
+
+/// A release as the next release's software list shows it (upstream `Software`), fields in
+/// upstream's order.
+#[derive(serde::Serialize)]
+pub(crate) struct Software<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    modified: Option<Value>,
+    tags: &'a [String],
+    notes: &'a str,
+    kind: &'static str,
+    /// Every artifact's compatible device types, one after the other (not deduplicated);
+    /// `null` when there are none.
+    compatible_types: Option<Vec<&'a str>>,
+}
+
+/// A release in the software list's shape.
+pub(crate) fn software(r: &Release) -> Software<'_> {
+    let types: Vec<&str> = r
+        .artifacts
+        .iter()
+        .flat_map(|a| a.meta.device_types_compatible.iter().map(String::as_str))
+        .collect();
+    Software {
+        name: &r.name,
+        modified: r.modified().map(ts),
+        tags: &r.meta.tags,
+        notes: &r.meta.notes,
+        kind: "release",
+        compatible_types: (!types.is_empty()).then_some(types),
+    }
 }
 
 /// A release; `v1` uses upstream's capitalised v1 field names.
@@ -161,6 +196,19 @@ mod tests {
             .decode(configuration(config))
             .unwrap();
         String::from_utf8(dec).unwrap()
+    }
+
+    #[test]
+    fn software_without_types_has_null_compatible_types() {
+        let r = Release {
+            name: "empty".into(),
+            artifacts: Vec::new(),
+            meta: crate::model::ReleaseMeta::default(),
+        };
+        assert_eq!(
+            serde_json::to_string(&software(&r)).unwrap(),
+            r#"{"name":"empty","tags":[],"notes":"","kind":"release","compatible_types":null}"#
+        );
     }
 
     #[test]

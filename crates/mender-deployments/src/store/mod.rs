@@ -158,13 +158,17 @@ pub trait DeploymentStore {
         tenant: &TenantId,
         id: &DeploymentId,
     ) -> Result<Vec<DeviceId>>;
-    /// Per-status counts of device deployments, for each of these deployments.
+    /// The stored per-status device counts of each of these deployments (every target
+    /// starts pending; see [`DeviceDeploymentStore::set_device_status`]).
     async fn statistics(
         &self,
         tenant: &TenantId,
         ids: &[DeploymentId],
     ) -> Result<HashMap<DeploymentId, Statistics>>;
-    /// Aborts a deployment: its active device deployments become `aborted`, it is finished.
+    /// Adds an artifact's size to a deployment's `total_size`.
+    async fn add_total_size(&self, tenant: &TenantId, id: &DeploymentId, bytes: u64) -> Result<()>;
+    /// Aborts a deployment: its active device deployments become `aborted`, its counts become
+    /// those of its device deployments, it is finished.
     async fn abort_deployment(
         &self,
         tenant: &TenantId,
@@ -191,6 +195,8 @@ pub trait DeviceDeploymentStore {
         device: &DeviceId,
     ) -> Result<Option<Deployment>>;
     /// Creates a device deployment; if one already exists for the pair, returns that one.
+    /// The deployment's `device_count` grows when the device had no device deployment in it
+    /// before (not even a history-reset one); its counts do not move.
     async fn create_device_deployment(&self, dd: &DeviceDeployment) -> Result<DeviceDeployment>;
     /// The current (not history-reset) device deployment of a device in a deployment.
     async fn get_device_deployment(
@@ -207,8 +213,9 @@ pub trait DeviceDeploymentStore {
         artifact: Option<&ArtifactId>,
         request: &DeviceRequest,
     ) -> Result<()>;
-    /// Changes a device deployment's status (setting started/finished/active as upstream) and
-    /// updates its deployment's status in the same transaction.
+    /// Changes a device deployment's status (setting started/finished/active as upstream),
+    /// moves its deployment's counts from the old status to the new one and updates the
+    /// deployment's status, in one transaction.
     async fn set_device_status(
         &self,
         tenant: &TenantId,
@@ -224,13 +231,13 @@ pub trait DeviceDeploymentStore {
         deployment: &DeploymentId,
         f: &DeviceDeploymentFilter,
     ) -> Result<(Vec<DeviceDeployment>, u64)>;
-    /// A page of a device's device deployments, newest first.
+    /// A page of a device's device deployments, newest first, and the total.
     async fn device_history(
         &self,
         tenant: &TenantId,
         device: &DeviceId,
         f: &DeviceDeploymentFilter,
-    ) -> Result<Vec<DeviceDeployment>>;
+    ) -> Result<(Vec<DeviceDeployment>, u64)>;
     /// Device deployments by id.
     async fn device_deployments_by_ids(
         &self,
@@ -238,7 +245,7 @@ pub trait DeviceDeploymentStore {
         ids: &[String],
     ) -> Result<Vec<DeviceDeployment>>;
     /// Sets every active device deployment of the device to `status` (aborted or
-    /// decommissioned), updating the deployments.
+    /// decommissioned), moving the counts and updating the deployments.
     async fn finish_device(
         &self,
         tenant: &TenantId,
@@ -266,4 +273,8 @@ pub trait SettingsStore {
     async fn get_storage_settings(&self, tenant: &TenantId) -> Result<Option<String>>;
     /// Replaces the tenant's storage settings document, or removes it with `None`.
     async fn set_storage_settings(&self, tenant: &TenantId, settings: Option<&str>) -> Result<()>;
+    /// The tenant's limit `name`, if set.
+    async fn get_limit(&self, tenant: &TenantId, name: &str) -> Result<Option<u64>>;
+    /// Sets the tenant's limit `name`.
+    async fn set_limit(&self, tenant: &TenantId, name: &str, value: u64) -> Result<()>;
 }

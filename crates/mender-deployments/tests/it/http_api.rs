@@ -248,7 +248,9 @@ async fn device_update_flow(backend: Backend) {
     .await;
     let d = get_json(&env, &format!("{DEP}/{did}")).await;
     assert_eq!(d["status"], "pending");
-    assert_eq!(d["device_count"], 3);
+    // Upstream counts devices as they join: none right after creation.
+    assert_eq!(d["device_count"], 0);
+    assert_eq!(d["max_devices"], 3);
     assert_eq!(d["artifacts"], json!([aid]));
     next_is_routed_and_checked(&env).await;
     first_device_installs(&env, &did, &aid, &art).await;

@@ -16,6 +16,10 @@ use serde_json::{Map, json};
 mender_db::each_backend!(
     conformance,
     conformance_extras,
+    created_bounds_at_whole_seconds,
+    counts_move_with_device_statuses,
+    limits_per_tenant,
+    migration_backfills_counts,
     artifact_documents_keep_their_stored_shape,
     concurrent_clashing_uploads_admit_one,
     concurrent_reports_finish_the_deployment,
@@ -129,6 +133,7 @@ fn deployment(id: &str, name: &str, created: Timestamp, n: i64) -> Deployment {
         kind: DeploymentKind::Software,
         configuration: None,
         checksum: None,
+        total_size: 0,
     }
 }
 
@@ -353,7 +358,7 @@ async fn newer_deployments_and_history_reset(s: &Store, t0: Timestamp) {
         ..Default::default()
     };
     let history = s.device_history(&none(), &dev("dev1"), &page).await;
-    assert!(history.unwrap().is_empty());
+    assert_eq!(history.unwrap(), (Vec::new(), 0));
 }
 
 async fn abort_logs_and_list_filters(s: &Store, t0: Timestamp) {
@@ -397,10 +402,11 @@ async fn abort_logs_and_list_filters(s: &Store, t0: Timestamp) {
     })
     .await;
     assert_eq!(found.len(), 1);
-    // created_after/before are whole seconds, both ends included
+    // created_after/before are whole seconds, both ends included (the exact bounds:
+    // `created_bounds_at_whole_seconds`)
     let (within, _) = list(DeploymentFilter {
         created_after: Some(t0.unix_secs()),
-        created_before: Some(t0.unix_secs()),
+        created_before: Some(t0.unix_secs() + 1),
         ..Default::default()
     })
     .await;
@@ -704,4 +710,246 @@ async fn artifact_documents_keep_their_stored_shape(backend: Backend) {
     want.meta.name = "rel-old".into();
     want.description = "desc of n2".into();
     assert_eq!(old, want);
+}
+
+// ---- issue 14: list bounds, stored counts, limits ----
+
+/// `created_after`/`created_before` compare at `T.000` with upstream's millisecond
+/// precision: `T.000999` counts as `T.000`, `T.001` is after it.
+async fn created_bounds_at_whole_seconds(backend: Backend) {
+    let (s, _db) = store(backend).await;
+    const T: i64 = 1_800_000_000;
+    let at = |ns: i64| Timestamp::from_unix_nanos(T * 1_000_000_000 + ns);
+    for (id, t) in [
+        ("before", at(-1)),
+        ("exact", at(0)),
+        ("sub-ms", at(999_999)),
+        ("one-ms", at(1_000_000)),
+        ("half", at(500_000_000)),
+        ("next", at(1_000_000_000)),
+    ] {
+        s.insert_deployment(&deployment(id, id, t, 1), &devs(&["dev"]), &[])
+            .await
+            .unwrap();
+    }
+    let ids = |after: Option<i64>, before: Option<i64>| {
+        let s = s.clone();
+        async move {
+            let f = DeploymentFilter {
+                created_after: after,
+                created_before: before,
+                sort: Sort::Asc,
+                ..Default::default()
+            };
+            let (list, total) = s.list_deployments(&none(), &f).await.unwrap();
+            let ids: Vec<String> = list.into_iter().map(|d| d.id.into_string()).collect();
+            assert_eq!(ids.len() as u64, total);
+            ids
+        }
+    };
+    assert_eq!(ids(None, Some(T)).await, ["before", "exact", "sub-ms"]);
+    assert_eq!(
+        ids(Some(T), None).await,
+        ["exact", "sub-ms", "one-ms", "half", "next"]
+    );
+    assert_eq!(ids(Some(T), Some(T)).await, ["exact", "sub-ms"]);
+    assert_eq!(ids(Some(T + 1), Some(T + 1)).await, ["next"]);
+    assert!(ids(Some(T + 1), Some(T)).await.is_empty());
+    // far-away bounds do not overflow
+    assert_eq!(ids(Some(i64::MIN), Some(i64::MAX)).await.len(), 6);
+}
+
+/// The stored counts: every target pending at creation; a device joining moves nothing but
+/// `device_count` (once per device, even after a history reset); a status change moves one
+/// device from the old count to the new one; an abort recounts the device deployments.
+async fn counts_move_with_device_statuses(backend: Backend) {
+    let (s, _db) = store(backend).await;
+    let t0 = now();
+    let mut d = deployment("d", "n", t0, 3);
+    d.device_count = 0;
+    s.insert_deployment(&d, &devs(&["a", "b", "c"]), &[])
+        .await
+        .unwrap();
+    let counts = || {
+        let s = s.clone();
+        async move {
+            let stats = s.statistics(&none(), &[did("d")]).await.unwrap();
+            let mut v: Vec<(DeviceStatus, i64)> = stats[&did("d")]
+                .iter()
+                .filter(|(_, n)| **n != 0)
+                .map(|(k, n)| (*k, *n))
+                .collect();
+            v.sort();
+            let d = stored(&s, "d").await.unwrap();
+            (v, d.device_count, d.status)
+        }
+    };
+    use DeviceStatus::*;
+    assert_eq!(
+        counts().await,
+        (vec![(Pending, 3)], 0, DeploymentStatus::Pending)
+    );
+    s.create_device_deployment(&dd("xa", "d", "a", t0))
+        .await
+        .unwrap();
+    assert_eq!(
+        counts().await,
+        (vec![(Pending, 3)], 1, DeploymentStatus::Pending)
+    );
+    set_status(&s, "xa", Downloading, t0).await;
+    assert_eq!(
+        counts().await,
+        (
+            vec![(Downloading, 1), (Pending, 2)],
+            1,
+            DeploymentStatus::Inprogress
+        )
+    );
+    // the same status again moves nothing
+    set_status(&s, "xa", Downloading, t0).await;
+    set_status(&s, "xa", Success, t0).await;
+    assert_eq!(
+        counts().await,
+        (
+            vec![(Pending, 2), (Success, 1)],
+            1,
+            DeploymentStatus::Inprogress
+        )
+    );
+    // a history reset and a new check-in do not count the device twice
+    s.reset_device_history(&none(), &dev("a"), t0)
+        .await
+        .unwrap();
+    s.create_device_deployment(&dd("xa2", "d", "a", t0))
+        .await
+        .unwrap();
+    assert_eq!(counts().await.1, 1);
+    s.create_device_deployment(&dd("xb", "d", "b", t0))
+        .await
+        .unwrap();
+    s.finish_device(&none(), &dev("b"), Decommissioned, t0)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts().await,
+        (
+            vec![(Pending, 1), (Success, 1), (Decommissioned, 1)],
+            2,
+            DeploymentStatus::Inprogress
+        )
+    );
+    s.add_total_size(&none(), &did("d"), 40).await.unwrap();
+    s.add_total_size(&none(), &did("d"), 2).await.unwrap();
+    assert_eq!(stored(&s, "d").await.unwrap().total_size, 42);
+    // abort: the counts of the device deployments (reset ones excluded); "c" never checked
+    // in and is no longer pending
+    s.abort_deployment(&none(), &did("d"), t0).await.unwrap();
+    assert_eq!(
+        counts().await,
+        (
+            vec![(Aborted, 1), (Decommissioned, 1)],
+            2,
+            DeploymentStatus::Finished
+        )
+    );
+    // another tenant sees no counts
+    let other = s.statistics(&"t".into(), &[did("d")]).await.unwrap();
+    assert!(other[&did("d")].is_empty());
+}
+
+/// Limits are per tenant and name; unset is `None`.
+async fn limits_per_tenant(backend: Backend) {
+    let (s, _db) = store(backend).await;
+    let t: TenantId = "t".into();
+    assert_eq!(s.get_limit(&none(), "storage").await.unwrap(), None);
+    s.set_limit(&none(), "storage", 100).await.unwrap();
+    s.set_limit(&none(), "storage", 200).await.unwrap();
+    s.set_limit(&t, "storage", 0).await.unwrap();
+    assert_eq!(s.get_limit(&none(), "storage").await.unwrap(), Some(200));
+    assert_eq!(s.get_limit(&t, "storage").await.unwrap(), Some(0));
+    assert_eq!(s.get_limit(&t, "other").await.unwrap(), None);
+    let big = u64::try_from(i64::MAX).unwrap();
+    s.set_limit(&t, "storage", big).await.unwrap();
+    assert_eq!(s.get_limit(&t, "storage").await.unwrap(), Some(big));
+}
+
+/// Deployments stored before the counts existed get them from their device deployments when
+/// the migration runs: devices that never checked in are pending (unfinished deployments
+/// only), `device_count` becomes the devices that joined and `total_size` the artifacts
+/// handed out.
+async fn migration_backfills_counts(backend: Backend) {
+    // A database as the two migrations before the counts left it.
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for f in std::fs::read_dir(&src).unwrap() {
+        let f = f.unwrap();
+        let name = f.file_name().into_string().unwrap();
+        if name.starts_with("0001") || name.starts_with("0002") {
+            std::fs::copy(f.path(), dir.path().join(&name)).unwrap();
+        }
+    }
+    let old = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    let old: &'static sqlx::migrate::Migrator = Box::leak(Box::new(old));
+    let old_schema = mender_db::Schema::portable("deployments", old);
+    let db = backend.open(&old_schema).await;
+    let exec = |sql: &'static str| {
+        let db = db.db();
+        async move { mender_db::query(sql).execute(&db).await.unwrap() }
+    };
+    exec(
+        "INSERT INTO artifacts (id, tenant_id, name, description, meta, size, modified) \
+         VALUES ('a', '', 'rel', '', '{}', 100, 0)",
+    )
+    .await;
+    exec(
+        "INSERT INTO deployments (id, tenant_id, name, artifact_name, created, status, \
+         device_count, max_devices, force_installation) VALUES \
+         ('open', '', 'o', 'rel', 1, 'inprogress', 4, 4, 0), \
+         ('aborted', '', 'x', 'rel', 2, 'finished', 2, 2, 0)",
+    )
+    .await;
+    exec(
+        "INSERT INTO device_deployments (id, tenant_id, deployment_id, device_id, status, \
+         created, active, artifact_id, deleted) VALUES \
+         ('1', '', 'open', 'ok', 'success', 1, 0, 'a', NULL), \
+         ('2', '', 'open', 'same', 'already-installed', 1, 0, 'a', NULL), \
+         ('3', '', 'open', 'busy', 'pending', 1, 1, 'a', NULL), \
+         ('4', '', 'open', 'reset', 'failure', 1, 0, 'a', 5), \
+         ('5', '', 'aborted', 'ok', 'aborted', 2, 0, 'a', NULL)",
+    )
+    .await;
+    db.migrate(&SCHEMA).await.unwrap();
+    let s: Store = Arc::new(SqlStore(db.db()));
+    let stats = s
+        .statistics(&none(), &[did("open"), did("aborted")])
+        .await
+        .unwrap();
+    use DeviceStatus::*;
+    let nonzero = |id: &str| {
+        let mut v: Vec<(DeviceStatus, i64)> = stats[&did(id)]
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|(k, n)| (*k, *n))
+            .collect();
+        v.sort();
+        v
+    };
+    // "busy" checked in but did not start, "reset" is history: both count as pending
+    assert_eq!(
+        nonzero("open"),
+        [(Pending, 2), (Success, 1), (AlreadyInstalled, 1)]
+    );
+    assert_eq!(nonzero("aborted"), [(Aborted, 1)]);
+    let open = s
+        .get_deployment(&none(), &did("open"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((open.device_count, open.total_size), (4, 300));
+    let aborted = s
+        .get_deployment(&none(), &did("aborted"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((aborted.device_count, aborted.total_size), (1, 100));
 }

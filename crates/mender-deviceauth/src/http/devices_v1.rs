@@ -32,15 +32,18 @@ async fn auth_request(
     if !body.is_empty() {
         mender_core::json::check_json_content_type(&parts.headers)?;
     }
+    // A header that is not text is still a (bad) signature, as in upstream: 401, not 400.
     let signature = parts
         .headers
         .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let ctx = Ctx {
         tenant: TenantId::default_tenant(),
         request_id: request_id.0,
     };
-    let token = app.submit_auth_request(&ctx, &body, signature).await?;
+    let token = app
+        .submit_auth_request(&ctx, &body, signature.as_deref())
+        .await?;
     let mut resp = (StatusCode::OK, token.into_inner()).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -8,20 +8,21 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use mender_core::json::Json;
+use mender_core::json::{Json, read_body};
 use mender_core::query::QueryPairs;
 use mender_core::verify::{ForwardedRequest, TokenVerifier};
 use mender_core::{ApiError, DeviceId, RequestId, TenantId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, check_limit_name, count_status, filter_from_query};
+use super::{AppState, check_limit_name, count_status};
 use crate::app::Ctx;
+use crate::error::Error;
 use crate::verifier::DeviceVerifier;
 
 const BASE: &str = "/api/internal/v1/devauth";
@@ -50,7 +51,10 @@ pub fn routes(state: AppState) -> Router {
                 &format!("{prefix}/devices/{{did}}/status"),
                 get(device_status),
             )
-            .route(&format!("{prefix}/devices/{{did}}"), delete(delete_device));
+            .route(
+                &format!("{prefix}/devices/{{did}}"),
+                delete(delete_device).patch(update_device),
+            );
     }
     r.with_state(state)
 }
@@ -190,8 +194,7 @@ async fn create_tenant(Json(body): Json<NewTenant>) -> Result<StatusCode, ApiErr
 }
 
 async fn list_devices(t: TenantCall, uri: Uri, query: QueryPairs) -> Result<Response, ApiError> {
-    let filter = filter_from_query(&query)?;
-    super::management_v2::device_page(&t.app, &t.ctx, &uri, &query, &filter).await
+    super::management_v2::list_page(&t.app, &t.ctx, &uri, &query).await
 }
 
 async fn count_devices(t: TenantCall, query: QueryPairs) -> Result<Json<Value>, ApiError> {
@@ -204,6 +207,75 @@ async fn count_devices(t: TenantCall, query: QueryPairs) -> Result<Json<Value>, 
 async fn device_status(t: TenantCall) -> Result<Json<Value>, ApiError> {
     let device = t.app.get_device(&t.ctx, &t.device).await?;
     Ok(Json(json!({ "status": device.status })))
+}
+
+/// Upstream's next release (`UpdateDeviceInternal`): the provision workflow records that the
+/// device is provisioned. 204; an unknown device is a 404 with an empty body, as upstream's
+/// code answers (its spec promises an error body).
+async fn update_device(t: TenantCall, req: Request) -> Result<Response, ApiError> {
+    // gin's ShouldBindJSON reads the body whatever its content type.
+    let (_, body) = read_body(req).await?;
+    let provisioned = device_update(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    match t.app.update_device(&t.ctx, &t.device, provisioned).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(Error::NotFound(_)) => Ok(StatusCode::NOT_FOUND.into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Decodes upstream's `DeviceUpdate` as Go's `json.Decoder` does: the first JSON value only,
+/// `provisioned` (matched case-insensitively) a boolean or `null`, other fields ignored; the
+/// errors in Go's words where they are Go's (`EOF`, type mismatches).
+fn device_update(body: &[u8]) -> Result<Option<bool>, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err("EOF".into());
+    }
+    let value = serde_json::Deserializer::from_slice(body)
+        .into_iter::<Value>()
+        .next()
+        .unwrap_or(Ok(Value::Null))
+        .map_err(|e| {
+            if e.is_eof() {
+                "unexpected EOF".to_owned()
+            } else {
+                e.to_string()
+            }
+        })?;
+    let kind = |v: &Value| match v {
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+        Value::Null => "null",
+    };
+    let map = match value {
+        Value::Null => return Ok(None),
+        Value::Object(map) => map,
+        other => {
+            return Err(format!(
+                "json: cannot unmarshal {} into Go value of type model.DeviceUpdate",
+                kind(&other)
+            ));
+        }
+    };
+    let field = map
+        .get("provisioned")
+        .or_else(|| {
+            map.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("provisioned"))
+                .map(|(_, v)| v)
+        })
+        .unwrap_or(&Value::Null);
+    match field {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        other => Err(format!(
+            "json: cannot unmarshal {} into Go struct field DeviceUpdate.provisioned of type bool",
+            kind(other)
+        )),
+    }
 }
 
 async fn delete_device(t: TenantCall) -> Result<Response, ApiError> {

@@ -5,13 +5,13 @@ use axum::extract::{Path, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use mender_core::json::{Json, read_body};
-use mender_core::paging::Page;
+use mender_core::json::{Json, check_json_content_type, read_body};
 use mender_core::query::QueryPairs;
 use mender_core::{ApiError, AuthSetId, DeviceId, TokenId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::paging::Paging;
 use super::{
     AppState, UserCall, check_limit_name, count_status, filter_from_query, parse_statuses,
 };
@@ -47,25 +47,36 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Renders one page of devices with the `Link` header.
+/// Renders one page of devices (status, then id) with upstream's `Link` headers.
 pub(crate) async fn device_page(
     app: &AppState,
     ctx: &crate::app::Ctx,
     uri: &Uri,
     query: &QueryPairs,
+    paging: Paging,
     filter: &DeviceFilter,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_query(&query.0)?;
     let (devices, has_next) = app
-        .list_devices(ctx, filter, page.offset(), page.per_page)
+        .list_devices(ctx, filter, paging.skip(), paging.per_page)
         .await?;
-    let headers: HeaderMap = page.headers(uri.path(), &query.0, has_next, None);
+    let headers: HeaderMap = paging.headers(uri.path(), query, has_next);
     Ok((headers, Json(devices)).into_response())
 }
 
+/// The device list: paging is read first, then the filter, as upstream does.
+pub(crate) async fn list_page(
+    app: &AppState,
+    ctx: &crate::app::Ctx,
+    uri: &Uri,
+    query: &QueryPairs,
+) -> Result<Response, ApiError> {
+    let paging = Paging::from_query(query)?;
+    let filter = filter_from_query(query)?;
+    device_page(app, ctx, uri, query, paging, &filter).await
+}
+
 async fn list_devices(c: UserCall, uri: Uri, query: QueryPairs) -> Result<Response, ApiError> {
-    let filter = filter_from_query(&query)?;
-    device_page(&c.app, &c.ctx, &uri, &query, &filter).await
+    list_page(&c.app, &c.ctx, &uri, &query).await
 }
 
 /// `status` and `id` may each be a string or an array of strings.
@@ -97,6 +108,7 @@ async fn search_devices(
     query: QueryPairs,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let paging = Paging::from_query(&query)?;
     let (parts, body) = read_body(req).await?;
     let ctype = parts
         .headers
@@ -145,10 +157,22 @@ async fn search_devices(
             ));
         }
     };
-    device_page(&c.app, &c.ctx, &uri, &query, &filter).await
+    device_page(&c.app, &c.ctx, &uri, &query, paging, &filter).await
 }
 
-async fn preauthorize(c: UserCall, Json(req): Json<PreauthRequest>) -> Result<Response, ApiError> {
+async fn preauthorize(c: UserCall, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = read_body(req).await?;
+    if !body.is_empty() {
+        check_json_content_type(&parts.headers)?;
+    }
+    // Upstream decodes with a json.Decoder: an empty body is `EOF`, and every decoding
+    // error carries this prefix.
+    let req: PreauthRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        Err("EOF".to_owned())
+    } else {
+        serde_json::from_slice(&body).map_err(|e| e.to_string())
+    }
+    .map_err(|e| ApiError::bad_request(format!("failed to decode preauth request: {e}")))?;
     match c.app.preauthorize(&c.ctx, &req).await {
         Ok(device) => {
             let mut resp = StatusCode::CREATED.into_response();

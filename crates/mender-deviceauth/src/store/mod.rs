@@ -175,7 +175,8 @@ pub trait DeviceauthStore: Send + Sync {
         id: &DeviceId,
     ) -> Result<Option<Device>, StoreError>;
 
-    /// Devices matching `filter`, oldest first, with their auth sets.
+    /// Devices matching `filter` ordered by status, then id (byte order, as upstream), with
+    /// their auth sets.
     async fn list_devices(
         &self,
         tenant: &TenantId,
@@ -190,6 +191,17 @@ pub trait DeviceauthStore: Send + Sync {
         tenant: &TenantId,
         status: Option<Status>,
     ) -> Result<u64, StoreError>;
+
+    /// Applies an internal update (upstream's `DeviceUpdate`, whose only settable field is
+    /// `provisioned`): sets `provisioned` when given, and always bumps the revision and
+    /// `updated_ts`. `false` if the device does not exist in the tenant.
+    async fn update_device(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+        provisioned: Option<bool>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// Marks a device as decommissioning; `false` if it does not exist.
     async fn set_decommissioning(

@@ -203,3 +203,55 @@ impl Env {
         (device, r.text())
     }
 }
+
+/// The values of every `Link` header, in order.
+pub fn links(r: &TestResponse) -> Vec<String> {
+    r.headers
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A DER element (short or long length).
+pub fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend_from_slice(&bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A `PUBLIC KEY` PEM of a SubjectPublicKeyInfo from its algorithm identifier's contents and
+/// its key bits.
+pub fn spki_pem(algorithm: &[u8], key: &[u8]) -> String {
+    let bits = [&[0u8][..], key].concat();
+    let spki = der(0x30, &[der(0x30, algorithm), der(0x03, &bits)].concat());
+    mender_core::jwt::pem_encode("PUBLIC KEY", &spki)
+}
+
+/// The DER inside a PEM block.
+pub fn pem_der(pem: &str) -> Vec<u8> {
+    mender_core::jwt::pem_decode(pem).unwrap().1
+}
+
+impl Env {
+    /// Preauthorizes `identity` with `pubkey`.
+    pub async fn preauth(&self, identity: &Value, pubkey: &str) -> TestResponse {
+        self.mgmt
+            .post(DEVS)
+            .json(&json!({"identity_data": identity, "pubkey": pubkey}))
+            .send()
+            .await
+    }
+}

@@ -30,9 +30,11 @@ const VERIFY: &str = "/api/internal/v1/devauth/tokens/verify";
 async fn every_key_type_authenticates_once_accepted(backend: Backend) {
     let env = Env::new(backend).await;
     let keys = [
+        ("rsa1024", DeviceKey::rsa(1024)),
         ("rsa2048", DeviceKey::rsa(2048)),
         ("rsa3072", DeviceKey::rsa(3072)),
         ("rsa4096", DeviceKey::rsa(4096)),
+        ("p224", DeviceKey::ecdsa_p224()),
         ("p256", DeviceKey::ecdsa_p256()),
         ("p384", DeviceKey::ecdsa_p384()),
         ("p521", DeviceKey::ecdsa_p521()),
@@ -259,6 +261,27 @@ async fn refused_requests_change_nothing(backend: Backend) {
         env.auth_raw(b"".to_vec(), Some("AAAA"), json).await.status,
         StatusCode::BAD_REQUEST
     );
+    // Upstream's texts for an empty body and for missing or null fields.
+    for (body, want) in [
+        (
+            "",
+            "failed to decode auth request: unexpected end of JSON input",
+        ),
+        ("{}", "invalid auth request: id_data must be provided"),
+        (
+            r#"{"id_data":null,"pubkey":"x"}"#,
+            "invalid auth request: id_data must be provided",
+        ),
+        (
+            r#"{"id_data":"{}"}"#,
+            "invalid auth request: pubkey must be provided",
+        ),
+    ] {
+        let r = env
+            .auth_raw(body.as_bytes().to_vec(), Some("AAAA"), json)
+            .await;
+        assert_eq!(r.assert_error(StatusCode::BAD_REQUEST), want, "{body}");
+    }
     assert_eq!(env.wf.count(), 0);
     assert_eq!(
         env.auth_raw(vec![b' '; 2 * 1024 * 1024], Some("AAAA"), json)
@@ -363,6 +386,49 @@ async fn bad_preauthorizations_are_refused(backend: Backend) {
         let r = env.mgmt.post(DEVS).json(&bad).send().await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name}: {}", r.text());
     }
+    // Upstream's texts: blank fields together (missing and null are blank), then the key.
+    let texts = [
+        (
+            "{}",
+            "identity_data: cannot be blank; pubkey: cannot be blank.",
+        ),
+        (
+            r#"{"identity_data":null,"pubkey":null}"#,
+            "identity_data: cannot be blank; pubkey: cannot be blank.",
+        ),
+        (r#"{"identity_data":{"a":1}}"#, "pubkey: cannot be blank."),
+        (
+            r#"{"identity_data":{},"pubkey":"x"}"#,
+            "identity_data: cannot be blank.",
+        ),
+        (
+            r#"{"identity_data":{"a":1},"pubkey":"x"}"#,
+            "cannot decode public key",
+        ),
+        ("", "EOF"),
+    ];
+    for (body, want) in texts {
+        let r = env
+            .mgmt
+            .post(DEVS)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        assert_eq!(
+            r.assert_error(StatusCode::BAD_REQUEST),
+            format!("failed to decode preauth request: {want}"),
+            "{body}"
+        );
+    }
+    let r = env
+        .mgmt
+        .post(DEVS)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(env.snapshot().await, [0, 0, 0, 0]);
 }
 

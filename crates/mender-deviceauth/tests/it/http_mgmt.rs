@@ -5,12 +5,16 @@ use mender_db::testing::Backend;
 use mender_testkit::DeviceKey;
 use serde_json::{Value, json};
 
-use crate::common::{DEVS, Env, limit_path};
+use crate::common::{DEVS, Env, limit_path, links};
 
 mender_db::each_backend!(
     list_search_count_get_and_dismiss,
     dismissing_the_only_preauthorized_set_deletes_the_device,
     internal_health_and_tenants,
+    device_list_is_ordered_by_status_then_id_with_upstream_paging,
+    internal_update_records_provisioned,
+    provisioned_devices_are_not_provisioned_again,
+    external_device_route_is_not_served,
 );
 
 async fn list_search_count_get_and_dismiss(backend: Backend) {
@@ -20,7 +24,7 @@ async fn list_search_count_get_and_dismiss(backend: Backend) {
     }
     let all = env.devices().await;
     assert_eq!(all.len(), 5);
-    // Oldest first.
+    // All pending, so in id order, which is creation order (time-ordered UUIDs).
     let ns: Vec<i64> = all
         .iter()
         .map(|d| d["identity_data"]["n"].as_i64().unwrap())
@@ -44,7 +48,8 @@ async fn listing_pages_and_filters(env: &Env, all: &[Value]) {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json().as_array().unwrap().len(), 2);
-    let link = r.header("link").unwrap();
+    // One Link header per relation, as upstream sends them.
+    let link = links(&r).join(", ");
     assert!(
         link.contains("rel=\"first\"")
             && link.contains("rel=\"prev\"")
@@ -53,8 +58,8 @@ async fn listing_pages_and_filters(env: &Env, all: &[Value]) {
     );
     let r = env.mgmt.get(&format!("{DEVS}?per_page=2")).send().await;
     assert!(
-        r.header("link")
-            .unwrap()
+        links(&r)
+            .join(", ")
             .contains("page=2&per_page=2>; rel=\"next\"")
     );
     for bad in ["?status=bogus", "?per_page=501", "?page=0", "?page=x"] {
@@ -303,4 +308,316 @@ async fn internal_health_and_tenants(backend: Backend) {
         json!({"limit": 0}),
         "the OSS tenant is unaffected"
     );
+}
+
+async fn device_list_is_ordered_by_status_then_id_with_upstream_paging(backend: Backend) {
+    let env = Env::new(backend).await;
+    for i in 0..6 {
+        env.auth(&DeviceKey::ed25519(), &json!({"n": i})).await;
+    }
+    let created = env.devices().await;
+    // Statuses against creation order: the newest accepted, one rejected, one preauthorized.
+    env.accept(&created[5])
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    env.accept(&created[4])
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    env.set_status(&created[0], "rejected")
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    env.preauth(&json!({"n": "pre"}), &DeviceKey::ed25519().public_pem())
+        .await
+        .assert_status(StatusCode::CREATED);
+    let all = env.devices().await;
+    let key = |d: &Value| {
+        (
+            d["status"].as_str().unwrap().to_owned(),
+            d["id"].as_str().unwrap().to_owned(),
+        )
+    };
+    let got: Vec<(String, String)> = all.iter().map(key).collect();
+    let mut want = got.clone();
+    want.sort();
+    assert_eq!(got, want, "status, then id, on {}", env.backend());
+    let statuses: Vec<&str> = all.iter().map(|d| d["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "accepted",
+            "accepted",
+            "pending",
+            "pending",
+            "pending",
+            "preauthorized",
+            "rejected"
+        ]
+    );
+
+    // Pages: per_page + 1 rows decide `next`; one Link header per relation; no total count.
+    let mgmt = &env.mgmt;
+    let page = |q: &'static str| async move { mgmt.get(&format!("{DEVS}{q}")).send().await };
+    let r = page("?per_page=3&page=2&status=pending&status=accepted").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    assert_eq!(r.json()[0]["id"], all[3]["id"]);
+    assert_eq!(
+        links(&r),
+        [
+            format!("<{DEVS}?page=1&per_page=3&status=pending&status=accepted>; rel=\"first\""),
+            format!("<{DEVS}?page=1&per_page=3&status=pending&status=accepted>; rel=\"prev\""),
+        ]
+    );
+    assert!(r.header("x-total-count").is_none());
+    let r = page("?per_page=3").await;
+    assert_eq!(r.json().as_array().unwrap().len(), 3);
+    assert_eq!(
+        links(&r),
+        [
+            format!("<{DEVS}?page=1&per_page=3>; rel=\"first\""),
+            format!("<{DEVS}?page=2&per_page=3>; rel=\"next\""),
+        ]
+    );
+    let r = page("?per_page=7").await;
+    assert_eq!(links(&r).len(), 1, "exactly per_page devices: no next");
+    // The internal list is the same list.
+    let r = env
+        .internal
+        .get("/api/internal/v1/devauth/tenants//devices?per_page=500")
+        .send()
+        .await;
+    assert_eq!(
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(key)
+            .collect::<Vec<_>>(),
+        got
+    );
+
+    // Upstream's 400 texts; paging is checked before the filter.
+    for (q, want) in [
+        ("?page=x", "invalid page query: \"x\""),
+        (
+            "?page=0",
+            "invalid page query: value must be a non-zero positive integer",
+        ),
+        (
+            "?per_page=-1",
+            "invalid per_page query: value must be a non-zero positive integer",
+        ),
+        (
+            "?per_page=501",
+            "parameter \"per_page\" above limit (max: 500)",
+        ),
+        (
+            "?status=bogus&page=0",
+            "invalid page query: value must be a non-zero positive integer",
+        ),
+        (
+            "?status=bogus",
+            "filter status must be one of: accepted, pending, rejected, preauthorized or noauth",
+        ),
+    ] {
+        assert_eq!(
+            page(q).await.assert_error(StatusCode::BAD_REQUEST),
+            want,
+            "{q}"
+        );
+        let r = env
+            .internal
+            .get(&format!("/api/internal/v1/devauth/tenants/t1/devices{q}"))
+            .send()
+            .await;
+        assert_eq!(
+            r.assert_error(StatusCode::BAD_REQUEST),
+            want,
+            "internal {q}"
+        );
+    }
+    let r = env
+        .mgmt
+        .post(&format!("{DEVS}/search?per_page=0"))
+        .json(&json!({"status": "pending"}))
+        .send()
+        .await;
+    assert_eq!(
+        r.assert_error(StatusCode::BAD_REQUEST),
+        "invalid per_page query: value must be a non-zero positive integer"
+    );
+}
+
+/// `SELECT provisioned, revision, updated_ts` of a device.
+async fn device_row(env: &Env, id: &str) -> (bool, i64, i64) {
+    let row: (bool, i64, i64) =
+        mender_db::query("SELECT provisioned, revision, updated_ts FROM devices WHERE id = $1")
+            .bind(id)
+            .fetch_one(&*env.db)
+            .await
+            .unwrap();
+    row
+}
+
+async fn internal_update_records_provisioned(backend: Backend) {
+    let env = Env::new(backend).await;
+    env.auth(&DeviceKey::ed25519(), &json!({"p": 1})).await;
+    let dev = env.devices().await.remove(0);
+    let id = dev["id"].as_str().unwrap();
+    let path = format!("/api/internal/v1/devauth/tenants//devices/{id}");
+    let internal = &env.internal;
+    let patch = |body: &'static str| {
+        let path = path.clone();
+        async move {
+            internal
+                .patch(&path)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+        }
+    };
+    let (p0, rev0, _) = device_row(&env, id).await;
+    assert!(!p0);
+    env.clock.advance(std::time::Duration::from_secs(5));
+    let r = patch(r#"{"provisioned":true}"#).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    assert!(r.text().is_empty());
+    let (p1, rev1, ts1) = device_row(&env, id).await;
+    assert_eq!((p1, rev1), (true, rev0 + 1));
+    assert_eq!(ts1, mender_core::Clock::now(&*env.clock).unix_secs());
+    // `{}` and unknown fields change nothing but still bump the revision; false is written.
+    patch(r#"{"other": 1}"#)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    assert!(device_row(&env, id).await.0);
+    assert_eq!(device_row(&env, id).await.1, rev0 + 2);
+    patch(r#"{"provisioned":false} trailing"#)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    assert!(!device_row(&env, id).await.0);
+    // The tenant id in the path scopes the device; unknown devices are 404 with no body.
+    for path in [
+        "/api/internal/v1/devauth/tenants//devices/nope".to_owned(),
+        format!("/api/internal/v1/devauth/tenants/other/devices/{id}"),
+    ] {
+        let r = env
+            .internal
+            .patch(&path)
+            .json(&json!({"provisioned": true}))
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(r.text().is_empty(), "{path}: {}", r.text());
+    }
+    // Malformed bodies: upstream's texts, nothing written.
+    let before = device_row(&env, id).await;
+    for (body, want) in [
+        ("", "invalid request body: EOF"),
+        ("  ", "invalid request body: EOF"),
+        (
+            r#"{"provisioned":"x"}"#,
+            "invalid request body: json: cannot unmarshal string into Go struct field DeviceUpdate.provisioned of type bool",
+        ),
+        (
+            r#"{"provisioned":1}"#,
+            "invalid request body: json: cannot unmarshal number into Go struct field DeviceUpdate.provisioned of type bool",
+        ),
+        (
+            r#"{"Provisioned":{}}"#,
+            "invalid request body: json: cannot unmarshal object into Go struct field DeviceUpdate.provisioned of type bool",
+        ),
+        (
+            "[true]",
+            "invalid request body: json: cannot unmarshal array into Go value of type model.DeviceUpdate",
+        ),
+        (
+            r#""yes""#,
+            "invalid request body: json: cannot unmarshal string into Go value of type model.DeviceUpdate",
+        ),
+        (r#"{"provisioned":"#, "invalid request body: unexpected EOF"),
+    ] {
+        let r = patch(body).await;
+        assert_eq!(r.assert_error(StatusCode::BAD_REQUEST), want, "{body:?}");
+    }
+    let r = patch("{nope").await;
+    assert!(
+        r.assert_error(StatusCode::BAD_REQUEST)
+            .starts_with("invalid request body: ")
+    );
+    let r = env
+        .internal
+        .patch(&path)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(device_row(&env, id).await, before);
+    // `null` decodes to nothing, as Go's decoder does.
+    patch("null").await.assert_status(StatusCode::NO_CONTENT);
+}
+
+async fn provisioned_devices_are_not_provisioned_again(backend: Backend) {
+    let env = Env::new(backend).await;
+    env.auth(&DeviceKey::ed25519(), &json!({"p": 2})).await;
+    let dev = env.devices().await.remove(0);
+    let id = dev["id"].as_str().unwrap();
+    let internal = &env.internal;
+    let patch = |provisioned: bool| async move {
+        internal
+            .patch(&format!("/api/internal/v1/devauth/tenants//devices/{id}"))
+            .json(&json!({ "provisioned": provisioned }))
+            .send()
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
+    };
+    let readmit = || async {
+        env.set_status(&dev, "rejected")
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
+        env.wf.clear();
+        env.accept(&dev).await.assert_status(StatusCode::NO_CONTENT);
+    };
+    env.accept(&dev).await.assert_status(StatusCode::NO_CONTENT);
+    assert_eq!(env.wf.named("provision_device").len(), 1);
+    // What upstream's provision_device does as its last step.
+    patch(true).await;
+    readmit().await;
+    assert!(env.wf.named("provision_device").is_empty());
+    assert_eq!(
+        env.wf.named("update_device_status")[0]["device_status"],
+        "accepted"
+    );
+    patch(false).await;
+    readmit().await;
+    assert_eq!(env.wf.named("provision_device").len(), 1);
+}
+
+async fn external_device_route_is_not_served(backend: Backend) {
+    // Upstream's open-source deviceauth has no `.../external` route: through the gateway the
+    // internal port answers the router's 404 body, whatever the method.
+    let env = Env::new(backend).await;
+    let routers = env.svc.routers();
+    let internal = mender_testkit::TestClient::new(mender_gateway::finish(
+        routers.internal,
+        mender_core::json::DEFAULT_BODY_LIMIT,
+    ));
+    env.auth(&DeviceKey::ed25519(), &json!({"x": 1})).await;
+    let id = env.devices().await[0]["id"].as_str().unwrap().to_owned();
+    for tenant in ["", "t1"] {
+        let path = format!("/api/internal/v1/devauth/tenants/{tenant}/devices/{id}/external");
+        let body = json!({"id": id, "name": "dev", "provider": "iot-hub"});
+        for req in [
+            internal.put(&path).json(&body),
+            internal.get(&path),
+            internal.post(&path).json(&body),
+        ] {
+            let r = req.send().await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+            let b = r.json();
+            assert_eq!(b["error"], "not found");
+            assert_eq!(b["request_id"], r.header("x-men-requestid").unwrap());
+        }
+    }
 }

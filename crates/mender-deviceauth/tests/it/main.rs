@@ -6,5 +6,6 @@
 
 mod common;
 mod http_auth;
+mod http_keys;
 mod http_mgmt;
 mod store;

@@ -13,9 +13,11 @@ use mender_deviceauth::store::{
 mender_db::each_backend!(
     auth_requests_create_once_and_track_status,
     preauth_limits_and_tokens,
-    listing_pages_oldest_first_and_filters,
+    listing_pages_and_filters,
     times_are_kept_in_whole_seconds,
     unknown_stored_status_is_a_decode_error,
+    listing_orders_by_status_then_id,
+    update_device_sets_provisioned_and_bumps_revision,
 );
 
 async fn store(backend: Backend) -> (SqlStore, TestDb) {
@@ -333,7 +335,7 @@ async fn preauth_limits_and_tokens(backend: Backend) {
     s.ping().await.unwrap();
 }
 
-async fn listing_pages_oldest_first_and_filters(backend: Backend) {
+async fn listing_pages_and_filters(backend: Backend) {
     let (s, _db) = store(backend).await;
     let mut ids = Vec::new();
     for n in 0..5 {
@@ -442,4 +444,114 @@ async fn unknown_stored_status_is_a_decode_error(backend: Backend) {
         Err(StoreError::Db(e)) => assert!(e.is_decode(), "{e}"),
         other => panic!("expected a decode error, got {other:?}"),
     }
+}
+
+async fn listing_orders_by_status_then_id(backend: Backend) {
+    let (s, _db) = store(backend).await;
+    // Created in this order, with ids and statuses that sort differently.
+    let plan = [
+        ("zz", Status::Pending),
+        ("b", Status::Accepted),
+        ("a", Status::Pending),
+        ("Z", Status::Accepted),
+        ("c", Status::Rejected),
+        ("a-", Status::Pending),
+    ];
+    for (n, (id, status)) in plan.iter().enumerate() {
+        let n = n as u32;
+        let mut req = new(n, "k");
+        req.device_id = (*id).into();
+        let AuthRecord::Recorded {
+            device, auth_set, ..
+        } = recorded(&s, &oss(), &req, 1_000 + i64::from(n)).await
+        else {
+            panic!()
+        };
+        if *status != Status::Pending {
+            let from = [Status::Pending];
+            change(&s, (&device.id, &auth_set.id), *status, &from, 0, 2_000)
+                .await
+                .unwrap();
+        }
+    }
+    let ids = |list: Vec<Device>| {
+        list.into_iter()
+            .map(|d| d.id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let all = DeviceFilter::default();
+    // Byte order: upper case before lower case, "a" before "a-".
+    assert_eq!(
+        ids(s.list_devices(&oss(), &all, 0, 10).await.unwrap()),
+        ["Z", "b", "a", "a-", "zz", "c"]
+    );
+    assert_eq!(
+        ids(s.list_devices(&oss(), &all, 2, 3).await.unwrap()),
+        ["a", "a-", "zz"]
+    );
+    let pending = DeviceFilter {
+        status: vec![Status::Pending],
+        ids: vec![],
+    };
+    assert_eq!(
+        ids(s.list_devices(&oss(), &pending, 1, 10).await.unwrap()),
+        ["a-", "zz"]
+    );
+}
+
+async fn update_device_sets_provisioned_and_bumps_revision(backend: Backend) {
+    let (s, _db) = store(backend).await;
+    let AuthRecord::Recorded { device, .. } = recorded(&s, &oss(), &new(1, "k"), 10).await else {
+        panic!()
+    };
+    assert!(!device.provisioned);
+    assert!(
+        s.update_device(&oss(), &device.id, Some(true), at(20))
+            .await
+            .unwrap()
+    );
+    let got = s.get_device(&oss(), &device.id).await.unwrap().unwrap();
+    assert!(got.provisioned);
+    assert_eq!(got.revision, device.revision + 1);
+    assert_eq!(got.updated_ts, at(20));
+    // Nothing to set still bumps the revision and the time.
+    assert!(
+        s.update_device(&oss(), &device.id, None, at(30))
+            .await
+            .unwrap()
+    );
+    let got = s.get_device(&oss(), &device.id).await.unwrap().unwrap();
+    assert!(got.provisioned);
+    assert_eq!(
+        (got.revision, got.updated_ts),
+        (device.revision + 2, at(30))
+    );
+    assert!(
+        s.update_device(&oss(), &device.id, Some(false), at(40))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.get_device(&oss(), &device.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .provisioned
+    );
+    // Another tenant, or an unknown device: not found, nothing written.
+    assert!(
+        !s.update_device(&"t".into(), &device.id, Some(true), at(50))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.update_device(&oss(), &"nope".into(), Some(true), at(50))
+            .await
+            .unwrap()
+    );
+    let got = s.get_device(&oss(), &device.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.provisioned, got.revision),
+        (false, device.revision + 3)
+    );
 }

@@ -5,10 +5,11 @@ use axum::Router;
 use axum::extract::State as AxState;
 use axum::http::{Method, StatusCode};
 use axum::routing::put;
-use mender_core::{ApiError, DeviceId, Identity, Json};
+use mender_core::{ApiError, DeviceId, Identity};
 
+use super::attrs::AttributeList;
 use super::{State, attributes, mode, tenant};
-use crate::model::{AttributeInput, SCOPE_INVENTORY};
+use crate::model::SCOPE_INVENTORY;
 
 pub(crate) fn routes() -> Router<State> {
     Router::new().route(
@@ -25,7 +26,7 @@ async fn update(
     AxState(app): AxState<State>,
     method: Method,
     id: Identity,
-    Json(body): Json<Vec<AttributeInput>>,
+    AttributeList(body): AttributeList<true>,
 ) -> Result<StatusCode, ApiError> {
     if !id.is_device {
         return Err(ApiError::unauthorized("unauthorized"));

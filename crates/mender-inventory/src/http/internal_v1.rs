@@ -1,6 +1,7 @@
 //! `internal_v1.yaml`: health, tenants, device creation and removal (provisioning and
-//! decommissioning workflows), bulk status updates, per-scope attribute updates, device
-//! groups and reindexing. Every tenant route also exists with an empty tenant segment.
+//! decommissioning workflows), bulk status updates, attribute upserts (per scope, or each
+//! attribute in its own scope), device groups and reindexing. Every tenant route also exists
+//! with an empty tenant segment.
 
 use axum::Router;
 use axum::extract::State as AxState;
@@ -8,24 +9,34 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use mender_core::query::QueryPairs;
-use mender_core::{ApiError, DeviceId, Json, Timestamp};
+use mender_core::{ApiError, DeviceId, Json};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::attrs::AttributeList;
 use super::{Params, State, attributes};
 use crate::app::DeviceUpdate;
-use crate::model::{AttributeInput, UpdateResult};
+use crate::gotext;
+use crate::model::{AttributeInput, SCOPE_SYSTEM, UpdateResult, format_time};
+
+/// The system attribute upstream stores as a date: its value must be an RFC 3339 time.
+const CHECK_IN_TIME: &str = "check_in_time";
 
 const BASE: &str = "/api/internal/v1/inventory";
 
 pub(crate) fn routes() -> Router<State> {
-    let tenant_routes: [(&str, MethodRouter<State>); 6] = [
+    let tenant_routes: [(&str, MethodRouter<State>); 9] = [
         ("/devices", post(add_device)),
         ("/devices/{device_id}", delete(delete_device)),
         ("/devices/status/{status}", post(update_statuses)),
         (
             "/device/{device_id}/attribute/scope/{scope}",
-            patch(patch_scope),
+            patch(patch_attributes),
         ),
+        ("/device/{device_id}/attributes", patch(patch_attributes)),
+        // Upstream's router also matches an empty device segment, and refuses it.
+        ("/device//attribute/scope/{scope}", patch(empty_device_id)),
+        ("/device//attributes", patch(empty_device_id)),
         ("/devices/{device_id}/groups", get(device_groups)),
         ("/devices/{device_id}/reindex", post(reindex)),
     ];
@@ -121,26 +132,38 @@ async fn update_statuses(
     ))
 }
 
-async fn patch_scope(
+/// `update_device_inventory` of one scope (the scope in the path) or, without one, each
+/// attribute into its own scope: an upsert that creates the device, refused with 412 when
+/// `If-Unmodified-Since` (an HTTP date) is before the device's `updated_ts`.
+async fn patch_attributes(
     AxState(app): AxState<State>,
     p: Params,
     headers: HeaderMap,
-    Json(body): Json<Vec<AttributeInput>>,
+    AttributeList(body): AttributeList<false>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = p.get("scope");
-    let attrs = attributes(body, Some(scope))?;
+    let scope = Some(p.get("scope")).filter(|s| !s.is_empty());
+    let mut attrs = attributes(body, scope)?;
     let not_after = match super::header(&headers, "if-unmodified-since").filter(|v| !v.is_empty()) {
         None => None,
-        Some(v) => Some(Timestamp::from_datetime(
-            time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822)
-                .map_err(|e| {
-                    ApiError::bad_request(format!("invalid header If-Unmodified-Since: {e}"))
-                })?,
-        )),
+        Some(v) => Some(gotext::parse_rfc1123(v).map_err(|e| {
+            ApiError::bad_request(format!("invalid header If-Unmodified-Since: {e}"))
+        })?),
     };
-    app.patch_scope(&p.tenant(), &p.device("device_id"), scope, attrs, not_after)
+    for a in &mut attrs {
+        if a.name == CHECK_IN_TIME && a.scope == SCOPE_SYSTEM {
+            // Upstream formats whatever value it got with `%v` and parses that as RFC 3339.
+            let at =
+                gotext::parse_rfc3339(&gotext::sprint(&a.value)).map_err(ApiError::bad_request)?;
+            a.value = Value::String(format_time(at));
+        }
+    }
+    app.upsert_attributes(&p.tenant(), &p.device("device_id"), attrs, not_after)
         .await?;
     Ok(StatusCode::OK)
+}
+
+async fn empty_device_id() -> ApiError {
+    ApiError::bad_request("device id cannot be empty")
 }
 
 #[derive(Debug, Serialize)]

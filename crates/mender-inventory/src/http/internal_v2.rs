@@ -1,27 +1,29 @@
-//! `internal_v2.yaml`: the filter search of a given tenant, for other services.
+//! `internal_v2.yaml`: the filter search and the device statistics of a given tenant, for
+//! other services. Both routes also exist with an empty tenant segment.
 
 use axum::Router;
 use axum::extract::State as AxState;
 use axum::http::Uri;
 use axum::response::Response;
-use axum::routing::post;
-use mender_core::ApiError;
+use axum::routing::{get, post};
 use mender_core::json::OptionalJson;
+use mender_core::{ApiError, Json};
 
 use super::management_v2::search_response;
 use super::{Params, State};
+use crate::model::DeviceStatistics;
 use crate::search::SearchParams;
 
+const BASE: &str = "/api/internal/v2/inventory/tenants";
+
 pub(crate) fn routes() -> Router<State> {
-    Router::new()
-        .route(
-            "/api/internal/v2/inventory/tenants/{tenant_id}/filters/search",
-            post(search),
-        )
-        .route(
-            "/api/internal/v2/inventory/tenants//filters/search",
-            post(search),
-        )
+    let mut r = Router::new();
+    for tenant in ["/{tenant_id}", "/"] {
+        r = r
+            .route(&format!("{BASE}{tenant}/filters/search"), post(search))
+            .route(&format!("{BASE}{tenant}/statistics"), get(statistics));
+    }
+    r
 }
 
 async fn search(
@@ -31,4 +33,11 @@ async fn search(
     OptionalJson(body): OptionalJson<SearchParams>,
 ) -> Result<Response, ApiError> {
     search_response(&app, &p.tenant(), uri.path(), body.unwrap_or_default()).await
+}
+
+async fn statistics(
+    AxState(app): AxState<State>,
+    p: Params,
+) -> Result<Json<DeviceStatistics>, ApiError> {
+    Ok(Json(app.device_statistics(&p.tenant()).await?))
 }

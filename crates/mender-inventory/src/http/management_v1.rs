@@ -10,8 +10,9 @@ use mender_core::query::QueryPairs;
 use mender_core::{ApiError, DeviceId, Json};
 use serde::{Deserialize, Serialize};
 
+use super::attrs::AttributeList;
 use super::{Params, State, UserCall, attributes, mode, page_headers};
-use crate::model::{AttributeInput, SCOPE_TAGS, UpdateResult};
+use crate::model::{SCOPE_TAGS, UpdateResult};
 use crate::search::ListParams;
 
 pub(crate) fn routes(prefix: &str) -> Router<State> {
@@ -72,7 +73,7 @@ async fn update_tags(
     method: Method,
     p: Params,
     headers: HeaderMap,
-    Json(body): Json<Vec<AttributeInput>>,
+    AttributeList(body): AttributeList<true>,
 ) -> Result<StatusCode, ApiError> {
     let tags = attributes(body, Some(SCOPE_TAGS))?;
     // Accept the ETag with or without the quotes HTTP puts around entity tags.

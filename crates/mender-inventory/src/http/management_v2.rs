@@ -1,4 +1,5 @@
-//! `management_v2.yaml`: the filter search and the list of filterable attributes.
+//! `management_v2.yaml`: the filter search, the list of filterable attributes and the
+//! device statistics.
 
 use axum::Router;
 use axum::http::Uri;
@@ -9,7 +10,7 @@ use mender_core::paging::Page;
 use mender_core::{ApiError, Json, TenantId};
 
 use super::{State, UserCall, page_headers};
-use crate::model::FilterAttribute;
+use crate::model::{DeviceStatistics, FilterAttribute};
 use crate::search::SearchParams;
 
 pub(crate) fn routes() -> Router<State> {
@@ -19,6 +20,11 @@ pub(crate) fn routes() -> Router<State> {
             get(filter_attributes),
         )
         .route("/api/management/v2/inventory/filters/search", post(search))
+        .route("/api/management/v2/inventory/statistics", get(statistics))
+}
+
+async fn statistics(c: UserCall) -> Result<Json<DeviceStatistics>, ApiError> {
+    Ok(Json(c.app.device_statistics(&c.tenant).await?))
 }
 
 async fn filter_attributes(c: UserCall) -> Result<Json<Vec<FilterAttribute>>, ApiError> {

@@ -15,11 +15,13 @@ use crate::App;
 use crate::app::Mode;
 use crate::model::{Attribute, AttributeInput};
 
+mod attrs;
 mod devices_v1;
 mod internal_v1;
 mod internal_v2;
 mod management_v1;
 mod management_v2;
+mod management_v2alpha1;
 
 /// Shared state of every handler.
 pub(crate) type State = Arc<App>;
@@ -31,7 +33,9 @@ pub(crate) fn routers(app: State) -> Routers {
     Routers {
         open: Router::new(),
         management: finish(
-            management_v1::routes("/api/management/v1/inventory").merge(management_v2::routes()),
+            management_v1::routes("/api/management/v1/inventory")
+                .merge(management_v2::routes())
+                .merge(management_v2alpha1::routes()),
         ),
         devices: finish(devices_v1::routes()),
         internal: finish(

@@ -120,6 +120,13 @@ pub enum Cond {
         /// Operand.
         value: Scalar,
     },
+    /// Some string value starts with `prefix` (code-point order, as the index compares).
+    Prefix {
+        /// Attribute.
+        key: Key,
+        /// The prefix.
+        prefix: String,
+    },
     /// The device id is one of these.
     DeviceIds(Vec<DeviceId>),
     /// Full-text: some keyword is a word of the device's text.
@@ -146,6 +153,17 @@ pub struct Query {
     pub offset: u64,
     /// Page size.
     pub limit: u64,
+}
+
+/// Device counts behind the statistics: per identity `status` (`accepted`, `pending`), all
+/// devices, and for the devices that have a system `tier` attribute, their count per tier
+/// value (`None`: the value is not a string).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TierCounts {
+    /// `(status, devices)`.
+    pub totals: Vec<(String, u64)>,
+    /// `(status, tier, devices)` of the devices with a tier.
+    pub tiered: Vec<(String, Option<String>, u64)>,
 }
 
 /// Persistence of device inventories.
@@ -188,6 +206,9 @@ pub trait InventoryStore: Send + Sync {
     async fn search_ids(&self, tenant: &TenantId, conds: &[Cond]) -> Result<Vec<DeviceId>>;
     /// Distinct string values of an attribute (for regular expressions, matched in Rust).
     async fn distinct_strings(&self, tenant: &TenantId, key: &Key) -> Result<Vec<String>>;
+    /// The device counts of the statistics (one snapshot, from the index, never the
+    /// documents).
+    async fn tier_counts(&self, tenant: &TenantId) -> Result<TierCounts>;
     /// Attribute names per scope with the number of devices having them, over the first
     /// `sample` devices, at most `limit` entries, most frequent first.
     async fn filter_attributes(
@@ -215,6 +236,19 @@ pub struct IndexRow {
     pub sk: Option<String>,
     /// Number (or 0/1 for booleans).
     pub n: Option<f64>,
+}
+
+/// The smallest string after every string that starts with `prefix` (bytewise, which is
+/// code-point order), or `None` when there is none (only U+10FFFF characters).
+pub fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// The indexed prefix of a string.

@@ -189,6 +189,8 @@ pub enum Want {
     Body(Value),
     /// This `X-Total-Count`.
     Total(&'static str),
+    /// This status with this upstream error message.
+    Error(StatusCode, String),
 }
 
 /// Sends a request, checked by [`Call`], and asserts its answer.
@@ -210,6 +212,7 @@ async fn answered(req: TestRequest, want: Want, what: &str) -> TestResponse {
         Want::Status(s) => assert_eq!(r.status, s, "{what}{}", r.text()),
         Want::Body(v) => assert_eq!(r.json(), v, "{what}{}", r.text()),
         Want::Total(n) => assert_eq!(r.headers["x-total-count"], n, "{what}{}", r.text()),
+        Want::Error(s, msg) => assert_eq!(r.assert_error(s), msg, "{what}"),
     }
     r
 }

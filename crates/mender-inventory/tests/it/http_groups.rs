@@ -6,7 +6,7 @@ use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
 use serde_json::json;
 
-use crate::common::Want::{Body, Status, Total};
+use crate::common::Want::{Body, Error, Status, Total};
 use crate::common::{Api, Call, INTERNAL, MGMT, script, user, value_of};
 
 mender_db::each_backend!(groups);
@@ -26,7 +26,13 @@ async fn a_device_joins_a_group(api: &Api) {
     let (c, group) = (api.user(), format!("{MGMT}/devices/d1/group"));
     let prod = json!({"group":"prod"});
     script(vec![
+        // No group is `null`: upstream's code and the response's description (the schema
+        // types `group` as a non-nullable string).
         (c.get(&group), Body(json!({"group": null}))),
+        (
+            c.get(&format!("{MGMT}/devices/nope/group")),
+            Error(StatusCode::NOT_FOUND, "Device not found".into()),
+        ),
         (c.put(&group).json(&prod), Status(StatusCode::NO_CONTENT)),
         (
             c.put(&group).json(&json!({"group":"bad name"})),

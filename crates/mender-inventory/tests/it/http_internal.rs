@@ -7,7 +7,7 @@ use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
 use serde_json::{Value, json};
 
-use crate::common::Want::{Body, Status};
+use crate::common::Want::{Body, Error, Status};
 use crate::common::{Api, INTERNAL, MGMT, expect, script, value_of};
 
 mender_db::each_backend!(internal_api);
@@ -73,7 +73,9 @@ async fn provision_device(api: &Api) {
     assert_eq!(identity_of(api, "status").await, Some(json!("accepted")));
 }
 
-/// `update_device_inventory` of one scope, with `If-Unmodified-Since` (second precision).
+/// `update_device_inventory` of one scope, with `If-Unmodified-Since`. Like upstream, any
+/// scope name is accepted, and the header's whole second is compared with the device's
+/// millisecond `updated_ts`: a device updated during that second was modified after it.
 async fn scope_updates_and_preconditions(api: &Api) {
     let c = api.internal();
     let scope = |s: &str| oss(&format!("/device/dev1/attribute/scope/{s}"));
@@ -84,10 +86,15 @@ async fn scope_updates_and_preconditions(api: &Api) {
     )
     .await;
     assert_eq!(identity_of(api, "mac").await, Some(json!("00:01")));
+    // Upstream stores any scope (this assertion expected 400 before issue 14).
     let bogus = c
         .patch(&scope("bogus"))
         .json(&json!([{"name":"a","value":"1"}]));
-    expect(bogus, Status(StatusCode::BAD_REQUEST)).await;
+    expect(bogus, Status(StatusCode::OK)).await;
+    assert_eq!(
+        value_of(&api.device_json("dev1").await, "bogus", "a"),
+        Some(json!("1"))
+    );
     // The device's updated_ts becomes the clock's 2024-05-06T07:08:09.123Z.
     api.report("dev1", json!([{"name":"a","value":"1"}])).await;
     let since = |date: &str| {
@@ -96,19 +103,23 @@ async fn scope_updates_and_preconditions(api: &Api) {
             .json(&mac("x"))
     };
     let bad_check_in = json!([{"name":"check_in_time","value":"nope"}]);
+    let write_conflict = || Error(StatusCode::PRECONDITION_FAILED, "write conflict".into());
     script(vec![
+        (since("Mon, 01 Jan 2001 00:00:00 GMT"), write_conflict()),
         (
-            since("Mon, 01 Jan 2001 00:00:00 GMT"),
-            Status(StatusCode::PRECONDITION_FAILED),
+            since("garbage"),
+            Error(
+                StatusCode::BAD_REQUEST,
+                "invalid header If-Unmodified-Since: parsing time \"garbage\" as \"Mon, 02 Jan \
+                 2006 15:04:05 MST\": cannot parse \"garbage\" as \"Mon\""
+                    .into(),
+            ),
         ),
-        (since("garbage"), Status(StatusCode::BAD_REQUEST)),
+        (since("Mon, 06 May 2024 07:08:08 GMT"), write_conflict()),
+        // 07:08:09.123 is after 07:08:09 (this assertion expected 200 before issue 14).
+        (since("Mon, 06 May 2024 07:08:09 GMT"), write_conflict()),
         (
-            since("Mon, 06 May 2024 07:08:08 GMT"),
-            Status(StatusCode::PRECONDITION_FAILED),
-        ),
-        // Within the same second is not after it.
-        (
-            since("Mon, 06 May 2024 07:08:09 GMT"),
+            since("Mon, 06 May 2024 07:08:10 GMT"),
             Status(StatusCode::OK),
         ),
         (

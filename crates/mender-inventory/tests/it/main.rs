@@ -5,9 +5,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod gateway;
+mod http_attributes;
 mod http_devices;
 mod http_groups;
+mod http_identities;
 mod http_internal;
 mod http_management;
 mod http_search;
+mod http_statistics;
 mod store;

@@ -7,7 +7,7 @@ use mender_db::{Dialect, query};
 use mender_inventory::SCHEMA;
 use mender_inventory::model::{DeviceRecord, StoredAttr};
 use mender_inventory::store::{
-    CmpOp, Cond, InventoryStore, Key, Query, Scalar, SortKey, SqlStore, StoreError,
+    CmpOp, Cond, InventoryStore, Key, Query, Scalar, SortKey, SqlStore, StoreError, TierCounts,
 };
 use serde_json::{Value, json};
 
@@ -23,6 +23,8 @@ mender_db::each_backend!(
     times_keep_their_stored_text,
     corrupt_rows_are_reported,
     bulk_load_refreshes_statistics,
+    prefixes_match_in_code_point_order,
+    tier_counts_come_from_the_index,
 );
 
 /// Creation time of the devices of [`rec`].
@@ -514,4 +516,101 @@ async fn bulk_load_refreshes_statistics(backend: Backend) {
         Dialect::Sqlite => assert!(analyzed > 0, "no statistics for attr_index"),
         Dialect::Postgres => assert_eq!(analyzed, 120, "devices not analyzed"),
     }
+}
+
+/// `Cond::Prefix` (the identity search): string values, code-point order at any length,
+/// array elements, the device id.
+async fn prefixes_match_in_code_point_order(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    let long = format!("{}tail", "é".repeat(200));
+    let max = char::MAX.to_string();
+    let devices = [
+        rec("dev-1", &[("identity", "mac", json!("00:01:02"))]),
+        rec("dev-2", &[("identity", "mac", json!(["aa", "00:01:ff"]))]),
+        rec("dev-3", &[("identity", "mac", json!("00:02"))]),
+        rec("other", &[("identity", "mac", json!(1))]),
+        rec("x-1", &[("identity", "mac", json!(long.clone()))]),
+        rec("x-2", &[("identity", "mac", json!(format!("{max}{max}a")))]),
+        rec("x-3", &[("identity", "mac", json!("00:01"))]),
+    ];
+    for r in &devices {
+        assert!(store.insert_device(&tenant(""), r).await.unwrap());
+    }
+    assert!(
+        store
+            .insert_device(
+                &tenant("t2"),
+                &rec("dev-9", &[("identity", "mac", json!("00:01"))])
+            )
+            .await
+            .unwrap()
+    );
+    let prefix = |key: Key, p: &str| Cond::Prefix {
+        key,
+        prefix: p.into(),
+    };
+    let mac = || attr("identity", "mac");
+    for (cond, want) in [
+        (prefix(mac(), "00:01"), vec!["dev-1", "dev-2", "x-3"]),
+        (prefix(mac(), "00:01:f"), vec!["dev-2"]),
+        (prefix(mac(), "00"), vec!["dev-1", "dev-2", "dev-3", "x-3"]),
+        (prefix(mac(), "01"), vec![]),
+        // Past the 128 characters the index keeps.
+        (prefix(mac(), &long[..long.len() - 2]), vec!["x-1"]),
+        (prefix(mac(), &format!("{}x", "é".repeat(200))), vec![]),
+        // No character follows U+10FFFF: the range is open.
+        (prefix(mac(), &max), vec!["x-2"]),
+        (
+            prefix(Key::DeviceId, "dev-"),
+            vec!["dev-1", "dev-2", "dev-3"],
+        ),
+        (prefix(Key::DeviceId, "x"), vec!["x-1", "x-2", "x-3"]),
+        (prefix(attr("tags", "name"), "d"), vec![]),
+    ] {
+        assert_eq!(ids_where(&store, cond.clone()).await, want, "{cond:?}");
+    }
+}
+
+/// The statistics' counts: accepted and pending devices, and per tier value for those with a
+/// system tier; one tenant only.
+async fn tier_counts_come_from_the_index(backend: Backend) {
+    let (store, _db) = open(backend).await;
+    let status = |s: &str| ("identity", "status", json!(s));
+    let tier = |v: Value| ("system", "tier", v);
+    let devices = [
+        rec("a1", &[status("accepted")]),
+        rec("a2", &[status("accepted"), tier(json!("micro"))]),
+        rec("a3", &[status("accepted"), tier(json!(5))]),
+        rec("p1", &[status("pending"), tier(json!("system"))]),
+        rec("r1", &[status("rejected"), tier(json!("micro"))]),
+        rec("n1", &[tier(json!("micro"))]),
+    ];
+    for r in &devices {
+        assert!(store.insert_device(&tenant(""), r).await.unwrap());
+    }
+    assert!(
+        store
+            .insert_device(
+                &tenant("t2"),
+                &rec("a1", &[status("accepted"), tier(json!("micro"))])
+            )
+            .await
+            .unwrap()
+    );
+    let mut counts = store.tier_counts(&tenant("")).await.unwrap();
+    counts.totals.sort();
+    counts.tiered.sort();
+    assert_eq!(
+        counts,
+        TierCounts {
+            totals: vec![("accepted".into(), 3), ("pending".into(), 1)],
+            tiered: vec![
+                ("accepted".into(), None, 1),
+                ("accepted".into(), Some("micro".into()), 1),
+                ("pending".into(), Some("system".into()), 1),
+            ],
+        }
+    );
+    let empty = store.tier_counts(&tenant("nobody")).await.unwrap();
+    assert_eq!(empty, TierCounts::default());
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -70,9 +70,9 @@ async fn create_tenant(State(svc): Svc, Json(t): Json<NewTenant>) -> Result<Stat
 async fn list_tenant_users(
     State(svc): Svc,
     Path(tenant): Path<TenantId>,
-    q: QueryPairs,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let filter = user_filter(&q)?;
+    let filter = user_filter(q.as_deref())?;
     Ok(Json(svc.app().list_users(&tenant, &filter).await?).into_response())
 }
 

@@ -1,25 +1,23 @@
 //! Handlers of upstream's `management_v1.yaml`: login (an open route), logout, users,
-//! settings with ETags, personal access tokens, plans.
+//! settings with ETags, personal access tokens, plans and the plan binding.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mender_core::json::{check_json_content_type, parse, read_body};
-use mender_core::paging::Page;
-use mender_core::query::QueryPairs;
 use mender_core::{ApiError, Identity, Json, Secret, TenantId, Timestamp, TokenId, UserId};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::json_body;
+use super::{goform, json_body};
 use crate::Service;
 use crate::error::Error;
-use crate::model::{LoginOptions, TokenRequest, UserNew, UserUpdate};
+use crate::model::{LoginOptions, Plan, PlanBinding, TokenRequest, UserNew, UserUpdate};
 use crate::store::UserFilter;
 
 const BASE: &str = "/api/management/v1/useradm";
@@ -111,43 +109,50 @@ async fn logout(State(svc): Svc, id: Identity) -> Result<StatusCode, ApiError> {
     Ok(StatusCode::ACCEPTED)
 }
 
-/// The user filter of a listing query (`id` and `email` may repeat; times are unix seconds).
-pub(crate) fn user_filter(q: &QueryPairs) -> Result<UserFilter, ApiError> {
+/// The user filter of a listing query as upstream reads it (`ParseForm`, then the filter's
+/// own rules): `id` and `email` may repeat; the first value of each time bound counts, as
+/// unix seconds; every other parameter, paging included, is ignored. An undecodable query
+/// and a time bound that is not an integer are 400s with upstream's (Go's) texts.
+pub(crate) fn user_filter(raw_query: Option<&str>) -> Result<UserFilter, ApiError> {
+    let (pairs, err) = goform::parse_query(raw_query.unwrap_or(""));
+    if let Some(e) = err {
+        return Err(ApiError::bad_request(format!(
+            "api: bad form parameters: {e}"
+        )));
+    }
     let mut f = UserFilter::default();
-    for (k, v) in &q.0 {
-        let time = |name: &str| {
-            v.parse::<i64>()
-                .map(|secs| Some(Timestamp::from_unix_secs(secs)))
-                .map_err(|_| {
-                    ApiError::bad_request(format!(
-                        "api: invalid form values: invalid form parameter \"{name}\""
-                    ))
-                })
-        };
+    for (k, v) in &pairs {
         match k.as_str() {
             "id" => f.ids.get_or_insert_with(Vec::new).push(v.as_str().into()),
             "email" => f.emails.get_or_insert_with(Vec::new).push(v.to_lowercase()),
-            // Like upstream's form.Get, the first value of a bound counts; empty means unset.
-            "created_after" if f.created_after.is_none() && !v.is_empty() => {
-                f.created_after = time(k)?;
-            }
-            "created_before" if f.created_before.is_none() && !v.is_empty() => {
-                f.created_before = time(k)?;
-            }
-            "updated_after" if f.updated_after.is_none() && !v.is_empty() => {
-                f.updated_after = time(k)?;
-            }
-            "updated_before" if f.updated_before.is_none() && !v.is_empty() => {
-                f.updated_before = time(k)?;
-            }
             _ => {}
         }
     }
+    let time = |name: &str| -> Result<Option<Timestamp>, ApiError> {
+        let v = goform::first(&pairs, name);
+        if v.is_empty() {
+            return Ok(None);
+        }
+        let secs = goform::parse_int(v).map_err(|e| {
+            ApiError::bad_request(format!(
+                "api: invalid form values: invalid form parameter \"{name}\": {e}"
+            ))
+        })?;
+        Ok(Some(Timestamp::from_unix_secs(secs)))
+    };
+    f.created_after = time("created_after")?;
+    f.created_before = time("created_before")?;
+    f.updated_after = time("updated_after")?;
+    f.updated_before = time("updated_before")?;
     Ok(f)
 }
 
-async fn list_users(State(svc): Svc, id: Identity, q: QueryPairs) -> Result<Response, ApiError> {
-    let filter = user_filter(&q)?;
+async fn list_users(
+    State(svc): Svc,
+    id: Identity,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let filter = user_filter(q.as_deref())?;
     Ok(Json(svc.app().list_users(&tenant_of(&id), &filter).await?).into_response())
 }
 
@@ -245,13 +250,20 @@ async fn delete_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The open-source server defines no plans: every page is empty.
-async fn plans(_id: Identity, q: QueryPairs) -> Result<Response, ApiError> {
-    Page::from_query(&q.0)?;
-    Ok(Json(Vec::<Value>::new()).into_response())
+/// The plans upstream loads from the `plans.yaml` its image ships: one, the open-source plan.
+/// A page of them, `[]` beyond the end; paging errors are upstream's 400s.
+async fn plans(_id: Identity, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let page = goform::paging(q.as_deref().unwrap_or(""))?;
+    let all = [Plan::open_source()];
+    let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+    let take = usize::try_from(page.per_page).unwrap_or(usize::MAX);
+    let list: Vec<&Plan> = all.iter().skip(skip).take(take).collect();
+    Ok(Json(list).into_response())
 }
 
-/// Without plan definitions upstream answers an empty plan and no limits.
-async fn plan_binding(_id: Identity) -> Json<Value> {
-    Json(json!({"plan": {"name": "", "display_name": "", "features": null}}))
+/// With exactly one plan loaded, upstream binds every tenant to it (and shows no limits).
+async fn plan_binding(_id: Identity) -> Json<PlanBinding> {
+    Json(PlanBinding {
+        plan: Plan::open_source(),
+    })
 }

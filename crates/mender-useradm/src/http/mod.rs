@@ -11,14 +11,17 @@ use serde::de::DeserializeOwned;
 
 use crate::Service;
 
+mod goform;
 mod internal_v1;
 mod management_v1;
+mod management_v2;
 
 /// Every useradm route, grouped by audience.
 pub fn routers(svc: Arc<Service>) -> Routers {
     Routers {
         open: management_v1::open(svc.clone()),
-        management: management_v1::management(svc.clone()),
+        management: management_v1::management(svc.clone())
+            .merge(management_v2::management(svc.clone())),
         devices: axum::Router::new(),
         internal: internal_v1::internal(svc),
     }

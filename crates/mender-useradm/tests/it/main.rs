@@ -8,5 +8,6 @@ mod common;
 mod hostile;
 mod http_internal;
 mod http_management;
+mod http_upstream;
 mod keys;
 mod store;

@@ -165,7 +165,7 @@ impl TaskRunner {
                 let success = if http.status_codes.is_empty() {
                     status < 400
                 } else {
-                    http.status_codes.contains(&status)
+                    http.status_codes.contains(&i64::from(status))
                 };
                 let mut r = TaskResult::new(task, success);
                 r.http_request = Some(recorded);

@@ -220,3 +220,16 @@ pub async fn finished(svc: &Service, id: &JobId) -> Job {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Asserts an error in the shape of upstream's workflows handlers: exactly `{"error": ...}`
+/// (no `request_id`), JSON as gin writes it; returns the message.
+pub fn go_error(resp: &mender_testkit::TestResponse, status: http::StatusCode) -> String {
+    resp.assert_status(status);
+    let v = resp.json();
+    let keys: Vec<&String> = v
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["error"], "body {v}");
+    v["error"].as_str().unwrap().to_owned()
+}

@@ -9,7 +9,7 @@ use mender_db::testing::Backend;
 use mender_queue::JobQueue;
 use serde_json::json;
 
-use crate::common::{Env, Scripted, client, config, json_text};
+use crate::common::{Env, Scripted, client, config, go_error, json_text};
 
 mender_db::each_backend!(
     start_and_read_jobs,
@@ -19,6 +19,9 @@ mender_db::each_backend!(
     status_and_health,
     workflow_starter_trait,
     jobs_take_id_and_insert_time_from_the_clock,
+    register_parse_errors_are_gos,
+    start_parse_errors_are_gos,
+    go_decoding_rules_apply,
 );
 
 const PROVISION: &str = r#"{"request_id": "r1", "device_id": "d1", "tenant_id": "t1", "status": "pending",
@@ -65,9 +68,9 @@ async fn start_and_read_jobs(backend: Backend) {
         .get(&format!("/api/v1/workflow/decommission_device/{id}"))
         .send()
         .await;
-    assert_eq!(other.assert_error(StatusCode::NOT_FOUND), "not found");
+    assert_eq!(go_error(&other, StatusCode::NOT_FOUND), "not found");
     let unknown = c.get("/api/v1/jobs/0000").send().await;
-    assert_eq!(unknown.assert_error(StatusCode::NOT_FOUND), "not found");
+    assert_eq!(go_error(&unknown, StatusCode::NOT_FOUND), "not found");
 
     // Ephemeral jobs are queued but not recorded.
     let resp = json_text(
@@ -125,7 +128,17 @@ async fn start_rejects_bad_requests(backend: Backend) {
         (URL, "application/json", "[]", None, BAD_INPUTS),
         (URL, "application/json", "\"x\"", None, BAD_INPUTS),
         (URL, "application/json", "", None, BAD_INPUTS),
-        (URL, "application/json", "{\"a\":1}x", None, BAD_INPUTS),
+        // gin's `BindJSON` reads the first value only: trailing data is not an error.
+        (
+            URL,
+            "application/json",
+            "{\"a\":1}x",
+            None,
+            Refusal::Is(
+                StatusCode::BAD_REQUEST,
+                "Missing input parameters: [request_id device_id tenant_id device status]",
+            ),
+        ),
         (
             URL,
             "application/json",
@@ -167,10 +180,10 @@ async fn start_rejects_bad_requests(backend: Backend) {
         let case = format!("{uri:.40} {content_type} {body:.40} {min_version:?}");
         match refusal {
             Refusal::Is(status, message) => {
-                assert_eq!(resp.assert_error(status), message, "{case}");
+                assert_eq!(go_error(&resp, status), message, "{case}");
             }
             Refusal::StartsWith(status, prefix) => {
-                let message = resp.assert_error(status);
+                let message = go_error(&resp, status);
                 assert!(message.starts_with(prefix), "{case}: {message}");
             }
         }
@@ -210,7 +223,7 @@ async fn batch_starts(backend: Backend) {
         .send()
         .await;
     assert_eq!(
-        resp.assert_error(StatusCode::BAD_REQUEST),
+        go_error(&resp, StatusCode::BAD_REQUEST),
         "Missing input parameters: [tenant_id device_id service]"
     );
     let resp = json_text(c.post(url), one).send().await;
@@ -273,7 +286,7 @@ async fn definitions_api(backend: Backend) {
     );
     let resp = json_text(c.post(URL), wf).send().await;
     assert_eq!(
-        resp.assert_error(StatusCode::CONFLICT),
+        go_error(&resp, StatusCode::CONFLICT),
         "Workflow already exists"
     );
     let resp = json_text(c.post(URL), &wf.replace("\"version\":2", "\"version\":3"))
@@ -286,16 +299,13 @@ async fn definitions_api(backend: Backend) {
     );
     let resp = json_text(c.post(URL), r#"{"version":1}"#).send().await;
     assert_eq!(
-        resp.assert_error(StatusCode::BAD_REQUEST),
+        go_error(&resp, StatusCode::BAD_REQUEST),
         "Workflow missing name"
     );
     let resp = json_text(c.post(URL), r#"{"name":"x","version":"one"}"#)
         .send()
         .await;
-    assert!(
-        resp.assert_error(StatusCode::BAD_REQUEST)
-            .starts_with("Error parsing JSON form")
-    );
+    assert!(go_error(&resp, StatusCode::BAD_REQUEST).starts_with("Error parsing JSON form"));
     let resp = c.get(URL).send().await;
     resp.assert_status(StatusCode::OK);
     let list = resp.json();
@@ -310,7 +320,7 @@ async fn definitions_api(backend: Backend) {
         .send()
         .await;
     assert_eq!(
-        resp.assert_error(StatusCode::BAD_REQUEST),
+        go_error(&resp, StatusCode::BAD_REQUEST),
         "Missing input parameters: [a]"
     );
 }
@@ -408,4 +418,274 @@ async fn jobs_take_id_and_insert_time_from_the_clock(backend: Backend) {
         ids.push(id);
     }
     assert_ne!(ids[0], ids[1]);
+}
+
+/// Sends `body` (bytes, JSON content type) and returns the answer.
+async fn post_bytes(
+    c: &mender_testkit::TestClient,
+    uri: &str,
+    body: &[u8],
+) -> mender_testkit::TestResponse {
+    c.post(uri)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+}
+
+/// `POST /api/v1/metadata/workflows` answers like upstream's `json.Unmarshal`: Go's texts
+/// after `Error parsing JSON form: `, gin's JSON (`<` escaped), nothing registered.
+async fn register_parse_errors_are_gos(backend: Backend) {
+    const URL: &str = "/api/v1/metadata/workflows";
+    let env = Env::new(backend).await;
+    let svc = env.service(Scripted::ok(), config()).await;
+    let c = client(&svc);
+    let before = c.get(URL).send().await.json();
+    for (body, want) in [
+        (&b""[..], "unexpected end of JSON input"),
+        (b"  ", "unexpected end of JSON input"),
+        (b"{", "unexpected end of JSON input"),
+        (b"{\"name\":\"x\",", "unexpected end of JSON input"),
+        (
+            b"{\"name\":\"x\"} trailing",
+            "invalid character 't' after top-level value",
+        ),
+        (
+            b"{\"name\":\"x\"}{}",
+            "invalid character '{' after top-level value",
+        ),
+        (
+            b"<html>",
+            "invalid character '<' looking for beginning of value",
+        ),
+        (
+            b"\xef\xbb\xbf{\"name\":\"x\"}",
+            "invalid character '\u{ef}' looking for beginning of value",
+        ),
+        (
+            b"{name:1}",
+            "invalid character 'n' looking for beginning of object key string",
+        ),
+        (
+            b"{\"name\" \"x\"}",
+            "invalid character '\"' after object key",
+        ),
+        (
+            b"{\"version\":-}",
+            "invalid character '}' in numeric literal",
+        ),
+        (
+            b"{\"version\":tru}",
+            "invalid character '}' in literal true (expecting 'e')",
+        ),
+        (
+            b"{\"name\":\"a\x01\"}",
+            "invalid character '\\x01' in string literal",
+        ),
+        (
+            b"{\"name\":5}",
+            "json: cannot unmarshal number into Go struct field Workflow.name of type string",
+        ),
+        (
+            b"{\"name\":\"x\",\"version\":\"one\"}",
+            "json: cannot unmarshal string into Go struct field Workflow.version of type int",
+        ),
+        (
+            b"{\"name\":\"x\",\"tasks\":\"x\"}",
+            "json: cannot unmarshal string into Go struct field Workflow.tasks of type []model.Task",
+        ),
+        (
+            b"{\"name\":\"x\",\"tasks\":[{\"retries\":\"x\"}]}",
+            "json: cannot unmarshal string into Go struct field Task.tasks.retries of type uint8",
+        ),
+        (
+            b"{\"name\":\"x\",\"tasks\":[{\"retries\":256}]}",
+            "json: cannot unmarshal number 256 into Go struct field Task.tasks.retries of type uint8",
+        ),
+        (
+            b"{\"name\":\"x\",\"tasks\":[{\"http\":{\"headers\":[]}}]}",
+            "json: cannot unmarshal array into Go struct field HTTPTask.tasks.http.headers of type map[string]string",
+        ),
+        (
+            b"[{\"name\":\"x\"}]",
+            "json: cannot unmarshal array into Go value of type model.Workflow",
+        ),
+    ] {
+        let resp = post_bytes(&c, URL, body).await;
+        let case = String::from_utf8_lossy(body).into_owned();
+        assert_eq!(
+            go_error(&resp, StatusCode::BAD_REQUEST),
+            format!("Error parsing JSON form: {want}"),
+            "{case}"
+        );
+        assert_eq!(
+            resp.header("content-type"),
+            Some("application/json; charset=utf-8"),
+            "{case}"
+        );
+        assert!(!resp.text().contains('<'), "gin escapes <: {}", resp.text());
+    }
+    let resp = post_bytes(&c, URL, b"null").await;
+    assert_eq!(
+        go_error(&resp, StatusCode::BAD_REQUEST),
+        "Workflow missing name"
+    );
+    assert_eq!(c.get(URL).send().await.json(), before, "nothing registered");
+}
+
+/// `POST /api/v1/workflow/{name}` and `.../batch` answer like gin's `BindJSON` (Go's
+/// `json.Decoder`): `EOF`, `unexpected EOF`, trailing data ignored, `text/plain` type.
+async fn start_parse_errors_are_gos(backend: Backend) {
+    const URL: &str = "/api/v1/workflow/provision_device";
+    const BATCH: &str = "/api/v1/workflow/reindex_inventory/batch";
+    let env = Env::new(backend).await;
+    let svc = env.service(Scripted::ok(), config()).await;
+    let c = client(&svc);
+    let deep = format!("{{\"a\":{}", "[".repeat(100_000));
+    for (uri, body, want) in [
+        (URL, &b""[..], "EOF"),
+        (URL, b" \n", "EOF"),
+        (URL, b"{", "unexpected EOF"),
+        (URL, b"{\"a\":", "unexpected EOF"),
+        (URL, b"{\"a\":\"b", "unexpected EOF"),
+        (URL, b"-", "unexpected EOF"),
+        (
+            URL,
+            b"x",
+            "invalid character 'x' looking for beginning of value",
+        ),
+        (URL, b"{\"a\" 1}", "invalid character '1' after object key"),
+        (
+            URL,
+            b"{\"a\":1,}",
+            "invalid character '}' looking for beginning of object key string",
+        ),
+        (
+            URL,
+            b"{\"a\":\"\\q\"}",
+            "invalid character 'q' in string escape code",
+        ),
+        (
+            URL,
+            b"[]",
+            "json: cannot unmarshal array into Go value of type map[string]interface {}",
+        ),
+        (
+            URL,
+            b"\"x\"",
+            "json: cannot unmarshal string into Go value of type map[string]interface {}",
+        ),
+        (
+            URL,
+            b"01",
+            "json: cannot unmarshal number into Go value of type map[string]interface {}",
+        ),
+        (
+            URL,
+            b"{\"a\":1e400}",
+            "json: cannot unmarshal number 1e400 into Go value of type float64",
+        ),
+        (
+            URL,
+            deep.as_bytes(),
+            "invalid character '[' exceeded max depth",
+        ),
+        (BATCH, b"", "EOF"),
+        (BATCH, b"[{}", "unexpected EOF"),
+        (
+            BATCH,
+            b"{}",
+            "json: cannot unmarshal object into Go value of type []map[string]interface {}",
+        ),
+        (
+            BATCH,
+            b"[1]",
+            "json: cannot unmarshal number into Go value of type map[string]interface {}",
+        ),
+    ] {
+        let resp = post_bytes(&c, uri, body).await;
+        let case = format!("{uri} {:.60}", String::from_utf8_lossy(body));
+        assert_eq!(
+            go_error(&resp, StatusCode::BAD_REQUEST),
+            format!("Unable to parse the input parameters: {want}"),
+            "{case}"
+        );
+        assert_eq!(
+            resp.header("content-type"),
+            Some("text/plain; charset=utf-8"),
+            "{case}"
+        );
+    }
+    // Other refusals are gin's JSON.
+    let resp = post_bytes(&c, URL, b"null").await;
+    assert_eq!(
+        go_error(&resp, StatusCode::BAD_REQUEST),
+        "Missing input parameters: [request_id device_id tenant_id device status]"
+    );
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    let resp = post_bytes(&c, BATCH, b"[null]").await;
+    assert_eq!(
+        go_error(&resp, StatusCode::BAD_REQUEST),
+        "Missing input parameters: [request_id tenant_id device_id service]"
+    );
+    assert_eq!(env.queue.len().await.unwrap(), 0, "nothing queued");
+    // The first value is read, the rest ignored.
+    let resp = post_bytes(&c, URL, format!("{PROVISION} {{not json").as_bytes()).await;
+    resp.assert_status(StatusCode::CREATED);
+    let resp = post_bytes(&c, BATCH, b"null").await;
+    assert_eq!((resp.status, resp.json()), (StatusCode::CREATED, json!([])));
+    assert_eq!(env.queue.len().await.unwrap(), 1);
+}
+
+/// Go's decoding rules on accepted bodies: keys match case-insensitively, `null` leaves a
+/// field alone, duplicates: the last wins, invalid UTF-8 becomes U+FFFD, any integer is a
+/// status code.
+async fn go_decoding_rules_apply(backend: Backend) {
+    const URL: &str = "/api/v1/metadata/workflows";
+    let env = Env::new(backend).await;
+    let svc = env.service(Scripted::ok(), config()).await;
+    let c = client(&svc);
+    let mut body = br#"{"NAME":"goish","Version":2,"name":null,"unknown":{"x":[1]},
+        "inputParameters":["a"],"InputParameters":["b"],
+        "tasks":[{"name":"t","type":"http","http":{"uri":"http://x","method":"GET",
+                  "statusCodes":[70000, -1, 200]}}],
+        "description":"caf"#
+        .to_vec();
+    body.extend_from_slice(b"\xff\"}");
+    let resp = post_bytes(&c, URL, &body).await;
+    assert_eq!(
+        (resp.status, resp.text()),
+        (StatusCode::CREATED, String::new())
+    );
+    let list = c.get(URL).send().await.json();
+    let wf = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "goish")
+        .unwrap();
+    assert_eq!(wf["version"], 2);
+    assert_eq!(wf["inputParameters"], json!(["b"]));
+    assert_eq!(wf["description"], "caf\u{fffd}");
+    assert_eq!(
+        wf["tasks"][0]["http"]["statusCodes"],
+        json!([70000, -1, 200])
+    );
+    // Start inputs: invalid UTF-8 is repaired, the last duplicate wins.
+    let resp = post_bytes(
+        &c,
+        "/api/v1/workflow/goish",
+        b"{\"b\":\"1\",\"b\":\"v\xff\"}",
+    )
+    .await;
+    resp.assert_status(StatusCode::CREATED);
+    let id = resp.json()["id"].as_str().unwrap().to_owned();
+    let job = c.get(&format!("/api/v1/jobs/{id}")).send().await.json();
+    assert_eq!(
+        job["inputParameters"],
+        json!([{"name": "b", "value": "v\u{fffd}"}])
+    );
 }

@@ -7,9 +7,9 @@ use mender_db::{Db, QueryBuilder, query};
 use super::SqlStore;
 use super::rows::{
     ARTIFACT_COLUMNS, ArtifactRow, contains_pattern, convert, count, int, meta_doc, ns, of_tenant,
-    page_and_total, to_json,
+    page_and_total, prefix_pattern, to_json,
 };
-use crate::model::{Artifact, ArtifactFilter, Match, ReleaseMeta, Sort};
+use crate::model::{Artifact, ArtifactFilter, ArtifactSortKey, Match, ReleaseMeta, Sort};
 use crate::store::{ArtifactDeletion, ArtifactStore, ReleaseChange, Result, StoreError};
 
 /// Appends the condition of one string filter on `column`.
@@ -19,13 +19,11 @@ fn push_match<'q>(q: &mut QueryBuilder<'q>, column: &'static str, m: &'q Match) 
             q.push(column).push(" IN (").push_list(v).push(")");
         }
         Match::Prefix(p) => {
-            let p = q.param(p);
-            q.push("substr(")
+            q.push("lower(")
                 .push(column)
-                .push(", 1, length(")
-                .push_param(p)
-                .push(")) = ")
-                .push_param(p);
+                .push(") LIKE ")
+                .push_bind(prefix_pattern(p))
+                .push(" ESCAPE '\\'");
         }
         Match::Contains(text) => {
             q.push("lower(")
@@ -151,11 +149,13 @@ impl ArtifactStore for SqlStore {
         tenant: &TenantId,
         f: &ArtifactFilter,
     ) -> Result<(Vec<Artifact>, u64)> {
-        let order = match (f.sort_modified, f.sort) {
-            (false, Sort::Asc) => " ORDER BY name ASC, modified ASC, id",
-            (false, Sort::Desc) => " ORDER BY name DESC, modified DESC, id",
-            (true, Sort::Asc) => " ORDER BY modified ASC, name ASC, id",
-            (true, Sort::Desc) => " ORDER BY modified DESC, name DESC, id",
+        let order = match (f.sort_key, f.sort) {
+            (ArtifactSortKey::Name, Sort::Asc) => " ORDER BY name ASC, id ASC",
+            (ArtifactSortKey::Name, Sort::Desc) => " ORDER BY name DESC, id DESC",
+            (ArtifactSortKey::Modified, Sort::Asc) => " ORDER BY modified ASC, id ASC",
+            (ArtifactSortKey::Modified, Sort::Desc) => " ORDER BY modified DESC, id DESC",
+            (ArtifactSortKey::Id, Sort::Asc) => " ORDER BY id ASC",
+            (ArtifactSortKey::Id, Sort::Desc) => " ORDER BY id DESC",
         };
         let mut q = of_tenant(self.0.dialect(), ARTIFACT_COLUMNS, tenant);
         push_filter(&mut q, f);

@@ -9,11 +9,12 @@ use mender_db::{Db, QueryBuilder, Tx, query};
 
 use super::SqlStore;
 use super::rows::{
-    DEPLOYMENT_COLUMNS, DeploymentRow, contains_pattern, convert, flag, ns, of_ids, of_tenant,
-    page_and_total, push_statuses, to_json,
+    DEPLOYMENT_COLUMNS, DeploymentRow, contains_pattern, convert, flag, int, ns, of_ids, of_tenant,
+    page_and_total, to_json,
 };
 use crate::model::{
-    Deployment, DeploymentFilter, DeploymentStatus, DeviceStatus, Sort, Statistics,
+    Deployment, DeploymentFilter, DeploymentStatus, DeviceStatus, Sort, Statistics, stats_finished,
+    stats_started,
 };
 use crate::store::{DeploymentStore, Result, StoreError};
 
@@ -42,14 +43,16 @@ fn push_filter<'q>(q: &mut QueryBuilder<'q>, f: &'q DeploymentFilter) {
     if let Some(k) = f.kind {
         q.push(" AND kind = ").push_bind(k.as_str());
     }
+    // Upstream compares at `T.000` against times it stores in milliseconds: a deployment
+    // of `T.000999` is created at `T.000` there, one of `T.001` after it.
     const NS: i64 = 1_000_000_000;
+    const MS: i64 = 1_000_000;
     if let Some(a) = f.created_after {
         q.push(" AND created >= ").push_bind(a.saturating_mul(NS));
     }
     if let Some(b) = f.created_before {
-        // Through the last nanosecond of that second.
         q.push(" AND created <= ")
-            .push_bind(b.saturating_add(1).saturating_mul(NS).saturating_sub(1));
+            .push_bind(b.saturating_mul(NS).saturating_add(MS - 1));
     }
 }
 
@@ -77,8 +80,8 @@ impl DeploymentStore for SqlStore {
         let inserted = query(
             "INSERT INTO deployments (id, tenant_id, name, artifact_name, created, finished, \
              status, device_count, max_devices, force_installation, group_names, kind, \
-             configuration, constructor_checksum) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             configuration, constructor_checksum, total_size) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&d.id)
         .bind(&d.tenant)
@@ -94,6 +97,7 @@ impl DeploymentStore for SqlStore {
         .bind(d.kind.as_str())
         .bind(d.configuration.as_deref())
         .bind(d.checksum.as_deref())
+        .bind(d.total_size)
         .execute(&mut tx)
         .await;
         match inserted {
@@ -128,6 +132,8 @@ impl DeploymentStore for SqlStore {
             .execute(&mut tx)
             .await?;
         }
+        // Every target starts pending.
+        bump(&mut tx, &d.id, DeviceStatus::Pending, d.max_devices).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -222,12 +228,11 @@ impl DeploymentStore for SqlStore {
         }
         let mut q = of_tenant(
             self.0.dialect(),
-            "SELECT deployment_id, status, COUNT(*) FROM device_deployments",
+            "SELECT s.deployment_id, s.status, s.count FROM deployment_stats s \
+             JOIN deployments d ON d.id = s.deployment_id",
             tenant,
         );
-        q.push(" AND deployment_id IN (")
-            .push_list(ids)
-            .push(") GROUP BY deployment_id, status");
+        q.push(" AND s.deployment_id IN (").push_list(ids).push(")");
         let rows: Vec<(String, String, i64)> = q.build().fetch_all(&self.0).await?;
         for (dep, status, n) in rows {
             if let (Some(s), Some(stats)) =
@@ -237,6 +242,18 @@ impl DeploymentStore for SqlStore {
             }
         }
         Ok(out)
+    }
+
+    async fn add_total_size(&self, tenant: &TenantId, id: &DeploymentId, bytes: u64) -> Result<()> {
+        query(
+            "UPDATE deployments SET total_size = total_size + $1 WHERE tenant_id = $2 AND id = $3",
+        )
+        .bind(int(bytes))
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.0)
+        .await?;
+        Ok(())
     }
 
     async fn abort_deployment(
@@ -264,9 +281,58 @@ impl DeploymentStore for SqlStore {
         .bind(id)
         .execute(&mut tx)
         .await?;
+        // Upstream replaces the counts with those of the device deployments: devices that
+        // never checked in no longer count as pending.
+        query("DELETE FROM deployment_stats WHERE deployment_id = $1")
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        query(
+            "INSERT INTO deployment_stats (deployment_id, status, count) \
+             SELECT deployment_id, status, COUNT(*) FROM device_deployments \
+             WHERE tenant_id = $1 AND deployment_id = $2 AND deleted IS NULL \
+             GROUP BY deployment_id, status",
+        )
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Adds `delta` to a deployment's count of devices in `status`.
+pub(super) async fn bump(
+    tx: &mut Tx,
+    deployment: &DeploymentId,
+    status: DeviceStatus,
+    delta: i64,
+) -> Result<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    query(
+        "INSERT INTO deployment_stats (deployment_id, status, count) VALUES ($1, $2, $3) \
+         ON CONFLICT (deployment_id, status) \
+         DO UPDATE SET count = deployment_stats.count + excluded.count",
+    )
+    .bind(deployment)
+    .bind(status.as_str())
+    .bind(delta)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Locks a deployment's row for the rest of `tx` (PostgreSQL; SQLite's write transaction
+/// already excludes every other writer). Every transaction that changes device deployments
+/// takes this lock first, in ascending id order when several, so they never deadlock.
+pub(super) async fn lock_deployment(tx: &mut Tx, id: &DeploymentId) -> Result<()> {
+    let mut lock = QueryBuilder::new(tx.dialect(), "SELECT id FROM deployments WHERE id = ");
+    lock.push_bind(id).push(tx.dialect().for_update());
+    lock.build().scalar_optional::<String>(&mut *tx).await?;
+    Ok(())
 }
 
 /// Recomputes the status of the deployments whose device deployments `tx` changed, then
@@ -285,10 +351,10 @@ pub(super) async fn recompute_and_commit(
     Ok(())
 }
 
-/// Recomputes a deployment's status from its device deployments, inside the transaction
-/// that changed them. The deployment's row is locked first: on PostgreSQL, transactions of
-/// devices finishing at once then count one after the other, each seeing the others'
-/// committed changes, so the last one finishes the deployment.
+/// Recomputes a deployment's status from its counts, inside the transaction that moved
+/// them (upstream `Deployment.GetStatus`). The deployment's row is locked first: on
+/// PostgreSQL, transactions of devices finishing at once then count one after the other, each
+/// seeing the others' committed changes, so the last one finishes the deployment.
 async fn recompute(tx: &mut Tx, id: &DeploymentId, now: Timestamp) -> Result<()> {
     let mut lock = QueryBuilder::new(
         tx.dialect(),
@@ -302,23 +368,20 @@ async fn recompute(tx: &mut Tx, id: &DeploymentId, now: Timestamp) -> Result<()>
     else {
         return Ok(());
     };
-    let finished_statuses: Vec<DeviceStatus> = DeviceStatus::ALL
+    let rows: Vec<(String, i64)> =
+        query("SELECT status, count FROM deployment_stats WHERE deployment_id = $1")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+    let stats: Statistics = rows
         .into_iter()
-        .filter(|s| s.is_finished())
+        .filter_map(|(s, n)| DeviceStatus::parse(&s).map(|s| (s, n)))
         .collect();
-    let mut q = QueryBuilder::new(tx.dialect(), "SELECT COALESCE(SUM(CASE WHEN ");
-    push_statuses(&mut q, &finished_statuses);
-    q.push(
-        " THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN status <> 'pending' THEN 1 ELSE 0 END), \
-         0) FROM device_deployments WHERE deployment_id = ",
-    )
-    .push_bind(id);
-    let (done, started): (i64, i64) = q.build().fetch_one(&mut *tx).await?;
     let (status, finished) = if finished.is_some() {
         (DeploymentStatus::Finished, finished)
-    } else if max > 0 && done >= max {
+    } else if stats_finished(&stats, max) {
         (DeploymentStatus::Finished, Some(ns(now)))
-    } else if started > 0 {
+    } else if stats_started(&stats) {
         (DeploymentStatus::Inprogress, None)
     } else {
         (DeploymentStatus::Pending, None)

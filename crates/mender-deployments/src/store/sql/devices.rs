@@ -1,14 +1,16 @@
 //! [`DeviceDeploymentStore`] on SQL: a device's part in a deployment, its status changes
 //! (which move the deployment's status), history and logs.
 
+use std::collections::BTreeSet;
+
 use mender_core::{ArtifactId, DeploymentId, DeviceId, TenantId, Timestamp};
-use mender_db::{Db, QueryBuilder, query};
+use mender_db::{Db, QueryBuilder, Tx, query};
 
 use super::SqlStore;
-use super::deployments::recompute_and_commit;
+use super::deployments::{bump, lock_deployment, recompute_and_commit};
 use super::rows::{
     DD_COLUMNS, DEPLOYMENT_COLUMNS, DeploymentRow, DeviceDeploymentRow, convert, flag, ns, of_ids,
-    of_tenant, page_and_total, push_paging, push_statuses, to_json,
+    of_tenant, page_and_total, push_statuses, to_json,
 };
 use crate::model::{
     Deployment, DeviceDeployment, DeviceDeploymentFilter, DeviceRequest, DeviceStatus,
@@ -81,11 +83,22 @@ impl DeviceDeploymentStore for SqlStore {
 
     async fn create_device_deployment(&self, dd: &DeviceDeployment) -> Result<DeviceDeployment> {
         let request = dd.request.as_ref().map(to_json).transpose()?;
+        let mut tx = self.0.begin_write().await?;
+        lock_deployment(&mut tx, &dd.deployment_id).await?;
+        // Upstream counts a device once per deployment, even after a history reset.
+        let known: i64 = query(
+            "SELECT COUNT(*) FROM device_deployments WHERE deployment_id = $1 AND device_id = $2",
+        )
+        .bind(&dd.deployment_id)
+        .bind(&dd.device_id)
+        .scalar(&mut tx)
+        .await?;
         let inserted = query(
             "INSERT INTO device_deployments (id, tenant_id, deployment_id, device_id, status, \
              substate, created, started, finished, active, deleted, device_type, artifact_id, \
              request, log_available) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(&dd.id)
         .bind(&dd.tenant)
@@ -102,17 +115,24 @@ impl DeviceDeploymentStore for SqlStore {
         .bind(dd.artifact_id.as_ref())
         .bind(request)
         .bind(flag(dd.log_available))
-        .execute(&self.0)
-        .await;
-        match inserted {
-            Ok(_) => Ok(dd.clone()),
+        .execute(&mut tx)
+        .await?;
+        if inserted == 0 {
             // Another request of the same device created it first: that one counts.
-            Err(e) if e.is_unique_violation() => self
+            tx.commit().await?;
+            return self
                 .get_device_deployment(&dd.tenant, &dd.deployment_id, &dd.device_id)
                 .await?
-                .ok_or(StoreError::Db(e)),
-            Err(e) => Err(e.into()),
+                .ok_or_else(|| StoreError::Corrupt("device deployment vanished".to_owned()));
         }
+        if known == 0 {
+            query("UPDATE deployments SET device_count = device_count + 1 WHERE id = $1")
+                .bind(&dd.deployment_id)
+                .execute(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(dd.clone())
     }
 
     async fn get_device_deployment(
@@ -159,25 +179,26 @@ impl DeviceDeploymentStore for SqlStore {
         substate: Option<&str>,
         now: Timestamp,
     ) -> Result<()> {
-        let finished = status.is_finished();
         let mut tx = self.0.begin_write().await?;
-        let dep: Option<String> = query(
-            "UPDATE device_deployments SET status = $1, substate = COALESCE($2, substate), \
-             started = CASE WHEN $3 = 1 THEN COALESCE(started, $4) ELSE started END, \
-             finished = CASE WHEN $5 = 1 THEN $4 ELSE finished END, active = $6 \
-             WHERE tenant_id = $7 AND id = $8 RETURNING deployment_id",
-        )
-        .bind(status.as_str())
-        .bind(substate)
-        .bind(flag(status != DeviceStatus::Pending))
-        .bind(ns(now))
-        .bind(flag(finished))
-        .bind(flag(!finished))
-        .bind(tenant)
-        .bind(dd_id)
-        .scalar_optional(&mut tx)
-        .await?;
-        recompute_and_commit(tx, dep, now).await
+        let dep: Option<String> =
+            query("SELECT deployment_id FROM device_deployments WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(dd_id)
+                .scalar_optional(&mut tx)
+                .await?;
+        let Some(dep) = dep else {
+            tx.commit().await?;
+            return Ok(());
+        };
+        let dep = DeploymentId::from(dep);
+        lock_deployment(&mut tx, &dep).await?;
+        if let Some(old) = change_status(&mut tx, dd_id, status, substate, now).await?
+            && old != status
+        {
+            bump(&mut tx, &dep, old, -1).await?;
+            bump(&mut tx, &dep, status, 1).await?;
+        }
+        recompute_and_commit(tx, [dep.into_string()], now).await
     }
 
     async fn list_device_deployments(
@@ -204,15 +225,20 @@ impl DeviceDeploymentStore for SqlStore {
         tenant: &TenantId,
         device: &DeviceId,
         f: &DeviceDeploymentFilter,
-    ) -> Result<Vec<DeviceDeployment>> {
-        let mut q = of_tenant(self.0.dialect(), DD_COLUMNS, tenant);
-        q.push(" AND device_id = ")
-            .push_bind(device)
-            .push(" AND deleted IS NULL");
-        push_status_filter(&mut q, f);
-        q.push(" ORDER BY created DESC, id");
-        push_paging(&mut q, f.offset, f.limit);
-        fetch(&self.0, q).await
+    ) -> Result<(Vec<DeviceDeployment>, u64)> {
+        let dialect = self.0.dialect();
+        let filtered = |select| {
+            let mut q = of_tenant(dialect, select, tenant);
+            q.push(" AND device_id = ")
+                .push_bind(device)
+                .push(" AND deleted IS NULL");
+            push_status_filter(&mut q, f);
+            q
+        };
+        let q = filtered(DD_COLUMNS);
+        let c = filtered("SELECT COUNT(*) FROM device_deployments");
+        let order = " ORDER BY created DESC, id";
+        page_and_total::<DeviceDeploymentRow, _>(&self.0, c, q, order, f.offset, f.limit).await
     }
 
     async fn device_deployments_by_ids(
@@ -235,17 +261,28 @@ impl DeviceDeploymentStore for SqlStore {
         now: Timestamp,
     ) -> Result<()> {
         let mut tx = self.0.begin_write().await?;
-        let deps: Vec<String> = query(
-            "UPDATE device_deployments SET status = $1, finished = $2, active = 0 \
-             WHERE tenant_id = $3 AND device_id = $4 AND active = 1 RETURNING deployment_id",
+        let active: Vec<(String, String)> = query(
+            "SELECT id, deployment_id FROM device_deployments \
+             WHERE tenant_id = $1 AND device_id = $2 AND active = 1 ORDER BY deployment_id, id",
         )
-        .bind(status.as_str())
-        .bind(ns(now))
         .bind(tenant)
         .bind(device)
-        .scalars(&mut tx)
+        .fetch_all(&mut tx)
         .await?;
-        recompute_and_commit(tx, deps, now).await
+        let deployments: BTreeSet<String> = active.iter().map(|(_, d)| d.clone()).collect();
+        for dep in &deployments {
+            lock_deployment(&mut tx, &DeploymentId::from(dep.as_str())).await?;
+        }
+        for (dd_id, dep) in &active {
+            if let Some(old) = change_status(&mut tx, dd_id, status, None, now).await?
+                && old != status
+            {
+                let dep = DeploymentId::from(dep.as_str());
+                bump(&mut tx, &dep, old, -1).await?;
+                bump(&mut tx, &dep, status, 1).await?;
+            }
+        }
+        recompute_and_commit(tx, deployments, now).await
     }
 
     async fn reset_device_history(
@@ -288,4 +325,42 @@ impl DeviceDeploymentStore for SqlStore {
                 .await?;
         Ok(log.flatten())
     }
+}
+
+/// Sets a device deployment's status (and substate, started, finished and active as upstream)
+/// inside `tx`, whose deployment is locked; the status it had, `None` when there is no such
+/// device deployment.
+async fn change_status(
+    tx: &mut Tx,
+    dd_id: &str,
+    status: DeviceStatus,
+    substate: Option<&str>,
+    now: Timestamp,
+) -> Result<Option<DeviceStatus>> {
+    let mut read = QueryBuilder::new(
+        tx.dialect(),
+        "SELECT status FROM device_deployments WHERE id = ",
+    );
+    read.push_bind(dd_id).push(tx.dialect().for_update());
+    let Some(old) = read.build().scalar_optional::<String>(&mut *tx).await? else {
+        return Ok(None);
+    };
+    let old = DeviceStatus::parse(&old)
+        .ok_or_else(|| StoreError::Corrupt(format!("device deployment {dd_id} status {old}")))?;
+    let finished = status.is_finished();
+    query(
+        "UPDATE device_deployments SET status = $1, substate = COALESCE($2, substate), \
+         started = CASE WHEN $3 = 1 THEN COALESCE(started, $4) ELSE started END, \
+         finished = CASE WHEN $5 = 1 THEN $4 ELSE finished END, active = $6 WHERE id = $7",
+    )
+    .bind(status.as_str())
+    .bind(substate)
+    .bind(flag(status != DeviceStatus::Pending))
+    .bind(ns(now))
+    .bind(flag(finished))
+    .bind(flag(!finished))
+    .bind(dd_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Some(old))
 }

@@ -17,7 +17,7 @@ pub(super) const ARTIFACT_COLUMNS: &str =
     "SELECT id, tenant_id, description, meta, size, modified FROM artifacts";
 pub(super) const DEPLOYMENT_COLUMNS: &str = "SELECT id, tenant_id, name, artifact_name, created, \
      finished, status, device_count, max_devices, force_installation, group_names, kind, \
-     configuration, constructor_checksum FROM deployments";
+     configuration, constructor_checksum, total_size FROM deployments";
 pub(super) const DD_COLUMNS: &str = "SELECT id, tenant_id, deployment_id, device_id, status, \
      substate, created, started, finished, active, deleted, device_type, artifact_id, request, \
      log_available FROM device_deployments";
@@ -130,6 +130,7 @@ pub(super) struct DeploymentRow {
     kind: String,
     configuration: Option<String>,
     constructor_checksum: Option<String>,
+    total_size: i64,
 }
 
 impl TryFrom<DeploymentRow> for Deployment {
@@ -156,6 +157,7 @@ impl TryFrom<DeploymentRow> for Deployment {
             device_count: r.device_count,
             max_devices: r.max_devices,
             force_installation: r.force_installation != 0,
+            total_size: r.total_size,
         })
     }
 }
@@ -303,4 +305,9 @@ pub(super) fn like_escape(s: &str) -> String {
 /// `%text%` for a case-insensitive `LIKE` on a lower-cased column.
 pub(super) fn contains_pattern(s: &str) -> String {
     format!("%{}%", like_escape(&s.to_lowercase()))
+}
+
+/// `text%` for a case-insensitive `LIKE` on a lower-cased column.
+pub(super) fn prefix_pattern(s: &str) -> String {
+    format!("{}%", like_escape(&s.to_lowercase()))
 }

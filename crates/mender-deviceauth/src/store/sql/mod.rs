@@ -291,7 +291,10 @@ impl DeviceauthStore for SqlStore {
         if !filter.ids.is_empty() {
             q.push(" AND id IN (").push_list(&filter.ids).push(")");
         }
-        q.push(" ORDER BY created_ts, id LIMIT ")
+        // Upstream sorts by (status, _id) with MongoDB's byte-wise string order. Statuses and
+        // ids (UUIDs) are lower-case ASCII with hyphens at fixed places, which every SQLite and
+        // PostgreSQL collation orders byte-wise, so the plain ORDER BY (and its index) serves.
+        q.push(" ORDER BY status, id LIMIT ")
             .push_bind(signed(limit))
             .push(" OFFSET ")
             .push_bind(signed(skip));
@@ -334,6 +337,26 @@ impl DeviceauthStore for SqlStore {
         }
         let n: i64 = q.build().scalar(&self.0).await?;
         Ok(unsigned(n))
+    }
+
+    async fn update_device(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+        provisioned: Option<bool>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = query(
+            "UPDATE devices SET provisioned = COALESCE($1, provisioned), \
+             revision = revision + 1, updated_ts = $2 WHERE tenant_id = $3 AND id = $4",
+        )
+        .bind(provisioned)
+        .bind(now.unix_secs())
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.0)
+        .await?;
+        Ok(n > 0)
     }
 
     async fn set_decommissioning(

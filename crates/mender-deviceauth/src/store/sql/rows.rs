@@ -4,11 +4,12 @@
 use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp};
 use mender_db::Error;
 
+use crate::crypto::KeyInfo;
 use crate::model::{AuthSet, Device, Status, TokenState};
 
 /// The device columns [`DeviceRow`] reads.
 pub(super) const DEVICE_SELECT: &str = "SELECT id, tenant_id, id_data, id_data_sha256, status, \
-     decommissioning, created_ts, updated_ts, check_in_time, revision FROM devices";
+     decommissioning, created_ts, updated_ts, check_in_time, revision, provisioned FROM devices";
 /// The auth set columns [`SetRow`] reads.
 pub(super) const SET_SELECT: &str =
     "SELECT id, device_id, id_data, id_data_sha256, pubkey, status, ts FROM auth_sets";
@@ -28,6 +29,7 @@ pub(super) struct DeviceRow {
     updated_ts: i64,
     check_in_time: Option<i64>,
     revision: i64,
+    provisioned: bool,
 }
 
 impl DeviceRow {
@@ -44,6 +46,7 @@ impl DeviceRow {
             updated_ts: Timestamp::from_unix_secs(self.updated_ts),
             check_in_time: self.check_in_time.map(Timestamp::from_unix_secs),
             revision: self.revision,
+            provisioned: self.provisioned,
             auth_sets: Vec::new(),
         })
     }
@@ -70,9 +73,10 @@ impl SetRow {
             device_id: self.device_id,
             id_data: self.id_data,
             id_data_sha256: self.id_data_sha256,
-            pubkey: self.pubkey,
             status: status_of(&self.status)?,
             ts: Timestamp::from_unix_secs(self.ts),
+            key: KeyInfo::of_pem(&self.pubkey),
+            pubkey: self.pubkey,
         })
     }
 }

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use self::search::{SELECT_DEVICES, count_sql, page_sql, where_sql};
 use super::{
-    Cond, IndexRow, InventoryStore, Key, Query, Result, StoreError, group_row, index_rows,
+    Cond, IndexRow, InventoryStore, Key, Query, Result, StoreError, TierCounts, group_row,
+    index_rows,
 };
 use crate::model::{DeviceRecord, FilterAttribute, UpdateResult, format_time, parse_time};
 
@@ -154,6 +155,43 @@ async fn insert_one(tx: &mut Tx, tenant: &TenantId, rec: &DeviceRecord) -> Resul
     let rows: Vec<(i64, IndexRow)> = index_rows(rec).into_iter().map(|r| (seq, r)).collect();
     insert_rows(tx, &rows).await?;
     Ok(true)
+}
+
+/// Accepted and pending devices of a tenant: a range scan of the status entries of the
+/// attribute index (`attr_index_s` covers it), each device's tenant checked by primary key.
+/// No attribute document is read.
+fn status_totals_sql(dialect: mender_db::Dialect, tenant: &TenantId) -> QueryBuilder<'_> {
+    let mut b = QueryBuilder::new(
+        dialect,
+        "SELECT a.sk, COUNT(*) FROM attr_index a JOIN devices d ON d.seq = a.dev_seq \
+         WHERE a.scope = 'identity' AND a.name = 'status' AND a.sk IN ('accepted', 'pending') \
+         AND ",
+    );
+    b.push_unindexed("d.tenant_id")
+        .push(" = ")
+        .push_bind(tenant)
+        .push(" GROUP BY a.sk");
+    b
+}
+
+/// The accepted and pending devices that have a system `tier`, per status, tier type and
+/// value: driven by the (usually few) tier entries of the index, each device's status then
+/// found by its full index key (`CROSS JOIN` keeps SQLite from driving the join from the
+/// status entries instead; PostgreSQL plans it as an ordinary join).
+fn status_tiers_sql(dialect: mender_db::Dialect, tenant: &TenantId) -> QueryBuilder<'_> {
+    let mut b = QueryBuilder::new(
+        dialect,
+        "SELECT a.sk, t.t, t.s, COUNT(*) FROM attr_index t CROSS JOIN attr_index a \
+         JOIN devices d ON d.seq = t.dev_seq \
+         WHERE t.scope = 'system' AND t.name = 'tier' AND t.i = 0 AND a.dev_seq = t.dev_seq \
+         AND a.scope = 'identity' AND a.name = 'status' AND a.sk IN ('accepted', 'pending') \
+         AND ",
+    );
+    b.push_unindexed("d.tenant_id")
+        .push(" = ")
+        .push_bind(tenant)
+        .push(" GROUP BY a.sk, t.t, t.s");
+    b
 }
 
 #[async_trait]
@@ -366,6 +404,28 @@ impl InventoryStore for SqlStore {
         Ok(b.build().scalars(&self.0).await?)
     }
 
+    async fn tier_counts(&self, tenant: &TenantId) -> Result<TierCounts> {
+        // The two statements read one snapshot.
+        let mut tx = self.0.begin_read().await?;
+        let dialect = tx.dialect();
+        let totals: Vec<(String, i64)> = status_totals_sql(dialect, tenant)
+            .build()
+            .fetch_all(&mut tx)
+            .await?;
+        let tiered: Vec<(String, i64, Option<String>, i64)> = status_tiers_sql(dialect, tenant)
+            .build()
+            .fetch_all(&mut tx)
+            .await?;
+        let count = |n: i64| u64::try_from(n).unwrap_or_default();
+        Ok(TierCounts {
+            totals: totals.into_iter().map(|(s, n)| (s, count(n))).collect(),
+            tiered: tiered
+                .into_iter()
+                .map(|(s, t, tier, n)| (s, tier.filter(|_| t == 2), count(n)))
+                .collect(),
+        })
+    }
+
     async fn filter_attributes(
         &self,
         tenant: &TenantId,
@@ -387,5 +447,49 @@ impl InventoryStore for SqlStore {
             .into_iter()
             .map(|(scope, name, count)| FilterAttribute { name, scope, count })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mender_db::testing::Backend;
+    use mender_db::{Dialect, query};
+
+    use super::*;
+
+    /// SQLite's plan of a statement, one line per step.
+    async fn plan(db: &Db, b: QueryBuilder<'_>) -> Vec<String> {
+        // A test may leak: the statement text must be `'static`.
+        let sql: &'static str =
+            Box::leak(format!("EXPLAIN QUERY PLAN {}", b.sql()).into_boxed_str());
+        let rows: Vec<(i64, i64, i64, String)> = query(sql).bind("").fetch_all(db).await.unwrap();
+        rows.into_iter().map(|r| r.3).collect()
+    }
+
+    /// The statistics never scan a table: every step is an index search.
+    #[tokio::test]
+    async fn statistics_are_index_searches() {
+        let db = Backend::Sqlite.open(&crate::SCHEMA).await;
+        let tenant = TenantId::default();
+        for (b, want) in [
+            // The status entries, from a covering index.
+            (
+                status_totals_sql(Dialect::Sqlite, &tenant),
+                "COVERING INDEX attr_index_s (scope=? AND name=? AND sk=?)",
+            ),
+            // From the tier entries to each device's status entry, by its whole key.
+            (
+                status_tiers_sql(Dialect::Sqlite, &tenant),
+                "attr_index_s (scope=? AND name=? AND sk=? AND dev_seq=?)",
+            ),
+        ] {
+            let sql = b.sql().to_owned();
+            let steps = plan(&db, b).await;
+            assert!(
+                steps.iter().all(|s| !s.starts_with("SCAN")),
+                "{sql}: {steps:?}"
+            );
+            assert!(steps.iter().any(|s| s.contains(want)), "{sql}: {steps:?}");
+        }
     }
 }

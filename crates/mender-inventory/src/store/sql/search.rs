@@ -6,7 +6,7 @@ use mender_core::TenantId;
 use mender_db::{Dialect, JsonList, QueryBuilder};
 
 use super::json_array;
-use crate::store::{CmpOp, Cond, Key, Query, Scalar, SortKey, sort_key};
+use crate::store::{CmpOp, Cond, Key, Query, Scalar, SortKey, prefix_end, sort_key};
 
 /// A device row as [`DeviceRow`](super::DeviceRow) reads it.
 pub(super) const SELECT_DEVICES: &str = "SELECT d.id, d.attrs, d.group_name, d.created_ts, \
@@ -201,6 +201,34 @@ fn cond_sql<'q>(b: &mut QueryBuilder<'q>, c: &'q Cond) {
                 b.push("1 = 0");
             }
         },
+        Cond::Prefix {
+            key: Key::DeviceId,
+            prefix,
+        } => {
+            b.push("d.id >= ").push_bind(prefix.as_str());
+            if let Some(end) = prefix_end(prefix) {
+                b.push(" AND d.id < ").push_bind(end);
+            }
+        }
+        Cond::Prefix {
+            key: Key::Attr { scope, name },
+            prefix,
+        } => {
+            // A string starting with the prefix lies between the prefix and its end; so does
+            // its indexed key, between the prefix's key and that key's end.
+            seq_in_attr(b, scope, name, false);
+            let key = sort_key(prefix);
+            let key_end = prefix_end(&key);
+            b.push(" AND t = 2 AND sk >= ").push_bind(key);
+            if let Some(end) = key_end {
+                b.push(" AND sk < ").push_bind(end);
+            }
+            b.push(" AND s >= ").push_bind(prefix.as_str());
+            if let Some(end) = prefix_end(prefix) {
+                b.push(" AND s < ").push_bind(end);
+            }
+            b.push(")");
+        }
         Cond::DeviceIds(ids) => {
             b.push("d.id IN (")
                 .push_json_list(json_array(ids), JsonList::Text)
