@@ -4,6 +4,7 @@
 //!
 //! Nothing here knows about a particular service or a database.
 
+pub mod client;
 pub mod clock;
 pub mod error;
 pub mod gojson;
@@ -19,6 +20,7 @@ pub mod secret_file;
 pub mod service;
 pub mod verify;
 
+pub use client::ClientAddr;
 pub use clock::{Clock, SharedClock, Timestamp};
 pub use error::ApiError;
 pub use identity::Identity;

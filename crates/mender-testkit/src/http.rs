@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode
 use bytes::Bytes;
 use futures::Stream;
 use http_body_util::BodyExt;
-use mender_core::Identity;
+use mender_core::{ClientAddr, Identity};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -111,6 +111,12 @@ impl TestRequest {
             .unwrap_or_else(|_| panic!("invalid header name"));
         let value = HeaderValue::from_str(value).expect("header value");
         self.builder = self.builder.header(name, value);
+        self
+    }
+
+    /// Sends the request as coming from `ip` (the [`ClientAddr`] the gateway would decide).
+    pub fn client_addr(mut self, ip: std::net::IpAddr) -> Self {
+        self.builder = self.builder.extension(ClientAddr(ip));
         self
     }
 
