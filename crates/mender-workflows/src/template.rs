@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+pub use mender_core::goform::query_escape;
 use regex::{Captures, Regex};
 use serde_json::Value;
 
@@ -178,21 +179,6 @@ fn json_path<'v>(doc: &'v Value, path: &str) -> Option<&'v Value> {
         };
     }
     (!cur.is_null()).then_some(cur)
-}
-
-/// Go's `url.QueryEscape`: unreserved bytes kept, space as `+`, the rest `%XX`.
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b));
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Go's `html.EscapeString`.
@@ -375,10 +361,6 @@ mod tests {
 
     #[test]
     fn escapes_match_go() {
-        assert_eq!(
-            query_escape("a b+c/d?e=f&g~h.i_j-kü"),
-            "a+b%2Bc%2Fd%3Fe%3Df%26g~h.i_j-k%C3%BC"
-        );
         assert_eq!(
             html_escape(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;"

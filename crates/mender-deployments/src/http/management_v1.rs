@@ -13,7 +13,7 @@ use mender_core::{ApiError, ArtifactId, DeploymentId, DeviceId, Identity, Json, 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::paging::{self, Paging, first, parse_int};
+use super::paging::{self, Paging, first};
 use super::{State, get as q, get_all, link_base, multipart, render, user};
 use crate::app::App;
 use crate::app::deployments::{NewDeployment, Targets};
@@ -24,6 +24,7 @@ use crate::model::{
     ArtifactFilter, ArtifactSortKey, ArtifactView, DeploymentFilter, DeploymentKind,
     DeploymentStatus, DeviceDeploymentFilter, Match, Sort, StatusFilter, statistics_json,
 };
+use mender_core::goform::parse_int;
 use mender_core::query::QueryPairs;
 
 const BASE: &str = "/api/management/v1/deployments";
@@ -392,7 +393,7 @@ fn epoch(query: &[(String, String)], name: &str, context: &str) -> Result<Option
     }
     parse_int(raw)
         .map(Some)
-        .ok_or_else(|| ApiError::bad_request(format!("{context}: invalid timestamp: {raw}")))
+        .map_err(|_| ApiError::bad_request(format!("{context}: invalid timestamp: {raw}")))
 }
 
 /// Parses the list filters shared by v1, v2 and the internal list, in upstream's order

@@ -6,12 +6,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use mender_core::json::{Json, check_json_content_type, read_body};
+use mender_core::paging::{Page as Paging, go_headers};
 use mender_core::query::QueryPairs;
 use mender_core::{ApiError, AuthSetId, DeviceId, TokenId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::paging::Paging;
 use super::{
     AppState, UserCall, check_limit_name, count_status, filter_from_query, parse_statuses,
 };
@@ -47,7 +47,8 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Renders one page of devices (status, then id) with upstream's `Link` headers.
+/// Renders one page of devices (status, then id) with upstream's `Link` headers (upstream's
+/// `rest.MakePagingHeaders` over the request path; no `X-Total-Count`).
 pub(crate) async fn device_page(
     app: &AppState,
     ctx: &crate::app::Ctx,
@@ -57,9 +58,9 @@ pub(crate) async fn device_page(
     filter: &DeviceFilter,
 ) -> Result<Response, ApiError> {
     let (devices, has_next) = app
-        .list_devices(ctx, filter, paging.skip(), paging.per_page)
+        .list_devices(ctx, filter, paging.offset(), paging.per_page)
         .await?;
-    let headers: HeaderMap = paging.headers(uri.path(), query, has_next);
+    let headers: HeaderMap = go_headers(uri.path(), &query.0, paging, None, has_next);
     Ok((headers, Json(devices)).into_response())
 }
 
@@ -70,7 +71,7 @@ pub(crate) async fn list_page(
     uri: &Uri,
     query: &QueryPairs,
 ) -> Result<Response, ApiError> {
-    let paging = Paging::from_query(query)?;
+    let paging = Paging::from_go_query(&query.0)?;
     let filter = filter_from_query(query)?;
     device_page(app, ctx, uri, query, paging, &filter).await
 }
@@ -108,7 +109,7 @@ async fn search_devices(
     query: QueryPairs,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let paging = Paging::from_query(&query)?;
+    let paging = Paging::from_go_query(&query.0)?;
     let (parts, body) = read_body(req).await?;
     let ctype = parts
         .headers

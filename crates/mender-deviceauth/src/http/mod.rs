@@ -14,7 +14,6 @@ use crate::model::{DeviceFilter, LIMIT_MAX_DEVICES, Status};
 pub mod devices_v1;
 pub mod internal_v1;
 pub mod management_v2;
-pub mod paging;
 
 /// Handler state.
 pub type AppState = Arc<App>;

@@ -14,11 +14,13 @@ use mender_core::json::{check_json_content_type, parse, read_body};
 use mender_core::{ApiError, Identity, Json, Secret, TenantId, Timestamp, TokenId, UserId};
 use serde_json::Value;
 
-use super::{goform, json_body};
+use super::json_body;
 use crate::Service;
 use crate::error::Error;
 use crate::model::{LoginOptions, Plan, PlanBinding, TokenRequest, UserNew, UserUpdate};
 use crate::store::UserFilter;
+use mender_core::goform;
+use mender_core::paging::Page;
 
 const BASE: &str = "/api/management/v1/useradm";
 
@@ -253,7 +255,9 @@ async fn delete_token(
 /// The plans upstream loads from the `plans.yaml` its image ships: one, the open-source plan.
 /// A page of them, `[]` beyond the end; paging errors are upstream's 400s.
 async fn plans(_id: Identity, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
-    let page = goform::paging(q.as_deref().unwrap_or(""))?;
+    // Go's `URL.Query` drops malformed pairs silently.
+    let (pairs, _) = goform::parse_query(q.as_deref().unwrap_or(""));
+    let page = Page::from_go_query(&pairs)?;
     let all = [Plan::open_source()];
     let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
     let take = usize::try_from(page.per_page).unwrap_or(usize::MAX);

@@ -11,7 +11,6 @@ use serde::de::DeserializeOwned;
 
 use crate::Service;
 
-mod goform;
 mod internal_v1;
 mod management_v1;
 mod management_v2;

@@ -1,10 +1,7 @@
-//! Query strings as upstream's Go handlers read them, with Go's error texts (which upstream
-//! returns verbatim in 400 bodies): `url.ParseQuery` (the first problem reported, pairs with
-//! a problem skipped), `strconv.ParseInt` in base 10, and the `page`/`per_page` rules of
-//! upstream's `ParsePagingParameters`.
-
-use mender_core::ApiError;
-use mender_core::paging::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
+//! Query strings and numbers as upstream's Go handlers read and write them, with Go's error
+//! texts (upstream returns some of them verbatim in 400 bodies): `url.ParseQuery`,
+//! `url.Values.Get`, `url.QueryEscape`, `url.URL.EscapedPath` and `strconv.ParseInt` in
+//! base 10. One copy for every service that answers like upstream.
 
 /// Go's `strconv.Quote` for the short ASCII texts these errors quote: `"` and `\` escaped,
 /// other bytes outside printable ASCII as `\xNN` (or their short escapes).
@@ -76,7 +73,7 @@ fn unescape(s: &str) -> Result<String, String> {
 
 /// Go's `url.ParseQuery`: the pairs it keeps, and the error it reports (the first bad
 /// escape, or a later `;`), if any.
-pub(crate) fn parse_query(raw: &str) -> (Vec<(String, String)>, Option<String>) {
+pub fn parse_query(raw: &str) -> (Vec<(String, String)>, Option<String>) {
     let mut pairs = Vec::new();
     let mut err: Option<String> = None;
     for part in raw.split('&') {
@@ -100,7 +97,7 @@ pub(crate) fn parse_query(raw: &str) -> (Vec<(String, String)>, Option<String>) 
 }
 
 /// Go's `strconv.ParseInt(s, 10, 64)`, with its error text.
-pub(crate) fn parse_int(s: &str) -> Result<i64, String> {
+pub fn parse_int(s: &str) -> Result<i64, String> {
     let syntax = || format!("strconv.ParseInt: parsing {}: invalid syntax", quote(s));
     let range = || format!("strconv.ParseInt: parsing {}: value out of range", quote(s));
     let (neg, digits) = match s.as_bytes().first() {
@@ -133,39 +130,43 @@ pub(crate) fn parse_int(s: &str) -> Result<i64, String> {
 }
 
 /// The first value of `name`, `""` when absent (Go's `url.Values.Get`).
-pub(crate) fn first<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+pub fn first<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
 }
 
-/// Upstream's `ParsePagingParameters` over a raw query string (Go's `URL.Query`, which drops
-/// malformed pairs silently): defaults 1 and 20, 400 for a value that is not an integer, is
-/// below 1, or a `per_page` above 500.
-pub(crate) fn paging(raw: &str) -> Result<Page, ApiError> {
-    let (pairs, _) = parse_query(raw);
-    let value = |name: &str, default: u64| -> Result<u64, ApiError> {
-        let v = first(&pairs, name);
-        if v.is_empty() {
-            return Ok(default);
+/// Whether `b` is one of RFC 3986's unreserved bytes, which Go's escapers never encode.
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes kept, space as `+`, the rest `%XX`.
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b if unreserved(b) => out.push(char::from(b)),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
         }
-        let n = parse_int(v)
-            .map_err(|_| ApiError::bad_request(format!("invalid {name} query: \"{v}\"")))?;
-        u64::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "invalid {name} query: value must be a non-zero positive integer"
-            ))
-        })
-    };
-    let page = value("page", 1)?;
-    let per_page = value("per_page", DEFAULT_PER_PAGE)?;
-    if per_page > MAX_PER_PAGE {
-        return Err(ApiError::bad_request(format!(
-            "parameter \"per_page\" above limit (max: {MAX_PER_PAGE})"
-        )));
     }
-    Ok(Page { page, per_page })
+    out
+}
+
+/// A path as Go's `url.URL.EscapedPath` writes it: unreserved characters and `$&+,/:;=@`
+/// stay, every other byte is percent-encoded.
+pub fn escape_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        match b {
+            b if unreserved(b) => out.push(char::from(b)),
+            b'$' | b'&' | b'+' | b',' | b'/' | b':' | b';' | b'=' | b'@' => out.push(char::from(b)),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -174,32 +175,51 @@ mod tests {
 
     #[test]
     fn parse_int_is_gos() {
-        assert_eq!(parse_int("42"), Ok(42));
-        assert_eq!(parse_int("+7"), Ok(7));
-        assert_eq!(parse_int("-9223372036854775808"), Ok(i64::MIN));
-        assert_eq!(parse_int("9223372036854775807"), Ok(i64::MAX));
-        let err = |s: &str, what: &str| Err(format!("strconv.ParseInt: parsing {s}: {what}"));
-        assert_eq!(parse_int("x"), err("\"x\"", "invalid syntax"));
-        assert_eq!(parse_int(""), err("\"\"", "invalid syntax"));
-        assert_eq!(parse_int("-"), err("\"-\"", "invalid syntax"));
-        assert_eq!(parse_int("1.5"), err("\"1.5\"", "invalid syntax"));
-        assert_eq!(parse_int(" 1"), err("\" 1\"", "invalid syntax"));
-        assert_eq!(parse_int("1_0"), err("\"1_0\"", "invalid syntax"));
-        assert_eq!(parse_int("a\"b"), err(r#""a\"b""#, "invalid syntax"));
-        assert_eq!(
-            parse_int("9223372036854775808"),
-            err("\"9223372036854775808\"", "value out of range")
-        );
-        // Go accumulates unsigned: a non-digit after i64's range is still a syntax error...
-        assert_eq!(
-            parse_int("9223372036854775808x"),
-            err("\"9223372036854775808x\"", "invalid syntax")
-        );
-        // ...and an unsigned overflow before it a range error.
-        assert_eq!(
-            parse_int("99999999999999999999x"),
-            err("\"99999999999999999999x\"", "value out of range")
-        );
+        let ok: &[(&str, i64)] = &[
+            ("42", 42),
+            ("+7", 7),
+            ("+2", 2),
+            ("-9223372036854775808", i64::MIN),
+            ("9223372036854775807", i64::MAX),
+        ];
+        for (s, n) in ok {
+            assert_eq!(parse_int(s), Ok(*n), "{s}");
+        }
+        // (input, quoted as Go quotes it, the error)
+        let bad: &[(&str, &str, &str)] = &[
+            ("x", "\"x\"", "invalid syntax"),
+            ("", "\"\"", "invalid syntax"),
+            ("-", "\"-\"", "invalid syntax"),
+            ("1.5", "\"1.5\"", "invalid syntax"),
+            (" 1", "\" 1\"", "invalid syntax"),
+            ("1_0", "\"1_0\"", "invalid syntax"),
+            ("a\"b", r#""a\"b""#, "invalid syntax"),
+            (
+                "9223372036854775808",
+                "\"9223372036854775808\"",
+                "value out of range",
+            ),
+            // Go accumulates unsigned: a non-digit after i64's range is still a syntax
+            // error...
+            (
+                "9223372036854775808x",
+                "\"9223372036854775808x\"",
+                "invalid syntax",
+            ),
+            // ...and an unsigned overflow before it a range error.
+            (
+                "99999999999999999999x",
+                "\"99999999999999999999x\"",
+                "value out of range",
+            ),
+        ];
+        for (s, quoted, what) in bad {
+            assert_eq!(
+                parse_int(s),
+                Err(format!("strconv.ParseInt: parsing {quoted}: {what}")),
+                "{s}"
+            );
+        }
     }
 
     #[test]
@@ -215,6 +235,8 @@ mod tests {
             ]
         );
         assert_eq!(err, None);
+        assert_eq!(first(&pairs, "a"), "1");
+        assert_eq!(first(&pairs, "zz"), "");
         let (pairs, err) = parse_query("a=%zz&b=1&c=%4");
         assert_eq!(pairs, [("b".to_owned(), "1".to_owned())]);
         assert_eq!(err.as_deref(), Some("invalid URL escape \"%zz\""));
@@ -225,31 +247,14 @@ mod tests {
     }
 
     #[test]
-    fn paging_texts_are_upstreams() {
-        let msg = |q: &str| paging(q).unwrap_err().message;
-        assert_eq!(paging("").unwrap(), Page::default());
+    fn escapes_like_go() {
         assert_eq!(
-            paging("page=3&per_page=500&page=x").unwrap(),
-            Page {
-                page: 3,
-                per_page: 500
-            }
-        );
-        // Go's URL.Query drops a malformed pair: the default applies.
-        assert_eq!(paging("page=%zz").unwrap(), Page::default());
-        assert_eq!(msg("page=x"), "invalid page query: \"x\"");
-        assert_eq!(
-            msg("page=0"),
-            "invalid page query: value must be a non-zero positive integer"
+            query_escape("a b+c/d?e=f&g~h.i_j-kü"),
+            "a+b%2Bc%2Fd%3Fe%3Df%26g~h.i_j-k%C3%BC"
         );
         assert_eq!(
-            msg("per_page=-1"),
-            "invalid per_page query: value must be a non-zero positive integer"
-        );
-        assert_eq!(msg("per_page=1.5"), "invalid per_page query: \"1.5\"");
-        assert_eq!(
-            msg("per_page=501"),
-            "parameter \"per_page\" above limit (max: 500)"
+            escape_path("/d/a b\n/é$&+,:;=@?"),
+            "/d/a%20b%0A/%C3%A9$&+,:;=@%3F"
         );
     }
 }
