@@ -206,7 +206,7 @@ impl FixedRsaKey {
         if n[0] & 0x80 != 0 {
             n.insert(0, 0);
         }
-        let key = tlv(0x30, &[tlv(0x02, &n), tlv(0x02, &[1, 0, 1])].concat());
+        let key = der(0x30, &[der(0x02, &n), der(0x02, &[1, 0, 1])].concat());
         spki(&[OID_RSA_ENCRYPTION, &[0x05, 0x00]].concat(), &key)
     }
 
@@ -243,8 +243,8 @@ const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x0
 /// secp224r1.
 const OID_P224: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21];
 
-/// A DER element with a short or long length.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+/// A DER element with a short or long length (for tests that build keys by hand).
+pub fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {
@@ -265,7 +265,13 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 /// SubjectPublicKeyInfo from the algorithm identifier's contents and the key bits.
 fn spki(algorithm: &[u8], key: &[u8]) -> Vec<u8> {
     let bits = [&[0u8][..], key].concat();
-    tlv(0x30, &[tlv(0x30, algorithm), tlv(0x03, &bits)].concat())
+    der(0x30, &[der(0x30, algorithm), der(0x03, &bits)].concat())
+}
+
+/// A `PUBLIC KEY` PEM of a SubjectPublicKeyInfo from its algorithm identifier's contents and
+/// its key bits.
+pub fn spki_pem(algorithm: &[u8], key: &[u8]) -> String {
+    pem("PUBLIC KEY", &spki(algorithm, key))
 }
 
 fn from_hex(s: &str) -> Vec<u8> {

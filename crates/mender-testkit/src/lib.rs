@@ -9,7 +9,7 @@
 mod auth;
 mod client;
 pub mod http;
-mod key;
+pub mod key;
 pub mod mender_artifact;
 
 pub use auth::{AuthRequest, SignedRequest};

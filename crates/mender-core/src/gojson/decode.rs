@@ -287,43 +287,75 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// Walks the object at the cursor (valid JSON: the scanner checked it), handing each
+    /// member's key to `member` with the cursor on its value.
+    fn members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, String) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.pos += 1; // {
+        loop {
+            self.skip_space();
+            if self.peek() == b'}' {
+                self.pos += 1;
+                return Ok(());
+            }
+            let key = self.string();
+            self.skip_space();
+            self.pos += 1; // :
+            member(self, key)?;
+            self.skip_space();
+            if self.peek() == b',' {
+                self.pos += 1;
+            }
+        }
+    }
+
+    /// Walks the array at the cursor, calling `element` with the cursor on each element.
+    fn elements(
+        &mut self,
+        mut element: impl FnMut(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.pos += 1; // [
+        loop {
+            self.skip_space();
+            if self.peek() == b']' {
+                self.pos += 1;
+                return Ok(());
+            }
+            element(self)?;
+            self.skip_space();
+            if self.peek() == b',' {
+                self.pos += 1;
+            }
+        }
+    }
+
     fn structure(&mut self, s: &'static GoStruct, slot: &mut Option<Value>) -> Result<(), String> {
         // A struct decoded twice (a duplicate key) keeps the fields set the first time.
         let mut fields = match slot.take() {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        self.pos += 1; // {
-        loop {
-            self.skip_space();
-            if self.peek() == b'}' {
-                self.pos += 1;
-                break;
-            }
-            let key = self.string();
-            self.skip_space();
-            self.pos += 1; // :
+        self.members(|d, key| {
             match find_field(s, &key) {
                 Some(field) => {
-                    let saved = self.context.structure.replace(s.name);
-                    self.context.fields.push(field.key);
+                    let saved = d.context.structure.replace(s.name);
+                    d.context.fields.push(field.key);
                     let mut sub = fields.remove(field.key);
-                    let result = self.value(field.ty, &mut sub);
-                    self.context.fields.pop();
-                    self.context.structure = saved;
+                    let result = d.value(field.ty, &mut sub);
+                    d.context.fields.pop();
+                    d.context.structure = saved;
                     result?;
                     if let Some(v) = sub {
                         fields.insert(field.key.to_owned(), v);
                     }
                 }
                 // Unknown keys are skipped.
-                None => self.skip_value(),
+                None => d.skip_value(),
             }
-            self.skip_space();
-            if self.peek() == b',' {
-                self.pos += 1;
-            }
-        }
+            Ok(())
+        })?;
         *slot = Some(Value::Object(fields));
         Ok(())
     }
@@ -334,24 +366,12 @@ impl<'a> Decoder<'a> {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        self.pos += 1; // {
-        loop {
-            self.skip_space();
-            if self.peek() == b'}' {
-                self.pos += 1;
-                break;
-            }
-            let key = self.string();
-            self.skip_space();
-            self.pos += 1; // :
+        self.members(|d, key| {
             let mut sub = None;
-            self.value(elem, &mut sub)?;
+            d.value(elem, &mut sub)?;
             entries.insert(key, sub.unwrap_or_else(|| zero(elem)));
-            self.skip_space();
-            if self.peek() == b',' {
-                self.pos += 1;
-            }
-        }
+            Ok(())
+        })?;
         *slot = Some(Value::Object(entries));
         Ok(())
     }
@@ -364,21 +384,12 @@ impl<'a> Decoder<'a> {
         };
         let mut old = old.into_iter();
         let mut items = Vec::new();
-        self.pos += 1; // [
-        loop {
-            self.skip_space();
-            if self.peek() == b']' {
-                self.pos += 1;
-                break;
-            }
+        self.elements(|d| {
             let mut sub = old.next().filter(|v| !v.is_null());
-            self.value(elem, &mut sub)?;
+            d.value(elem, &mut sub)?;
             items.push(sub.unwrap_or_else(|| zero(elem)));
-            self.skip_space();
-            if self.peek() == b',' {
-                self.pos += 1;
-            }
-        }
+            Ok(())
+        })?;
         *slot = Some(Value::Array(items));
         Ok(())
     }
@@ -388,40 +399,19 @@ impl<'a> Decoder<'a> {
         match self.kind() {
             Kind::Object => {
                 let mut entries = Map::new();
-                self.pos += 1;
-                loop {
-                    self.skip_space();
-                    if self.peek() == b'}' {
-                        self.pos += 1;
-                        break;
-                    }
-                    let key = self.string();
-                    self.skip_space();
-                    self.pos += 1;
-                    let v = self.any()?;
+                self.members(|d, key| {
+                    let v = d.any()?;
                     entries.insert(key, v);
-                    self.skip_space();
-                    if self.peek() == b',' {
-                        self.pos += 1;
-                    }
-                }
+                    Ok(())
+                })?;
                 Ok(Value::Object(entries))
             }
             Kind::Array => {
                 let mut items = Vec::new();
-                self.pos += 1;
-                loop {
-                    self.skip_space();
-                    if self.peek() == b']' {
-                        self.pos += 1;
-                        break;
-                    }
-                    items.push(self.any()?);
-                    self.skip_space();
-                    if self.peek() == b',' {
-                        self.pos += 1;
-                    }
-                }
+                self.elements(|d| {
+                    items.push(d.any()?);
+                    Ok(())
+                })?;
                 Ok(Value::Array(items))
             }
             Kind::String => Ok(Value::String(self.string())),

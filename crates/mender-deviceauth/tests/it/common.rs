@@ -213,32 +213,7 @@ pub fn links(r: &TestResponse) -> Vec<String> {
         .collect()
 }
 
-/// A DER element (short or long length).
-pub fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend_from_slice(&bytes);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-/// A `PUBLIC KEY` PEM of a SubjectPublicKeyInfo from its algorithm identifier's contents and
-/// its key bits.
-pub fn spki_pem(algorithm: &[u8], key: &[u8]) -> String {
-    let bits = [&[0u8][..], key].concat();
-    let spki = der(0x30, &[der(0x30, algorithm), der(0x03, &bits)].concat());
-    mender_core::jwt::pem_encode("PUBLIC KEY", &spki)
-}
+pub use mender_testkit::key::{der, spki_pem};
 
 /// The DER inside a PEM block.
 pub fn pem_der(pem: &str) -> Vec<u8> {
