@@ -64,12 +64,7 @@ async fn mender_cli_logs_in_and_lists_users() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let users: serde_json::Value = resp.json().await.unwrap();
-    let emails: Vec<&str> = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["email"].as_str().unwrap())
-        .collect();
+    let emails = mender_testkit::json::strings(&users, "email");
     assert_eq!(emails, ["admin@example.com"]);
 
     // Without the token the same request is refused.

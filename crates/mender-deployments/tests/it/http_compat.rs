@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use mender_core::Timestamp;
 use mender_db::testing::Backend;
 use mender_testkit::http::{TestClient, TestResponse};
+use mender_testkit::json::strings;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -293,13 +294,7 @@ async fn created_bounds_and_check_order(backend: Backend) {
             let uri = format!("{list}?sort=asc&{query}");
             async move {
                 let r = expect(env.mgmt.get(&uri), StatusCode::OK, &uri).await;
-                let names: Vec<String> = r
-                    .json()
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| d["name"].as_str().unwrap().to_owned())
-                    .collect();
+                let names = strings(&r.json(), "name");
                 (r.header("x-total-count").unwrap().to_owned(), names)
             }
         };
@@ -575,12 +570,7 @@ async fn software_list_and_tags(backend: Backend) {
     let r = expect(env.mgmt.get(SOFTWARE), StatusCode::OK, "list").await;
     assert_eq!(r.header("x-total-count"), Some("3"));
     let list = r.json();
-    let names: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let names = strings(&list, "name");
     assert_eq!(names, ["other", "relA", "relB"]);
     let rel_a = &list[1];
     assert!(rel_a["modified"].is_string());
@@ -601,11 +591,7 @@ async fn software_list_and_tags(backend: Backend) {
 
     let names_of = |query: &'static str| async move {
         let v = get_json(env, &format!("{SOFTWARE}?{query}")).await;
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
+        strings(&v, "name")
     };
     assert_eq!(names_of("name=relB&name=other").await, ["other", "relB"]);
     assert_eq!(names_of("name_prefix=rel").await, ["relA", "relB"]);

@@ -219,12 +219,7 @@ async fn answered(req: TestRequest, want: Want, what: &str) -> TestResponse {
 
 /// The `id`s of a list of devices.
 pub fn ids_of(devices: &Value) -> Vec<String> {
-    devices
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap().to_owned())
-        .collect()
+    mender_testkit::json::strings(devices, "id")
 }
 
 /// The value of attribute `scope/name` in a device's JSON.

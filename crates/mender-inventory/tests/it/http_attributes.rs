@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
+use mender_testkit::json::find;
 use serde_json::{Value, json};
 
 use crate::common::Want::{Error, Status};
@@ -101,13 +102,7 @@ async fn upserts_keep_each_scope(backend: Backend) {
     assert_eq!(value_of(&d, "custom", "x"), Some(json!([3])));
     assert_eq!(value_of(&d, "identity", "mac"), Some(json!("00:02")));
     assert_eq!(d["updated_ts"], START_TEXT);
-    let x = d["attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "x")
-        .unwrap()
-        .clone();
+    let x = find(&d["attributes"], "name", "x").clone();
     assert_eq!(x["description"], "d");
     // The identity value is searchable at once.
     let found = api
@@ -432,12 +427,6 @@ async fn device_and_tag_routes_decode_like_upstream(backend: Backend) {
     ])
     .await;
     let d = api.device_json("d1").await;
-    let t = d["attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["scope"] == "tags")
-        .unwrap()
-        .clone();
+    let t = find(&d["attributes"], "scope", "tags").clone();
     assert_eq!(t["timestamp"], START_TEXT, "{t}");
 }

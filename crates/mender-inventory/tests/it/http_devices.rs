@@ -10,6 +10,7 @@ use bytes::Bytes;
 use mender_core::Timestamp;
 use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
+use mender_testkit::json::find;
 use serde_json::{Value, json};
 
 use crate::common::{Api, Call, DEVICE_ATTRS, START_MS, START_TEXT, device, user, value_of};
@@ -67,13 +68,7 @@ async fn put_then_patch_merges(api: &Api) {
     assert_eq!(value_of(&d, "inventory", "a"), Some(json!("9")));
     assert_eq!(value_of(&d, "inventory", "c"), Some(json!(["x", "y"])));
     assert_eq!(value_of(&d, "system", "a"), None);
-    let desc = d["attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "b")
-        .unwrap()["description"]
-        .clone();
+    let desc = find(&d["attributes"], "name", "b")["description"].clone();
     assert_eq!(desc, json!("B"));
 }
 

@@ -6,6 +6,7 @@
 use axum::http::StatusCode;
 use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
+use mender_testkit::json::strings;
 use serde_json::{Value, json};
 
 use crate::common::Want::{Error, Status, Total};
@@ -98,12 +99,7 @@ async fn selection_and_paging(api: &Api) {
     let r = c.post(SEARCH).json(&body).call().await;
     let devs = r.json();
     for d in devs.as_array().unwrap() {
-        let names: Vec<&str> = d["attributes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["name"].as_str().unwrap())
-            .collect();
+        let names = strings(&d["attributes"], "name");
         // The selected attribute, and updated_ts as the filter search keeps it.
         let want: &[&str] = if d["id"] == "dev-3" {
             &["mac", "updated_ts"]

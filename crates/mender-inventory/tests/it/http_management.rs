@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
+use mender_testkit::json::find;
 use serde_json::{Value, json};
 
 use crate::common::Want::Status;
@@ -38,13 +39,7 @@ async fn put_tags_and_read_the_etag(api: &Api) -> (String, Value) {
     let r = api.user().get(D1).call().await;
     let etag = r.header("etag").unwrap().to_owned();
     let body = r.json();
-    let tag = body["attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["scope"] == "tags")
-        .unwrap()
-        .clone();
+    let tag = find(&body["attributes"], "scope", "tags").clone();
     assert_eq!(tag["value"], "test");
     assert!(tag["timestamp"].as_str().is_some(), "tags get a timestamp");
     assert_eq!(tag["timestamp"], START_TEXT, "the clock's time");

@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use mender_db::testing::Backend;
 use mender_inventory::InventoryConfig;
+use mender_testkit::json::strings;
 use serde_json::{Value, json};
 
 use crate::common::Want::Total;
@@ -162,12 +163,7 @@ async fn sort_paging_selection(api: &Api) {
     assert_eq!(r.headers["x-total-count"], "4");
     let body = r.json();
     assert_eq!(ids_of(&body), vec!["c", "b"]);
-    let names: Vec<&str> = body[0]["attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
+    let names = strings(&body[0]["attributes"], "name");
     assert_eq!(
         names,
         vec!["s", "updated_ts"],

@@ -241,13 +241,7 @@ async fn user_list_reads_its_query_like_upstream(backend: Backend) {
     let emails = async |query: &str| -> Vec<String> {
         let r = env.get(&tok, &format!("users{query}")).await;
         assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text());
-        let mut list: Vec<String> = r
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["email"].as_str().unwrap().to_owned())
-            .collect();
+        let mut list = mender_testkit::json::strings(&r.json(), "email");
         list.sort();
         list
     };

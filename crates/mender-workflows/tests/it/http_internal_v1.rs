@@ -7,6 +7,7 @@ use mender_core::{Clock, JobId, Timestamp};
 use mender_db::query;
 use mender_db::testing::Backend;
 use mender_queue::JobQueue;
+use mender_testkit::json::{find, strings};
 use serde_json::json;
 
 use crate::common::{Env, Scripted, client, config, go_error, json_text};
@@ -249,12 +250,7 @@ async fn definitions_api(backend: Backend) {
     let resp = c.get(URL).send().await;
     resp.assert_status(StatusCode::OK);
     let list = resp.json();
-    let names: Vec<_> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["name"].as_str().unwrap().to_owned())
-        .collect();
+    let names = strings(&list, "name");
     assert_eq!(
         names,
         [
@@ -309,12 +305,7 @@ async fn definitions_api(backend: Backend) {
     let resp = c.get(URL).send().await;
     resp.assert_status(StatusCode::OK);
     let list = resp.json();
-    let mine = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == "mine")
-        .unwrap();
+    let mine = find(&list, "name", "mine");
     assert_eq!(mine["version"], 3);
     let resp = json_text(c.post("/api/v1/workflow/mine"), "{}")
         .send()
@@ -661,12 +652,7 @@ async fn go_decoding_rules_apply(backend: Backend) {
         (StatusCode::CREATED, String::new())
     );
     let list = c.get(URL).send().await.json();
-    let wf = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == "goish")
-        .unwrap();
+    let wf = find(&list, "name", "goish");
     assert_eq!(wf["version"], 2);
     assert_eq!(wf["inputParameters"], json!(["b"]));
     assert_eq!(wf["description"], "caf\u{fffd}");
