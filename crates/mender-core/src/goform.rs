@@ -1,7 +1,8 @@
-//! Query strings and numbers as upstream's Go handlers read and write them, with Go's error
-//! texts (upstream returns some of them verbatim in 400 bodies): `url.ParseQuery`,
-//! `url.Values.Get`, `url.QueryEscape`, `url.URL.EscapedPath` and `strconv.ParseInt` in
-//! base 10. One copy for every service that answers like upstream.
+//! Query strings, paths, numbers and HTML text as upstream's Go code reads and writes them,
+//! with Go's error texts (upstream returns some of them verbatim in 400 bodies):
+//! `url.ParseQuery`, `url.Values.Get`, `url.QueryEscape`, `url.URL.EscapedPath`,
+//! `strconv.ParseInt` in base 10 and `html.EscapeString`. One copy for every crate that
+//! answers like upstream.
 
 /// Go's `strconv.Quote` for the short ASCII texts these errors quote: `"` and `\` escaped,
 /// other bytes outside printable ASCII as `\xNN` (or their short escapes).
@@ -155,15 +156,33 @@ pub fn query_escape(s: &str) -> String {
     out
 }
 
-/// A path as Go's `url.URL.EscapedPath` writes it: unreserved characters and `$&+,/:;=@`
-/// stay, every other byte is percent-encoded.
-pub fn escape_path(path: &str) -> String {
+/// A path as Go's `url.URL.EscapedPath` writes it (`shouldEscape` in path mode):
+/// unreserved bytes and `$&+,/:;=@` stay, every other byte becomes `%XX` (upper-case hex).
+pub fn escape_path(path: impl AsRef<[u8]>) -> String {
+    let path = path.as_ref();
     let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
+    for &b in path {
         match b {
             b if unreserved(b) => out.push(char::from(b)),
             b'$' | b'&' | b'+' | b',' | b'/' | b':' | b';' | b'=' | b'@' => out.push(char::from(b)),
             _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Go's `html.EscapeString` (also what `net/http` applies to the link in a redirect body):
+/// `&`, `<`, `>`, `"` and `'`.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
         }
     }
     out
@@ -255,6 +274,11 @@ mod tests {
         assert_eq!(
             escape_path("/d/a b\n/é$&+,:;=@?"),
             "/d/a%20b%0A/%C3%A9$&+,:;=@%3F"
+        );
+        assert_eq!(escape_path(b"/\xff%"), "/%FF%25");
+        assert_eq!(
+            html_escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
     }
 }

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
+use mender_core::goform::{escape_path, html_escape};
 
 /// The `Location` of the redirect for a request path (as received, percent-encoded) and
 /// query: the path with its final `/` removed (or one added), or `None` when the path
@@ -86,20 +87,6 @@ pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Go's `url.PathEscape` rules for a whole path (`shouldEscape` in path mode): unreserved
-/// bytes, `/` and `$&+,:;=@` stay, everything else becomes `%XX` (upper-case hex).
-fn escape_path(p: &[u8]) -> String {
-    let mut out = String::with_capacity(p.len());
-    for &c in p {
-        if c.is_ascii_alphanumeric() || b"-_.~$&+,/:;=@".contains(&c) {
-            out.push(char::from(c));
-        } else {
-            let _ = write!(out, "%{c:02X}");
-        }
-    }
-    out
-}
-
 /// Go's `path.Clean` for a rooted path: one slash between elements, no `.` elements, `..`
 /// removing the element before it, no trailing slash except for the root.
 fn clean(path: &str) -> String {
@@ -132,22 +119,6 @@ fn hex_escape_non_ascii(s: &str) -> String {
             out.push(char::from(b));
         } else {
             let _ = write!(out, "%{b:x}");
-        }
-    }
-    out
-}
-
-/// `net/http`'s HTML escaping of the link in the body.
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
         }
     }
     out
