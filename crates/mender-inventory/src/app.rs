@@ -65,6 +65,13 @@ enum Change {
     Skip,
 }
 
+impl Change {
+    /// `Write` when `changed`, else `Skip`.
+    fn write_if(changed: bool) -> Self {
+        if changed { Change::Write } else { Change::Skip }
+    }
+}
+
 /// Checks a bulk group change: a valid group name and at least one device.
 fn check_members(ids: &[DeviceId], group: &str) -> Result<()> {
     model::validate_group(group)?;
@@ -267,11 +274,7 @@ impl App {
                 return Err(Error::PreconditionFailed);
             }
             let changed = merge_scopes(rec, &attrs, |_, _, _| Ok(()))?;
-            Ok(if changed || is_new {
-                Change::Write
-            } else {
-                Change::Skip
-            })
+            Ok(Change::write_if(changed || is_new))
         })
         .await
         .map(drop)
@@ -289,11 +292,7 @@ impl App {
             let changed = merge_scopes(rec, &attrs, |rec, scope, of_scope| {
                 self.check_limit(rec, scope, of_scope, Mode::Merge)
             })?;
-            Ok(if changed || is_new {
-                Change::Write
-            } else {
-                Change::Skip
-            })
+            Ok(Change::write_if(changed || is_new))
         })
         .await
         .map(drop)
@@ -544,11 +543,19 @@ impl App {
             offset: (s.page - 1).saturating_mul(s.per_page),
             limit: s.per_page,
         };
-        let (devs, total) = self.store.search(tenant, &q).await?;
-        Ok((
-            devs.iter().map(|d| d.to_api(s.select.as_deref())).collect(),
-            total,
-        ))
+        self.search_page(tenant, &q, s.select.as_deref()).await
+    }
+
+    /// One page of the devices `q` matches, each with the attributes `select` names (all
+    /// when `None`), and how many match in all.
+    async fn search_page(
+        &self,
+        tenant: &TenantId,
+        q: &Query,
+        select: Option<&[(String, String)]>,
+    ) -> Result<(Vec<Device>, u64)> {
+        let (devs, total) = self.store.search(tenant, q).await?;
+        Ok((devs.iter().map(|d| d.to_api(select)).collect(), total))
     }
 
     /// v2alpha1 identity search: devices whose id, identity attribute or tag `name` starts
@@ -573,11 +580,7 @@ impl App {
             offset: (s.page - 1).saturating_mul(s.per_page),
             limit: s.per_page,
         };
-        let (devs, total) = self.store.search(tenant, &q).await?;
-        Ok((
-            devs.iter().map(|d| d.to_api(s.select.as_deref())).collect(),
-            total,
-        ))
+        self.search_page(tenant, &q, s.select.as_deref()).await
     }
 
     /// Accepted and pending devices per tier (the system attribute `tier`; `standard` when a

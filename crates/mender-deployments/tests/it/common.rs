@@ -204,6 +204,18 @@ pub fn post_upload(
         .stream(futures::stream::iter(chunks))
 }
 
+/// A generate-artifact form (text parts, then the `file` part) posted to `{ART}/generate`.
+pub fn post_generate(client: &TestClient, parts: &[(&str, &str)], file: &[u8]) -> TestRequest {
+    let boundary = "gB";
+    client
+        .post(&format!("{ART}/generate"))
+        .header(
+            "content-type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(multipart(boundary, parts, "file", file))
+}
+
 /// Makes a single-file module artifact with the real tool (payload padded to > 4 KiB).
 pub fn make_artifact(name: &str, device_types: &[&str]) -> Vec<u8> {
     let tmp = tempfile::tempdir().unwrap();

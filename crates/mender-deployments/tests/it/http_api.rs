@@ -594,28 +594,14 @@ async fn releases_tags_and_types(backend: Backend) {
 
 async fn generate_artifact_in_process(backend: Backend) {
     let env = env(backend).await;
-    let boundary = "gB";
-    let mut body = String::new();
-    for (k, v) in [
+    let fields = [
         ("name", "gen-1"),
         ("description", "generated"),
         ("device_types_compatible", "dt"),
         ("type", "single_file"),
         ("args", r#"{"dest_dir":"/opt"}"#),
-    ] {
-        body.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-        ));
-    }
-    body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"conf.txt\"\r\n\r\n{}\r\n--{boundary}--\r\n", "x".repeat(5000)));
-    let r = env
-        .mgmt
-        .post(&format!("{ART}/generate"))
-        .header(
-            "content-type",
-            &format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body);
+    ];
+    let r = post_generate(&env.mgmt, &fields, &[b'x'; 5000]);
     expect(r, StatusCode::CREATED, "generate").await;
     let (name, inputs) = env.workflows.calls()[0].clone();
     assert_eq!(name, "generate_artifact");

@@ -449,25 +449,13 @@ async fn storage_limit_routes_and_enforcement(backend: Backend) {
     assert_eq!(blob_files(&env.blob_dir).len(), blobs);
     assert_eq!(get_json(&env, ART).await.as_array().unwrap().len(), 1);
     // a file to generate an artifact from, bigger than the room left: 413
-    let boundary = "gB";
-    let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\ngen\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"device_types_compatible\"\r\n\r\ndt\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nsingle_file\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n{}\r\n\
-         --{boundary}--\r\n",
-        "x".repeat(usize::try_from(size).unwrap())
-    );
-    let r = env
-        .mgmt
-        .post(&format!("{ART}/generate"))
-        .header(
-            "content-type",
-            &format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await;
+    let fields = [
+        ("name", "gen"),
+        ("device_types_compatible", "dt"),
+        ("type", "single_file"),
+    ];
+    let file = vec![b'x'; usize::try_from(size).unwrap()];
+    let r = post_generate(&env.mgmt, &fields, &file).send().await;
     assert_eq!(
         r.assert_error(StatusCode::PAYLOAD_TOO_LARGE),
         "storage limit exceeded"

@@ -150,6 +150,15 @@ async fn ids(store: &SqlStore, conds: Vec<Cond>, sort: Vec<SortKey>) -> (Vec<Str
     )
 }
 
+/// Inserts `devices` into the default tenant and `elsewhere` into tenant `t2` (which no
+/// answer for the default tenant may include).
+async fn seed(store: &SqlStore, devices: &[DeviceRecord], elsewhere: &DeviceRecord) {
+    for r in devices {
+        assert!(store.insert_device(&tenant(""), r).await.unwrap());
+    }
+    assert!(store.insert_device(&tenant("t2"), elsewhere).await.unwrap());
+}
+
 /// Ids of the devices of the default tenant that `cond` matches.
 async fn ids_where(store: &SqlStore, cond: Cond) -> Vec<String> {
     ids(store, vec![cond], vec![]).await.0
@@ -533,18 +542,8 @@ async fn prefixes_match_in_code_point_order(backend: Backend) {
         rec("x-2", &[("identity", "mac", json!(format!("{max}{max}a")))]),
         rec("x-3", &[("identity", "mac", json!("00:01"))]),
     ];
-    for r in &devices {
-        assert!(store.insert_device(&tenant(""), r).await.unwrap());
-    }
-    assert!(
-        store
-            .insert_device(
-                &tenant("t2"),
-                &rec("dev-9", &[("identity", "mac", json!("00:01"))])
-            )
-            .await
-            .unwrap()
-    );
+    let elsewhere = rec("dev-9", &[("identity", "mac", json!("00:01"))]);
+    seed(&store, &devices, &elsewhere).await;
     let prefix = |key: Key, p: &str| Cond::Prefix {
         key,
         prefix: p.into(),
@@ -585,18 +584,8 @@ async fn tier_counts_come_from_the_index(backend: Backend) {
         rec("r1", &[status("rejected"), tier(json!("micro"))]),
         rec("n1", &[tier(json!("micro"))]),
     ];
-    for r in &devices {
-        assert!(store.insert_device(&tenant(""), r).await.unwrap());
-    }
-    assert!(
-        store
-            .insert_device(
-                &tenant("t2"),
-                &rec("a1", &[status("accepted"), tier(json!("micro"))])
-            )
-            .await
-            .unwrap()
-    );
+    let elsewhere = rec("a1", &[status("accepted"), tier(json!("micro"))]);
+    seed(&store, &devices, &elsewhere).await;
     let mut counts = store.tier_counts(&tenant("")).await.unwrap();
     counts.totals.sort();
     counts.tiered.sort();
