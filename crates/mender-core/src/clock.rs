@@ -98,14 +98,16 @@ impl Timestamp {
     }
 }
 
+/// `d` in whole microseconds, `i64::MAX` when it is longer.
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
 /// `t + d`: later by `d`, saturating far from the epoch.
 impl std::ops::Add<Duration> for Timestamp {
     type Output = Self;
     fn add(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
-        )
+        Self(self.0.saturating_add(micros(d)))
     }
 }
 
@@ -113,10 +115,7 @@ impl std::ops::Add<Duration> for Timestamp {
 impl std::ops::Sub<Duration> for Timestamp {
     type Output = Self;
     fn sub(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_sub(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
-        )
+        Self(self.0.saturating_sub(micros(d)))
     }
 }
 

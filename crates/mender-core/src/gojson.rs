@@ -47,16 +47,7 @@ pub fn write_value(out: &mut String, v: &Value) {
         // when it was parsed (serde_json refuses it too).
         Value::Number(n) => write_float(out, n.as_f64().unwrap_or(0.0)),
         Value::String(s) => write_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(out, item);
-            }
-            out.push(']');
-        }
+        Value::Array(items) => write_list(out, ['[', ']'], items, write_value),
         Value::Object(map) => write_object(out, map),
     }
 }
@@ -66,16 +57,28 @@ fn write_object(out: &mut String, map: &Map<String, Value>) {
     // map iterates in.
     let mut keys: Vec<&String> = map.keys().collect();
     keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    out.push('{');
-    for (i, k) in keys.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
+    write_list(out, ['{', '}'], keys, |out, k| {
         write_string(out, k);
         out.push(':');
         write_value(out, &map[k]);
+    });
+}
+
+/// Appends `items` between the `brackets`, separated by commas, each written by `write`.
+fn write_list<T>(
+    out: &mut String,
+    brackets: [char; 2],
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut String, T),
+) {
+    out.push(brackets[0]);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, item);
     }
-    out.push('}');
+    out.push(brackets[1]);
 }
 
 /// Appends `s` as a Go JSON string with HTML escaping on.

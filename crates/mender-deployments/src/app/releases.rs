@@ -256,15 +256,13 @@ impl App {
             .map_err(|e| Error::BadRequest(format!("invalid request body: {e}")))?;
         if !tags.is_empty() {
             // Upstream counts the release's current tags as in use too.
-            let in_use: BTreeSet<String> = self
-                .store
-                .release_metas(tenant)
+            let others = self
+                .release_tags(tenant)
                 .await?
                 .into_iter()
-                .flat_map(|m| m.tags)
                 .filter(|t| !tags.contains(t))
-                .collect();
-            if tags.len() + in_use.len() > MAX_UNIQUE_TAGS {
+                .count();
+            if tags.len() + others > MAX_UNIQUE_TAGS {
                 return Err(Error::Conflict(format!(
                     "the total number of unique tags ({MAX_UNIQUE_TAGS}) has been exceeded"
                 )));

@@ -117,21 +117,15 @@ async fn list_artifacts(s: State, id: Identity, query: QueryPairs) -> Result<Res
             .collect();
         (!bad.is_empty()).then(|| format!("({}.)", bad.join("; ")))
     };
-    if exact.len() > 100 {
-        problems.insert(
-            "ExactNames",
-            "the length must be no more than 100".to_owned(),
-        );
-    } else if let Some(e) = each_too_long(&exact) {
-        problems.insert("ExactNames", e);
-    }
-    if prefixes.len() > 1 {
-        problems.insert(
-            "NamePrefixes",
-            "the length must be no more than 1".to_owned(),
-        );
-    } else if let Some(e) = each_too_long(&prefixes) {
-        problems.insert("NamePrefixes", e);
+    for (field, list, max) in [("ExactNames", &exact, 100), ("NamePrefixes", &prefixes, 1)] {
+        let problem = if list.len() > max {
+            Some(format!("the length must be no more than {max}"))
+        } else {
+            each_too_long(list)
+        };
+        if let Some(e) = problem {
+            problems.insert(field, e);
+        }
     }
     for (field, v) in [("Description", description), ("DeviceType", device_type)] {
         if too_long(v) {

@@ -18,21 +18,18 @@ fn push_match<'q>(q: &mut QueryBuilder<'q>, column: &'static str, m: &'q Match) 
         Match::Exact(v) => {
             q.push(column).push(" IN (").push_list(v).push(")");
         }
-        Match::Prefix(p) => {
-            q.push("lower(")
-                .push(column)
-                .push(") LIKE ")
-                .push_bind(prefix_pattern(p))
-                .push(" ESCAPE '\\'");
-        }
-        Match::Contains(text) => {
-            q.push("lower(")
-                .push(column)
-                .push(") LIKE ")
-                .push_bind(contains_pattern(text))
-                .push(" ESCAPE '\\'");
-        }
+        Match::Prefix(p) => push_like(q, column, prefix_pattern(p)),
+        Match::Contains(text) => push_like(q, column, contains_pattern(text)),
     }
+}
+
+/// Appends `lower(column) LIKE pattern` with `\` as the escape character.
+fn push_like(q: &mut QueryBuilder<'_>, column: &'static str, pattern: String) {
+    q.push("lower(")
+        .push(column)
+        .push(") LIKE ")
+        .push_bind(pattern)
+        .push(" ESCAPE '\\'");
 }
 
 /// Appends the filter's conditions to a query of the tenant's artifacts.
