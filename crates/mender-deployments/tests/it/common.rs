@@ -310,5 +310,10 @@ pub async fn expect(req: TestRequest, want: StatusCode, what: &str) -> TestRespo
 
 /// A `GET` as the user, answered 200 with JSON.
 pub async fn get_json(env: &Env, uri: &str) -> Value {
-    expect(env.mgmt.get(uri), StatusCode::OK, uri).await.json()
+    get_ok(env, uri).await.json()
+}
+
+/// A user's GET of `uri`, which must answer 200.
+pub async fn get_ok(env: &Env, uri: &str) -> TestResponse {
+    expect(env.mgmt.get(uri), StatusCode::OK, uri).await
 }

@@ -21,7 +21,7 @@ const V2: &str = "/api/management/v2/deployments";
 
 /// A listing as the user: its `X-Total-Count` and its items.
 async fn page(env: &Env, uri: &str) -> (String, Value) {
-    let r = expect(env.mgmt.get(uri), StatusCode::OK, uri).await;
+    let r = get_ok(env, uri).await;
     let total = r.header("x-total-count").expect("X-Total-Count");
     (total.to_owned(), r.json())
 }

@@ -121,14 +121,9 @@ async fn statistics_right_after_creation(backend: Backend) {
     )
     .await;
     for (id, n) in [(&listed, 4), (&group, 2), (&fleet, 3)] {
-        let r = expect(
-            env.mgmt.get(&format!("{DEP}/{id}/statistics")),
-            StatusCode::OK,
-            "statistics",
-        )
-        .await;
+        let r = get_ok(&env, &format!("{DEP}/{id}/statistics")).await;
         assert_eq!(r.text(), stats_text(n));
-        let r = expect(env.mgmt.get(&format!("{DEP}/{id}")), StatusCode::OK, "show").await;
+        let r = get_ok(&env, &format!("{DEP}/{id}")).await;
         let want = format!(
             "\"statistics\":{{\"status\":{},\"total_size\":0}}",
             stats_text(n)
@@ -293,7 +288,7 @@ async fn created_bounds_and_check_order(backend: Backend) {
         let names = |query: String| {
             let uri = format!("{list}?sort=asc&{query}");
             async move {
-                let r = expect(env.mgmt.get(&uri), StatusCode::OK, &uri).await;
+                let r = get_ok(env, &uri).await;
                 let names = strings(&r.json(), "name");
                 (r.header("x-total-count").unwrap().to_owned(), names)
             }
@@ -362,13 +357,7 @@ async fn created_bounds_and_check_order(backend: Backend) {
         assert_eq!(r.json()[0]["name"], "t0");
     }
     // paging headers: X-Total-Count and first/next/last
-    let r = expect(
-        env.mgmt
-            .get(&format!("{V2}/deployments?per_page=1&name=t0&name=t2")),
-        StatusCode::OK,
-        "page",
-    )
-    .await;
+    let r = get_ok(env, &format!("{V2}/deployments?per_page=1&name=t0&name=t2")).await;
     assert_eq!(r.header("x-total-count"), Some("2"));
     assert_eq!(
         links(&r),
@@ -379,20 +368,9 @@ async fn created_bounds_and_check_order(backend: Backend) {
         ]
     );
     // v2 ignores `search` (v1 reads it)
-    let r = expect(
-        env.mgmt
-            .get(&format!("{V2}/deployments?search=nothing-like-it")),
-        StatusCode::OK,
-        "v2 search",
-    )
-    .await;
+    let r = get_ok(env, &format!("{V2}/deployments?search=nothing-like-it")).await;
     assert_eq!(r.header("x-total-count"), Some("3"));
-    let r = expect(
-        env.mgmt.get(&format!("{DEP}?search=nothing-like-it")),
-        StatusCode::OK,
-        "v1 search",
-    )
-    .await;
+    let r = get_ok(env, &format!("{DEP}?search=nothing-like-it")).await;
     assert_eq!(r.header("x-total-count"), Some("0"));
     assert_eq!(ids.len(), 3);
 }
@@ -517,7 +495,7 @@ async fn storage_limit_hostile_bodies(backend: Backend) {
 async fn software_list_and_tags(backend: Backend) {
     let env = env(backend).await;
     let env = &env;
-    let empty = expect(env.mgmt.get(SOFTWARE), StatusCode::OK, "empty").await;
+    let empty = get_ok(env, SOFTWARE).await;
     assert_eq!(empty.json(), json!([]));
     assert_eq!(empty.header("x-total-count"), Some("0"));
     let tags = get_json(env, &format!("{SOFTWARE}/tags")).await;
@@ -555,7 +533,7 @@ async fn software_list_and_tags(backend: Backend) {
         .json(&json!({"notes": "n"}));
     expect(r, StatusCode::NO_CONTENT, "notes").await;
 
-    let r = expect(env.mgmt.get(SOFTWARE), StatusCode::OK, "list").await;
+    let r = get_ok(env, SOFTWARE).await;
     assert_eq!(r.header("x-total-count"), Some("3"));
     let list = r.json();
     let names = strings(&list, "name");
@@ -596,13 +574,7 @@ async fn software_list_and_tags(backend: Backend) {
     );
     assert_eq!(names_of("sort=").await, ["other", "relA", "relB"]);
 
-    let r = expect(
-        env.mgmt
-            .get(&format!("{SOFTWARE}?per_page=1&page=2&tag=beta")),
-        StatusCode::OK,
-        "page",
-    )
-    .await;
+    let r = get_ok(env, &format!("{SOFTWARE}?per_page=1&page=2&tag=beta")).await;
     assert_eq!(r.header("x-total-count"), Some("2"));
     assert_eq!(r.json()[0]["name"], "relB");
     assert_eq!(
@@ -678,12 +650,7 @@ async fn software_list_and_tags(backend: Backend) {
         let r = env.mgmt.get(&format!("{SOFTWARE}?{query}")).send().await;
         r.assert_error(StatusCode::BAD_REQUEST);
     }
-    let r = expect(
-        env.mgmt.get(&format!("{SOFTWARE}?page=9")),
-        StatusCode::OK,
-        "far",
-    )
-    .await;
+    let r = get_ok(env, &format!("{SOFTWARE}?page=9")).await;
     assert_eq!(r.json(), json!([]));
     assert_eq!(r.header("x-total-count"), Some("3"));
 }
@@ -708,7 +675,7 @@ async fn lenient_artifact_and_release_lists(backend: Backend) {
             "page=%2B1&per_page=99999999999999999999",
         ] {
             let uri = format!("{list}?{query}");
-            let r = expect(env.mgmt.get(&uri), StatusCode::OK, &uri).await;
+            let r = get_ok(&env, &uri).await;
             assert_eq!(r.header("x-total-count"), Some("3"), "{uri}");
             assert_eq!(r.json().as_array().unwrap().len(), 3, "{uri}");
             let first = &links(&r)[0];
@@ -729,20 +696,10 @@ async fn lenient_artifact_and_release_lists(backend: Backend) {
     }
     // v2 artifacts: only per_page > 500 and mixed or repeated name filters are refused
     let v2 = format!("{V2}/artifacts");
-    let r = expect(
-        env.mgmt.get(&format!("{v2}?page=x&per_page=-5")),
-        StatusCode::OK,
-        "lenient",
-    )
-    .await;
+    let r = get_ok(&env, &format!("{v2}?page=x&per_page=-5")).await;
     assert_eq!(r.json().as_array().unwrap().len(), 3);
     assert!(r.header("x-total-count").is_none());
-    let r = expect(
-        env.mgmt.get(&format!("{v2}?per_page=2")),
-        StatusCode::OK,
-        "page",
-    )
-    .await;
+    let r = get_ok(&env, &format!("{v2}?per_page=2")).await;
     assert_eq!(
         links(&r),
         [
@@ -828,12 +785,7 @@ async fn strict_device_lists(backend: Backend) {
         assert_eq!(got, want, "{query}");
     }
     for query in ["status=pending", "status=active", "per_page=20"] {
-        let r = expect(
-            env.mgmt.get(&format!("{hist}?{query}")),
-            StatusCode::OK,
-            query,
-        )
-        .await;
+        let r = get_ok(&env, &format!("{hist}?{query}")).await;
         assert_eq!(r.header("x-total-count"), Some("1"), "{query}");
         assert_eq!(r.json().as_array().unwrap().len(), 1, "{query}");
         assert!(links(&r)[0].starts_with(&format!("<{hist}?")), "{query}");
@@ -875,12 +827,7 @@ async fn strict_device_lists(backend: Backend) {
     ] {
         assert_eq!(get_error(&env.mgmt, &uri, status).await, want, "{uri}");
     }
-    let r = expect(
-        env.mgmt.get(&list(&did, "per_page=500")),
-        StatusCode::OK,
-        "list",
-    )
-    .await;
+    let r = get_ok(&env, &list(&did, "per_page=500")).await;
     assert_eq!(r.header("x-total-count"), Some("1"));
 }
 
