@@ -1,7 +1,7 @@
 //! Fuzz target: the artifact parser (`mender_artifact::parse_artifact`), which deployments runs
 //! on every upload while the bytes stream into the blob store.
 //!
-//! Invariants beyond "no panic": the result does not depend on how the input is split into
+//! Invariants beyond "no panic": acceptance and the parsed result do not depend on how the input is split into
 //! reads (the upload arrives in arbitrary chunks); a parsed artifact's `size` is the input's
 //! length; the signed material respects its caps; the metadata survives the JSON round trip
 //! deployments stores it through.
@@ -36,7 +36,9 @@ fuzz_target!(|data: &[u8]| {
     });
     match (&whole, &chunked) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "result depends on read sizes"),
-        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "error depends on read sizes"),
+        // Which member a corrupt compressed stream is blamed on depends on how far the
+        // decoder had read ahead, so only the refusal itself must not depend on read sizes.
+        (Err(_), Err(_)) => {}
         _ => panic!("result depends on read sizes: {whole:?} vs {chunked:?}"),
     }
     let Ok(parsed) = whole else { return };
