@@ -40,6 +40,7 @@ psql -h 127.0.0.1 -U postgres -d test -qAt -c \
 # --- checks --------------------------------------------------------------------------------
 say "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 say "dependencies: licenses, bans (one crypto provider: no ring), duplicates, sources"
@@ -50,6 +51,15 @@ cargo deny --offline check licenses bans sources
 say "no unused dependencies"
 cargo machete
 
+# --- fuzzing: a brief run of every fuzz target (fuzz/, its own workspace) ------------------
+# Long runs are done by hand (`scripts/fuzz.sh --runs 10000000`); this catches regressions
+# against the seed corpus and what a short run finds. FUZZ_SECONDS=0 skips it. Before the
+# test suite, so that the test runner's summary stays the last thing printed.
+if [ "${FUZZ_SECONDS:-15}" != 0 ]; then
+  say "fuzz targets (${FUZZ_SECONDS:-15} s each)"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
+fi
+
 # --- tests (SQLite and PostgreSQL) ---------------------------------------------------------
 say "cargo test (SQLite and PostgreSQL at $MENDER_TEST_PG_URL)"
 if command -v cargo-nextest >/dev/null 2>&1; then
@@ -57,3 +67,4 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+

@@ -2,6 +2,8 @@
 
 pub mod devices_v1;
 pub mod download;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod internal_v1;
 pub mod management_v1;
 pub mod management_v1alpha1;

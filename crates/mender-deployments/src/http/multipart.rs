@@ -10,7 +10,7 @@ use mender_blob::ByteStream;
 use mender_core::ApiError;
 
 /// Longest text part accepted.
-const MAX_TEXT: usize = 64 * 1024;
+pub(crate) const MAX_TEXT: usize = 64 * 1024;
 
 /// Opens the multipart body of a request.
 pub(crate) fn open(
