@@ -7,7 +7,7 @@ CREATE TABLE outbox (
     subject         TEXT    NOT NULL,
     inputs          TEXT    NOT NULL,
     created_at      BIGINT  NOT NULL,
-    attempts        INTEGER NOT NULL DEFAULT 0,
+    attempts        BIGINT  NOT NULL DEFAULT 0,
     next_attempt_at BIGINT  NOT NULL
 );
 

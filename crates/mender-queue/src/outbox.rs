@@ -23,7 +23,7 @@
 //!     subject         TEXT    NOT NULL,     -- what the workflow is about (a device id)
 //!     inputs          TEXT    NOT NULL,     -- a JSON object
 //!     created_at      BIGINT  NOT NULL,     -- unix milliseconds
-//!     attempts        INTEGER NOT NULL DEFAULT 0,
+//!     attempts        BIGINT  NOT NULL DEFAULT 0,
 //!     next_attempt_at BIGINT  NOT NULL      -- unix milliseconds
 //! );
 //! CREATE INDEX outbox_due ON outbox (next_attempt_at, id);
@@ -155,9 +155,9 @@ pub struct RelayPass {
     pub dropped: u64,
 }
 
-/// A hook run after the engine accepted a row and before the row is deleted (the crash window
-/// the dedup key covers); used by the failpoint tests.
-pub type AfterStart = Arc<dyn Fn() + Send + Sync>;
+/// The failpoint between the engine accepting a row's job and the row's deletion: the crash
+/// window the dedup key covers.
+pub const FAILPOINT_AFTER_START: &str = "after-outbox-start";
 
 /// Moves one service's outbox rows to the workflow engine.
 pub struct Relay {
@@ -167,7 +167,6 @@ pub struct Relay {
     signal: OutboxSignal,
     clock: SharedClock,
     settings: RelaySettings,
-    after_start: Option<AfterStart>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -196,14 +195,7 @@ impl Relay {
             signal,
             clock,
             settings,
-            after_start: None,
         }
-    }
-
-    /// Runs `hook` after each accepted start, before its row is deleted.
-    pub fn after_start(mut self, hook: AfterStart) -> Self {
-        self.after_start = Some(hook);
-        self
     }
 
     /// The engine's dedup key of row `id`: unique across services.
@@ -239,9 +231,7 @@ impl Relay {
                 .await
             {
                 Ok(started) => {
-                    if let Some(hook) = &self.after_start {
-                        hook();
-                    }
+                    mender_core::failpoint::hit(FAILPOINT_AFTER_START);
                     self.delete(&row.id).await?;
                     tracing::debug!(service = self.service, workflow = %row.workflow, job = %started.id, "outbox row delivered");
                     pass.delivered += 1;
