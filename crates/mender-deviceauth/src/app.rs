@@ -636,7 +636,10 @@ impl App {
         };
         if device.status != Status::Accepted
             || device.decommissioning
-            || self.store.outbox_has("provision_device", id.as_str()).await?
+            || self
+                .store
+                .outbox_has("provision_device", id.as_str())
+                .await?
         {
             return Ok(false);
         }

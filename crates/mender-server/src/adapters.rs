@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
+use mender_api::devices::{AdmissionDirectory, DeviceRef, DirectoryError, InventoryDirectory};
 use mender_api::inventory::{InventoryClient, InventoryError};
 use mender_core::{DeviceId, TenantId};
+use mender_deviceauth::app::Ctx;
+use mender_deviceauth::model::Status;
 use mender_inventory::store::{Cond, Key, Scalar};
 
 /// Deployments' view of the inventory: which devices a group or "all devices" means.
@@ -57,5 +60,116 @@ fn attr_is(scope: &str, name: &str, value: &str) -> Cond {
         },
         values: vec![Scalar::Str(value.into())],
         negate: false,
+    }
+}
+
+/// Reconciliation's view of device authentication.
+pub struct AdmissionAdapter(pub Arc<mender_deviceauth::Service>);
+
+/// Reconciliation's view of inventory.
+pub struct InventoryDirectoryAdapter(pub Arc<mender_inventory::Service>);
+
+fn directory_error(e: impl std::fmt::Display) -> DirectoryError {
+    DirectoryError(e.to_string())
+}
+
+fn device_ref((tenant, id): (TenantId, DeviceId)) -> DeviceRef {
+    DeviceRef {
+        tenant: tenant.as_str().to_owned(),
+        id: id.into_string(),
+    }
+}
+
+/// The request context of a repair: the device's tenant and a request id naming its origin.
+fn reconcile_ctx(device: &DeviceRef) -> Ctx {
+    Ctx {
+        tenant: TenantId::from(device.tenant.as_str()),
+        request_id: "reconcile-at-start".into(),
+    }
+}
+
+impl AdmissionAdapter {
+    /// Accepted (`decommissioning == false`) or decommissioning (`true`) devices.
+    async fn candidates(&self, decommissioning: bool) -> Result<Vec<DeviceRef>, DirectoryError> {
+        let all = self
+            .0
+            .app()
+            .reconcile_candidates()
+            .await
+            .map_err(directory_error)?;
+        Ok(all
+            .into_iter()
+            .filter(|d| {
+                if decommissioning {
+                    d.decommissioning
+                } else {
+                    d.status == Status::Accepted && !d.decommissioning
+                }
+            })
+            .map(|d| device_ref((d.tenant, d.id)))
+            .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl AdmissionDirectory for AdmissionAdapter {
+    async fn known_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
+        let ids = self
+            .0
+            .app()
+            .all_device_ids()
+            .await
+            .map_err(directory_error)?;
+        Ok(ids.into_iter().map(device_ref).collect())
+    }
+
+    async fn accepted_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
+        self.candidates(false).await
+    }
+
+    async fn decommissioning_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
+        self.candidates(true).await
+    }
+
+    async fn reprovision(&self, device: &DeviceRef) -> Result<bool, DirectoryError> {
+        let id = DeviceId::from(device.id.as_str());
+        self.0
+            .app()
+            .reprovision(&reconcile_ctx(device), &id)
+            .await
+            .map_err(directory_error)
+    }
+
+    async fn redecommission(&self, device: &DeviceRef) -> Result<bool, DirectoryError> {
+        let id = DeviceId::from(device.id.as_str());
+        self.0
+            .app()
+            .redecommission(&reconcile_ctx(device), &id)
+            .await
+            .map_err(directory_error)
+    }
+}
+
+#[async_trait::async_trait]
+impl InventoryDirectory for InventoryDirectoryAdapter {
+    async fn listed_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
+        let ids = self
+            .0
+            .app()
+            .all_device_ids()
+            .await
+            .map_err(directory_error)?;
+        Ok(ids.into_iter().map(device_ref).collect())
+    }
+
+    async fn remove_device(&self, device: &DeviceRef) -> Result<(), DirectoryError> {
+        self.0
+            .app()
+            .delete_device(
+                &TenantId::from(device.tenant.as_str()),
+                &DeviceId::from(device.id.as_str()),
+            )
+            .await
+            .map_err(directory_error)
     }
 }

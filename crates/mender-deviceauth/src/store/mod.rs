@@ -238,8 +238,11 @@ pub trait DeviceauthStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Writes `messages` to the outbox on their own (work a reconciler found missing).
-    async fn push_outbox(&self, messages: &[OutboxMessage], now: Timestamp)
-    -> Result<(), StoreError>;
+    async fn push_outbox(
+        &self,
+        messages: &[OutboxMessage],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 
     /// Whether an outbox row of `workflow` about `subject` waits for the relay.
     async fn outbox_has(&self, workflow: &str, subject: &str) -> Result<bool, StoreError>;
