@@ -27,3 +27,18 @@ pub fn hit(name: &str) {
         std::process::abort();
     }
 }
+
+/// Aborts the process when failpoint `name` is armed, or `name:detail` is (to crash at one
+/// occurrence of a place that runs for many things, such as one workflow of several).
+pub fn hit_at(name: &str, detail: &str) {
+    if let Some(armed) = armed()
+        && (armed == name
+            || armed
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(':'))
+                == Some(detail))
+    {
+        eprintln!("failpoint {armed}: aborting the process");
+        std::process::abort();
+    }
+}

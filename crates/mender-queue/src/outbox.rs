@@ -156,7 +156,7 @@ pub struct RelayPass {
 }
 
 /// The failpoint between the engine accepting a row's job and the row's deletion: the crash
-/// window the dedup key covers.
+/// window the dedup key covers. `after-outbox-start:<workflow>` crashes at that workflow only.
 pub const FAILPOINT_AFTER_START: &str = "after-outbox-start";
 
 /// Moves one service's outbox rows to the workflow engine.
@@ -231,7 +231,7 @@ impl Relay {
                 .await
             {
                 Ok(started) => {
-                    mender_core::failpoint::hit(FAILPOINT_AFTER_START);
+                    mender_core::failpoint::hit_at(FAILPOINT_AFTER_START, &row.workflow);
                     self.delete(&row.id).await?;
                     tracing::debug!(service = self.service, workflow = %row.workflow, job = %started.id, "outbox row delivered");
                     pass.delivered += 1;
