@@ -464,4 +464,25 @@ mod tests {
         );
         assert!(Config::default().validate().is_ok());
     }
+
+    #[test]
+    fn outbox_limits_are_checked_at_start() {
+        for (set, key) in [
+            (
+                (|c: &mut OutboxConfig| c.poll_interval_ms = 0) as fn(&mut OutboxConfig),
+                "outbox.poll_interval_ms",
+            ),
+            (|c| c.poll_interval_ms = 600_001, "outbox.poll_interval_ms"),
+            (|c| c.batch = 0, "outbox.batch"),
+            (|c| c.max_backoff_seconds = 0, "outbox.max_backoff_seconds"),
+        ] {
+            let mut c = Config::default();
+            set(&mut c.outbox);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("between"), "{e}");
+        }
+        let relay = OutboxConfig::default().relay_settings();
+        assert_eq!(relay.poll_interval, std::time::Duration::from_secs(1));
+        assert_eq!(relay.batch, 100);
+    }
 }
