@@ -186,7 +186,7 @@ fn spawn_outbox(
             ),
             // The server works without it; the next start tries again.
             Err(e) => {
-                tracing::error!(error = %e, "cannot reconcile device authentication and inventory")
+                tracing::error!(error = %e, "cannot reconcile device authentication and inventory");
             }
         }
         Ok(())
