@@ -616,14 +616,9 @@ impl App {
         Ok(self.store.delete_limit(tenant, LIMIT_MAX_DEVICES).await?)
     }
 
-    /// Reconciling with other services: every accepted or decommissioning device.
-    pub async fn reconcile_candidates(&self) -> Result<Vec<DeviceBrief>> {
-        Ok(self.store.reconcile_candidates().await?)
-    }
-
-    /// Reconciling with other services: every device id, as `(tenant, id)`.
-    pub async fn all_device_ids(&self) -> Result<Vec<(TenantId, DeviceId)>> {
-        Ok(self.store.all_device_ids().await?)
+    /// Reconciling with other services: every device of every tenant, briefly.
+    pub async fn device_briefs(&self) -> Result<Vec<DeviceBrief>> {
+        Ok(self.store.device_briefs().await?)
     }
 
     /// Repairs an accepted device that inventory lacks (drift from a crash before the

@@ -17,7 +17,7 @@ use mender_core::jwt::SigningKey;
 use mender_core::service::Routers;
 use mender_core::verify::TokenVerifier;
 use mender_db::{Db, Schema};
-use mender_queue::outbox::{OutboxSignal, Relay, RelaySettings};
+use mender_queue::outbox::{Outbox, OutboxSignal, Relay, RelaySettings};
 use sqlx::migrate::Migrator;
 
 pub mod app;
@@ -46,9 +46,7 @@ pub static SCHEMA: Schema = Schema::portable(SERVICE, &MIGRATIONS);
 /// The deviceauth service.
 pub struct Service {
     app: Arc<app::App>,
-    db: Db,
-    clock: SharedClock,
-    outbox: OutboxSignal,
+    outbox: Outbox,
 }
 
 impl Service {
@@ -63,12 +61,15 @@ impl Service {
         workflows: Arc<dyn WorkflowStarter>,
     ) -> Arc<Self> {
         let store = Arc::new(store::SqlStore(db.clone()));
-        let outbox = OutboxSignal::default();
-        let app = app::App::new(store, clock.clone(), key, config, workflows, outbox.clone());
+        let outbox = Outbox {
+            service: SERVICE,
+            db,
+            signal: OutboxSignal::default(),
+            clock: clock.clone(),
+        };
+        let app = app::App::new(store, clock, key, config, workflows, outbox.signal.clone());
         Arc::new(Self {
             app: Arc::new(app),
-            db,
-            clock,
             outbox,
         })
     }
@@ -80,14 +81,7 @@ impl Service {
         starter: Arc<dyn WorkflowStarter>,
         settings: RelaySettings,
     ) -> Relay {
-        Relay::new(
-            SERVICE,
-            self.db.clone(),
-            starter,
-            self.outbox.clone(),
-            self.clock.clone(),
-            settings,
-        )
+        Relay::new(self.outbox.clone(), starter, settings)
     }
 
     /// The routes: `open` (auth requests), `management` (v2), `internal` (v1); no `devices` routes.

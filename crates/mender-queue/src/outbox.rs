@@ -159,13 +159,24 @@ pub struct RelayPass {
 /// window the dedup key covers. `after-outbox-start:<workflow>` crashes at that workflow only.
 pub const FAILPOINT_AFTER_START: &str = "after-outbox-start";
 
+/// One service's outbox: the database holding its table, the signal its commits give, and the
+/// clock its retries are timed on.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    /// The owning service (prefixes the engine's dedup keys).
+    pub service: &'static str,
+    /// The service's database.
+    pub db: Db,
+    /// Given after each commit that wrote rows.
+    pub signal: OutboxSignal,
+    /// The service's clock.
+    pub clock: SharedClock,
+}
+
 /// Moves one service's outbox rows to the workflow engine.
 pub struct Relay {
-    service: &'static str,
-    db: Db,
+    outbox: Outbox,
     starter: Arc<dyn WorkflowStarter>,
-    signal: OutboxSignal,
-    clock: SharedClock,
     settings: RelaySettings,
 }
 
@@ -178,48 +189,37 @@ struct Row {
 }
 
 impl Relay {
-    /// A relay for the outbox of `service` in `db`, starting workflows through `starter`,
-    /// woken by `signal`, timing retries on `clock`.
-    pub fn new(
-        service: &'static str,
-        db: Db,
-        starter: Arc<dyn WorkflowStarter>,
-        signal: OutboxSignal,
-        clock: SharedClock,
-        settings: RelaySettings,
-    ) -> Self {
+    /// A relay moving the rows of `outbox` to `starter`.
+    pub fn new(outbox: Outbox, starter: Arc<dyn WorkflowStarter>, settings: RelaySettings) -> Self {
         Self {
-            service,
-            db,
+            outbox,
             starter,
-            signal,
-            clock,
             settings,
         }
     }
 
     /// The engine's dedup key of row `id`: unique across services.
     pub fn key(&self, id: &str) -> String {
-        format!("{}/outbox/{id}", self.service)
+        format!("{}/outbox/{id}", self.outbox.service)
     }
 
     /// Delivers the rows that are due, oldest first, up to one batch; returns what it did.
     pub async fn run_once(&self) -> Result<RelayPass, mender_db::Error> {
-        let now = self.clock.now().unix_millis();
+        let now = self.outbox.clock.now().unix_millis();
         let rows: Vec<Row> = query(
             "SELECT id, workflow, inputs, attempts FROM outbox WHERE next_attempt_at <= $1 \
              ORDER BY next_attempt_at, id LIMIT $2",
         )
         .bind(now)
         .bind(i64::from(self.settings.batch))
-        .fetch_all(&self.db)
+        .fetch_all(&self.outbox.db)
         .await?;
         let mut pass = RelayPass::default();
         for row in rows {
             let inputs: Value = match serde_json::from_str(&row.inputs) {
                 Ok(v) => v,
                 Err(e) => {
-                    tracing::error!(service = self.service, row = %row.id, error = %e, "dropping an undecodable outbox row");
+                    tracing::error!(service = self.outbox.service, row = %row.id, error = %e, "dropping an undecodable outbox row");
                     self.delete(&row.id).await?;
                     pass.dropped += 1;
                     continue;
@@ -233,25 +233,25 @@ impl Relay {
                 Ok(started) => {
                     mender_core::failpoint::hit_at(FAILPOINT_AFTER_START, &row.workflow);
                     self.delete(&row.id).await?;
-                    tracing::debug!(service = self.service, workflow = %row.workflow, job = %started.id, "outbox row delivered");
+                    tracing::debug!(service = self.outbox.service, workflow = %row.workflow, job = %started.id, "outbox row delivered");
                     pass.delivered += 1;
                 }
                 Err(e @ (StartError::NotFound(_) | StartError::MissingInputs(_))) => {
-                    tracing::error!(service = self.service, workflow = %row.workflow, row = %row.id, error = %e, "the workflow engine can never start this outbox row; dropping it");
+                    tracing::error!(service = self.outbox.service, workflow = %row.workflow, row = %row.id, error = %e, "the workflow engine can never start this outbox row; dropping it");
                     self.delete(&row.id).await?;
                     pass.dropped += 1;
                 }
                 Err(e) => {
                     let attempts = row.attempts.saturating_add(1);
                     let delay = self.backoff(attempts);
-                    tracing::warn!(service = self.service, workflow = %row.workflow, attempts, retry_in_ms = delay.as_millis() as u64, error = %e, "cannot start a workflow from the outbox; will retry");
+                    tracing::warn!(service = self.outbox.service, workflow = %row.workflow, attempts, retry_in_ms = delay.as_millis() as u64, error = %e, "cannot start a workflow from the outbox; will retry");
                     let next =
                         now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
                     query("UPDATE outbox SET attempts = $1, next_attempt_at = $2 WHERE id = $3")
                         .bind(attempts)
                         .bind(next)
                         .bind(&row.id)
-                        .execute(&self.db)
+                        .execute(&self.outbox.db)
                         .await?;
                     pass.deferred += 1;
                 }
@@ -284,7 +284,7 @@ impl Relay {
     async fn delete(&self, id: &str) -> Result<(), mender_db::Error> {
         query("DELETE FROM outbox WHERE id = $1")
             .bind(id)
-            .execute(&self.db)
+            .execute(&self.outbox.db)
             .await?;
         Ok(())
     }
@@ -293,12 +293,12 @@ impl Relay {
     /// restart), then one after every signal and every poll interval.
     pub fn spawn(self, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            tracing::debug!(service = self.service, "outbox relay started");
+            tracing::debug!(service = self.outbox.service, "outbox relay started");
             while !*shutdown.borrow() {
                 match self.drain().await {
                     Ok(pass) if pass != RelayPass::default() => {
                         tracing::info!(
-                            service = self.service,
+                            service = self.outbox.service,
                             delivered = pass.delivered,
                             deferred = pass.deferred,
                             dropped = pass.dropped,
@@ -307,15 +307,15 @@ impl Relay {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tracing::error!(service = self.service, error = %e, "outbox relay cannot read its table");
+                        tracing::error!(service = self.outbox.service, error = %e, "outbox relay cannot read its table");
                     }
                 }
                 tokio::select! {
-                    () = self.signal.wait(self.settings.poll_interval) => {}
+                    () = self.outbox.signal.wait(self.settings.poll_interval) => {}
                     _ = shutdown.changed() => {}
                 }
             }
-            tracing::debug!(service = self.service, "outbox relay stopped");
+            tracing::debug!(service = self.outbox.service, "outbox relay stopped");
         })
     }
 }

@@ -73,40 +73,38 @@ fn directory_error(e: impl std::fmt::Display) -> DirectoryError {
     DirectoryError(e.to_string())
 }
 
-fn device_ref((tenant, id): (TenantId, DeviceId)) -> DeviceRef {
+fn device_ref(tenant: &TenantId, id: &DeviceId) -> DeviceRef {
     DeviceRef {
         tenant: tenant.as_str().to_owned(),
-        id: id.into_string(),
+        id: id.as_str().to_owned(),
     }
 }
 
 /// The request context of a repair: the device's tenant and a request id naming its origin.
-fn reconcile_ctx(device: &DeviceRef) -> Ctx {
-    Ctx {
+fn reconcile_ctx(device: &DeviceRef) -> (Ctx, DeviceId) {
+    let ctx = Ctx {
         tenant: TenantId::from(device.tenant.as_str()),
         request_id: "reconcile-at-start".into(),
-    }
+    };
+    (ctx, DeviceId::from(device.id.as_str()))
 }
 
 impl AdmissionAdapter {
-    /// Accepted (`decommissioning == false`) or decommissioning (`true`) devices.
-    async fn candidates(&self, decommissioning: bool) -> Result<Vec<DeviceRef>, DirectoryError> {
+    /// The devices `keep` selects.
+    async fn devices(
+        &self,
+        keep: impl Fn(&mender_deviceauth::store::DeviceBrief) -> bool,
+    ) -> Result<Vec<DeviceRef>, DirectoryError> {
         let all = self
             .0
             .app()
-            .reconcile_candidates()
+            .device_briefs()
             .await
             .map_err(directory_error)?;
         Ok(all
-            .into_iter()
-            .filter(|d| {
-                if decommissioning {
-                    d.decommissioning
-                } else {
-                    d.status == Status::Accepted && !d.decommissioning
-                }
-            })
-            .map(|d| device_ref((d.tenant, d.id)))
+            .iter()
+            .filter(|d| keep(d))
+            .map(|d| device_ref(&d.tenant, &d.id))
             .collect())
     }
 }
@@ -114,61 +112,43 @@ impl AdmissionAdapter {
 #[async_trait::async_trait]
 impl AdmissionDirectory for AdmissionAdapter {
     async fn known_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
-        let ids = self
-            .0
-            .app()
-            .all_device_ids()
-            .await
-            .map_err(directory_error)?;
-        Ok(ids.into_iter().map(device_ref).collect())
+        self.devices(|_| true).await
     }
 
     async fn accepted_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
-        self.candidates(false).await
+        self.devices(|d| d.status == Status::Accepted && !d.decommissioning)
+            .await
     }
 
     async fn decommissioning_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
-        self.candidates(true).await
+        self.devices(|d| d.decommissioning).await
     }
 
     async fn reprovision(&self, device: &DeviceRef) -> Result<bool, DirectoryError> {
-        let id = DeviceId::from(device.id.as_str());
-        self.0
-            .app()
-            .reprovision(&reconcile_ctx(device), &id)
-            .await
-            .map_err(directory_error)
+        let (ctx, id) = reconcile_ctx(device);
+        let app = self.0.app();
+        app.reprovision(&ctx, &id).await.map_err(directory_error)
     }
 
     async fn redecommission(&self, device: &DeviceRef) -> Result<bool, DirectoryError> {
-        let id = DeviceId::from(device.id.as_str());
-        self.0
-            .app()
-            .redecommission(&reconcile_ctx(device), &id)
-            .await
-            .map_err(directory_error)
+        let (ctx, id) = reconcile_ctx(device);
+        let app = self.0.app();
+        app.redecommission(&ctx, &id).await.map_err(directory_error)
     }
 }
 
 #[async_trait::async_trait]
 impl InventoryDirectory for InventoryDirectoryAdapter {
     async fn listed_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
-        let ids = self
-            .0
-            .app()
-            .all_device_ids()
-            .await
-            .map_err(directory_error)?;
-        Ok(ids.into_iter().map(device_ref).collect())
+        let ids = self.0.app().all_device_ids().await;
+        let ids = ids.map_err(directory_error)?;
+        Ok(ids.iter().map(|(t, d)| device_ref(t, d)).collect())
     }
 
     async fn remove_device(&self, device: &DeviceRef) -> Result<(), DirectoryError> {
-        self.0
-            .app()
-            .delete_device(
-                &TenantId::from(device.tenant.as_str()),
-                &DeviceId::from(device.id.as_str()),
-            )
+        let (ctx, id) = reconcile_ctx(device);
+        let app = self.0.app();
+        app.delete_device(&ctx.tenant, &id)
             .await
             .map_err(directory_error)
     }

@@ -11,10 +11,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::mgmt::{Mgmt, accept_pending, inventory_value, wait_device_gone, wait_for};
+use common::mgmt::{
+    Mgmt, accept_pending, inventory_value, pending_device, pending_ids, wait_device_gone, wait_for,
+};
 use common::{ADMIN_EMAIL, ADMIN_PASSWORD, ServerProcess, create_user};
 use mender_db::{DatabaseUrl, Db, query};
-use mender_testkit::{DeviceClient, DeviceKey};
 use serde_json::json;
 
 /// A data directory with the admin user created.
@@ -38,45 +39,6 @@ async fn start(data: &Path, failpoint: Option<&str>) -> (ServerProcess, Mgmt) {
     let server = ServerProcess::start(data, &[], &env);
     let m = Mgmt::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     (server, m)
-}
-
-/// A simulated device with identity `mac` that has asked to join once.
-async fn pending_device(server: &ServerProcess, mac: &str) -> DeviceClient {
-    let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
-    let dev = DeviceClient::builder(
-        server.url.clone(),
-        DeviceKey::ed25519(),
-        json!({"mac": mac}),
-    )
-    .root_cert_pem(pem)
-    .build()
-    .unwrap();
-    assert_eq!(
-        dev.authenticate().await.unwrap(),
-        None,
-        "pending devices get 401"
-    );
-    dev
-}
-
-/// Waits for the pending device `mac`; returns `(device id, auth set id)`.
-async fn pending_ids(m: &Mgmt, mac: &str) -> (String, String) {
-    wait_for(30, "the pending device", String::new, || async {
-        let a = m
-            .get("/api/management/v2/devauth/devices?status=pending")
-            .await;
-        let d = a
-            .body
-            .as_array()?
-            .iter()
-            .find(|d| d["identity_data"]["mac"] == mac)?
-            .clone();
-        Some((
-            d["id"].as_str()?.to_owned(),
-            d["auth_sets"][0]["id"].as_str()?.to_owned(),
-        ))
-    })
-    .await
 }
 
 /// Sends `method path` and expects the server process to die of the armed failpoint (SIGABRT)
@@ -160,7 +122,7 @@ async fn crash_between_accept_and_provisioning(failpoint: &str) {
     let (_tmp, data) = data_dir();
     let (server, m) = start(&data, Some(failpoint)).await;
     pending_device(&server, "02:00:00:00:0a:01").await;
-    let (id, aid) = pending_ids(&m, "02:00:00:00:0a:01").await;
+    let (id, aid) = pending_ids(&m, "02:00:00:00:0a:01", String::new).await;
     crash_with(
         server,
         &m,

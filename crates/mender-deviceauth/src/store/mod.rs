@@ -247,12 +247,9 @@ pub trait DeviceauthStore: Send + Sync {
     /// Whether an outbox row of `workflow` about `subject` waits for the relay.
     async fn outbox_has(&self, workflow: &str, subject: &str) -> Result<bool, StoreError>;
 
-    /// Every device of every tenant that is accepted or being decommissioned, ordered by
-    /// tenant and id: what reconciling with inventory compares.
-    async fn reconcile_candidates(&self) -> Result<Vec<DeviceBrief>, StoreError>;
-
-    /// Every device id of every tenant, as `(tenant, id)`, ordered.
-    async fn all_device_ids(&self) -> Result<Vec<(TenantId, DeviceId)>, StoreError>;
+    /// Every device of every tenant, ordered by tenant and id: what reconciling with
+    /// inventory compares.
+    async fn device_briefs(&self) -> Result<Vec<DeviceBrief>, StoreError>;
 
     /// Deletes a device, its auth sets and tokens; `false` if it does not exist.
     async fn delete_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<bool, StoreError>;

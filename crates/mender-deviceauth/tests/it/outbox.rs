@@ -30,7 +30,7 @@ mender_db::each_backend!(
     rows_the_engine_can_never_start_are_dropped,
     the_relay_wakes_on_a_commit,
     repairs_skip_work_already_waiting,
-    reconcile_lists_accepted_decommissioning_and_all_devices,
+    device_briefs_list_every_device_with_its_state,
 );
 
 /// The workflows waiting in the outbox, oldest first.
@@ -273,7 +273,7 @@ async fn repairs_skip_work_already_waiting(backend: Backend) {
     );
 }
 
-async fn reconcile_lists_accepted_decommissioning_and_all_devices(backend: Backend) {
+async fn device_briefs_list_every_device_with_its_state(backend: Backend) {
     let env = Env::new(backend).await;
     let a = pending(&env, 7).await;
     let b = pending(&env, 8).await;
@@ -287,29 +287,26 @@ async fn reconcile_lists_accepted_decommissioning_and_all_devices(backend: Backe
         .await
         .assert_status(StatusCode::NO_CONTENT);
     let app = env.svc.app();
-    let mut got: Vec<(String, Status, bool)> = app
-        .reconcile_candidates()
+    let got: Vec<(TenantId, String, Status, bool)> = app
+        .device_briefs()
         .await
         .unwrap()
         .into_iter()
-        .map(|d| (d.id.into_string(), d.status, d.decommissioning))
+        .map(|d| (d.tenant, d.id.into_string(), d.status, d.decommissioning))
         .collect();
-    got.sort_by(|x, y| x.0.cmp(&y.0));
     let mut want = vec![
         (
             a["id"].as_str().unwrap().to_owned(),
             Status::Accepted,
             false,
         ),
+        (b["id"].as_str().unwrap().to_owned(), Status::Pending, false),
         (cid.to_owned(), Status::Accepted, true),
     ];
     want.sort_by(|x, y| x.0.cmp(&y.0));
+    let want: Vec<_> = want
+        .into_iter()
+        .map(|(id, s, d)| (TenantId::default_tenant(), id, s, d))
+        .collect();
     assert_eq!(got, want, "{}", env.backend());
-    let all = app.all_device_ids().await.unwrap();
-    assert_eq!(all.len(), 3);
-    assert!(all.iter().all(|(t, _)| *t == TenantId::default_tenant()));
-    assert!(
-        all.iter()
-            .any(|(_, d)| d.as_str() == b["id"].as_str().unwrap())
-    );
 }

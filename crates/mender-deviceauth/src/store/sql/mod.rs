@@ -428,10 +428,9 @@ impl DeviceauthStore for SqlStore {
         Ok(outbox::has_pending(&self.0, workflow, subject).await?)
     }
 
-    async fn reconcile_candidates(&self) -> Result<Vec<DeviceBrief>, StoreError> {
+    async fn device_briefs(&self) -> Result<Vec<DeviceBrief>, StoreError> {
         let rows: Vec<BriefRow> = query(
-            "SELECT tenant_id, id, status, decommissioning FROM devices \
-             WHERE status = 'accepted' OR decommissioning ORDER BY tenant_id, id",
+            "SELECT tenant_id, id, status, decommissioning FROM devices ORDER BY tenant_id, id",
         )
         .fetch_all(&self.0)
         .await?;
@@ -445,17 +444,6 @@ impl DeviceauthStore for SqlStore {
                 })
             })
             .collect()
-    }
-
-    async fn all_device_ids(&self) -> Result<Vec<(TenantId, DeviceId)>, StoreError> {
-        let rows: Vec<(String, String)> =
-            query("SELECT tenant_id, id FROM devices ORDER BY tenant_id, id")
-                .fetch_all(&self.0)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(t, d)| (t.into(), d.into()))
-            .collect())
     }
 
     async fn delete_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<bool, StoreError> {
