@@ -1,16 +1,27 @@
 //! Stand-ins for tests of a service that calls another: [`RecordingWorkflows`] records every
 //! workflow a service starts instead of running it.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use serde_json::Value;
 
 use crate::workflows::{StartError, StartedWorkflow, WorkflowStarter};
 
-/// Records `(workflow name, inputs)` for every start, and answers with a fixed job id.
+/// Records `(workflow name, inputs)` for every start, and answers with a fixed job id. A
+/// keyed start ([`WorkflowStarter::start_workflow_once`]) is recorded once per key, as the
+/// real engine queues it once.
 #[derive(Debug, Default)]
 pub struct RecordingWorkflows {
-    calls: Mutex<Vec<(String, Value)>>,
+    calls: Mutex<Recorded>,
+}
+
+#[derive(Debug, Default)]
+struct Recorded {
+    calls: Vec<(String, Value)>,
+    keys: HashSet<String>,
+    /// How many more starts fail (to test callers' retries).
+    failures: usize,
 }
 
 /// The job id every recorded start answers with (upstream's ids are 24 hex digits).
@@ -19,12 +30,13 @@ pub const JOB_ID: &str = "000000000000000000000000";
 impl RecordingWorkflows {
     /// Every start so far, in order.
     pub fn calls(&self) -> Vec<(String, Value)> {
-        self.lock().clone()
+        self.lock().calls.clone()
     }
 
     /// The inputs of every start of workflow `name`, in order.
     pub fn named(&self, name: &str) -> Vec<Value> {
         self.lock()
+            .calls
             .iter()
             .filter(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
@@ -33,19 +45,46 @@ impl RecordingWorkflows {
 
     /// How many workflows were started.
     pub fn count(&self) -> usize {
-        self.lock().len()
+        self.lock().calls.len()
     }
 
-    /// Forgets the starts so far.
+    /// Forgets the starts so far (the keys seen stay: a repeated key is still a repeat).
     pub fn clear(&self) {
-        self.lock().clear();
+        self.lock().calls.clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, Value)>> {
+    /// Makes the next `n` starts fail with [`StartError::Other`], as an unreachable engine.
+    pub fn fail_next(&self, n: usize) {
+        self.lock().failures = n;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
         // A test that panicked while holding the lock has failed already; keep the data.
         self.calls
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn record(
+        &self,
+        name: &str,
+        inputs: Value,
+        key: Option<&str>,
+    ) -> Result<StartedWorkflow, StartError> {
+        let mut rec = self.lock();
+        if rec.failures > 0 {
+            rec.failures -= 1;
+            return Err(StartError::Other(
+                "the workflow engine is unavailable".into(),
+            ));
+        }
+        if key.is_none_or(|k| rec.keys.insert(k.to_owned())) {
+            rec.calls.push((name.to_owned(), inputs));
+        }
+        Ok(StartedWorkflow {
+            id: JOB_ID.into(),
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -56,10 +95,15 @@ impl WorkflowStarter for RecordingWorkflows {
         name: &str,
         inputs: Value,
     ) -> Result<StartedWorkflow, StartError> {
-        self.lock().push((name.to_owned(), inputs));
-        Ok(StartedWorkflow {
-            id: JOB_ID.into(),
-            name: name.to_owned(),
-        })
+        self.record(name, inputs, None)
+    }
+
+    async fn start_workflow_once(
+        &self,
+        name: &str,
+        inputs: Value,
+        key: &str,
+    ) -> Result<StartedWorkflow, StartError> {
+        self.record(name, inputs, Some(key))
     }
 }

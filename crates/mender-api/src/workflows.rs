@@ -36,4 +36,15 @@ pub trait WorkflowStarter: Send + Sync + 'static {
         name: &str,
         inputs: Value,
     ) -> Result<StartedWorkflow, StartError>;
+
+    /// Queues a job of workflow `name` at most once per `key`: a second call with the same
+    /// key (a relay retrying after a crash, or two relays delivering the same outbox row)
+    /// starts nothing new and answers with the same job id. The key must be unique across
+    /// services (an outbox row id qualified by its service).
+    async fn start_workflow_once(
+        &self,
+        name: &str,
+        inputs: Value,
+        key: &str,
+    ) -> Result<StartedWorkflow, StartError>;
 }

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod clock;
 pub mod error;
+pub mod failpoint;
 pub mod goform;
 pub mod gojson;
 pub mod identity;

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use mender_api::workflows::WorkflowStarter;
 use mender_core::jwt::{KeySet, SigningKey};
-use mender_core::{AuthSetId, DeviceId, Secret, SharedClock, TenantId, Timestamp, TokenId};
+use mender_core::{
+    AuthSetId, DeviceId, Secret, SharedClock, TenantId, Timestamp, TokenId, failpoint,
+};
+use mender_queue::outbox::{OutboxMessage, OutboxSignal};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,7 +19,10 @@ use crate::canon;
 use crate::crypto::{DeviceKey, KeyError};
 use crate::error::{Error, Result};
 use crate::model::{Device, DeviceFilter, LIMIT_MAX_DEVICES, NewDevice, Status, TokenState};
-use crate::store::{AuthRecord, DeviceauthStore, Dismissal, Preauth, StoreError, Transition};
+use crate::store::{
+    AuthRecord, DeviceBrief, DeviceauthStore, Dismissal, Preauth, StatusChange, StoreError,
+    Transition,
+};
 use crate::token;
 
 /// Who a request acts for: the tenant (empty in the open-source server) and the request id
@@ -72,7 +78,14 @@ pub struct App {
     keys: KeySet,
     config: DeviceauthConfig,
     workflows: Arc<dyn WorkflowStarter>,
+    outbox: OutboxSignal,
 }
+
+/// The failpoint right after an accept committed (the device and its `provision_device`
+/// outbox row), before the relay has started the workflow.
+pub const FAILPOINT_AFTER_ACCEPT: &str = "after-accept-commit";
+/// The failpoint right after a decommission committed, before its workflow started.
+pub const FAILPOINT_AFTER_DECOMMISSION: &str = "after-decommission-commit";
 
 fn new_id() -> String {
     // Time-ordered UUIDs keep "oldest first" listings stable within one second.
@@ -112,13 +125,15 @@ fn auth_set_error(e: StoreError) -> Error {
 }
 
 impl App {
-    /// Builds the logic over a store, a clock, a signing key and a workflow starter.
+    /// Builds the logic over a store, a clock, a signing key, a workflow starter (for the
+    /// best-effort starts) and the signal of the outbox relay (for the others).
     pub fn new(
         store: Arc<dyn DeviceauthStore>,
         clock: SharedClock,
         key: SigningKey,
         config: DeviceauthConfig,
         workflows: Arc<dyn WorkflowStarter>,
+        outbox: OutboxSignal,
     ) -> Self {
         let keys = KeySet::single(key.verifying_key());
         Self {
@@ -128,6 +143,7 @@ impl App {
             keys,
             config,
             workflows,
+            outbox,
         }
     }
 
@@ -211,9 +227,17 @@ impl App {
                 allowed_from: &[Status::Preauthorized],
                 max_devices: self.max_devices(&ctx.tenant).await?,
             };
-            let change = match self
+            let effects = |c: &StatusChange| status_change_effects(ctx, c);
+            match self
                 .store
-                .set_auth_set_status(&ctx.tenant, &set.device_id, &set.id, admit, self.now_secs())
+                .set_auth_set_status(
+                    &ctx.tenant,
+                    &set.device_id,
+                    &set.id,
+                    admit,
+                    self.now_secs(),
+                    &effects,
+                )
                 .await
             {
                 Err(StoreError::LimitReached) => {
@@ -221,11 +245,7 @@ impl App {
                 }
                 other => other?,
             };
-            self.status_changed(ctx, &change.device, change.previous_device_status)
-                .await?;
-            if change.previous_device_status != Status::Accepted && !change.device.provisioned {
-                self.provision(ctx, &change.device).await?;
-            }
+            self.committed(Some(FAILPOINT_AFTER_ACCEPT));
             return self
                 .issue_token(ctx, &set.id, &set.device_id, device.check_in_time)
                 .await;
@@ -392,14 +412,16 @@ impl App {
     pub async fn decommission_device(&self, ctx: &Ctx, id: &DeviceId) -> Result<()> {
         let marked = self
             .store
-            .set_decommissioning(&ctx.tenant, id, self.now_secs())
+            .set_decommissioning(
+                &ctx.tenant,
+                id,
+                self.now_secs(),
+                &[decommission_message(ctx, id)],
+            )
             .await?;
         found(marked, "device")?;
-        self.start(
-            "decommission_device",
-            json!({"request_id": ctx.request_id, "device_id": id, "tenant_id": ctx.tenant}),
-        )
-        .await
+        self.committed(Some(FAILPOINT_AFTER_DECOMMISSION));
+        Ok(())
     }
 
     /// Upstream's internal device update (next release): records whether the device has been
@@ -461,26 +483,19 @@ impl App {
             allowed_from,
             max_devices,
         };
-        let change = self
-            .store
+        let effects = |c: &StatusChange| status_change_effects(ctx, c);
+        self.store
             .set_auth_set_status(
                 &ctx.tenant,
                 device_id,
                 auth_set_id,
                 transition,
                 self.now_secs(),
+                &effects,
             )
             .await
             .map_err(auth_set_error)?;
-        self.status_changed(ctx, &change.device, change.previous_device_status)
-            .await?;
-        if status == Status::Accepted
-            && change.previous_set_status != Status::Accepted
-            && change.previous_device_status != Status::Accepted
-            && !change.device.provisioned
-        {
-            self.provision(ctx, &change.device).await?;
-        }
+        self.committed((status == Status::Accepted).then_some(FAILPOINT_AFTER_ACCEPT));
         Ok(())
     }
 
@@ -491,34 +506,29 @@ impl App {
         device_id: &DeviceId,
         auth_set_id: &AuthSetId,
     ) -> Result<()> {
-        let outcome = self
-            .store
-            .delete_auth_set(&ctx.tenant, device_id, auth_set_id, self.now_secs())
-            .await
-            .map_err(auth_set_error)?;
-        match outcome {
+        let effects = |outcome: &Dismissal| match outcome {
             // A preauthorized device was never provisioned, but inventory indexes it:
             // upstream's special status "decommissioned" makes inventory drop it.
-            Dismissal::DeviceDeleted => {
-                self.start(
-                    "update_device_status",
-                    json!({
-                        "request_id": ctx.request_id,
-                        "devices": [{"id": device_id, "revision": 0}],
-                        "device_status": "decommissioned",
-                        "tenant_id": ctx.tenant,
-                    }),
-                )
-                .await
-            }
+            Dismissal::DeviceDeleted => vec![status_message(ctx, device_id, 0, "decommissioned")],
             Dismissal::SetRemoved {
                 device,
                 previous_device_status,
-            } => {
-                self.status_changed(ctx, &device, previous_device_status)
-                    .await
-            }
-        }
+            } => status_changed_message(ctx, device, *previous_device_status)
+                .into_iter()
+                .collect(),
+        };
+        self.store
+            .delete_auth_set(
+                &ctx.tenant,
+                device_id,
+                auth_set_id,
+                self.now_secs(),
+                &effects,
+            )
+            .await
+            .map_err(auth_set_error)?;
+        self.committed(None);
+        Ok(())
     }
 
     /// Preauthorizes an identity with a key. `Error::Conflict` carries the existing device.
@@ -545,25 +555,27 @@ impl App {
         let key = self.device_key(pubkey).map_err(|e| bad(e.to_string()))?;
         let id = canon::canonicalize_value(&req.identity_data).map_err(|e| bad(e.to_string()))?;
         let new = new_device(id, &key);
-        match self
-            .store
-            .preauthorize(&ctx.tenant, &new, req.force, self.now_secs())
-            .await?
-        {
-            Preauth::Created(device) => {
-                self.status_changed(ctx, &device, Status::Noauth).await?;
-                self.inventory_identity(ctx, &device).await?;
-                Ok(device)
-            }
-            Preauth::Conflict(device) => Err(Error::Conflict(Box::new(device))),
+        let effects = |outcome: &Preauth| match outcome {
+            Preauth::Created(device) => status_changed_message(ctx, device, Status::Noauth)
+                .into_iter()
+                .chain([identity_message(ctx, device)])
+                .collect(),
+            Preauth::Conflict(_) => Vec::new(),
             Preauth::Forced {
                 device,
                 previous_device_status,
-            } => {
-                self.status_changed(ctx, &device, previous_device_status)
-                    .await?;
-                Ok(device)
-            }
+            } => status_changed_message(ctx, device, *previous_device_status)
+                .into_iter()
+                .collect(),
+        };
+        let outcome = self
+            .store
+            .preauthorize(&ctx.tenant, &new, req.force, self.now_secs(), &effects)
+            .await?;
+        self.committed(None);
+        match outcome {
+            Preauth::Created(device) | Preauth::Forced { device, .. } => Ok(device),
+            Preauth::Conflict(device) => Err(Error::Conflict(Box::new(device))),
         }
     }
 
@@ -604,9 +616,73 @@ impl App {
         Ok(self.store.delete_limit(tenant, LIMIT_MAX_DEVICES).await?)
     }
 
-    async fn start(&self, name: &'static str, inputs: Value) -> Result<()> {
+    /// Reconciling with other services: every device of every tenant, briefly.
+    pub async fn device_briefs(&self) -> Result<Vec<DeviceBrief>> {
+        Ok(self.store.device_briefs().await?)
+    }
+
+    /// Repairs an accepted device that inventory lacks (drift from a crash before the
+    /// outbox): queues `provision_device` and its identity attributes through the outbox,
+    /// unless it is no longer accepted or provisioning is already waiting there. Whether it
+    /// queued anything.
+    pub async fn reprovision(&self, ctx: &Ctx, id: &DeviceId) -> Result<bool> {
+        let Some(device) = self.store.get_device(&ctx.tenant, id).await? else {
+            return Ok(false);
+        };
+        if device.status != Status::Accepted
+            || device.decommissioning
+            || self
+                .store
+                .outbox_has("provision_device", id.as_str())
+                .await?
+        {
+            return Ok(false);
+        }
+        let messages = [
+            provision_message(ctx, &device),
+            identity_message(ctx, &device),
+        ];
+        self.store.push_outbox(&messages, self.now_secs()).await?;
+        self.committed(None);
+        Ok(true)
+    }
+
+    /// Repairs a device left marked for decommissioning without its workflow (drift from a
+    /// crash before the outbox): queues `decommission_device` again unless it is waiting in
+    /// the outbox. Whether it queued anything.
+    pub async fn redecommission(&self, ctx: &Ctx, id: &DeviceId) -> Result<bool> {
+        let Some(device) = self.store.get_device(&ctx.tenant, id).await? else {
+            return Ok(false);
+        };
+        if !device.decommissioning
+            || self
+                .store
+                .outbox_has("decommission_device", id.as_str())
+                .await?
+        {
+            return Ok(false);
+        }
+        self.store
+            .push_outbox(&[decommission_message(ctx, id)], self.now_secs())
+            .await?;
+        self.committed(None);
+        Ok(true)
+    }
+
+    /// After a write that may have put rows in the outbox: passes `failpoint` (the crash tests'
+    /// window between the commit and the workflow start) and wakes the relay.
+    fn committed(&self, failpoint: Option<&str>) {
+        if let Some(name) = failpoint {
+            failpoint::hit(name);
+        }
+        self.outbox.notify();
+    }
+
+    /// Starts a workflow at once (the auth-request path, which does not go through the outbox).
+    async fn start(&self, message: OutboxMessage) -> Result<()> {
+        let name = message.workflow;
         self.workflows
-            .start_workflow(name, inputs)
+            .start_workflow(name, message.inputs)
             .await
             .map(|_| ())
             .map_err(|e| Error::Workflow {
@@ -617,61 +693,107 @@ impl App {
 
     /// `update_device_status` when the device status changed.
     async fn status_changed(&self, ctx: &Ctx, device: &Device, previous: Status) -> Result<()> {
-        if device.status == previous {
-            return Ok(());
+        match status_changed_message(ctx, device, previous) {
+            Some(m) => self.start(m).await,
+            None => Ok(()),
         }
-        self.start(
-            "update_device_status",
-            json!({
-                "request_id": ctx.request_id,
-                "devices": [{"id": device.id, "revision": device.revision}],
-                "device_status": device.status.as_str(),
-                "tenant_id": ctx.tenant,
-            }),
-        )
-        .await
     }
 
-    /// `update_device_inventory` with the identity attributes of a new device
-    /// (`status` is skipped: in the identity scope it means the admission status).
+    /// `update_device_inventory` with the identity attributes of a new device.
     async fn inventory_identity(&self, ctx: &Ctx, device: &Device) -> Result<()> {
-        let attrs: Vec<Value> = match crate::model::identity_value(&device.id_data) {
-            Value::Object(map) => map
-                .into_iter()
-                .filter(|(k, _)| k != "status")
-                .map(|(name, value)| json!({"name": name, "value": value, "scope": "identity"}))
-                .collect(),
-            _ => Vec::new(),
-        };
-        self.start(
-            "update_device_inventory",
-            json!({
-                "request_id": ctx.request_id,
-                "tenant_id": ctx.tenant,
-                "device_id": device.id,
-                "scope": "identity",
-                // Upstream passes the attributes as a JSON string: the workflow sends it as the body.
-                "attributes": Value::Array(attrs).to_string(),
-            }),
-        )
-        .await
+        self.start(identity_message(ctx, device)).await
     }
+}
 
-    /// `provision_device` for a newly accepted device that has not been provisioned yet (upstream's
-    /// next release skips it once the workflow has set `provisioned`).
-    async fn provision(&self, ctx: &Ctx, device: &Device) -> Result<()> {
-        let device_json =
-            serde_json::to_value(device).map_err(|e| Error::Internal(e.to_string()))?;
-        self.start(
-            "provision_device",
-            json!({
-                "request_id": ctx.request_id,
-                "device_id": device.id,
-                "tenant_id": ctx.tenant,
-                "device": device_json,
-                "status": device.status.as_str(),
-            }),
-        )
-        .await
+/// The workflows a status change of an auth set asks for: `update_device_status` when the
+/// device status changed, and `provision_device` when the device became accepted and was not
+/// provisioned before (upstream's next release skips it once the workflow has set
+/// `provisioned`).
+fn status_change_effects(ctx: &Ctx, change: &StatusChange) -> Vec<OutboxMessage> {
+    let mut out: Vec<OutboxMessage> =
+        status_changed_message(ctx, &change.device, change.previous_device_status)
+            .into_iter()
+            .collect();
+    if change.device.status == Status::Accepted
+        && change.previous_set_status != Status::Accepted
+        && change.previous_device_status != Status::Accepted
+        && !change.device.provisioned
+    {
+        out.push(provision_message(ctx, &change.device));
     }
+    out
+}
+
+/// `update_device_status` for one device.
+fn status_message(ctx: &Ctx, id: &DeviceId, revision: i64, status: &str) -> OutboxMessage {
+    OutboxMessage::new(
+        "update_device_status",
+        id.as_str(),
+        json!({
+            "request_id": ctx.request_id,
+            "devices": [{"id": id, "revision": revision}],
+            "device_status": status,
+            "tenant_id": ctx.tenant,
+        }),
+    )
+}
+
+/// `update_device_status` if the device status differs from `previous`.
+fn status_changed_message(ctx: &Ctx, device: &Device, previous: Status) -> Option<OutboxMessage> {
+    (device.status != previous)
+        .then(|| status_message(ctx, &device.id, device.revision, device.status.as_str()))
+}
+
+/// `update_device_inventory` with the identity attributes of a device (`status` is skipped:
+/// in the identity scope it means the admission status).
+pub(crate) fn identity_message(ctx: &Ctx, device: &Device) -> OutboxMessage {
+    let attrs: Vec<Value> = match crate::model::identity_value(&device.id_data) {
+        Value::Object(map) => map
+            .into_iter()
+            .filter(|(k, _)| k != "status")
+            .map(|(name, value)| json!({"name": name, "value": value, "scope": "identity"}))
+            .collect(),
+        _ => Vec::new(),
+    };
+    OutboxMessage::new(
+        "update_device_inventory",
+        device.id.as_str(),
+        json!({
+            "request_id": ctx.request_id,
+            "tenant_id": ctx.tenant,
+            "device_id": device.id,
+            "scope": "identity",
+            // Upstream passes the attributes as a JSON string: the workflow sends it as the body.
+            "attributes": Value::Array(attrs).to_string(),
+        }),
+    )
+}
+
+/// `provision_device` for an accepted device.
+pub(crate) fn provision_message(ctx: &Ctx, device: &Device) -> OutboxMessage {
+    // A device is strings, numbers and timestamps: serializing it cannot fail.
+    let device_json = serde_json::to_value(device).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot encode a device for provision_device");
+        Value::Null
+    });
+    OutboxMessage::new(
+        "provision_device",
+        device.id.as_str(),
+        json!({
+            "request_id": ctx.request_id,
+            "device_id": device.id,
+            "tenant_id": ctx.tenant,
+            "device": device_json,
+            "status": device.status.as_str(),
+        }),
+    )
+}
+
+/// `decommission_device` for a device.
+pub(crate) fn decommission_message(ctx: &Ctx, id: &DeviceId) -> OutboxMessage {
+    OutboxMessage::new(
+        "decommission_device",
+        id.as_str(),
+        json!({"request_id": ctx.request_id, "device_id": id, "tenant_id": ctx.tenant}),
+    )
 }

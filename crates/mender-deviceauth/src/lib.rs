@@ -4,6 +4,10 @@
 //! Devices sign auth requests with their own key; a user admits them (or preauthorizes
 //! them); admitted devices get RS256/EdDSA tokens that the gateway checks through
 //! [`Service::verifier`] on every device request.
+//!
+//! Admission changes (accept, reject, dismiss, preauthorize, decommission) write the
+//! workflows they start to an outbox table in the same transaction; the composition root runs
+//! [`Service::outbox_relay`] to move them to the workflow engine.
 
 use std::sync::Arc;
 
@@ -13,6 +17,7 @@ use mender_core::jwt::SigningKey;
 use mender_core::service::Routers;
 use mender_core::verify::TokenVerifier;
 use mender_db::{Db, Schema};
+use mender_queue::outbox::{Outbox, OutboxSignal, Relay, RelaySettings};
 use sqlx::migrate::Migrator;
 
 pub mod app;
@@ -41,11 +46,13 @@ pub static SCHEMA: Schema = Schema::portable(SERVICE, &MIGRATIONS);
 /// The deviceauth service.
 pub struct Service {
     app: Arc<app::App>,
+    outbox: Outbox,
 }
 
 impl Service {
     /// Builds the service on a database migrated with [`SCHEMA`], the clock it reads the time
-    /// from, the token signing key, its configuration and the workflow starter.
+    /// from, the token signing key, its configuration and the workflow starter (used directly
+    /// only for best-effort starts; the others go through the outbox and its relay).
     pub fn new(
         db: Db,
         clock: SharedClock,
@@ -53,10 +60,28 @@ impl Service {
         config: DeviceauthConfig,
         workflows: Arc<dyn WorkflowStarter>,
     ) -> Arc<Self> {
-        let store = Arc::new(store::SqlStore(db));
+        let store = Arc::new(store::SqlStore(db.clone()));
+        let outbox = Outbox {
+            service: SERVICE,
+            db,
+            signal: OutboxSignal::default(),
+            clock: clock.clone(),
+        };
+        let app = app::App::new(store, clock, key, config, workflows, outbox.signal.clone());
         Arc::new(Self {
-            app: Arc::new(app::App::new(store, clock, key, config, workflows)),
+            app: Arc::new(app),
+            outbox,
         })
+    }
+
+    /// The relay that moves this service's outbox rows to `starter` (the workflow engine);
+    /// the caller spawns it ([`Relay::spawn`]). It is woken by every commit of this service.
+    pub fn outbox_relay(
+        &self,
+        starter: Arc<dyn WorkflowStarter>,
+        settings: RelaySettings,
+    ) -> Relay {
+        Relay::new(self.outbox.clone(), starter, settings)
     }
 
     /// The routes: `open` (auth requests), `management` (v2), `internal` (v1); no `devices` routes.

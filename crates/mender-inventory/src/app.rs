@@ -330,6 +330,12 @@ impl App {
         Ok(())
     }
 
+    /// Every device of every tenant as `(tenant, id)`: for reconciling with device
+    /// authentication at start.
+    pub async fn all_device_ids(&self) -> Result<Vec<(TenantId, DeviceId)>> {
+        Ok(self.store.all_device_ids().await?)
+    }
+
     /// Internal: bulk status change from deviceauth. Known statuses set `identity/status`
     /// where the given revision is newer than the stored one; `decommissioned` deletes.
     pub async fn update_statuses(

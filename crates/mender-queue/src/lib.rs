@@ -13,7 +13,9 @@
 //! # A NATS JetStream implementation
 //! The trait maps one-to-one onto a JetStream work-queue stream with a durable pull consumer
 //! (upstream's `WORKFLOWS` stream, subjects `WORKFLOWS.<topic>`): `enqueue` = publish to
-//! `WORKFLOWS.<topic>` (the message id is the stream sequence), `claim` = `fetch(1)` on a
+//! `WORKFLOWS.<topic>` (the message id is the stream sequence), `enqueue_once` = publish with
+//! the `Nats-Msg-Id` header set to the key (JetStream drops duplicates within the stream's
+//! duplicate window, the counterpart of [`SqlQueue`]'s dedup window), `claim` = `fetch(1)` on a
 //! consumer filtered to the topics with `AckWait` = lease and `MaxDeliver` handled by the
 //! caller through [`Claimed::deliveries`] (JetStream's `num_delivered`), `heartbeat` =
 //! `AckProgress` (in-progress), `ack` = `Ack`, `release` = `Nak` with delay, and
@@ -25,9 +27,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod outbox;
 mod sql;
 
-pub use sql::{SCHEMA, SERVICE, SqlQueue};
+pub use sql::{DEFAULT_DEDUP_WINDOW, SCHEMA, SERVICE, SqlQueue};
 
 /// A message handed to a worker by [`JobQueue::claim`].
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +61,17 @@ pub enum QueueError {
 pub trait JobQueue: Send + Sync {
     /// Appends a message to `topic`; returns its id. The message is visible immediately.
     async fn enqueue(&self, topic: &str, payload: Value) -> Result<String, QueueError>;
+
+    /// Appends a message to `topic` unless one with the same `key` was enqueued within the
+    /// queue's dedup window; returns the id of the message enqueued for that key, now or
+    /// before. Lets a producer that cannot know whether its earlier enqueue went through (it
+    /// crashed before recording it) simply enqueue again.
+    async fn enqueue_once(
+        &self,
+        topic: &str,
+        payload: Value,
+        key: &str,
+    ) -> Result<String, QueueError>;
 
     /// Claims the oldest visible message on any of `topics` for `worker_id` for `lease`.
     /// A message is visible when it was never claimed, its lease expired, or its release

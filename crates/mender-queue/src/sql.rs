@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mender_core::SharedClock;
-use mender_db::{Db, JsonList, QueryBuilder, Schema, query};
+use mender_db::{Db, JsonList, Query, QueryBuilder, Schema, query};
 use serde_json::Value;
 use sqlx::migrate::Migrator;
 use tokio::sync::Notify;
@@ -26,12 +26,18 @@ pub const SERVICE: &str = "queue";
 /// The queue's tables on both backends.
 pub static SCHEMA: Schema = Schema::new(SERVICE, &MIG_SQLITE, &MIG_POSTGRES);
 
+/// How long [`JobQueue::enqueue_once`] remembers a key by default. A producer repeats an
+/// enqueue after a crash, so the window only has to outlast a restart; a week leaves room for
+/// a server that stays down over a holiday.
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// A [`JobQueue`] in a SQL table. Clones share the in-process wake-up signal.
 #[derive(Debug, Clone)]
 pub struct SqlQueue {
     db: Db,
     clock: SharedClock,
     notify: Arc<Notify>,
+    dedup_window: Duration,
 }
 
 #[derive(sqlx::FromRow)]
@@ -50,7 +56,14 @@ impl SqlQueue {
             db,
             clock,
             notify: Arc::new(Notify::new()),
+            dedup_window: DEFAULT_DEDUP_WINDOW,
         }
+    }
+
+    /// The same queue remembering [`JobQueue::enqueue_once`] keys for `window`.
+    pub fn with_dedup_window(mut self, window: Duration) -> Self {
+        self.dedup_window = window;
+        self
     }
 
     /// The database the queue lives in (for health checks).
@@ -77,6 +90,23 @@ impl SqlQueue {
     }
 }
 
+/// A new message id: time-ordered, so ids sort roughly by enqueue time in logs.
+fn new_message_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// The statement that appends message `id`, visible at once.
+fn insert_message<'q>(id: &'q str, topic: &'q str, payload: String, now_ms: i64) -> Query<'q> {
+    query(
+        "INSERT INTO queue_messages (id, topic, payload, enqueued_at, visible_at, deliveries) \
+         VALUES ($1, $2, $3, $4, $4, 0)",
+    )
+    .bind(id)
+    .bind(topic)
+    .bind(payload)
+    .bind(now_ms)
+}
+
 /// Converts a duration to milliseconds, saturating.
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -85,20 +115,54 @@ fn ms(d: Duration) -> i64 {
 #[async_trait::async_trait]
 impl JobQueue for SqlQueue {
     async fn enqueue(&self, topic: &str, payload: Value) -> Result<String, QueueError> {
-        let id = uuid::Uuid::now_v7().simple().to_string();
+        let id = new_message_id();
         let body = serde_json::to_string(&payload)?;
-        query(
-            "INSERT INTO queue_messages (id, topic, payload, enqueued_at, visible_at, deliveries) \
-             VALUES ($1, $2, $3, $4, $4, 0)",
-        )
-        .bind(&id)
-        .bind(topic)
-        .bind(body)
-        .bind(self.now_ms())
-        .execute(&self.db)
-        .await?;
+        insert_message(&id, topic, body, self.now_ms())
+            .execute(&self.db)
+            .await?;
         // One permit per message: wakes one idle worker, or lets the next one that goes
         // idle return at once instead of sleeping a whole poll interval.
+        self.notify.notify_one();
+        Ok(id)
+    }
+
+    async fn enqueue_once(
+        &self,
+        topic: &str,
+        payload: Value,
+        key: &str,
+    ) -> Result<String, QueueError> {
+        let id = new_message_id();
+        let body = serde_json::to_string(&payload)?;
+        let now = self.now_ms();
+        let mut tx = self.db.begin_write().await?;
+        query("DELETE FROM queue_dedup WHERE created_at < $1")
+            .bind(now.saturating_sub(ms(self.dedup_window)))
+            .execute(&mut tx)
+            .await?;
+        // The key row first: on PostgreSQL a concurrent enqueue of the same key waits here on
+        // the primary key until this transaction ends, then inserts nothing.
+        let fresh = query(
+            "INSERT INTO queue_dedup (dedup_key, message_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (dedup_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        if fresh == 0 {
+            let existing: String = query("SELECT message_id FROM queue_dedup WHERE dedup_key = $1")
+                .bind(key)
+                .scalar(&mut tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(existing);
+        }
+        insert_message(&id, topic, body, now)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
         self.notify.notify_one();
         Ok(id)
     }

@@ -22,6 +22,9 @@ mender_db::each_backend!(
     concurrent_claimers_never_share_a_message,
     wait_for_work_wakes_on_enqueue_and_times_out,
     payloads_round_trip_unicode_and_large,
+    enqueue_once_keeps_one_message_per_key,
+    enqueue_once_forgets_keys_after_the_window,
+    concurrent_enqueue_once_of_one_key_keeps_one,
 );
 
 /// A queue on a fresh database of `backend`, its clock, and the database guard.
@@ -198,4 +201,63 @@ async fn payloads_round_trip_unicode_and_large(backend: Backend) {
     q.enqueue("t", payload.clone()).await.unwrap();
     let c = q.claim(&topics(&["t"]), "w", LEASE).await.unwrap().unwrap();
     assert_eq!(c.payload, payload);
+}
+
+async fn enqueue_once_keeps_one_message_per_key(backend: Backend) {
+    let (q, _clock, _db) = queue(backend).await;
+    let a = q
+        .enqueue_once("default", json!({"n": 1}), "k1")
+        .await
+        .unwrap();
+    // A repeat (a relay retrying after a crash) adds nothing and names the first message.
+    let again = q
+        .enqueue_once("default", json!({"n": 2}), "k1")
+        .await
+        .unwrap();
+    assert_eq!(again, a, "{}", q.db().backend());
+    let b = q
+        .enqueue_once("default", json!({"n": 3}), "k2")
+        .await
+        .unwrap();
+    assert_ne!(a, b);
+    assert_eq!(q.len().await.unwrap(), 2);
+    // Still a repeat once the first message was processed and acked.
+    let c = claim_default(&q, "w", LEASE).await.unwrap();
+    assert_eq!((c.id.as_str(), c.payload), (a.as_str(), json!({"n": 1})));
+    q.ack(&c.id).await.unwrap();
+    assert_eq!(
+        q.enqueue_once("default", json!({"n": 4}), "k1")
+            .await
+            .unwrap(),
+        a
+    );
+    assert_eq!(q.len().await.unwrap(), 1);
+}
+
+async fn enqueue_once_forgets_keys_after_the_window(backend: Backend) {
+    let (q, clock, _db) = queue(backend).await;
+    let q = q.with_dedup_window(Duration::from_secs(60));
+    let a = q.enqueue_once("default", json!(1), "k").await.unwrap();
+    clock.advance(Duration::from_secs(59));
+    assert_eq!(q.enqueue_once("default", json!(1), "k").await.unwrap(), a);
+    clock.advance(Duration::from_secs(2));
+    let b = q.enqueue_once("default", json!(1), "k").await.unwrap();
+    assert_ne!(b, a, "the key expired");
+    assert_eq!(q.len().await.unwrap(), 2);
+}
+
+async fn concurrent_enqueue_once_of_one_key_keeps_one(backend: Backend) {
+    let (q, _clock, _db) = queue(backend).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let q = q.clone();
+            tokio::spawn(async move { q.enqueue_once("default", json!(n), "same").await })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for t in tasks {
+        ids.insert(t.await.unwrap().unwrap());
+    }
+    assert_eq!(ids.len(), 1, "{}", q.db().backend());
+    assert_eq!(q.len().await.unwrap(), 1);
 }

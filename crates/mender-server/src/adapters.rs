@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
+use mender_api::devices::{AdmissionDirectory, DeviceRef, DirectoryError, InventoryDirectory};
 use mender_api::inventory::{InventoryClient, InventoryError};
 use mender_core::{DeviceId, TenantId};
+use mender_deviceauth::app::Ctx;
+use mender_deviceauth::model::Status;
 use mender_inventory::store::{Cond, Key, Scalar};
 
 /// Deployments' view of the inventory: which devices a group or "all devices" means.
@@ -57,5 +60,96 @@ fn attr_is(scope: &str, name: &str, value: &str) -> Cond {
         },
         values: vec![Scalar::Str(value.into())],
         negate: false,
+    }
+}
+
+/// Reconciliation's view of device authentication.
+pub struct AdmissionAdapter(pub Arc<mender_deviceauth::Service>);
+
+/// Reconciliation's view of inventory.
+pub struct InventoryDirectoryAdapter(pub Arc<mender_inventory::Service>);
+
+fn directory_error(e: impl std::fmt::Display) -> DirectoryError {
+    DirectoryError(e.to_string())
+}
+
+fn device_ref(tenant: &TenantId, id: &DeviceId) -> DeviceRef {
+    DeviceRef {
+        tenant: tenant.as_str().to_owned(),
+        id: id.as_str().to_owned(),
+    }
+}
+
+/// The request context of a repair: the device's tenant and a request id naming its origin.
+fn reconcile_ctx(device: &DeviceRef) -> (Ctx, DeviceId) {
+    let ctx = Ctx {
+        tenant: TenantId::from(device.tenant.as_str()),
+        request_id: "reconcile-at-start".into(),
+    };
+    (ctx, DeviceId::from(device.id.as_str()))
+}
+
+impl AdmissionAdapter {
+    /// The devices `keep` selects.
+    async fn devices(
+        &self,
+        keep: impl Fn(&mender_deviceauth::store::DeviceBrief) -> bool,
+    ) -> Result<Vec<DeviceRef>, DirectoryError> {
+        let all = self
+            .0
+            .app()
+            .device_briefs()
+            .await
+            .map_err(directory_error)?;
+        Ok(all
+            .iter()
+            .filter(|d| keep(d))
+            .map(|d| device_ref(&d.tenant, &d.id))
+            .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl AdmissionDirectory for AdmissionAdapter {
+    async fn known_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
+        self.devices(|_| true).await
+    }
+
+    async fn accepted_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
+        self.devices(|d| d.status == Status::Accepted && !d.decommissioning)
+            .await
+    }
+
+    async fn decommissioning_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
+        self.devices(|d| d.decommissioning).await
+    }
+
+    async fn reprovision(&self, device: &DeviceRef) -> Result<bool, DirectoryError> {
+        let (ctx, id) = reconcile_ctx(device);
+        let app = self.0.app();
+        app.reprovision(&ctx, &id).await.map_err(directory_error)
+    }
+
+    async fn redecommission(&self, device: &DeviceRef) -> Result<bool, DirectoryError> {
+        let (ctx, id) = reconcile_ctx(device);
+        let app = self.0.app();
+        app.redecommission(&ctx, &id).await.map_err(directory_error)
+    }
+}
+
+#[async_trait::async_trait]
+impl InventoryDirectory for InventoryDirectoryAdapter {
+    async fn listed_devices(&self) -> Result<Vec<DeviceRef>, DirectoryError> {
+        let ids = self.0.app().all_device_ids().await;
+        let ids = ids.map_err(directory_error)?;
+        Ok(ids.iter().map(|(t, d)| device_ref(t, d)).collect())
+    }
+
+    async fn remove_device(&self, device: &DeviceRef) -> Result<(), DirectoryError> {
+        let (ctx, id) = reconcile_ctx(device);
+        let app = self.0.app();
+        app.delete_device(&ctx.tenant, &id)
+            .await
+            .map_err(directory_error)
     }
 }

@@ -45,6 +45,65 @@ pub struct Config {
     pub inventory: mender_inventory::InventoryConfig,
     /// Artifacts, releases and deployments.
     pub deployments: mender_deployments::DeploymentsConfig,
+    /// The transactional outbox relays and the start-up reconciliation between services.
+    pub outbox: OutboxConfig,
+}
+
+/// How services' outbox rows reach the workflow engine, and whether start-up repairs drift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// How often a relay looks for rows it was not told about (rows of other processes,
+    /// retries), in milliseconds. Rows committed in this process are relayed at once.
+    pub poll_interval_ms: u64,
+    /// Rows a relay takes per pass.
+    pub batch: u32,
+    /// Longest wait between two attempts of a row the workflow engine refused, in seconds.
+    pub max_backoff_seconds: u64,
+    /// At start, provision accepted devices missing from inventory and remove inventory
+    /// entries of devices deviceauth no longer has.
+    pub reconcile_at_start: bool,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1000,
+            batch: 100,
+            max_backoff_seconds: 300,
+            reconcile_at_start: true,
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// The relay settings these keys describe.
+    pub fn relay_settings(&self) -> mender_queue::outbox::RelaySettings {
+        mender_queue::outbox::RelaySettings {
+            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+            batch: self.batch,
+            max_backoff: std::time::Duration::from_secs(self.max_backoff_seconds),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(10..=600_000).contains(&self.poll_interval_ms) {
+            return Err(ConfigError::Invalid(
+                "outbox.poll_interval_ms must be between 10 and 600000 (ten minutes)".into(),
+            ));
+        }
+        if !(1..=10_000).contains(&self.batch) {
+            return Err(ConfigError::Invalid(
+                "outbox.batch must be between 1 and 10000".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.max_backoff_seconds) {
+            return Err(ConfigError::Invalid(
+                "outbox.max_backoff_seconds must be between 1 and 86400 (a day)".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// TLS settings of the public port.
@@ -122,6 +181,7 @@ impl Default for Config {
             deviceauth: Default::default(),
             inventory: Default::default(),
             deployments: Default::default(),
+            outbox: Default::default(),
         }
     }
 }
@@ -242,7 +302,7 @@ impl Config {
                 "request_size_limit must be at least 1024 bytes".into(),
             ));
         }
-        Ok(())
+        self.outbox.validate()
     }
 
     /// The database location: PostgreSQL if configured, else SQLite files in the data directory.
@@ -403,5 +463,26 @@ mod tests {
                 .contains("postgres://")
         );
         assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn outbox_limits_are_checked_at_start() {
+        for (set, key) in [
+            (
+                (|c: &mut OutboxConfig| c.poll_interval_ms = 0) as fn(&mut OutboxConfig),
+                "outbox.poll_interval_ms",
+            ),
+            (|c| c.poll_interval_ms = 600_001, "outbox.poll_interval_ms"),
+            (|c| c.batch = 0, "outbox.batch"),
+            (|c| c.max_backoff_seconds = 0, "outbox.max_backoff_seconds"),
+        ] {
+            let mut c = Config::default();
+            set(&mut c.outbox);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("between"), "{e}");
+        }
+        let relay = OutboxConfig::default().relay_settings();
+        assert_eq!(relay.poll_interval, std::time::Duration::from_secs(1));
+        assert_eq!(relay.batch, 100);
     }
 }

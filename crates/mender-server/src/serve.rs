@@ -124,6 +124,8 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
         });
     }
 
+    spawn_outbox(&mut tasks, &services, &config, shutdown_rx.clone());
+
     let scheme = if config.tls.plain_http {
         "http"
     } else {
@@ -147,6 +149,48 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
         tasks,
         needs_admin,
     })
+}
+
+/// Runs deviceauth's outbox relay (in every serving process, workers or not: it only queues
+/// jobs) and, when configured, the start-up reconciliation in the background, so that a large
+/// installation does not wait for it to serve.
+fn spawn_outbox(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    services: &compose::Services,
+    config: &Config,
+    shutdown: watch::Receiver<bool>,
+) {
+    let relay = services
+        .deviceauth
+        .outbox_relay(services.workflows.clone(), config.outbox.relay_settings());
+    tasks.spawn(async move {
+        relay
+            .spawn(shutdown)
+            .await
+            .context("deviceauth outbox relay")?;
+        Ok(())
+    });
+    if !config.outbox.reconcile_at_start {
+        return;
+    }
+    let admission = crate::adapters::AdmissionAdapter(services.deviceauth.clone());
+    let inventory = crate::adapters::InventoryDirectoryAdapter(services.inventory.clone());
+    tasks.spawn(async move {
+        match crate::reconcile::reconcile(&admission, &inventory).await {
+            Ok(r) => tracing::info!(
+                reprovisioned = r.reprovisioned,
+                removed_from_inventory = r.removed,
+                redecommissioned = r.redecommissioned,
+                failed = r.failed,
+                "reconciled device authentication and inventory"
+            ),
+            // The server works without it; the next start tries again.
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reconcile device authentication and inventory");
+            }
+        }
+        Ok(())
+    });
 }
 
 fn bracket(host: &str) -> String {

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use common::ServerProcess;
 use common::mgmt::{
-    Mgmt, accept_pending, inventory_value, start_with_admin, wait_device_gone, wait_for,
+    Mgmt, accept_pending, inventory_value, pending_device, start_with_admin, wait_device_gone,
+    wait_for,
 };
 use mender_testkit::json::strings;
 use mender_testkit::mender_artifact::{run, tool, write_module_image};
@@ -24,20 +25,7 @@ use serde_json::{Value, json};
 /// A simulated device (Ed25519 key, identity `mac`) that asked to join, was pending, and was
 /// accepted; returns it with its device id.
 async fn accepted_device(server: &ServerProcess, m: &Mgmt, mac: &str) -> (DeviceClient, String) {
-    let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
-    let dev = DeviceClient::builder(
-        server.url.clone(),
-        DeviceKey::ed25519(),
-        json!({"mac": mac}),
-    )
-    .root_cert_pem(pem)
-    .build()
-    .unwrap();
-    assert_eq!(
-        dev.authenticate().await.unwrap(),
-        None,
-        "pending devices get 401"
-    );
+    let dev = pending_device(server, mac).await;
     let id = accept_pending(m, mac, String::new).await;
     assert!(dev.authenticate().await.unwrap().is_some());
     (dev, id)

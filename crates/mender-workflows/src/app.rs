@@ -94,6 +94,30 @@ impl App {
         Ok(job)
     }
 
+    /// Starts a job of workflow `name` at most once per `key` (see
+    /// `WorkflowStarter::start_workflow_once`): the job id is derived from the key, the job
+    /// record is inserted only if missing, and the queue drops a repeated key. A call repeated
+    /// after a crash anywhere in here therefore completes the first call's work instead of
+    /// starting a second job.
+    pub async fn start_once(
+        &self,
+        name: &str,
+        inputs: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Job, Error> {
+        let (workflow, mut job) = self.prepare(name, inputs, None).await?;
+        job.id = keyed_id(key);
+        if !workflow.ephemeral {
+            // `false` when an earlier attempt stored it: keep that record (and its results).
+            self.store.insert_job(&job).await?;
+        }
+        let payload = serde_json::to_value(&job).map_err(|e| Error::BadRequest(e.to_string()))?;
+        self.queue
+            .enqueue_once(workflow.topic(), payload, key)
+            .await?;
+        Ok(job)
+    }
+
     /// Starts one job per input object. Every object is validated before any job is queued,
     /// so a bad entry fails the whole batch without starting the others.
     pub async fn start_batch(
@@ -224,9 +248,32 @@ pub fn object_id(now: Timestamp) -> JobId {
     JobId::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
+/// The job id of a keyed start: 24 hex digits (like upstream's ids) of the key's SHA-256, the
+/// same on every attempt.
+pub fn keyed_id(key: &str) -> JobId {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    JobId::new(
+        digest
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_ids_are_stable_24_hex() {
+        let a = keyed_id("deviceauth/outbox/1");
+        assert_eq!(a, keyed_id("deviceauth/outbox/1"));
+        assert_ne!(a, keyed_id("deviceauth/outbox/2"));
+        assert_eq!(a.as_str().len(), 24);
+        assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
+    }
 
     #[test]
     fn object_ids_are_24_hex_and_unique() {

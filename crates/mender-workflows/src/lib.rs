@@ -116,6 +116,34 @@ impl Service {
     }
 }
 
+/// The inputs of a start through [`mender_api::workflows::WorkflowStarter`]: a JSON object.
+fn object_inputs(
+    inputs: Value,
+) -> Result<serde_json::Map<String, Value>, mender_api::workflows::StartError> {
+    match inputs {
+        Value::Object(map) => Ok(map),
+        _ => Err(mender_api::workflows::StartError::Other(
+            "workflow inputs must be a JSON object".into(),
+        )),
+    }
+}
+
+/// The starter's answer for a job of `name`, or its error.
+fn started(
+    name: &str,
+    res: Result<model::Job, Error>,
+) -> Result<mender_api::workflows::StartedWorkflow, mender_api::workflows::StartError> {
+    use mender_api::workflows::{StartError, StartedWorkflow};
+    match res {
+        Ok(job) => Ok(StartedWorkflow {
+            id: job.id.into_string(),
+            name: name.to_owned(),
+        }),
+        Err(Error::WorkflowNotFound) => Err(StartError::NotFound(name.to_owned())),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[async_trait::async_trait]
 impl mender_api::workflows::WorkflowStarter for Service {
     async fn start_workflow(
@@ -123,19 +151,17 @@ impl mender_api::workflows::WorkflowStarter for Service {
         name: &str,
         inputs: Value,
     ) -> Result<mender_api::workflows::StartedWorkflow, mender_api::workflows::StartError> {
-        use mender_api::workflows::{StartError, StartedWorkflow};
-        let Value::Object(inputs) = inputs else {
-            return Err(StartError::Other(
-                "workflow inputs must be a JSON object".into(),
-            ));
-        };
-        match self.app.start(name, &inputs, None).await {
-            Ok(job) => Ok(StartedWorkflow {
-                id: job.id.into_string(),
-                name: name.to_owned(),
-            }),
-            Err(Error::WorkflowNotFound) => Err(StartError::NotFound(name.to_owned())),
-            Err(e) => Err(e.into()),
-        }
+        let inputs = object_inputs(inputs)?;
+        started(name, self.app.start(name, &inputs, None).await)
+    }
+
+    async fn start_workflow_once(
+        &self,
+        name: &str,
+        inputs: Value,
+        key: &str,
+    ) -> Result<mender_api::workflows::StartedWorkflow, mender_api::workflows::StartError> {
+        let inputs = object_inputs(inputs)?;
+        started(name, self.app.start_once(name, &inputs, key).await)
     }
 }

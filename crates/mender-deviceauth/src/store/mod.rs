@@ -1,10 +1,14 @@
 //! The deviceauth store's contract: [`DeviceauthStore`] over devices, authentication sets,
 //! tokens and limits, its result types and [`StoreError`]. Every method that changes more
-//! than one row runs in one transaction, so no request leaves a half-written record. The one
-//! implementation is [`SqlStore`].
+//! than one row runs in one transaction, so no request leaves a half-written record. A state
+//! change that starts workflows takes the workflows to start ([`Effects`]) and writes them to
+//! the outbox in the same transaction (`mender_queue::outbox`), so that the change and its
+//! workflows commit together. The one implementation is [`SqlStore`].
 
 use async_trait::async_trait;
 use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp, TokenId};
+
+use mender_queue::outbox::OutboxMessage;
 
 use crate::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord, TokenState};
 
@@ -104,6 +108,23 @@ pub struct Transition<'a> {
     pub max_devices: u64,
 }
 
+/// The workflows a write asks for, decided by the app from the write's outcome (which only
+/// the store's transaction knows) and written by the store to the outbox before it commits.
+pub type Effects<'a, T> = &'a (dyn Fn(&T) -> Vec<OutboxMessage> + Send + Sync);
+
+/// What reconciling with other services needs to know of a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceBrief {
+    /// Tenant id.
+    pub tenant: TenantId,
+    /// Device id.
+    pub id: DeviceId,
+    /// Device status.
+    pub status: Status,
+    /// Whether it is being decommissioned.
+    pub decommissioning: bool,
+}
+
 /// Storage for deviceauth. Tenant ids scope every lookup; the open-source server uses `""`.
 #[async_trait]
 pub trait DeviceauthStore: Send + Sync {
@@ -146,6 +167,7 @@ pub trait DeviceauthStore: Send + Sync {
         auth_set_id: &AuthSetId,
         change: Transition<'_>,
         now: Timestamp,
+        effects: Effects<'_, StatusChange>,
     ) -> Result<StatusChange, StoreError>;
 
     /// Removes an auth set; removing an accepted one deletes the device's tokens, removing a
@@ -156,6 +178,7 @@ pub trait DeviceauthStore: Send + Sync {
         device_id: &DeviceId,
         auth_set_id: &AuthSetId,
         now: Timestamp,
+        effects: Effects<'_, Dismissal>,
     ) -> Result<Dismissal, StoreError>;
 
     /// Creates a preauthorized device and auth set, or with `force` adds the set to the
@@ -166,6 +189,7 @@ pub trait DeviceauthStore: Send + Sync {
         req: &NewDevice,
         force: bool,
         now: Timestamp,
+        effects: Effects<'_, Preauth>,
     ) -> Result<Preauth, StoreError>;
 
     /// A device with its auth sets.
@@ -203,13 +227,29 @@ pub trait DeviceauthStore: Send + Sync {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
-    /// Marks a device as decommissioning; `false` if it does not exist.
+    /// Marks a device as decommissioning and writes `effects` to the outbox in the same
+    /// transaction; `false` (and nothing written) if it does not exist.
     async fn set_decommissioning(
         &self,
         tenant: &TenantId,
         id: &DeviceId,
         now: Timestamp,
+        effects: &[OutboxMessage],
     ) -> Result<bool, StoreError>;
+
+    /// Writes `messages` to the outbox on their own (work a reconciler found missing).
+    async fn push_outbox(
+        &self,
+        messages: &[OutboxMessage],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Whether an outbox row of `workflow` about `subject` waits for the relay.
+    async fn outbox_has(&self, workflow: &str, subject: &str) -> Result<bool, StoreError>;
+
+    /// Every device of every tenant, ordered by tenant and id: what reconciling with
+    /// inventory compares.
+    async fn device_briefs(&self) -> Result<Vec<DeviceBrief>, StoreError>;
 
     /// Deletes a device, its auth sets and tokens; `false` if it does not exist.
     async fn delete_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<bool, StoreError>;

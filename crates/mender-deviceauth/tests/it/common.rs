@@ -12,6 +12,7 @@ use mender_core::{ApiError, Identity};
 use mender_db::query;
 use mender_db::testing::{Backend, TestDb};
 use mender_deviceauth::{DeviceauthConfig, SCHEMA, Service};
+use mender_queue::outbox::{Relay, RelaySettings};
 use mender_testkit::{AuthRequest, DeviceKey, TestClient, TestResponse};
 use serde_json::{Value, json};
 
@@ -33,7 +34,9 @@ pub struct Env {
     pub mgmt: TestClient,
     /// The internal routes.
     pub internal: TestClient,
-    pub wf: Arc<RecordingWorkflows>,
+    wf: Arc<RecordingWorkflows>,
+    /// The outbox relay, delivering to `wf` when a test looks at the workflows.
+    pub relay: Relay,
     pub clock: Arc<ManualClock>,
     /// A second copy of the service's signing key, for forging tokens in tests.
     pub signer: SigningKey,
@@ -60,6 +63,7 @@ impl Env {
         let wf = Arc::new(RecordingWorkflows::default());
         let clock = ManualClock::starting_now();
         let svc = Service::new(db.db(), clock.clone(), key, config, wf.clone());
+        let relay = svc.outbox_relay(wf.clone(), RelaySettings::default());
         let routers = svc.routers();
         Env {
             open: TestClient::new(routers.open),
@@ -67,10 +71,22 @@ impl Env {
             internal: TestClient::new(routers.internal),
             svc,
             wf,
+            relay,
             clock,
             signer: SigningKey::from_pem(&pem).unwrap(),
             db,
         }
+    }
+
+    /// The workflows started so far, after the relay delivered what the outbox holds.
+    pub async fn wf(&self) -> &RecordingWorkflows {
+        self.relay.drain().await.unwrap();
+        &self.wf
+    }
+
+    /// The workflows started so far, without relaying the outbox.
+    pub fn wf_now(&self) -> &RecordingWorkflows {
+        &self.wf
     }
 
     /// The backend's name, for assertion messages.

@@ -56,7 +56,7 @@ async fn first_request_is_recorded_as_pending(
     key: &DeviceKey,
     identity: &Value,
 ) -> Value {
-    env.wf.clear();
+    env.wf().await.clear();
     let r = env.auth(key, identity).await;
     assert_eq!(
         r.status,
@@ -76,7 +76,7 @@ async fn first_request_is_recorded_as_pending(
     assert_eq!(device["status"], "pending");
     assert_eq!(device["auth_sets"][0]["pubkey"], key.public_pem());
     assert_eq!(&device["identity_data"], identity);
-    let inv = env.wf.named("update_device_inventory");
+    let inv = env.wf().await.named("update_device_inventory");
     assert_eq!(inv.len(), 1);
     assert_eq!(inv[0]["scope"], "identity");
     assert_eq!(inv[0]["device_id"], device["id"]);
@@ -87,7 +87,7 @@ async fn first_request_is_recorded_as_pending(
             .unwrap()
             .contains(&json!({"name": "sku", "value": "<b>&", "scope": "identity"}))
     );
-    let st = env.wf.named("update_device_status");
+    let st = env.wf().await.named("update_device_status");
     assert_eq!(st[0]["device_status"], "pending");
     assert_eq!(
         st[0]["devices"],
@@ -103,16 +103,16 @@ async fn first_request_is_recorded_as_pending(
 }
 
 async fn acceptance_provisions(env: &Env, name: &str, device: &Value) {
-    env.wf.clear();
+    env.wf().await.clear();
     assert_eq!(env.accept(device).await.status, StatusCode::NO_CONTENT);
-    let prov = env.wf.named("provision_device");
+    let prov = env.wf().await.named("provision_device");
     assert_eq!(prov.len(), 1, "{name}");
     assert_eq!(prov[0]["device_id"], device["id"]);
     assert_eq!(prov[0]["status"], "accepted");
     assert_eq!(prov[0]["tenant_id"], "");
     assert_eq!(prov[0]["device"]["id"], device["id"]);
     assert_eq!(
-        env.wf.named("update_device_status")[0]["device_status"],
+        env.wf().await.named("update_device_status")[0]["device_status"],
         "accepted"
     );
 }
@@ -282,7 +282,7 @@ async fn refused_requests_change_nothing(backend: Backend) {
             .await;
         assert_eq!(r.assert_error(StatusCode::BAD_REQUEST), want, "{body}");
     }
-    assert_eq!(env.wf.count(), 0);
+    assert_eq!(env.wf().await.count(), 0);
     assert_eq!(
         env.auth_raw(vec![b' '; 2 * 1024 * 1024], Some("AAAA"), json)
             .await
@@ -332,9 +332,9 @@ async fn preauthorized_device_is_accepted_on_first_request(backend: Backend) {
     r.assert_status(StatusCode::CREATED);
     let loc = r.header("location").unwrap().to_owned();
     assert!(loc.starts_with("devices/"));
-    let st = env.wf.named("update_device_status");
+    let st = env.wf().await.named("update_device_status");
     assert_eq!(st[0]["device_status"], "preauthorized");
-    assert_eq!(env.wf.named("update_device_inventory").len(), 1);
+    assert_eq!(env.wf().await.named("update_device_inventory").len(), 1);
 
     let dup = env.mgmt.post(DEVS).json(&body).send().await;
     assert_eq!(dup.status, StatusCode::CONFLICT);
@@ -344,7 +344,7 @@ async fn preauthorized_device_is_accepted_on_first_request(backend: Backend) {
     );
     assert_eq!(dup.json()["status"], "preauthorized");
 
-    env.wf.clear();
+    env.wf().await.clear();
     // The device sends the identity with different spacing and number formatting.
     let signed = AuthRequest::with_raw_id_data(r#"{ "n": 1, "mac": "pre" }"#).sign(&key);
     let r = env
@@ -352,9 +352,9 @@ async fn preauthorized_device_is_accepted_on_first_request(backend: Backend) {
         .await;
     r.assert_status(StatusCode::OK);
     assert!(env.verify(&r.text()).await.is_ok());
-    assert_eq!(env.wf.named("provision_device").len(), 1);
+    assert_eq!(env.wf().await.named("provision_device").len(), 1);
     assert_eq!(
-        env.wf.named("update_device_status")[0]["device_status"],
+        env.wf().await.named("update_device_status")[0]["device_status"],
         "accepted"
     );
     assert_eq!(env.devices().await[0]["status"], "accepted");
@@ -516,7 +516,7 @@ async fn decommissioned_token_stops(
     id: &Value,
 ) {
     let did = dev["id"].as_str().unwrap();
-    env.wf.clear();
+    env.wf().await.clear();
     let r = env.mgmt.delete(&format!("{DEVS}/{did}")).send().await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(
@@ -524,9 +524,9 @@ async fn decommissioned_token_stops(
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        env.wf.named("decommission_device"),
+        env.wf().await.named("decommission_device"),
         vec![
-            json!({"request_id": env.wf.named("decommission_device")[0]["request_id"], "device_id": did, "tenant_id": ""})
+            json!({"request_id": env.wf().await.named("decommission_device")[0]["request_id"], "device_id": did, "tenant_id": ""})
         ]
     );
     assert_eq!(env.auth(key, id).await.status, StatusCode::UNAUTHORIZED);
@@ -729,7 +729,7 @@ async fn check_in_is_recorded_and_synced_on_the_service_clock(backend: Backend) 
         d["check_in_time"].as_str().unwrap_or_default().to_owned()
     };
     let synced = || {
-        env.wf
+        env.wf_now()
             .named("update_device_inventory")
             .into_iter()
             .filter(|w| w["scope"] == "system")
@@ -746,7 +746,7 @@ async fn check_in_is_recorded_and_synced_on_the_service_clock(backend: Backend) 
     assert_eq!(synced(), vec![rfc(midnight + 10)]);
 
     // Within a minute nothing is written.
-    env.wf.clear();
+    env.wf().await.clear();
     env.clock.advance(Duration::from_secs(59));
     env.verify(&token).await.unwrap();
     assert_eq!(check_in().await, rfc(midnight + 10));

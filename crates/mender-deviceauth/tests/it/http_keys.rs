@@ -231,7 +231,7 @@ async fn refused_keys_get_upstream_texts_on_both_paths(backend: Backend) {
         );
         assert_eq!(env.snapshot().await, before, "{name} wrote something");
     }
-    assert_eq!(env.wf.count(), 0);
+    assert_eq!(env.wf().await.count(), 0);
 }
 
 async fn rsa_under_1024_bits_is_stored_but_never_authenticates(backend: Backend) {

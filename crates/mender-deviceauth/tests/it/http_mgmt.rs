@@ -198,7 +198,7 @@ async fn device_and_auth_set_status(env: &Env, all: &[Value]) -> (String, String
 }
 
 async fn dismissing_an_auth_set(env: &Env, id1: &str, aid: &str) {
-    env.wf.clear();
+    env.wf().await.clear();
     let set = format!("{DEVS}/{id1}/auth/{aid}");
     assert_eq!(
         env.mgmt.delete(&set).send().await.status,
@@ -208,7 +208,7 @@ async fn dismissing_an_auth_set(env: &Env, id1: &str, aid: &str) {
     assert_eq!(d["status"], "noauth");
     assert_eq!(d["auth_sets"], json!([]));
     assert_eq!(
-        env.wf.named("update_device_status")[0]["device_status"],
+        env.wf().await.named("update_device_status")[0]["device_status"],
         "noauth"
     );
     assert_eq!(
@@ -245,7 +245,7 @@ async fn dismissing_the_only_preauthorized_set_deletes_the_device(backend: Backe
     let device = format!("{DEVS}/{id}");
     let d = env.mgmt.get(&device).send().await.json();
     let aid = d["auth_sets"][0]["id"].as_str().unwrap();
-    env.wf.clear();
+    env.wf().await.clear();
     for (req, want) in [
         (
             env.mgmt.delete(&format!("{device}/auth/{aid}")),
@@ -256,7 +256,7 @@ async fn dismissing_the_only_preauthorized_set_deletes_the_device(backend: Backe
         assert_eq!(req.send().await.status, want);
     }
     assert_eq!(
-        env.wf.named("update_device_status")[0]["device_status"],
+        env.wf().await.named("update_device_status")[0]["device_status"],
         "decommissioned"
     );
     // Forced preauthorization of an existing identity adds the key.
@@ -576,22 +576,22 @@ async fn provisioned_devices_are_not_provisioned_again(backend: Backend) {
         env.set_status(&dev, "rejected")
             .await
             .assert_status(StatusCode::NO_CONTENT);
-        env.wf.clear();
+        env.wf().await.clear();
         env.accept(&dev).await.assert_status(StatusCode::NO_CONTENT);
     };
     env.accept(&dev).await.assert_status(StatusCode::NO_CONTENT);
-    assert_eq!(env.wf.named("provision_device").len(), 1);
+    assert_eq!(env.wf().await.named("provision_device").len(), 1);
     // What upstream's provision_device does as its last step.
     patch(true).await;
     readmit().await;
-    assert!(env.wf.named("provision_device").is_empty());
+    assert!(env.wf().await.named("provision_device").is_empty());
     assert_eq!(
-        env.wf.named("update_device_status")[0]["device_status"],
+        env.wf().await.named("update_device_status")[0]["device_status"],
         "accepted"
     );
     patch(false).await;
     readmit().await;
-    assert_eq!(env.wf.named("provision_device").len(), 1);
+    assert_eq!(env.wf().await.named("provision_device").len(), 1);
 }
 
 async fn external_device_route_is_not_served(backend: Backend) {

@@ -8,4 +8,5 @@ mod common;
 mod http_auth;
 mod http_keys;
 mod http_mgmt;
+mod outbox;
 mod store;

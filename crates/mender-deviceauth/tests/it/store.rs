@@ -59,7 +59,8 @@ async fn change(
         allowed_from,
         max_devices,
     };
-    s.set_auth_set_status(&oss(), device, set, t, at(now)).await
+    s.set_auth_set_status(&oss(), device, set, t, at(now), &|_| Vec::new())
+        .await
 }
 
 fn token(id: &AuthSetId, device: &DeviceId, issued: i64, expires: i64) -> TokenRecord {
@@ -225,7 +226,7 @@ async fn rejecting_and_decommissioning_end_the_device(
         .unwrap();
     assert!(s.token_state(&auth_set.token_id()).await.unwrap().is_none());
     assert!(
-        s.set_decommissioning(&oss(), &device.id, at(109))
+        s.set_decommissioning(&oss(), &device.id, at(109), &[])
             .await
             .unwrap()
     );
@@ -277,7 +278,7 @@ async fn listing_filters_by_status_and_id(s: &SqlStore, dev2: &Device) {
 async fn preauth_limits_and_tokens(backend: Backend) {
     let (s, _db) = store(backend).await;
     let Preauth::Created(d) = s
-        .preauthorize(&oss(), &new(5, "kp"), false, at(1))
+        .preauthorize(&oss(), &new(5, "kp"), false, at(1), &|_| Vec::new())
         .await
         .unwrap()
     else {
@@ -288,13 +289,13 @@ async fn preauth_limits_and_tokens(backend: Backend) {
         (Status::Preauthorized, Status::Preauthorized)
     );
     assert!(matches!(
-        s.preauthorize(&oss(), &new(5, "kq"), false, at(2))
+        s.preauthorize(&oss(), &new(5, "kq"), false, at(2), &|_| Vec::new())
             .await
             .unwrap(),
         Preauth::Conflict(_)
     ));
     let Preauth::Forced { device, .. } = s
-        .preauthorize(&oss(), &new(5, "kq"), true, at(3))
+        .preauthorize(&oss(), &new(5, "kq"), true, at(3), &|_| Vec::new())
         .await
         .unwrap()
     else {

@@ -204,6 +204,9 @@ pub trait InventoryStore: Send + Sync {
     /// Ids of every matching device, in creation order, without counting or loading documents
     /// (for callers that need the whole set, such as deployments to all devices).
     async fn search_ids(&self, tenant: &TenantId, conds: &[Cond]) -> Result<Vec<DeviceId>>;
+    /// `(tenant, id)` of every device of every tenant, ordered: what reconciling with device
+    /// authentication compares.
+    async fn all_device_ids(&self) -> Result<Vec<(TenantId, DeviceId)>>;
     /// Distinct string values of an attribute (for regular expressions, matched in Rust).
     async fn distinct_strings(&self, tenant: &TenantId, key: &Key) -> Result<Vec<String>>;
     /// The device counts of the statistics (one snapshot, from the index, never the

@@ -25,6 +25,7 @@ mender_db::each_backend!(
     bulk_load_refreshes_statistics,
     prefixes_match_in_code_point_order,
     tier_counts_come_from_the_index,
+    all_device_ids_spans_tenants_in_order,
 );
 
 /// Creation time of the devices of [`rec`].
@@ -602,4 +603,24 @@ async fn tier_counts_come_from_the_index(backend: Backend) {
     );
     let empty = store.tier_counts(&tenant("nobody")).await.unwrap();
     assert_eq!(empty, TierCounts::default());
+}
+
+/// What start-up reconciliation compares with device authentication: every device of every
+/// tenant, ordered by tenant and id, deleted ones gone.
+async fn all_device_ids_spans_tenants_in_order(backend: Backend) {
+    let (s, _db) = open(backend).await;
+    assert!(s.all_device_ids().await.unwrap().is_empty());
+    for (t, id) in [("t2", "b"), ("", "z"), ("t2", "a"), ("", "c")] {
+        assert!(s.insert_device(&tenant(t), &rec(id, &[])).await.unwrap());
+    }
+    s.delete_devices(&tenant(""), &devs(&["z"])).await.unwrap();
+    let got: Vec<(String, String)> = s
+        .all_device_ids()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(t, d)| (t.as_str().to_owned(), d.into_string()))
+        .collect();
+    let want = [("", "c"), ("t2", "a"), ("t2", "b")].map(|(t, d)| (t.to_owned(), d.to_owned()));
+    assert_eq!(got, want, "{}", s.0.backend());
 }

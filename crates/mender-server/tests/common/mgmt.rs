@@ -213,9 +213,9 @@ where
     }
 }
 
-/// Waits for the pending device whose identity is `mac` and accepts it; returns its id.
-pub async fn accept_pending(m: &Mgmt, mac: &str, context: impl Fn() -> String) -> String {
-    let (id, aid) = wait_for(60, "the pending device", &context, || async {
+/// Waits for the pending device whose identity is `mac`; returns `(device id, auth set id)`.
+pub async fn pending_ids(m: &Mgmt, mac: &str, context: impl Fn() -> String) -> (String, String) {
+    wait_for(60, "the pending device", &context, || async {
         let a = m
             .get("/api/management/v2/devauth/devices?status=pending")
             .await;
@@ -231,9 +231,34 @@ pub async fn accept_pending(m: &Mgmt, mac: &str, context: impl Fn() -> String) -
             d["auth_sets"][0]["id"].as_str()?.to_owned(),
         ))
     })
-    .await;
+    .await
+}
+
+/// Waits for the pending device whose identity is `mac` and accepts it; returns its id.
+pub async fn accept_pending(m: &Mgmt, mac: &str, context: impl Fn() -> String) -> String {
+    let (id, aid) = pending_ids(m, mac, context).await;
     m.set_auth_status(&id, &aid, "accepted").await;
     id
+}
+
+/// A simulated device (Ed25519 key, identity `mac`) that has asked to join once and was
+/// told it is pending (401).
+pub async fn pending_device(server: &ServerProcess, mac: &str) -> mender_testkit::DeviceClient {
+    let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
+    let dev = mender_testkit::DeviceClient::builder(
+        server.url.clone(),
+        mender_testkit::DeviceKey::ed25519(),
+        serde_json::json!({"mac": mac}),
+    )
+    .root_cert_pem(pem)
+    .build()
+    .unwrap();
+    assert_eq!(
+        dev.authenticate().await.unwrap(),
+        None,
+        "pending devices get 401"
+    );
+    dev
 }
 
 /// Waits until neither devauth nor inventory knows `device` (after decommissioning).

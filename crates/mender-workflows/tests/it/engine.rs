@@ -26,6 +26,7 @@ mender_db::each_backend!(
     ephemeral_jobs_are_recorded_only_when_they_fail,
     a_dead_workers_job_is_resumed_after_the_lease,
     workers_stop_on_shutdown_and_poison_messages_are_dropped,
+    keyed_starts_queue_one_job_per_key,
 );
 
 /// Starts `svc`'s workers; they stop when the sender says so.
@@ -358,4 +359,54 @@ async fn workers_stop_on_shutdown_and_poison_messages_are_dropped(backend: Backe
     assert!(!env.queue.is_empty().await.unwrap(), "{}", job.id);
     assert!(d.seen().is_empty());
     let _keep: Arc<dyn JobQueue> = env.queue.clone();
+}
+
+/// What an outbox relay relies on: a start repeated with the same key (after a crash between
+/// the start and the outbox row's deletion) queues nothing new and names the same job, for
+/// recorded and ephemeral workflows alike; the job runs once.
+async fn keyed_starts_queue_one_job_per_key(backend: Backend) {
+    use mender_api::workflows::WorkflowStarter;
+    let env = Env::new(backend).await;
+    let d = Scripted::new(|_| Reply::Status(201, ""));
+    let svc = env.service(d.clone(), config()).await;
+    let inputs = json!({"request_id": "r", "device_id": "dev-k", "tenant_id": "",
+                        "status": "accepted", "device": {"id": "dev-k"}});
+    let first = svc
+        .start_workflow_once("provision_device", inputs.clone(), "deviceauth/outbox/1")
+        .await
+        .unwrap();
+    let again = svc
+        .start_workflow_once("provision_device", inputs.clone(), "deviceauth/outbox/1")
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    let other = svc
+        .start_workflow_once("provision_device", inputs, "deviceauth/outbox/2")
+        .await
+        .unwrap();
+    assert_ne!(other.id, first.id);
+    for _ in 0..2 {
+        svc.start_workflow_once("reindex_inventory", reindex_inputs("dev-k"), "k-eph")
+            .await
+            .unwrap();
+    }
+    assert_eq!(env.queue.len().await.unwrap(), 3, "{}", env.db.backend());
+
+    let (_stop, workers) = run_workers(&svc);
+    env.drained("the keyed jobs").await;
+    let job = finished(&svc, &JobId::new(first.id.clone())).await;
+    assert_eq!(job.status, JobStatus::Done, "{job:?}");
+    // A repeat after the job ran still starts nothing.
+    svc.start_workflow_once(
+        "provision_device",
+        json!({"request_id": "r", "device_id": "dev-k",
+        "tenant_id": "", "status": "accepted", "device": {}}),
+        "deviceauth/outbox/1",
+    )
+    .await
+    .unwrap();
+    assert!(env.queue.is_empty().await.unwrap());
+    // Two provisioning jobs (keys 1 and 2), one reindex: one inventory call each.
+    assert_eq!(d.seen().len(), 3);
+    workers.abort();
 }

@@ -10,7 +10,8 @@ mod steps;
 
 use async_trait::async_trait;
 use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp, TokenId};
-use mender_db::{Db, QueryBuilder, query};
+use mender_db::{Db, QueryBuilder, Tx, query};
+use mender_queue::outbox::{self, OutboxMessage};
 
 use self::rows::{
     DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, TokenStateRow, sets_from, signed, unsigned,
@@ -21,12 +22,34 @@ use self::steps::{
 };
 use crate::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord, TokenState};
 use crate::store::{
-    AuthRecord, DeviceauthStore, Dismissal, Preauth, StatusChange, StoreError, Transition,
+    AuthRecord, DeviceBrief, DeviceauthStore, Dismissal, Effects, Preauth, StatusChange,
+    StoreError, Transition,
 };
 
 /// The deviceauth store on either backend (a database opened with [`crate::SCHEMA`]).
 #[derive(Debug, Clone)]
 pub struct SqlStore(pub Db);
+
+/// Writes the workflows `outcome` asks for to the outbox and commits: the outcome and its
+/// workflows become durable together or not at all.
+async fn commit_with<T>(
+    mut tx: Tx,
+    outcome: T,
+    effects: Effects<'_, T>,
+    at: Timestamp,
+) -> Result<T, StoreError> {
+    outbox::push(&mut tx, &effects(&outcome), at).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+#[derive(sqlx::FromRow)]
+struct BriefRow {
+    tenant_id: String,
+    id: String,
+    status: String,
+    decommissioning: bool,
+}
 
 #[async_trait]
 impl DeviceauthStore for SqlStore {
@@ -100,7 +123,9 @@ impl DeviceauthStore for SqlStore {
         auth_set_id: &AuthSetId,
         change: Transition<'_>,
         now: Timestamp,
+        effects: Effects<'_, StatusChange>,
     ) -> Result<StatusChange, StoreError> {
+        let at = now;
         let now = now.unix_secs();
         let mut tx = self.0.begin_write().await?;
         let set = existing_set(&mut tx, tenant, auth_set_id).await?;
@@ -109,11 +134,12 @@ impl DeviceauthStore for SqlStore {
         }
         let device = existing_device(&mut tx, tenant, device_id).await?;
         if set.status == change.to {
-            return Ok(StatusChange {
+            let unchanged = StatusChange {
                 previous_device_status: device.status,
                 previous_set_status: set.status,
                 device,
-            });
+            };
+            return commit_with(tx, unchanged, effects, at).await;
         }
         if !change.allowed_from.contains(&set.status) {
             return Err(StoreError::InvalidTransition(set.status));
@@ -156,12 +182,12 @@ impl DeviceauthStore for SqlStore {
             .execute(&mut tx)
             .await?;
         let (previous_device_status, device) = settle(&mut tx, tenant, device_id, now).await?;
-        tx.commit().await?;
-        Ok(StatusChange {
+        let change = StatusChange {
             device,
             previous_set_status: set.status,
             previous_device_status,
-        })
+        };
+        commit_with(tx, change, effects, at).await
     }
 
     async fn delete_auth_set(
@@ -170,7 +196,9 @@ impl DeviceauthStore for SqlStore {
         device_id: &DeviceId,
         auth_set_id: &AuthSetId,
         now: Timestamp,
+        effects: Effects<'_, Dismissal>,
     ) -> Result<Dismissal, StoreError> {
+        let at = now;
         let now = now.unix_secs();
         let mut tx = self.0.begin_write().await?;
         let set = existing_set(&mut tx, tenant, auth_set_id).await?;
@@ -194,15 +222,14 @@ impl DeviceauthStore for SqlStore {
                 .bind(device_id)
                 .execute(&mut tx)
                 .await?;
-            tx.commit().await?;
-            return Ok(Dismissal::DeviceDeleted);
+            return commit_with(tx, Dismissal::DeviceDeleted, effects, at).await;
         }
         let (previous_device_status, device) = settle(&mut tx, tenant, device_id, now).await?;
-        tx.commit().await?;
-        Ok(Dismissal::SetRemoved {
+        let removed = Dismissal::SetRemoved {
             device,
             previous_device_status,
-        })
+        };
+        commit_with(tx, removed, effects, at).await
     }
 
     async fn preauthorize(
@@ -211,7 +238,9 @@ impl DeviceauthStore for SqlStore {
         req: &NewDevice,
         force: bool,
         now: Timestamp,
+        effects: Effects<'_, Preauth>,
     ) -> Result<Preauth, StoreError> {
+        let at = now;
         let now = now.unix_secs();
         let mut tx = self.0.begin_write().await?;
         if insert_device(&mut tx, tenant, req, Status::Preauthorized, now).await? {
@@ -225,8 +254,7 @@ impl DeviceauthStore for SqlStore {
             )
             .await?;
             let device = existing_device(&mut tx, tenant, &req.device_id).await?;
-            tx.commit().await?;
-            return Ok(Preauth::Created(device));
+            return commit_with(tx, Preauth::Created(device), effects, at).await;
         }
         let existing = device_by_identity(&mut tx, tenant, &req.id_data_sha256)
             .await?
@@ -255,11 +283,11 @@ impl DeviceauthStore for SqlStore {
             .await?;
         }
         let (previous_device_status, device) = settle(&mut tx, tenant, &existing.id, now).await?;
-        tx.commit().await?;
-        Ok(Preauth::Forced {
+        let forced = Preauth::Forced {
             device,
             previous_device_status,
-        })
+        };
+        commit_with(tx, forced, effects, at).await
     }
 
     async fn get_device(
@@ -364,7 +392,9 @@ impl DeviceauthStore for SqlStore {
         tenant: &TenantId,
         id: &DeviceId,
         now: Timestamp,
+        effects: &[OutboxMessage],
     ) -> Result<bool, StoreError> {
+        let mut tx = self.0.begin_write().await?;
         let n = query(
             "UPDATE devices SET decommissioning = TRUE, revision = revision + 1, updated_ts = $1 \
              WHERE tenant_id = $2 AND id = $3",
@@ -372,9 +402,48 @@ impl DeviceauthStore for SqlStore {
         .bind(now.unix_secs())
         .bind(tenant)
         .bind(id)
-        .execute(&self.0)
+        .execute(&mut tx)
         .await?;
-        Ok(n > 0)
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        outbox::push(&mut tx, effects, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn push_outbox(
+        &self,
+        messages: &[OutboxMessage],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        outbox::push(&mut tx, messages, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_has(&self, workflow: &str, subject: &str) -> Result<bool, StoreError> {
+        Ok(outbox::has_pending(&self.0, workflow, subject).await?)
+    }
+
+    async fn device_briefs(&self) -> Result<Vec<DeviceBrief>, StoreError> {
+        let rows: Vec<BriefRow> = query(
+            "SELECT tenant_id, id, status, decommissioning FROM devices ORDER BY tenant_id, id",
+        )
+        .fetch_all(&self.0)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(DeviceBrief {
+                    tenant: r.tenant_id.into(),
+                    id: r.id.into(),
+                    status: rows::status_of(&r.status)?,
+                    decommissioning: r.decommissioning,
+                })
+            })
+            .collect()
     }
 
     async fn delete_device(&self, tenant: &TenantId, id: &DeviceId) -> Result<bool, StoreError> {

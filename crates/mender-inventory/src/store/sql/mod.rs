@@ -377,6 +377,17 @@ impl InventoryStore for SqlStore {
         Ok(ids.into_iter().map(DeviceId::from).collect())
     }
 
+    async fn all_device_ids(&self) -> Result<Vec<(TenantId, DeviceId)>> {
+        let rows: Vec<(String, String)> =
+            query("SELECT tenant_id, id FROM devices ORDER BY tenant_id, id")
+                .fetch_all(&self.0)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, d)| (TenantId::from(t), DeviceId::from(d)))
+            .collect())
+    }
+
     async fn distinct_strings(&self, tenant: &TenantId, key: &Key) -> Result<Vec<String>> {
         let b = match key {
             Key::DeviceId => {
