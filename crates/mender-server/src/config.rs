@@ -242,6 +242,7 @@ impl Config {
                 "request_size_limit must be at least 1024 bytes".into(),
             ));
         }
+        self.inventory.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -403,5 +404,9 @@ mod tests {
                 .contains("postgres://")
         );
         assert!(Config::default().validate().is_ok());
+        let mut c = Config::default();
+        c.inventory.max_search_regexes = c.inventory.max_search_filters + 1;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("inventory.max_search_regexes"), "{e}");
     }
 }
