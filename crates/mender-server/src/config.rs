@@ -243,6 +243,7 @@ impl Config {
             ));
         }
         self.inventory.validate().map_err(ConfigError::Invalid)?;
+        self.deployments.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
