@@ -59,18 +59,14 @@ impl Default for DeploymentsConfig {
 impl DeploymentsConfig {
     /// Checks the settings at start; the error says which key to fix.
     pub fn validate(&self) -> Result<(), String> {
-        for (key, v) in [
-            ("max_decompression_ratio", self.max_decompression_ratio),
-            ("max_parse_seconds", self.max_parse_seconds),
-            ("abandoned_upload_seconds", self.abandoned_upload_seconds),
-        ] {
-            if v == 0 {
-                return Err(format!(
-                    "deployments.{key} must be at least 1; remove it to use the default"
-                ));
-            }
-        }
-        Ok(())
+        mender_core::settings::require_positive(
+            "deployments",
+            &[
+                ("max_decompression_ratio", self.max_decompression_ratio),
+                ("max_parse_seconds", self.max_parse_seconds),
+                ("abandoned_upload_seconds", self.abandoned_upload_seconds),
+            ],
+        )
     }
 
     /// The artifact parser's limits for an upload.

@@ -36,18 +36,15 @@ impl Default for InventoryConfig {
 impl InventoryConfig {
     /// Checks the settings at start; the error says which key to fix.
     pub fn validate(&self) -> Result<(), String> {
-        let positive = [
-            ("max_document_bytes", self.max_document_bytes),
-            ("max_array_len", self.max_array_len),
-            ("max_search_filters", self.max_search_filters),
-        ];
-        for (key, v) in positive {
-            if v == 0 {
-                return Err(format!(
-                    "inventory.{key} must be at least 1; remove it to use the default"
-                ));
-            }
-        }
+        let size = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        mender_core::settings::require_positive(
+            "inventory",
+            &[
+                ("max_document_bytes", size(self.max_document_bytes)),
+                ("max_array_len", size(self.max_array_len)),
+                ("max_search_filters", size(self.max_search_filters)),
+            ],
+        )?;
         if self.max_search_regexes > self.max_search_filters {
             return Err(format!(
                 "inventory.max_search_regexes ({}) cannot exceed inventory.max_search_filters ({}); \
