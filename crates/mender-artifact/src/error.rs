@@ -68,6 +68,20 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
+    /// Payloads decompress to more than the parse limits allow for the artifact's size.
+    #[error("{file} decompresses to more than {ratio} times the size of the artifact")]
+    DecompressionBudget {
+        /// The payload member.
+        file: String,
+        /// The configured ratio.
+        ratio: u64,
+    },
+    /// Parsing took longer than the parse limits allow.
+    #[error("parsing the artifact took longer than the limit of {seconds} seconds")]
+    ParseTime {
+        /// The limit.
+        seconds: f64,
+    },
     /// A line of the manifest is malformed or repeated.
     #[error("invalid manifest: {0}")]
     Manifest(String),

@@ -1,9 +1,12 @@
 //! Reader adapters: counting and teeing the raw upload, hashing members, capping sizes.
 
 use std::io::{self, Read, Write};
+use std::rc::Rc;
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
+use crate::budget::Budget;
 use crate::error::Error;
 
 /// Counts the bytes read through it.
@@ -70,22 +73,32 @@ impl<R: Read, W: Write> Read for TeeReader<R, W> {
     }
 }
 
-/// The outermost layer over the caller's input: counts bytes and marks the caller's
-/// I/O errors so they are reported as [`Error::Io`] rather than as corrupt data.
+/// The outermost layer over the caller's input: counts bytes, tells the parse budget how
+/// many arrived and how long they took, and marks the caller's I/O errors so they are
+/// reported as [`Error::Io`] rather than as corrupt data.
 pub(crate) struct SourceReader<R> {
     inner: R,
+    budget: Rc<Budget>,
     pub(crate) count: u64,
 }
 
 impl<R> SourceReader<R> {
-    pub(crate) fn new(inner: R) -> Self {
-        Self { inner, count: 0 }
+    pub(crate) fn new(inner: R, budget: Rc<Budget>) -> Self {
+        Self {
+            inner,
+            budget,
+            count: 0,
+        }
     }
 }
 
 impl<R: Read> Read for SourceReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.inner.read(buf) {
+        let asked = Instant::now();
+        let res = self.inner.read(buf);
+        self.budget
+            .input(*res.as_ref().unwrap_or(&0), asked.elapsed());
+        match res {
             Ok(n) => {
                 self.count += n as u64;
                 Ok(n)

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Craft, Member, file, gzip, header_info, sha256_hex, tar_of};
-use mender_artifact::{Error, parse};
+use mender_artifact::{Error, ParseLimits, parse, parse_with_limits};
 
 fn err(bytes: &[u8]) -> Error {
     match parse(bytes) {
@@ -221,6 +221,44 @@ fn decompression_bomb_in_header_is_bounded() {
         vec![0u8; 100 * 1024 * 1024],
     ));
     assert!(matches!(err(&c.build()), Error::TooLarge { .. }));
+}
+
+/// A payload of 64 MiB of zeros (about 64 KiB gzipped): within the default budget, refused
+/// with a ratio of 100:1 and 1 MiB allowance, and refused when no parse time is allowed.
+#[test]
+fn decompression_bomb_in_payload_is_budgeted() {
+    let mut c = Craft::new();
+    c.data_members = vec![file("run.sh", vec![0u8; 64 * 1024 * 1024])];
+    let bomb = c.build();
+    assert!(bomb.len() < 1024 * 1024, "{} bytes", bomb.len());
+    assert!(parse(bomb.as_slice()).is_ok());
+    let tight = ParseLimits {
+        max_decompression_ratio: 100,
+        decompression_allowance: 1024 * 1024,
+        max_parse_time: None,
+    };
+    let e = parse_with_limits(bomb.as_slice(), tight).unwrap_err();
+    assert!(
+        matches!(&e, Error::DecompressionBudget { file, ratio: 100 } if file == "data/0000.tar.gz"),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "data/0000.tar.gz decompresses to more than 100 times the size of the artifact"
+    );
+    let no_time = ParseLimits {
+        max_parse_time: Some(std::time::Duration::ZERO),
+        ..ParseLimits::unlimited()
+    };
+    let e = parse_with_limits(bomb.as_slice(), no_time).unwrap_err();
+    assert!(matches!(e, Error::ParseTime { .. }), "{e}");
+    // A small artifact fits a tight ratio: its own bytes are the allowance it needs.
+    let small = Craft::new().build();
+    let ratio_only = ParseLimits {
+        decompression_allowance: 0,
+        ..tight
+    };
+    assert!(parse_with_limits(small.as_slice(), ratio_only).is_ok());
 }
 
 #[test]

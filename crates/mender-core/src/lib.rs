@@ -20,6 +20,7 @@ pub mod request_id;
 pub mod secret;
 pub mod secret_file;
 pub mod service;
+pub mod settings;
 pub mod verify;
 
 pub use client::ClientAddr;

@@ -24,6 +24,18 @@ pub struct DeploymentsConfig {
     pub url_hostname: String,
     /// Scheme of signed links.
     pub url_scheme: String,
+    /// An upload's payloads may decompress to at most this many times the bytes uploaded so
+    /// far (plus `decompression_allowance`); more is a 400 (decompression bombs).
+    pub max_decompression_ratio: u64,
+    /// Decompressed payload bytes every upload may produce whatever the ratio.
+    pub decompression_allowance: u64,
+    /// Longest time, in seconds, the parser may work on one upload (time waiting for the
+    /// client's bytes does not count); longer is a 400.
+    pub max_parse_seconds: u64,
+    /// A reserved artifact id older than this many seconds belongs to an upload or deletion
+    /// that never finished (the process stopped); the start-up sweep frees it and removes
+    /// its file.
+    pub abandoned_upload_seconds: u64,
 }
 
 impl Default for DeploymentsConfig {
@@ -36,6 +48,33 @@ impl Default for DeploymentsConfig {
             presign_secret: None,
             url_hostname: String::new(),
             url_scheme: "https".to_owned(),
+            max_decompression_ratio: 1000,
+            decompression_allowance: 1 << 30,
+            max_parse_seconds: 30 * 60,
+            abandoned_upload_seconds: 24 * 3600,
+        }
+    }
+}
+
+impl DeploymentsConfig {
+    /// Checks the settings at start; the error says which key to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        mender_core::settings::require_positive(
+            "deployments",
+            &[
+                ("max_decompression_ratio", self.max_decompression_ratio),
+                ("max_parse_seconds", self.max_parse_seconds),
+                ("abandoned_upload_seconds", self.abandoned_upload_seconds),
+            ],
+        )
+    }
+
+    /// The artifact parser's limits for an upload.
+    pub fn parse_limits(&self) -> mender_artifact::ParseLimits {
+        mender_artifact::ParseLimits {
+            max_decompression_ratio: self.max_decompression_ratio,
+            decompression_allowance: self.decompression_allowance,
+            max_parse_time: Some(std::time::Duration::from_secs(self.max_parse_seconds)),
         }
     }
 }

@@ -69,6 +69,12 @@ impl Service {
         }))
     }
 
+    /// Sweeps artifact storage at start: orphan files and abandoned id reservations (see
+    /// [`App::sweep_artifact_storage`]).
+    pub async fn sweep_storage(&self) -> Result<app::sweep::SweepReport, error::Error> {
+        self.app.sweep_artifact_storage().await
+    }
+
     /// The operations, for in-process callers (e.g. the generate-artifact job).
     pub fn app(&self) -> &Arc<App> {
         &self.app

@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let tenant = TenantId::default();
 
     let have = app
-        .search(&tenant, SearchParams::default().compile()?)
+        .search(&tenant, SearchParams::default().compile(app.config())?)
         .await?
         .1 as usize;
     if have < devices {
@@ -156,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
         for _ in 0..iterations {
             let params: SearchParams = serde_json::from_value(body.clone())?;
             let t = Instant::now();
-            let (_, n) = app.search(&tenant, params.compile()?).await?;
+            let (_, n) = app.search(&tenant, params.compile(app.config())?).await?;
             times.push(t.elapsed());
             total = n;
         }

@@ -153,6 +153,22 @@ impl App {
         Err(Error::Contention)
     }
 
+    /// Refuses array values longer than `max_array_len`: every element is a search index row
+    /// written under the database's write lock.
+    fn check_arrays(&self, attrs: &[Attribute]) -> Result<()> {
+        let max = self.config.max_array_len;
+        match attrs
+            .iter()
+            .find(|a| a.value.as_array().is_some_and(|v| v.len() > max))
+        {
+            Some(a) => Err(Error::Invalid(format!(
+                "value: the array of attribute {:?} has more than {max} elements.",
+                a.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn limit_for(&self, scope: &str) -> usize {
         match scope {
             SCOPE_INVENTORY => self.config.limit_attributes,
@@ -202,6 +218,7 @@ impl App {
         attrs: Vec<Attribute>,
         mode: Mode,
     ) -> Result<()> {
+        self.check_arrays(&attrs)?;
         self.modify(tenant, id, true, |rec, is_new| {
             self.check_limit(rec, SCOPE_INVENTORY, &attrs, mode)?;
             let changed = apply(rec, SCOPE_INVENTORY, &attrs, mode)?;
@@ -229,6 +246,7 @@ impl App {
         mode: Mode,
         if_match: Option<&str>,
     ) -> Result<()> {
+        self.check_arrays(&tags)?;
         let now = model::format_time(self.now());
         for t in &mut tags {
             t.scope = SCOPE_TAGS.to_owned();
@@ -266,6 +284,7 @@ impl App {
         attrs: Vec<Attribute>,
         not_modified_after: Option<Timestamp>,
     ) -> Result<()> {
+        self.check_arrays(&attrs)?;
         self.modify(tenant, id, true, |rec, is_new| {
             if let (Some(limit), Some(updated), false) =
                 (not_modified_after, rec.updated_ts, is_new)
@@ -288,6 +307,7 @@ impl App {
         id: &DeviceId,
         attrs: Vec<Attribute>,
     ) -> Result<()> {
+        self.check_arrays(&attrs)?;
         self.modify(tenant, id, true, |rec, is_new| {
             let changed = merge_scopes(rec, &attrs, |rec, scope, of_scope| {
                 self.check_limit(rec, scope, of_scope, Mode::Merge)
@@ -525,20 +545,24 @@ impl App {
 
     /// v2 search. Regular expressions are evaluated here over the attribute's distinct
     /// stored strings, so their semantics (and cost bounds) are the `regex` crate's on
-    /// both backends.
+    /// both backends. The matching runs on the blocking pool: over a large fleet it is
+    /// CPU work that would otherwise hold up every other request on the async workers.
     pub async fn search(&self, tenant: &TenantId, s: CompiledSearch) -> Result<(Vec<Device>, u64)> {
         let mut conds = s.conds;
-        for r in &s.regexes {
-            let values: Vec<Scalar> = self
-                .store
-                .distinct_strings(tenant, &r.key)
-                .await?
-                .into_iter()
-                .filter(|v| r.regex.is_match(v))
-                .map(Scalar::Str)
-                .collect();
+        for r in s.regexes {
+            let candidates = self.store.distinct_strings(tenant, &r.key).await?;
+            let regex = r.regex;
+            let values: Vec<Scalar> = tokio::task::spawn_blocking(move || {
+                candidates
+                    .into_iter()
+                    .filter(|v| regex.is_match(v))
+                    .map(Scalar::Str)
+                    .collect()
+            })
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?;
             conds.push(Cond::In {
-                key: r.key.clone(),
+                key: r.key,
                 values,
                 negate: false,
             });

@@ -41,6 +41,9 @@ pub enum Error {
     /// Concurrent writers kept changing the device (500, logged).
     #[error("too many concurrent updates of device")]
     Contention,
+    /// Work handed to the blocking pool did not finish (500, logged).
+    #[error("background task failed: {0}")]
+    Task(String),
 }
 
 /// Shorthand.
@@ -63,7 +66,7 @@ impl From<Error> for ApiError {
             Error::Store(StoreError::Db(ref db)) if db.is_invalid_text() => {
                 ApiError::bad_request("text must not contain a NUL character")
             }
-            Error::Store(_) | Error::Contention => ApiError::internal(e),
+            Error::Store(_) | Error::Contention | Error::Task(_) => ApiError::internal(e),
         }
     }
 }

@@ -6,6 +6,7 @@ use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::InventoryConfig;
 use crate::error::Error;
 use crate::model::{ATTR_ID, SCOPE_IDENTITY, SCOPE_INVENTORY, SCOPE_TAGS, SCOPES};
 use crate::store::{CmpOp, Cond, Key, Scalar, SortKey};
@@ -14,8 +15,8 @@ use crate::store::{CmpOp, Cond, Key, Scalar, SortKey};
 pub const MAX_REGEX_LEN: usize = 4096;
 /// Compiled-program budget of one regular expression.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
-/// Largest page a search may ask for (upstream has none; deployments asks for 512).
-pub const MAX_SEARCH_PER_PAGE: i64 = 10_000;
+/// Largest page a search may ask for (upstream `rest.PerPageMax`: larger is a 400).
+pub const MAX_SEARCH_PER_PAGE: i64 = 500;
 /// Default page size of searches.
 pub const DEFAULT_PER_PAGE: i64 = 20;
 /// Largest page of the identity search (upstream's usual `per_page` limit).
@@ -237,8 +238,22 @@ fn predicate(f: &FilterPredicate) -> Result<Result<Cond, RegexCond>, Error> {
 }
 
 impl SearchParams {
-    /// Validates the search and compiles it.
-    pub fn compile(self) -> Result<CompiledSearch, Error> {
+    /// Validates the search and compiles it, within the configured number of filters and of
+    /// regular expressions (counted before any expression is compiled).
+    pub fn compile(self, limits: &InventoryConfig) -> Result<CompiledSearch, Error> {
+        if self.filters.len() > limits.max_search_filters {
+            return Err(Error::Invalid(format!(
+                "filters: the number of filters must be no greater than {}.",
+                limits.max_search_filters
+            )));
+        }
+        let regexes = self.filters.iter().filter(|f| f.op == "$regex").count();
+        if regexes > limits.max_search_regexes {
+            return Err(Error::Invalid(format!(
+                "filters: the number of $regex filters must be no greater than {}.",
+                limits.max_search_regexes
+            )));
+        }
         let mut conds = Vec::new();
         let mut regexes = Vec::new();
         for f in &self.filters {

@@ -108,7 +108,7 @@ pub async fn deployments(
     let mut dc = config.deployments.clone();
     dc.resolve_presign_secret(&config.data_dir)
         .context("cannot create the download-link secret")?;
-    mender_deployments::Service::new(
+    let service = mender_deployments::Service::new(
         db,
         clock,
         blobs,
@@ -116,7 +116,12 @@ pub async fn deployments(
         workflows,
         Arc::new(crate::adapters::InventoryAdapter(inventory)),
     )
-    .context("cannot create the download-link signing key")
+    .context("cannot create the download-link signing key")?;
+    // What a crash left behind; serving does not depend on it, so a failure only warns.
+    if let Err(e) = service.sweep_storage().await {
+        tracing::warn!(error = %e, "cannot sweep artifact storage");
+    }
+    Ok(service)
 }
 
 /// Builds all services and the gateway.

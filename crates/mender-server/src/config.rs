@@ -302,6 +302,9 @@ impl Config {
                 "request_size_limit must be at least 1024 bytes".into(),
             ));
         }
+        self.inventory.validate().map_err(ConfigError::Invalid)?;
+        self.deployments.validate().map_err(ConfigError::Invalid)?;
+        self.workflows.validate().map_err(ConfigError::Invalid)?;
         self.outbox.validate()
     }
 
@@ -463,6 +466,18 @@ mod tests {
                 .contains("postgres://")
         );
         assert!(Config::default().validate().is_ok());
+        let mut c = Config::default();
+        c.inventory.max_search_regexes = c.inventory.max_search_filters + 1;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("inventory.max_search_regexes"), "{e}");
+        let mut c = Config::default();
+        c.deployments.max_decompression_ratio = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("deployments.max_decompression_ratio"), "{e}");
+        let mut c = Config::default();
+        c.workflows.job_retention_seconds = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("workflows.job_retention_seconds"), "{e}");
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub struct WorkflowsConfig {
     /// any other command fails the task. Empty by default (upstream allows only `create-artifact`,
     /// whose work mender-rs does in-process).
     pub cli_commands: BTreeMap<String, PathBuf>,
+    /// Finished (done or failed) jobs and their results are deleted this many seconds after
+    /// they finished.
+    pub job_retention_seconds: u64,
+    /// How often a process running workers prunes finished jobs, in seconds.
+    pub prune_interval_seconds: u64,
 }
 
 impl Default for WorkflowsConfig {
@@ -45,7 +50,22 @@ impl Default for WorkflowsConfig {
             max_deliveries: 3,
             // Nothing runs unless the operator allows it: our own definitions need no cli task.
             cli_commands: BTreeMap::new(),
+            job_retention_seconds: 7 * 24 * 3600,
+            prune_interval_seconds: 3600,
         }
+    }
+}
+
+impl WorkflowsConfig {
+    /// Checks the settings at start; the error says which key to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        mender_core::settings::require_positive(
+            "workflows",
+            &[
+                ("job_retention_seconds", self.job_retention_seconds),
+                ("prune_interval_seconds", self.prune_interval_seconds),
+            ],
+        )
     }
 }
 

@@ -65,7 +65,7 @@ impl Service {
         config: WorkflowsConfig,
     ) -> anyhow::Result<Arc<Self>> {
         let store: Arc<dyn WorkflowsStore> = Arc::new(SqlStore(db));
-        let app = Arc::new(App::new(store.clone(), queue.clone(), clock));
+        let app = Arc::new(App::new(store.clone(), queue.clone(), clock.clone()));
         app.load_definitions(definitions::builtin()).await?;
         if let Some(dir) = &config.workflows_path {
             let defs = definitions::load_dir(dir).map_err(|e| {
@@ -85,6 +85,9 @@ impl Service {
             lease: Duration::from_secs(config.lease_seconds.max(1)),
             poll_interval: Duration::from_millis(config.poll_interval_ms.max(10)),
             max_deliveries: config.max_deliveries.max(1),
+            clock,
+            retention: Duration::from_secs(config.job_retention_seconds),
+            prune_interval: Duration::from_secs(config.prune_interval_seconds.max(1)),
         });
         Ok(Arc::new(Self {
             app,
@@ -106,7 +109,14 @@ impl Service {
         }
     }
 
-    /// Starts `config.concurrency` workers; they stop claiming jobs when `shutdown` becomes
+    /// Deletes the jobs (and their results) that finished more than
+    /// `config.job_retention_seconds` ago; returns how many. The workers' process does this
+    /// every `config.prune_interval_seconds` on its own.
+    pub async fn prune_finished_jobs(&self) -> Result<u64, StoreError> {
+        self.engine.prune().await
+    }
+
+    /// Starts `config.concurrency` workers (and the pruner of finished jobs); they stop claiming jobs when `shutdown` becomes
     /// `true` and the handle completes once their current jobs are finished.
     pub fn spawn_workers(
         self: &Arc<Self>,

@@ -340,6 +340,11 @@ impl JobStatus {
         }
     }
 
+    /// Whether the job has ended (`done` or `failed`).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Done | Self::Failed)
+    }
+
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {

@@ -5,6 +5,7 @@ use std::io::{self, Read};
 
 use time::OffsetDateTime;
 
+use crate::budget::{Budget, BudgetReader};
 use crate::compression::Compression;
 use crate::error::Error;
 use crate::io::HashingReader;
@@ -43,6 +44,7 @@ pub(crate) fn read_data<R: Read>(
     compression: Compression,
     manifest: &mut Manifest,
     payload: &mut PayloadFiles,
+    budget: &Budget,
 ) -> Result<(), Error> {
     if payload.data_seen {
         return Err(Error::UnexpectedFile(format!(
@@ -53,7 +55,7 @@ pub(crate) fn read_data<R: Read>(
     let decoder = compression
         .decoder(&mut *outer)
         .map_err(|e| Error::from_io(e, member))?;
-    let mut tar = TarReader::new(decoder, member);
+    let mut tar = TarReader::new(BudgetReader::new(decoder, budget, member), member);
     while let Some(entry) = tar.next_entry()? {
         check_entry(&entry, false)?;
         if !is_valid_payload_file_name(&entry.name) {

@@ -11,6 +11,7 @@ use std::io::{self, Read};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::budget::{Budget, ParseLimits};
 use crate::compression::Compression;
 use crate::error::Error;
 use crate::headers::{VersionInfo, decode};
@@ -69,12 +70,26 @@ impl std::fmt::Debug for ParsedArtifact {
 ///
 /// [`TeeReader`]: crate::TeeReader
 pub fn parse<R: Read>(input: R) -> Result<ArtifactMeta, Error> {
-    parse_artifact(input).map(|p| p.meta)
+    parse_with_limits(input, ParseLimits::default())
+}
+
+/// Like [`parse`], within `limits` (decompression ratio, parse time) instead of the defaults.
+pub fn parse_with_limits<R: Read>(input: R, limits: ParseLimits) -> Result<ArtifactMeta, Error> {
+    parse_artifact_with_limits(input, limits).map(|p| p.meta)
 }
 
 /// Like [`parse`], also returning the manifest and signature bytes.
 pub fn parse_artifact<R: Read>(input: R) -> Result<ParsedArtifact, Error> {
-    let mut tar = TarReader::new(SourceReader::new(input), "artifact");
+    parse_artifact_with_limits(input, ParseLimits::default())
+}
+
+/// Like [`parse_artifact`], within `limits`.
+pub fn parse_artifact_with_limits<R: Read>(
+    input: R,
+    limits: ParseLimits,
+) -> Result<ParsedArtifact, Error> {
+    let budget = Budget::new(limits);
+    let mut tar = TarReader::new(SourceReader::new(input, budget.clone()), "artifact");
 
     expect_member(&mut tar, "version", "as the first member")?;
     let raw_version = read_capped(&mut tar, MAX_VERSION, "version")?;
@@ -145,6 +160,7 @@ pub fn parse_artifact<R: Read>(input: R) -> Result<ParsedArtifact, Error> {
             compression,
             &mut manifest,
             payload,
+            &budget,
         )?;
         entry = next_file(&mut tar)?;
     }
@@ -165,6 +181,7 @@ pub fn parse_artifact<R: Read>(input: R) -> Result<ParsedArtifact, Error> {
     // Read to the very end so the caller's copy (tee) holds the whole upload.
     let mut source = tar.into_inner();
     io::copy(&mut source, &mut io::sink()).map_err(|e| Error::from_io(e, "artifact"))?;
+    budget.check_time()?;
 
     let meta = build_meta(version, header, payloads, signature.is_some(), source.count)?;
     Ok(ParsedArtifact {

@@ -10,7 +10,7 @@ use super::settings::{storage_limit_exceeded, upload_limit};
 use super::{App, LinkBase, artifact_key, check, found, is_uuid, parse::store_and_parse};
 use crate::error::{Error, Result};
 use crate::model::{Artifact, ArtifactFilter};
-use crate::store::ArtifactDeletion;
+use crate::store::{ArtifactDeletion, Reservation};
 
 /// Path prefix of the signed artifact download route.
 pub const DOWNLOAD_PREFIX: &str = "/api/devices/v1/deployments/download/artifacts";
@@ -36,6 +36,8 @@ pub struct Download {
 impl App {
     /// Uploads an artifact: streams it into blob storage while parsing it, then records it.
     /// `id` may be given (internal uploads, generated artifacts); otherwise a new one is made.
+    /// The id is reserved before any byte is stored, so a second upload of the same id can
+    /// neither replace nor delete the file of the first (409 instead).
     pub async fn upload_artifact(
         &self,
         tenant: &TenantId,
@@ -47,18 +49,49 @@ impl App {
         if !is_uuid(id.as_str()) {
             return Err(Error::BadRequest("artifact_id must be a UUID".to_owned()));
         }
-        if self.store.get_artifact(tenant, &id).await?.is_some() {
-            return Err(Error::Conflict(
-                "an artifact with this id already exists".to_owned(),
-            ));
+        match self
+            .store
+            .reserve_artifact_id(tenant, &id, self.clock.now())
+            .await?
+        {
+            Reservation::Reserved => {}
+            Reservation::Exists => {
+                return Err(Error::Conflict(
+                    "an artifact with this id already exists".to_owned(),
+                ));
+            }
+            Reservation::Held => {
+                return Err(Error::Conflict(
+                    "an artifact with this id is being uploaded or deleted".to_owned(),
+                ));
+            }
         }
-        let key = artifact_key(tenant, &id);
+        let res = self.upload_reserved(tenant, &id, description, data).await;
+        if res.is_err()
+            && let Err(e) = self.store.release_artifact_id(&id).await
+        {
+            // The claim ages out and is swept at the next start.
+            tracing::warn!(artifact_id = %id, error = %e, "cannot release the id of a failed upload");
+        }
+        res.map(|()| id)
+    }
+
+    /// The upload of an id this caller has reserved; on failure nothing is left in storage.
+    async fn upload_reserved(
+        &self,
+        tenant: &TenantId,
+        id: &ArtifactId,
+        description: String,
+        data: ByteStream<'_>,
+    ) -> Result<()> {
+        let key = artifact_key(tenant, id);
         let room = self.storage_room(tenant).await?;
         let (limit, by_storage) = upload_limit(self.config.max_image_size, room);
         if room == Some(0) {
             return Err(storage_limit_exceeded());
         }
-        let meta = match store_and_parse(&self.blobs, &key, data, limit).await {
+        let budget = self.config.parse_limits();
+        let meta = match store_and_parse(&self.blobs, &key, data, limit, budget).await {
             Err(Error::TooLarge(_)) if by_storage => return Err(storage_limit_exceeded()),
             other => other?,
         };
@@ -77,7 +110,20 @@ impl App {
             return Err(e.into());
         }
         tracing::info!(artifact_id = %id, name = %artifact.meta.name, size, "artifact uploaded");
-        Ok(id)
+        Ok(())
+    }
+
+    /// Deletes the file of an artifact whose record is gone and releases its id (held by
+    /// [`DeploymentsStore::delete_artifact`](crate::store::ArtifactStore::delete_artifact)
+    /// until now). A failure is logged: the start-up sweep finishes the job.
+    pub(crate) async fn remove_artifact_file(&self, tenant: &TenantId, id: &ArtifactId) {
+        if let Err(e) = self.blobs.delete(&artifact_key(tenant, id)).await {
+            tracing::warn!(artifact_id = %id, error = %e, "artifact record deleted but its file could not be");
+            return;
+        }
+        if let Err(e) = self.store.release_artifact_id(id).await {
+            tracing::warn!(artifact_id = %id, error = %e, "cannot release the id of a deleted artifact");
+        }
     }
 
     /// A page of artifacts and the total count.
@@ -127,15 +173,17 @@ impl App {
 
     /// Deletes an artifact and its file; 409 while an unfinished deployment uses it.
     pub async fn delete_artifact(&self, tenant: &TenantId, id: &ArtifactId) -> Result<()> {
-        match self.store.delete_artifact(tenant, id).await? {
+        match self
+            .store
+            .delete_artifact(tenant, id, self.clock.now())
+            .await?
+        {
             ArtifactDeletion::NotFound => Err(Error::NotFound("artifact not found".to_owned())),
             ArtifactDeletion::InUse => Err(Error::Conflict(
                 "artifact used in active deployment".to_owned(),
             )),
             ArtifactDeletion::Deleted => {
-                if let Err(e) = self.blobs.delete(&artifact_key(tenant, id)).await {
-                    tracing::warn!(artifact_id = %id, error = %e, "artifact record deleted but its file could not be");
-                }
+                self.remove_artifact_file(tenant, id).await;
                 Ok(())
             }
         }

@@ -9,6 +9,7 @@ pub mod generate;
 mod parse;
 pub mod releases;
 mod settings;
+pub mod sweep;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
-use mender_artifact::ArtifactMeta;
+use mender_artifact::{ArtifactMeta, ParseLimits};
 use mender_blob::{BlobError, BlobStore, ByteStream};
 use tokio::sync::mpsc;
 
@@ -43,14 +43,15 @@ impl ChannelReader {
     }
 }
 
-/// Stores `data` under `key` (at most `limit` bytes) and parses it as an artifact at the
-/// same time; the metadata's size is the stored file's. On any failure nothing is left in the
+/// Stores `data` under `key` (at most `limit` bytes) and parses it as an artifact, within
+/// `budget`, at the same time; the metadata's size is the stored file's. On any failure nothing is left in the
 /// store.
 pub(crate) async fn store_and_parse(
     blobs: &Arc<dyn BlobStore>,
     key: &str,
     data: ByteStream<'_>,
     limit: u64,
+    budget: ParseLimits,
 ) -> Result<ArtifactMeta> {
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     let parser = tokio::task::spawn_blocking(move || {
@@ -58,7 +59,7 @@ pub(crate) async fn store_and_parse(
             rx,
             cur: Bytes::new(),
         };
-        let res = mender_artifact::parse(&mut reader);
+        let res = mender_artifact::parse_with_limits(&mut reader, budget);
         if res.is_ok() {
             reader.drain();
         }

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mender_core::{DeploymentId, TenantId, Timestamp};
 
-use super::{App, artifact_key};
+use super::App;
 use crate::error::{Error, Result};
 use crate::model::{Artifact, ArtifactFilter, ReleaseMeta};
-use crate::store::ReleaseChange;
+use crate::store::{ArtifactDeletion, ReleaseChange};
 
 /// Most tags a release may carry.
 pub const MAX_TAGS: usize = 20;
@@ -338,12 +338,13 @@ impl App {
                 .await
                 .map_err(|e| ReleasesInUse::Other(e.into()))?;
             for a in artifacts {
-                self.store
-                    .delete_artifact(tenant, &a.id)
+                let deleted = self
+                    .store
+                    .delete_artifact(tenant, &a.id, self.clock.now())
                     .await
                     .map_err(|e| ReleasesInUse::Other(e.into()))?;
-                if let Err(e) = self.blobs.delete(&artifact_key(tenant, &a.id)).await {
-                    tracing::warn!(artifact_id = %a.id, error = %e, "cannot delete artifact file");
+                if deleted == ArtifactDeletion::Deleted {
+                    self.remove_artifact_file(tenant, &a.id).await;
                 }
             }
         }

@@ -46,6 +46,17 @@ pub enum ArtifactDeletion {
     InUse,
 }
 
+/// Outcome of reserving an artifact id before its file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The caller holds the id until it commits the artifact or releases the id.
+    Reserved,
+    /// An artifact with this id exists.
+    Exists,
+    /// Another upload (or deletion) holds the id.
+    Held,
+}
+
 /// What changes in a release's metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReleaseChange<'a> {
@@ -68,8 +79,21 @@ pub trait DeploymentsStore:
 /// Persistence of artifacts and releases (one release per artifact name, with notes and tags).
 #[async_trait::async_trait]
 pub trait ArtifactStore {
+    /// Claims an artifact id for an upload before any of its bytes are stored: `Reserved`
+    /// unless an artifact with that id exists or another caller holds it.
+    async fn reserve_artifact_id(
+        &self,
+        tenant: &TenantId,
+        id: &ArtifactId,
+        now: Timestamp,
+    ) -> Result<Reservation>;
+    /// Gives up a claim on an artifact id (nothing happens when none is held).
+    async fn release_artifact_id(&self, id: &ArtifactId) -> Result<()>;
+    /// Claims older than `before`: left by a process that stopped mid-upload or mid-delete.
+    async fn stale_reservations(&self, before: Timestamp) -> Result<Vec<(TenantId, ArtifactId)>>;
     /// Inserts an artifact, creating its release and adding it to unfinished deployments of
-    /// the same name; fails with [`StoreError::ArtifactConflict`] on a name/depends clash.
+    /// the same name, and ends the claim on its id in the same transaction; fails with
+    /// [`StoreError::ArtifactConflict`] on a name/depends clash.
     async fn insert_artifact(&self, a: &Artifact) -> Result<()>;
     /// One artifact.
     async fn get_artifact(&self, tenant: &TenantId, id: &ArtifactId) -> Result<Option<Artifact>>;
@@ -90,9 +114,15 @@ pub trait ArtifactStore {
         now: Timestamp,
     ) -> Result<bool>;
     /// Deletes an artifact unless an unfinished deployment uses it; drops its release when it
-    /// was the last artifact of that name.
-    async fn delete_artifact(&self, tenant: &TenantId, id: &ArtifactId)
-    -> Result<ArtifactDeletion>;
+    /// was the last artifact of that name. A deleted artifact's id stays reserved (as of
+    /// `now`) so that no new upload writes its file before the caller has deleted the old
+    /// one and released the id.
+    async fn delete_artifact(
+        &self,
+        tenant: &TenantId,
+        id: &ArtifactId,
+        now: Timestamp,
+    ) -> Result<ArtifactDeletion>;
     /// Whether any deployment (finished or not) lists the artifact.
     async fn artifact_in_any_deployment(&self, tenant: &TenantId, id: &ArtifactId) -> Result<bool>;
     /// Total size in bytes of the tenant's artifacts.

@@ -63,6 +63,8 @@ pub struct Env {
     pub workflows: Arc<RecordingWorkflows>,
     pub inventory: Arc<FakeInventory>,
     pub clock: Arc<ManualClock>,
+    /// The service's database (for tests that stage what a crash leaves behind).
+    pub db: mender_db::Db,
     _guards: (TestDb, tempfile::TempDir),
 }
 
@@ -122,6 +124,7 @@ pub async fn env_with(backend: Backend, config: DeploymentsConfig) -> Env {
         workflows,
         inventory,
         clock,
+        db: db.db(),
         _guards: (db, dir),
     }
 }
@@ -218,14 +221,25 @@ pub fn post_generate(client: &TestClient, parts: &[(&str, &str)], file: &[u8]) -
 
 /// Makes a single-file module artifact with the real tool (payload padded to > 4 KiB).
 pub fn make_artifact(name: &str, device_types: &[&str]) -> Vec<u8> {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let payload = dir.join(format!("{name}-payload"));
     let mut data = Vec::new();
     for i in 0..6000u32 {
         data.push((i.wrapping_mul(2654435761) >> 13) as u8);
     }
-    std::fs::write(&payload, &data).unwrap();
+    make_artifact_of(name, device_types, &data, "none")
+}
+
+/// Makes a single-file module artifact of `data` with the real tool, its payload compressed
+/// with `compression` (`none`, `gzip`, ...).
+pub fn make_artifact_of(
+    name: &str,
+    device_types: &[&str],
+    data: &[u8],
+    compression: &str,
+) -> Vec<u8> {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let payload = dir.join(format!("{name}-payload"));
+    std::fs::write(&payload, data).unwrap();
     let out = dir.join(format!("{name}.mender"));
     let mut cmd = std::process::Command::new("/usr/bin/mender-artifact");
     cmd.args([
@@ -241,7 +255,10 @@ pub fn make_artifact(name: &str, device_types: &[&str]) -> Vec<u8> {
     for t in device_types {
         cmd.args(["-t", t]);
     }
-    cmd.arg("-f").arg(&payload).arg("--compression").arg("none");
+    cmd.arg("-f")
+        .arg(&payload)
+        .arg("--compression")
+        .arg(compression);
     let st = cmd.output().unwrap();
     assert!(
         st.status.success(),

@@ -7,6 +7,7 @@
 
 mod common;
 mod http_api;
+mod http_artifact_safety;
 mod http_compat;
 mod http_configuration;
 mod http_variants;

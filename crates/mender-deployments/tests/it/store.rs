@@ -9,7 +9,7 @@ use mender_db::testing::{Backend, TestDb};
 use mender_deployments::SCHEMA;
 use mender_deployments::model::*;
 use mender_deployments::store::{
-    ArtifactDeletion, DeploymentsStore, ReleaseChange, SqlStore, StoreError,
+    ArtifactDeletion, DeploymentsStore, ReleaseChange, Reservation, SqlStore, StoreError,
 };
 use serde_json::{Map, json};
 
@@ -23,6 +23,7 @@ mender_db::each_backend!(
     artifact_documents_keep_their_stored_shape,
     concurrent_clashing_uploads_admit_one,
     concurrent_reports_finish_the_deployment,
+    artifact_ids_are_reserved_before_their_files,
 );
 
 type Store = Arc<dyn DeploymentsStore>;
@@ -279,7 +280,7 @@ async fn deployments_and_device_selection(s: &Store, t0: Timestamp) {
         vec![did("d1")]
     );
     assert_eq!(
-        s.delete_artifact(&none(), &aid("a1")).await.unwrap(),
+        s.delete_artifact(&none(), &aid("a1"), now()).await.unwrap(),
         ArtifactDeletion::InUse
     );
     assert_eq!(next_for(s, "devX").await, None);
@@ -441,7 +442,7 @@ async fn artifacts_deleted_once_unused(s: &Store, t0: Timestamp) {
         ("a2", ArtifactDeletion::Deleted),
     ] {
         assert_eq!(
-            s.delete_artifact(&none(), &aid(id)).await.unwrap(),
+            s.delete_artifact(&none(), &aid(id), now()).await.unwrap(),
             want,
             "{id}"
         );
@@ -952,4 +953,65 @@ async fn migration_backfills_counts(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!((aborted.device_count, aborted.total_size), (1, 100));
+}
+
+/// An artifact id is claimed before its file is written: one holder at a time, never the id
+/// of an existing artifact; committing the artifact ends the claim; deleting an artifact
+/// holds its id until released; claims older than a time are listed for the sweep.
+async fn artifact_ids_are_reserved_before_their_files(backend: Backend) {
+    let (s, _db) = store(backend).await;
+    let t0 = Timestamp::from_unix_secs(1_700_000_000);
+    let (x, y) = (aid("x"), aid("y"));
+    assert_eq!(
+        s.reserve_artifact_id(&none(), &x, t0).await.unwrap(),
+        Reservation::Reserved
+    );
+    // A second upload of the same id, in any tenant, while the first is in progress.
+    for t in [none(), TenantId::from("t2")] {
+        assert_eq!(
+            s.reserve_artifact_id(&t, &x, t0).await.unwrap(),
+            Reservation::Held
+        );
+    }
+    insert(&s, artifact("x", "rel", &["dt"], 1)).await;
+    // Committed: the claim is gone, and the id cannot be claimed while the artifact exists.
+    assert_eq!(
+        s.reserve_artifact_id(&none(), &x, t0).await.unwrap(),
+        Reservation::Exists
+    );
+    assert!(s.stale_reservations(t0 + secs(1)).await.unwrap().is_empty());
+    // A failed upload releases its id for the next one.
+    assert_eq!(
+        s.reserve_artifact_id(&none(), &y, t0).await.unwrap(),
+        Reservation::Reserved
+    );
+    s.release_artifact_id(&y).await.unwrap();
+    assert_eq!(
+        s.reserve_artifact_id(&none(), &y, t0 + secs(10))
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    // Deleting holds the id until the file is gone.
+    assert_eq!(
+        s.delete_artifact(&none(), &x, t0 + secs(20)).await.unwrap(),
+        ArtifactDeletion::Deleted
+    );
+    assert_eq!(
+        s.reserve_artifact_id(&none(), &x, t0).await.unwrap(),
+        Reservation::Held
+    );
+    assert_eq!(
+        s.stale_reservations(t0 + secs(15)).await.unwrap(),
+        vec![(none(), y.clone())]
+    );
+    assert_eq!(
+        s.stale_reservations(t0 + secs(21)).await.unwrap(),
+        vec![(none(), y), (none(), x.clone())]
+    );
+    s.release_artifact_id(&x).await.unwrap();
+    assert_eq!(
+        s.reserve_artifact_id(&none(), &x, t0).await.unwrap(),
+        Reservation::Reserved
+    );
 }

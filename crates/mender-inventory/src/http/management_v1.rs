@@ -5,13 +5,12 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use mender_core::paging::Page;
 use mender_core::query::QueryPairs;
 use mender_core::{ApiError, DeviceId, Json};
 use serde::{Deserialize, Serialize};
 
 use super::attrs::AttributeList;
-use super::{Params, State, UserCall, attributes, mode, page_headers};
+use super::{Params, State, UserCall, attributes, list_page, mode, page_headers};
 use crate::model::{SCOPE_TAGS, UpdateResult};
 use crate::search::ListParams;
 
@@ -41,7 +40,7 @@ async fn list_devices(
     uri: Uri,
     QueryPairs(q): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_query(&q)?;
+    let page = list_page(&q)?;
     let params = ListParams::parse(&q)?;
     let (devs, total) = c
         .app
@@ -154,7 +153,7 @@ async fn group_devices(
     uri: Uri,
     QueryPairs(q): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_query(&q)?;
+    let page = list_page(&q)?;
     let (ids, total) = c
         .app
         .devices_in_group(&c.tenant, p.get("name"), page.offset(), page.per_page)

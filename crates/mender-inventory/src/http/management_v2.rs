@@ -46,7 +46,7 @@ pub(crate) async fn search_response(
     path: &str,
     params: SearchParams,
 ) -> Result<Response, ApiError> {
-    let compiled = params.compile()?;
+    let compiled = params.compile(app.config())?;
     let page = Page {
         page: compiled.page,
         per_page: compiled.per_page,

@@ -120,6 +120,19 @@ pub(crate) fn attributes(
     crate::model::validate_attributes(input, scope).map_err(ApiError::from)
 }
 
+/// `page` and `per_page` of the v1 lists: upstream's paging rules, with inventory's own
+/// answer (`rest.ErrPerPageLimit`) to a page larger than 500.
+pub(crate) fn list_page(q: &[(String, String)]) -> Result<mender_core::paging::Page, ApiError> {
+    let max = mender_core::paging::MAX_PER_PAGE;
+    let per_page = q.iter().find(|(k, _)| k == "per_page");
+    if per_page.is_some_and(|(_, v)| v.parse::<u64>().is_ok_and(|n| n > max)) {
+        return Err(ApiError::bad_request(format!(
+            "parameter \"per_page\" above limit (max: {max})"
+        )));
+    }
+    mender_core::paging::Page::from_query(q)
+}
+
 /// `X-Total-Count` and `Link` for a page.
 pub(crate) fn page_headers(
     page: mender_core::paging::Page,

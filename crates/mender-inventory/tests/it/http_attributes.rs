@@ -24,6 +24,7 @@ mender_db::each_backend!(
     hostile_bodies_write_nothing,
     tenants_and_empty_segments,
     device_and_tag_routes_decode_like_upstream,
+    array_attributes_are_capped,
 );
 
 /// The route for device `dev` of the default tenant (empty tenant segment).
@@ -429,4 +430,43 @@ async fn device_and_tag_routes_decode_like_upstream(backend: Backend) {
     let d = api.device_json("d1").await;
     let t = find(&d["attributes"], "scope", "tags").clone();
     assert_eq!(t["timestamp"], START_TEXT, "{t}");
+}
+
+/// An array attribute longer than `max_array_len` is a 400 on every route that writes
+/// attributes (device PUT and PATCH, tags, internal upsert), and nothing is written.
+async fn array_attributes_are_capped(backend: Backend) {
+    let config = InventoryConfig {
+        max_array_len: 4,
+        ..InventoryConfig::default()
+    };
+    let api = Api::new(backend, config).await;
+    let ok = json!([{"name":"arr","value":["a","b","c","d"]}]);
+    let long = json!([{"name":"arr","value":["a","b","c","d","e"]}]);
+    api.report("d", ok.clone()).await;
+    let msg = "value: the array of attribute \"arr\" has more than 4 elements.";
+    let bad = || Error(StatusCode::BAD_REQUEST, msg.into());
+    script(vec![
+        (api.device("d").put(DEVICE_ATTRS).json(&long), bad()),
+        (api.device("d").patch(DEVICE_ATTRS).json(&long), bad()),
+        (
+            api.user()
+                .put(&format!("{MGMT}/devices/d/tags"))
+                .json(&long),
+            bad(),
+        ),
+        (api.internal().patch(&oss("d")).json(&long), bad()),
+        (
+            api.internal()
+                .post(&format!("{INTERNAL}/tenants//devices"))
+                .json(&json!({"id":"n","attributes":[{"name":"arr","value":[1,2,3,4,5]}]})),
+            bad(),
+        ),
+    ])
+    .await;
+    let dev = api.device_json("d").await;
+    assert_eq!(
+        value_of(&dev, "inventory", "arr"),
+        Some(json!(["a", "b", "c", "d"]))
+    );
+    assert!(!exists(&api, "n").await, "nothing was written");
 }

@@ -27,6 +27,7 @@ fn limits() -> InventoryConfig {
         limit_attributes: 5,
         limit_tags: 2,
         max_document_bytes: 4096,
+        ..InventoryConfig::default()
     }
 }
 

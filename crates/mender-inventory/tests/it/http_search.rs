@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::common::Want::Total;
 use crate::common::{Api, Call, SEARCH, ids_of, script};
 
-mender_db::each_backend!(v2_search_operators_sort_select);
+mender_db::each_backend!(v2_search_operators_sort_select, search_caps);
 
 /// One `inventory` predicate.
 fn f(op: &str, attr: &str, v: Value) -> Value {
@@ -219,4 +219,61 @@ async fn internal_search(api: &Api) {
         (search("other").json(&json!({})), Total("0")),
     ])
     .await;
+}
+
+/// Searches stay within upstream's page size (500, a 400 beyond as upstream's validator
+/// says) and the configured numbers of filters and of regular expressions.
+async fn search_caps(backend: Backend) {
+    let config = InventoryConfig {
+        max_search_filters: 3,
+        max_search_regexes: 2,
+        ..InventoryConfig::default()
+    };
+    let api = Api::with_devices(backend, config, &[("a", json!([{"name":"s","value":"x"}]))]).await;
+    let pred =
+        |op: &str, v: Value| json!({"scope":"inventory","attribute":"s","type":op,"value":v});
+    let regex = || pred("$regex", json!("x"));
+    let eq = || pred("$eq", json!("x"));
+    let cases = [
+        (json!({"per_page": 500}), StatusCode::OK, ""),
+        (
+            json!({"per_page": 501}),
+            StatusCode::BAD_REQUEST,
+            "per_page: must be no greater than 500.",
+        ),
+        (
+            json!({"filters": [eq(), eq(), regex()]}),
+            StatusCode::OK,
+            "",
+        ),
+        (
+            json!({"filters": [eq(), eq(), eq(), eq()]}),
+            StatusCode::BAD_REQUEST,
+            "filters: the number of filters must be no greater than 3.",
+        ),
+        (json!({"filters": [regex(), regex()]}), StatusCode::OK, ""),
+        (
+            json!({"filters": [regex(), regex(), regex()]}),
+            StatusCode::BAD_REQUEST,
+            "filters: the number of $regex filters must be no greater than 2.",
+        ),
+    ];
+    for (body, status, msg) in cases {
+        let r = api.search(body.clone()).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+        if !msg.is_empty() {
+            assert_eq!(r.json()["error"], msg, "{body}");
+        }
+    }
+    // The v1 list: a 400 in upstream inventory's words.
+    let r = api
+        .user()
+        .get("/api/management/v1/inventory/devices?per_page=501")
+        .call()
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json()["error"],
+        "parameter \"per_page\" above limit (max: 500)"
+    );
 }

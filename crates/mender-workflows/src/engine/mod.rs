@@ -18,6 +18,8 @@ use mender_queue::{Claimed, JobQueue};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use mender_core::SharedClock;
+
 use crate::model::{Job, JobStatus, TaskResult, Workflow};
 use crate::store::{StoreError, WorkflowsStore};
 use crate::template::{Context, EnvSource};
@@ -26,6 +28,8 @@ pub(crate) use tasks::TaskRunner;
 
 /// How long a job whose processing hit a store error waits before it is tried again.
 const STORE_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Finished jobs deleted per transaction when pruning.
+const PRUNE_BATCH: u32 = 1000;
 
 /// Everything a worker needs.
 pub(crate) struct Engine {
@@ -37,6 +41,12 @@ pub(crate) struct Engine {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub max_deliveries: u32,
+    /// Finish times (and the pruner's "now") come from here.
+    pub clock: SharedClock,
+    /// Finished jobs older than this are pruned.
+    pub retention: Duration,
+    /// How often the pruner runs.
+    pub prune_interval: Duration,
 }
 
 impl Engine {
@@ -58,6 +68,8 @@ impl Engine {
                 let id = format!("{}-{prefix}-{n}", std::process::id());
                 workers.spawn(async move { engine.worker(id, shutdown).await });
             }
+            let pruner = engine.clone();
+            workers.spawn(async move { pruner.pruner(shutdown).await });
             while let Some(res) = workers.join_next().await {
                 if let Err(e) = res {
                     tracing::error!(error = %e, "workflow worker ended abnormally");
@@ -87,6 +99,39 @@ impl Engine {
             }
         }
         tracing::debug!(worker = %id, "workflow worker stopped");
+    }
+
+    /// Prunes finished jobs every `prune_interval` until `shutdown` turns true.
+    async fn pruner(&self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            match self.prune().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "pruned finished workflow jobs"),
+                Err(e) => tracing::warn!(error = %e, "cannot prune finished workflow jobs"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.prune_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Deletes the jobs (and their results) that finished more than `retention` ago by the
+    /// engine's clock; returns how many.
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        let before = now - self.retention;
+        let mut total = 0;
+        loop {
+            let n = self
+                .store
+                .prune_finished_jobs(before, now, PRUNE_BATCH)
+                .await?;
+            total += n;
+            if n < u64::from(PRUNE_BATCH) {
+                return Ok(total);
+            }
+        }
     }
 
     /// Processes one claimed message while heartbeating, then acks or releases it.
@@ -150,7 +195,7 @@ impl Engine {
                 done = stored.results.into_iter().filter(|r| r.success).collect();
             }
             self.store
-                .set_job_status(&job.id, JobStatus::Processing)
+                .set_job_status(&job.id, JobStatus::Processing, self.clock.now())
                 .await?;
         }
         let success = self.run_tasks(&job, &workflow, done).await?;
@@ -160,7 +205,9 @@ impl Engine {
             } else {
                 JobStatus::Failed
             };
-            self.store.set_job_status(&job.id, status).await?;
+            self.store
+                .set_job_status(&job.id, status, self.clock.now())
+                .await?;
         }
         tracing::info!(job = %job.id, workflow = %workflow.name, success, "workflow job finished");
         Ok(())
@@ -227,7 +274,7 @@ impl Engine {
             self.store.add_job_result(&job.id, r).await?;
         }
         self.store
-            .set_job_status(&job.id, JobStatus::Failed)
+            .set_job_status(&job.id, JobStatus::Failed, self.clock.now())
             .await?;
         Ok(())
     }

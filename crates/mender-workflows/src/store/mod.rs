@@ -1,7 +1,7 @@
 //! The job store's contract: [`WorkflowsStore`] over workflow definitions and jobs with their
 //! task results, and [`StoreError`]. The one implementation is [`SqlStore`].
 
-use mender_core::JobId;
+use mender_core::{JobId, Timestamp};
 
 use crate::model::{Job, JobStatus, TaskResult, Workflow};
 
@@ -45,8 +45,23 @@ pub trait WorkflowsStore: Send + Sync {
     async fn delete_job(&self, id: &JobId) -> Result<(), StoreError>;
     /// A job with its results.
     async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
-    /// Sets a job's status; returns whether the job exists.
-    async fn set_job_status(&self, id: &JobId, status: JobStatus) -> Result<bool, StoreError>;
+    /// Sets a job's status at time `now` (which becomes its finish time when the status is
+    /// `done` or `failed`); returns whether the job exists.
+    async fn set_job_status(
+        &self,
+        id: &JobId,
+        status: JobStatus,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Appends a task result to a job.
     async fn add_job_result(&self, id: &JobId, result: &TaskResult) -> Result<(), StoreError>;
+    /// Deletes up to `limit` jobs (with their results) that finished before `before`, oldest
+    /// first; returns how many. Finished jobs without a finish time (from before it was
+    /// recorded) are given `now` first.
+    async fn prune_finished_jobs(
+        &self,
+        before: Timestamp,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
 }

@@ -3,7 +3,7 @@
 //! results are stored as JSON text, `insert_time` as RFC 3339 text.
 
 use mender_core::{JobId, Timestamp};
-use mender_db::{Db, query};
+use mender_db::{Db, JsonList, QueryBuilder, query};
 
 use super::{StoreError, WorkflowsStore};
 use crate::model::{Job, JobStatus, TaskResult, Workflow};
@@ -128,9 +128,16 @@ impl WorkflowsStore for SqlStore {
         row.into_job(results).map(Some)
     }
 
-    async fn set_job_status(&self, id: &JobId, status: JobStatus) -> Result<bool, StoreError> {
-        let n = query("UPDATE jobs SET status = $1 WHERE id = $2")
+    async fn set_job_status(
+        &self,
+        id: &JobId,
+        status: JobStatus,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let finished = status.is_finished().then(|| now.unix_millis());
+        let n = query("UPDATE jobs SET status = $1, finished_at = $2 WHERE id = $3")
             .bind(status.as_str())
+            .bind(finished)
             .bind(id)
             .execute(&self.0)
             .await?;
@@ -148,5 +155,42 @@ impl WorkflowsStore for SqlStore {
         .execute(&self.0)
         .await?;
         Ok(())
+    }
+
+    async fn prune_finished_jobs(
+        &self,
+        before: Timestamp,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        query(
+            "UPDATE jobs SET finished_at = $1 \
+             WHERE finished_at IS NULL AND status IN ('done', 'failed')",
+        )
+        .bind(now.unix_millis())
+        .execute(&mut tx)
+        .await?;
+        let ids: Vec<String> =
+            query("SELECT id FROM jobs WHERE finished_at < $1 ORDER BY finished_at, id LIMIT $2")
+                .bind(before.unix_millis())
+                .bind(i64::from(limit))
+                .scalars(&mut tx)
+                .await?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let list = serde_json::to_string(&ids)?;
+        for sql in [
+            "DELETE FROM job_results WHERE job_id IN (",
+            "DELETE FROM jobs WHERE id IN (",
+        ] {
+            let mut b = QueryBuilder::new(tx.dialect(), sql);
+            b.push_json_list(list.clone(), JsonList::Text).push(")");
+            b.build().execute(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
     }
 }

@@ -27,6 +27,7 @@ mender_db::each_backend!(
     a_dead_workers_job_is_resumed_after_the_lease,
     workers_stop_on_shutdown_and_poison_messages_are_dropped,
     keyed_starts_queue_one_job_per_key,
+    finished_jobs_are_pruned_after_the_retention,
 );
 
 /// Starts `svc`'s workers; they stop when the sender says so.
@@ -409,4 +410,51 @@ async fn keyed_starts_queue_one_job_per_key(backend: Backend) {
     // Two provisioning jobs (keys 1 and 2), one reindex: one inventory call each.
     assert_eq!(d.seen().len(), 3);
     workers.abort();
+}
+
+/// A finished job is kept for `job_retention_seconds` by the service's clock, then pruned:
+/// on demand, and by the workers' process on its own every `prune_interval_seconds`.
+async fn finished_jobs_are_pruned_after_the_retention(backend: Backend) {
+    let env = Env::new(backend).await;
+    let mut cfg = config();
+    cfg.job_retention_seconds = 7 * 24 * 3600;
+    cfg.prune_interval_seconds = 1;
+    let svc = env
+        .service(Scripted::new(|_| Reply::Status(201, "")), cfg)
+        .await;
+    let (stop, workers) = run_workers(&svc);
+    let first = start_job(&svc, "provision_device", provision_inputs("a")).await;
+    assert_eq!(finished(&svc, &first.id).await.status, JobStatus::Done);
+    env.clock.advance(Duration::from_secs(7 * 24 * 3600 - 1));
+    assert_eq!(
+        svc.prune_finished_jobs().await.unwrap(),
+        0,
+        "not old enough"
+    );
+    assert!(svc.app().job(&first.id).await.is_ok());
+    env.clock.advance(Duration::from_secs(2));
+    // The periodic pruner gets it.
+    crate::common::eventually("the pruner deletes the old job", || {
+        let svc = svc.clone();
+        let id = first.id.clone();
+        async move { svc.app().job(&id).await.is_err() }
+    })
+    .await;
+    let second = start_job(&svc, "provision_device", provision_inputs("b")).await;
+    assert_eq!(finished(&svc, &second.id).await.status, JobStatus::Done);
+    stop.send(true).unwrap();
+    workers.await.unwrap();
+    env.clock.advance(Duration::from_secs(7 * 24 * 3600 + 1));
+    assert_eq!(svc.prune_finished_jobs().await.unwrap(), 1);
+    let r = client(&svc)
+        .get(&format!("/api/v1/workflow/provision_device/{}", second.id))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// The inputs of `provision_device` for device `id`.
+fn provision_inputs(id: &str) -> Value {
+    json!({"request_id": "r", "device_id": id, "tenant_id": "", "status": "accepted",
+           "device": {"id": id, "status": "accepted"}})
 }

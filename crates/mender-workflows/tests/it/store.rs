@@ -12,7 +12,13 @@ mender_db::each_backend!(
     definitions_upsert_by_version,
     jobs_and_results,
     insert_time_is_rfc3339_text,
+    finished_jobs_are_pruned_by_age,
 );
+
+/// `n` seconds after a fixed start.
+fn at(n: u64) -> Timestamp {
+    Timestamp::from_unix_secs(1_700_000_000) + std::time::Duration::from_secs(n)
+}
 
 fn job(id: &str) -> Job {
     Job {
@@ -87,7 +93,7 @@ async fn jobs_and_results(backend: Backend) {
 
     assert!(
         store
-            .set_job_status(&j.id, JobStatus::Processing)
+            .set_job_status(&j.id, JobStatus::Processing, at(0))
             .await
             .unwrap()
     );
@@ -101,7 +107,7 @@ async fn jobs_and_results(backend: Backend) {
         .unwrap();
     assert!(
         store
-            .set_job_status(&j.id, JobStatus::Failed)
+            .set_job_status(&j.id, JobStatus::Failed, at(0))
             .await
             .unwrap()
     );
@@ -117,7 +123,7 @@ async fn jobs_and_results(backend: Backend) {
     let missing = JobId::new("missing");
     assert!(
         !store
-            .set_job_status(&missing, JobStatus::Done)
+            .set_job_status(&missing, JobStatus::Done, at(0))
             .await
             .unwrap()
     );
@@ -186,4 +192,81 @@ async fn insert_time_is_rfc3339_text(backend: Backend) {
         store.get_job(&bad).await,
         Err(StoreError::Data(m)) if m.contains("insert_time")
     ));
+}
+
+/// Jobs that finished before the cut-off go, with their results; running jobs, jobs that
+/// finished later, and other jobs' results stay; a limit bounds one call; jobs that finished
+/// before finish times were recorded are dated at the first prune that sees them.
+async fn finished_jobs_are_pruned_by_age(backend: Backend) {
+    let (store, db) = backend.open_with(&SCHEMA, SqlStore).await;
+    let finish = |id: &str, status: JobStatus, t: u64| {
+        let store = store.clone();
+        let j = job(id);
+        async move {
+            assert!(store.insert_job(&j).await.unwrap());
+            store
+                .add_job_result(&j.id, &result("task", true))
+                .await
+                .unwrap();
+            assert!(store.set_job_status(&j.id, status, at(t)).await.unwrap());
+        }
+    };
+    finish("old-done", JobStatus::Done, 10).await;
+    finish("old-failed", JobStatus::Failed, 20).await;
+    finish("running", JobStatus::Processing, 0).await;
+    finish("recent", JobStatus::Done, 100).await;
+    // Finished before this column existed.
+    let legacy = JobId::new("legacy");
+    insert_done_job(&db, &legacy, "2020-01-01T00:00:00Z").await;
+
+    assert_eq!(
+        store.prune_finished_jobs(at(50), at(60), 1).await.unwrap(),
+        1
+    );
+    assert!(
+        store
+            .get_job(&JobId::new("old-done"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.prune_finished_jobs(at(50), at(60), 10).await.unwrap(),
+        1
+    );
+    for gone in ["old-done", "old-failed"] {
+        assert!(
+            store.get_job(&JobId::new(gone)).await.unwrap().is_none(),
+            "{gone}"
+        );
+    }
+    let results: i64 = query("SELECT COUNT(*) FROM job_results")
+        .scalar(&*db)
+        .await
+        .unwrap();
+    assert_eq!(results, 2, "only the remaining jobs' results");
+    for kept in ["running", "recent", "legacy"] {
+        assert!(
+            store.get_job(&JobId::new(kept)).await.unwrap().is_some(),
+            "{kept}"
+        );
+    }
+    // The legacy job was dated at(60) by the first prune: it goes once that is old enough.
+    assert_eq!(
+        store
+            .prune_finished_jobs(at(61), at(200), 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.get_job(&legacy).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .prune_finished_jobs(at(101), at(300), 10)
+            .await
+            .unwrap(),
+        1
+    );
+    let left: Vec<String> = query("SELECT id FROM jobs").scalars(&*db).await.unwrap();
+    assert_eq!(left, ["running"]);
 }

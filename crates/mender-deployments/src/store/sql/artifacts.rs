@@ -10,7 +10,9 @@ use super::rows::{
     page_and_total, prefix_pattern, to_json,
 };
 use crate::model::{Artifact, ArtifactFilter, ArtifactSortKey, Match, ReleaseMeta, Sort};
-use crate::store::{ArtifactDeletion, ArtifactStore, ReleaseChange, Result, StoreError};
+use crate::store::{
+    ArtifactDeletion, ArtifactStore, ReleaseChange, Reservation, Result, StoreError,
+};
 
 /// Appends the condition of one string filter on `column`.
 fn push_match<'q>(q: &mut QueryBuilder<'q>, column: &'static str, m: &'q Match) {
@@ -72,8 +74,71 @@ async fn set_modified(
     Ok(n > 0)
 }
 
+/// Writes the claim on an artifact id; whether it was free.
+async fn claim_id(
+    tx: &mut mender_db::Tx,
+    tenant: &TenantId,
+    id: &ArtifactId,
+    now: Timestamp,
+) -> Result<bool> {
+    let n = query(
+        "INSERT INTO artifact_reservations (id, tenant_id, created) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(ns(now))
+    .execute(&mut *tx)
+    .await?;
+    Ok(n == 1)
+}
+
 #[async_trait::async_trait]
 impl ArtifactStore for SqlStore {
+    async fn reserve_artifact_id(
+        &self,
+        tenant: &TenantId,
+        id: &ArtifactId,
+        now: Timestamp,
+    ) -> Result<Reservation> {
+        let mut tx = self.0.begin_write().await?;
+        // The claim first: on PostgreSQL it waits for a transaction committing this id, so
+        // the look-up below then sees that artifact.
+        if !claim_id(&mut tx, tenant, id, now).await? {
+            return Ok(Reservation::Held);
+        }
+        let exists = query("SELECT COUNT(*) FROM artifacts WHERE id = $1")
+            .bind(id)
+            .scalar::<i64>(&mut tx)
+            .await?;
+        if exists > 0 {
+            return Ok(Reservation::Exists);
+        }
+        tx.commit().await?;
+        Ok(Reservation::Reserved)
+    }
+
+    async fn release_artifact_id(&self, id: &ArtifactId) -> Result<()> {
+        query("DELETE FROM artifact_reservations WHERE id = $1")
+            .bind(id)
+            .execute(&self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn stale_reservations(&self, before: Timestamp) -> Result<Vec<(TenantId, ArtifactId)>> {
+        let rows: Vec<(String, String)> = query(
+            "SELECT tenant_id, id FROM artifact_reservations WHERE created < $1 ORDER BY created",
+        )
+        .bind(ns(before))
+        .fetch_all(&self.0)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, id)| (TenantId::from(t), ArtifactId::new(id)))
+            .collect())
+    }
+
     async fn insert_artifact(&self, a: &Artifact) -> Result<()> {
         let meta = meta_doc(&a.meta)?;
         let mut tx = self.0.begin_write().await?;
@@ -127,6 +192,10 @@ impl ArtifactStore for SqlStore {
         .bind(&a.meta.name)
         .execute(&mut tx)
         .await?;
+        query("DELETE FROM artifact_reservations WHERE id = $1")
+            .bind(&a.id)
+            .execute(&mut tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -186,6 +255,7 @@ impl ArtifactStore for SqlStore {
         &self,
         tenant: &TenantId,
         id: &ArtifactId,
+        now: Timestamp,
     ) -> Result<ArtifactDeletion> {
         let mut tx = self.0.begin_write().await?;
         // Waits for an upload of the same name (see `insert_artifact`), so the release is
@@ -232,6 +302,9 @@ impl ArtifactStore for SqlStore {
         .bind(&name)
         .execute(&mut tx)
         .await?;
+        // Held until the caller has deleted the file (no upload could hold it: an upload's
+        // claim fails while the artifact exists).
+        claim_id(&mut tx, tenant, id, now).await?;
         tx.commit().await?;
         Ok(ArtifactDeletion::Deleted)
     }

@@ -7,6 +7,8 @@
 
 mod search;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use mender_core::{DeviceId, TenantId};
 use mender_db::{Db, JsonList, QueryBuilder, Tx, query};
@@ -25,6 +27,9 @@ const BULK_ANALYZE_ROWS: u64 = 100;
 const ROWS_PER_INSERT: usize = 500;
 /// The tables whose statistics a bulk load makes stale.
 const TABLES: &[&str] = &["devices", "attr_index"];
+/// An update changing more attributes than this rewrites all of the device's index rows in
+/// one statement instead of one delete per changed attribute.
+const MAX_ATTRS_REWRITTEN_ONE_BY_ONE: usize = 32;
 
 /// The inventory store on either backend (a database opened with [`crate::SCHEMA`]).
 #[derive(Debug, Clone)]
@@ -71,6 +76,93 @@ impl DeviceRow {
             version: self.version,
         })
     }
+}
+
+/// An `attr_index` row as read back, to compare with the rows a write would produce.
+#[derive(sqlx::FromRow)]
+struct StoredIndexRow {
+    scope: String,
+    name: String,
+    i: i64,
+    t: i64,
+    s: Option<String>,
+    sk: Option<String>,
+    n: Option<f64>,
+}
+
+impl From<StoredIndexRow> for IndexRow {
+    fn from(r: StoredIndexRow) -> Self {
+        IndexRow {
+            scope: r.scope,
+            name: r.name,
+            i: r.i,
+            t: r.t,
+            s: r.s,
+            sk: r.sk,
+            n: r.n,
+        }
+    }
+}
+
+/// Index rows per attribute `(scope, name)`, each attribute's rows in element order.
+type RowsByAttr = BTreeMap<(String, String), Vec<IndexRow>>;
+
+fn by_attr(rows: impl IntoIterator<Item = IndexRow>) -> RowsByAttr {
+    let mut out = RowsByAttr::new();
+    for r in rows {
+        out.entry((r.scope.clone(), r.name.clone()))
+            .or_default()
+            .push(r);
+    }
+    for rows in out.values_mut() {
+        rows.sort_by_key(|r| r.i);
+    }
+    out
+}
+
+/// Brings a device's index rows from what is stored to `rec`'s, touching only the
+/// attributes that changed: a device re-reporting its inventory usually changes a few values
+/// out of hundreds, and every rewritten row costs four index updates under the write lock.
+async fn write_index(tx: &mut Tx, seq: i64, rec: &DeviceRecord) -> Result<()> {
+    let old: Vec<StoredIndexRow> =
+        query("SELECT scope, name, i, t, s, sk, n FROM attr_index WHERE dev_seq = $1")
+            .bind(seq)
+            .fetch_all(&mut *tx)
+            .await?;
+    let old = by_attr(old.into_iter().map(IndexRow::from));
+    let new = by_attr(index_rows(rec));
+    let changed: Vec<&(String, String)> = old
+        .keys()
+        .chain(new.keys())
+        .filter(|k| old.get(*k) != new.get(*k))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let rewrite_all = changed.len() > MAX_ATTRS_REWRITTEN_ONE_BY_ONE;
+    if rewrite_all {
+        query("DELETE FROM attr_index WHERE dev_seq = $1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        for (scope, name) in changed.iter().filter(|k| old.contains_key(**k)) {
+            query("DELETE FROM attr_index WHERE dev_seq = $1 AND scope = $2 AND name = $3")
+                .bind(seq)
+                .bind(scope)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let rows: Vec<(i64, IndexRow)> = new
+        .iter()
+        .filter(|(k, _)| rewrite_all || changed.contains(k))
+        .flat_map(|(_, rows)| rows.iter().cloned().map(|r| (seq, r)))
+        .collect();
+    insert_rows(tx, &rows).await
 }
 
 /// A JSON array parameter (see [`QueryBuilder::push_json_list`]).
@@ -253,12 +345,7 @@ impl InventoryStore for SqlStore {
         .scalar_optional(&mut tx)
         .await?;
         let Some(seq) = seq else { return Ok(false) };
-        query("DELETE FROM attr_index WHERE dev_seq = $1")
-            .bind(seq)
-            .execute(&mut tx)
-            .await?;
-        let rows: Vec<(i64, IndexRow)> = index_rows(rec).into_iter().map(|r| (seq, r)).collect();
-        insert_rows(&mut tx, &rows).await?;
+        write_index(&mut tx, seq, rec).await?;
         tx.commit().await?;
         Ok(true)
     }
