@@ -237,6 +237,7 @@ impl Config {
             mender_db::DatabaseUrl::parse(&self.database_url)
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
+        self.useradm.validate().map_err(ConfigError::Invalid)?;
         if self.request_size_limit < 1024 {
             return Err(ConfigError::Invalid(
                 "request_size_limit must be at least 1024 bytes".into(),
@@ -401,6 +402,14 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("postgres://")
+        );
+        let mut c = Config::default();
+        c.useradm.bcrypt_cost = 2;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("useradm.bcrypt_cost")
         );
         assert!(Config::default().validate().is_ok());
     }
