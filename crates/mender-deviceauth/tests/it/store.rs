@@ -7,7 +7,8 @@ use mender_db::testing::{Backend, TestDb};
 use mender_deviceauth::SCHEMA;
 use mender_deviceauth::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord};
 use mender_deviceauth::store::{
-    AuthRecord, DeviceauthStore, Preauth, SqlStore, StatusChange, StoreError, Transition,
+    AuthRecord, DeviceauthStore, PendingCaps, Preauth, SqlStore, StatusChange, StoreError,
+    Transition,
 };
 
 mender_db::each_backend!(
@@ -73,7 +74,9 @@ fn token(id: &AuthSetId, device: &DeviceId, issued: i64, expires: i64) -> TokenR
 }
 
 async fn recorded(s: &SqlStore, tenant: &TenantId, req: &NewDevice, now: i64) -> AuthRecord {
-    s.record_auth_request(tenant, req, at(now)).await.unwrap()
+    s.record_auth_request(tenant, req, at(now), PendingCaps::default())
+        .await
+        .unwrap()
 }
 
 async fn auth_requests_create_once_and_track_status(backend: Backend) {
@@ -399,7 +402,7 @@ async fn times_are_kept_in_whole_seconds(backend: Backend) {
     let AuthRecord::Recorded {
         device, auth_set, ..
     } = s
-        .record_auth_request(&oss(), &new(1, "k"), now)
+        .record_auth_request(&oss(), &new(1, "k"), now, PendingCaps::default())
         .await
         .unwrap()
     else {
