@@ -238,6 +238,7 @@ impl Config {
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
         self.useradm.validate().map_err(ConfigError::Invalid)?;
+        self.deviceauth.validate().map_err(ConfigError::Invalid)?;
         if self.request_size_limit < 1024 {
             return Err(ConfigError::Invalid(
                 "request_size_limit must be at least 1024 bytes".into(),
@@ -410,6 +411,14 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("useradm.bcrypt_cost")
+        );
+        let mut c = Config::default();
+        c.deviceauth.max_pending_auth_sets_per_device = 0;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("deviceauth.max_pending_auth_sets_per_device")
         );
         assert!(Config::default().validate().is_ok());
     }
