@@ -14,6 +14,7 @@ pub mod identity;
 pub mod ids;
 pub mod json;
 pub mod jwt;
+pub mod limit;
 pub mod paging;
 pub mod query;
 pub mod request_id;

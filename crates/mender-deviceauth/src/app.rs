@@ -1,12 +1,13 @@
 //! deviceauth operations, named after upstream's: submitting auth requests, admitting and
 //! dismissing devices, preauthorization, decommissioning, tokens and limits. Knows no HTTP.
 
+use std::net::IpAddr;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use mender_api::workflows::WorkflowStarter;
 use mender_core::jwt::{KeySet, SigningKey};
+use mender_core::limit::{Rate, RateLimiter, addr_key};
 use mender_core::{
     AuthSetId, DeviceId, Secret, SharedClock, TenantId, Timestamp, TokenId, failpoint,
 };
@@ -20,8 +21,8 @@ use crate::crypto::{DeviceKey, KeyError};
 use crate::error::{Error, Result};
 use crate::model::{Device, DeviceFilter, LIMIT_MAX_DEVICES, NewDevice, Status, TokenState};
 use crate::store::{
-    AuthRecord, DeviceBrief, DeviceauthStore, Dismissal, Preauth, StatusChange, StoreError,
-    Transition,
+    AuthRecord, DeviceBrief, DeviceauthStore, Dismissal, PendingCaps, Preauth, StatusChange,
+    StoreError, Transition,
 };
 use crate::token;
 
@@ -79,6 +80,8 @@ pub struct App {
     config: DeviceauthConfig,
     workflows: Arc<dyn WorkflowStarter>,
     outbox: OutboxSignal,
+    /// Auth requests per client address; `None` when switched off.
+    auth_limit: Option<RateLimiter<IpAddr>>,
 }
 
 /// The failpoint right after an accept committed (the device and its `provision_device`
@@ -136,7 +139,15 @@ impl App {
         outbox: OutboxSignal,
     ) -> Self {
         let keys = KeySet::single(key.verifying_key());
+        let auth_limit = (config.auth_requests_per_minute > 0).then(|| {
+            let rate = Rate {
+                burst: config.auth_requests_burst,
+                per_minute: config.auth_requests_per_minute,
+            };
+            RateLimiter::new(clock.clone(), rate, config.auth_requests_tracked_addresses)
+        });
         Self {
+            auth_limit,
             store,
             clock,
             key,
@@ -165,6 +176,25 @@ impl App {
     /// Checks the database.
     pub async fn health(&self) -> Result<()> {
         self.store.ping().await.map_err(Error::from)
+    }
+
+    /// Counts an auth request from client address `from` against its rate limit;
+    /// [`Error::TooManyRequests`] when it is spent. Called before the request is read, so a
+    /// flood costs no parsing, signature checks or database work.
+    pub fn admit_auth_request(&self, from: IpAddr) -> Result<()> {
+        match &self.auth_limit {
+            Some(limit) => limit.check(addr_key(from)).map_err(Error::TooManyRequests),
+            None => Ok(()),
+        }
+    }
+
+    /// Identity data larger than configured is refused, before anything is stored.
+    fn check_id_size(&self, id: &canon::Canonical, field: &str) -> std::result::Result<(), String> {
+        let max = self.config.max_id_data_bytes;
+        if id.text.len() > max {
+            return Err(format!("{field}: must be at most {max} bytes"));
+        }
+        Ok(())
     }
 
     /// Processes a signed auth request: the raw body and the `X-MEN-Signature` header.
@@ -198,6 +228,8 @@ impl App {
             .device_key(&pubkey)
             .map_err(|e| invalid(&e.to_string()))?;
         let id = canon::canonicalize_str(&id_data).map_err(|e| invalid(&e.to_string()))?;
+        self.check_id_size(&id, "id_data")
+            .map_err(|e| invalid(&e))?;
         let signature = signature
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| Error::BadRequest("missing request signature header".into()))?;
@@ -253,10 +285,11 @@ impl App {
 
         match self
             .store
-            .record_auth_request(&ctx.tenant, &new, self.now_secs())
+            .record_auth_request(&ctx.tenant, &new, self.now_secs(), self.pending_caps())
             .await?
         {
             AuthRecord::Decommissioning => Err(unauthorized()),
+            AuthRecord::TooManyPending => Err(Error::TooManyPending),
             AuthRecord::Recorded {
                 device,
                 auth_set,
@@ -276,6 +309,13 @@ impl App {
                     Err(unauthorized())
                 }
             }
+        }
+    }
+
+    fn pending_caps(&self) -> PendingCaps {
+        PendingCaps {
+            sets_per_device: self.config.max_pending_auth_sets_per_device,
+            devices: self.config.max_pending_devices,
         }
     }
 
@@ -554,6 +594,7 @@ impl App {
         }
         let key = self.device_key(pubkey).map_err(|e| bad(e.to_string()))?;
         let id = canon::canonicalize_value(&req.identity_data).map_err(|e| bad(e.to_string()))?;
+        self.check_id_size(&id, "identity_data").map_err(bad)?;
         let new = new_device(id, &key);
         let effects = |outcome: &Preauth| match outcome {
             Preauth::Created(device) => status_changed_message(ctx, device, Status::Noauth)

@@ -27,9 +27,50 @@ pub struct DeviceauthConfig {
     /// Smallest ECDSA device key accepted, in curve bits: 224, 256, 384 or 521 (0 = any
     /// curve, as upstream). Ed25519 keys are always accepted.
     pub min_ecdsa_key_bits: u32,
+    /// Auth requests one client address (IPv6: one /64) may send at once.
+    pub auth_requests_burst: u32,
+    /// Auth requests per minute one client address may send once the burst is spent; beyond
+    /// it 429 with `Retry-After` (0 = no limit).
+    pub auth_requests_per_minute: u32,
+    /// Client addresses the auth request limit remembers at most (memory bound).
+    pub auth_requests_tracked_addresses: usize,
+    /// Largest identity (`id_data` of auth requests, `identity_data` of preauthorizations) in
+    /// bytes of canonical JSON; larger ones are refused with 400.
+    pub max_id_data_bytes: usize,
+    /// Pending auth sets a device keeps: a new key for a known identity beyond it replaces
+    /// the oldest pending one (accepted, preauthorized and rejected ones are never replaced).
+    pub max_pending_auth_sets_per_device: u64,
+    /// Pending devices at most: over it an auth request from a new identity is refused with
+    /// 403 and nothing is stored; known devices go on as before (0 = no limit).
+    pub max_pending_devices: u64,
 }
 
 impl DeviceauthConfig {
+    /// Checks the settings; the error says what to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.auth_requests_per_minute > 0 {
+            if self.auth_requests_burst == 0 {
+                return Err("deviceauth.auth_requests_burst must be at least 1 while \
+                     auth_requests_per_minute is set (0 there switches the limit off)"
+                    .into());
+            }
+            if self.auth_requests_tracked_addresses < 2 {
+                return Err(
+                    "deviceauth.auth_requests_tracked_addresses must be at least 2 \
+                     while auth_requests_per_minute is set"
+                        .into(),
+                );
+            }
+        }
+        if self.max_id_data_bytes < 64 {
+            return Err("deviceauth.max_id_data_bytes must be at least 64".into());
+        }
+        if self.max_pending_auth_sets_per_device == 0 {
+            return Err("deviceauth.max_pending_auth_sets_per_device must be at least 1".into());
+        }
+        Ok(())
+    }
+
     /// The device key policy these settings give.
     pub fn key_policy(&self) -> KeyPolicy {
         KeyPolicy {
@@ -48,6 +89,12 @@ impl Default for DeviceauthConfig {
             private_key: None,
             min_rsa_key_bits: 0,
             min_ecdsa_key_bits: 0,
+            auth_requests_burst: 100,
+            auth_requests_per_minute: 600,
+            auth_requests_tracked_addresses: 100_000,
+            max_id_data_bytes: 4096,
+            max_pending_auth_sets_per_device: 3,
+            max_pending_devices: 10_000,
         }
     }
 }
@@ -114,5 +161,31 @@ mod tests {
             }
         );
         assert!(serde_json::from_str::<DeviceauthConfig>(r#"{"nope": 1}"#).is_err());
+    }
+
+    #[test]
+    fn validate_explains_what_to_fix() {
+        assert_eq!(DeviceauthConfig::default().validate(), Ok(()));
+        let bad = |edit: fn(&mut DeviceauthConfig)| {
+            let mut c = DeviceauthConfig::default();
+            edit(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert!(bad(|c| c.auth_requests_burst = 0).contains("auth_requests_burst"));
+        assert!(
+            bad(|c| c.auth_requests_tracked_addresses = 1)
+                .contains("auth_requests_tracked_addresses")
+        );
+        assert!(bad(|c| c.max_id_data_bytes = 10).contains("max_id_data_bytes"));
+        assert!(
+            bad(|c| c.max_pending_auth_sets_per_device = 0)
+                .contains("max_pending_auth_sets_per_device")
+        );
+        let off = DeviceauthConfig {
+            auth_requests_per_minute: 0,
+            auth_requests_burst: 0,
+            ..Default::default()
+        };
+        assert_eq!(off.validate(), Ok(()));
     }
 }

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use mender_core::ApiError;
+use mender_core::limit::RetryAfter;
 
 use crate::model::Device;
 use crate::store::StoreError;
@@ -21,6 +22,12 @@ pub enum Error {
     /// The identity already exists (preauthorization); carries the existing device.
     #[error("device already exists")]
     Conflict(Box<Device>),
+    /// The client sent too many requests: wait before trying again.
+    #[error("too many requests")]
+    TooManyRequests(RetryAfter),
+    /// A new identity while the tenant has the most pending devices it may have.
+    #[error("maximum number of pending devices reached")]
+    TooManyPending,
     /// A workflow could not be started.
     #[error("cannot start workflow {name}: {cause}")]
     Workflow {
@@ -44,6 +51,8 @@ impl From<Error> for ApiError {
             Error::Unauthorized(m) => ApiError::new(StatusCode::UNAUTHORIZED, m),
             Error::NotFound(m) => ApiError::not_found(m),
             Error::Conflict(_) => ApiError::conflict("device already exists"),
+            Error::TooManyRequests(wait) => wait.too_many_requests(),
+            e @ Error::TooManyPending => ApiError::forbidden(e.to_string()),
             Error::Store(StoreError::NotFound) => ApiError::not_found("not found"),
             Error::Store(StoreError::Mismatch) => {
                 ApiError::bad_request("dev auth: dev ID and auth ID mismatch")

@@ -297,6 +297,8 @@ impl Config {
             mender_db::DatabaseUrl::parse(&self.database_url)
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
+        self.useradm.validate().map_err(ConfigError::Invalid)?;
+        self.deviceauth.validate().map_err(ConfigError::Invalid)?;
         if self.request_size_limit < 1024 {
             return Err(ConfigError::Invalid(
                 "request_size_limit must be at least 1024 bytes".into(),
@@ -464,6 +466,22 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("postgres://")
+        );
+        let mut c = Config::default();
+        c.useradm.bcrypt_cost = 2;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("useradm.bcrypt_cost")
+        );
+        let mut c = Config::default();
+        c.deviceauth.max_pending_auth_sets_per_device = 0;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("deviceauth.max_pending_auth_sets_per_device")
         );
         assert!(Config::default().validate().is_ok());
         let mut c = Config::default();

@@ -1,11 +1,13 @@
 //! useradm's operations, named after upstream's: login/logout, users, settings, personal
 //! access tokens, tenants. Knows nothing of HTTP; talks to the store trait.
 
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bcrypt::Version;
 use mender_core::ids::new_uuid;
+use mender_core::limit::WorkGate;
 use mender_core::{Identity, Secret, SharedClock, TenantId, Timestamp, TokenId, UserId};
 use serde_json::Value;
 
@@ -19,6 +21,7 @@ use crate::model::{
 use crate::store::{
     SettingsRecord, StoreError, TokenRecord, UserChanges, UserFilter, UserRecord, UseradmStore,
 };
+use crate::throttle::LoginThrottle;
 use crate::validate::{self, FieldErrors};
 
 /// The useradm application: configuration, keys, clock and store.
@@ -28,6 +31,9 @@ pub struct App {
     pub(crate) keys: Keys,
     pub(crate) config: UseradmConfig,
     dummy_hash: OnceLock<Secret>,
+    throttle: LoginThrottle,
+    /// Every bcrypt computation runs through it: bounded on the blocking pool.
+    bcrypt: WorkGate,
 }
 
 /// Who is calling, in the store's terms.
@@ -56,6 +62,8 @@ impl App {
         config: UseradmConfig,
     ) -> Self {
         Self {
+            throttle: LoginThrottle::new(clock.clone(), &config),
+            bcrypt: WorkGate::new(config.bcrypt_workers, config.bcrypt_queue),
             store,
             clock,
             keys,
@@ -78,28 +86,30 @@ impl App {
             .map_err(|e| Error::Unavailable(e.to_string()))
     }
 
-    /// Logs in with email and password; returns the signed token.
+    /// Logs in with email and password from client address `from`; returns the signed
+    /// token. Failed logins back off per address and per account ([`LoginThrottle`]): a
+    /// throttled attempt is [`Error::TooManyRequests`] before any password is checked.
     pub async fn login(
         &self,
         email: &str,
         password: &Secret,
         opts: LoginOptions,
+        from: IpAddr,
     ) -> Result<Secret, Error> {
         let email = validate::normalize_email(email);
-        if email.is_empty() {
-            return Err(Error::Unauthorized);
-        }
-        let tenant = TenantId::default_tenant();
-        let user = self.store.get_user_by_email(&tenant, &email).await?;
-        let Some(user) = user else {
-            // Spend the same time as a real check so unknown emails cannot be told apart.
-            let dummy = self.dummy_hash().await;
-            let _ = self.check_password(password, &dummy).await;
-            return Err(Error::Unauthorized);
+        self.throttle
+            .check(from, &email)
+            .map_err(Error::TooManyRequests)?;
+        let user = match self.authenticate(&email, password).await {
+            Ok(user) => user,
+            Err(Error::Unauthorized) => {
+                self.throttle.failed(from, &email);
+                return Err(Error::Unauthorized);
+            }
+            Err(e) => return Err(e),
         };
-        if !self.check_password(password, &user.password_hash).await {
-            return Err(Error::Unauthorized);
-        }
+        self.throttle.succeeded(from, &email);
+        let tenant = TenantId::default_tenant();
         let at = self.now();
         let lifetime = (!opts.no_expiry).then(|| Duration::from_secs(self.config.jwt_exp_timeout));
         let (token, record) = self.issue(&user.id, &tenant, at, lifetime, None)?;
@@ -110,6 +120,26 @@ impl App {
             tracing::warn!(error = %e, "failed to update the login timestamp");
         }
         Ok(token)
+    }
+
+    /// The user with this (normalised) email and password; [`Error::Unauthorized`] if there
+    /// is none.
+    async fn authenticate(&self, email: &str, password: &Secret) -> Result<UserRecord, Error> {
+        if email.is_empty() {
+            return Err(Error::Unauthorized);
+        }
+        let tenant = TenantId::default_tenant();
+        let user = self.store.get_user_by_email(&tenant, email).await?;
+        let Some(user) = user else {
+            // Spend the same time as a real check so unknown emails cannot be told apart.
+            let dummy = self.dummy_hash().await?;
+            self.check_password(password, &dummy).await?;
+            return Err(Error::Unauthorized);
+        };
+        if !self.check_password(password, &user.password_hash).await? {
+            return Err(Error::Unauthorized);
+        }
+        Ok(user)
     }
 
     /// Revokes the token the caller used.
@@ -279,7 +309,7 @@ impl App {
         let email_changes = !email.is_empty() && email != user.email;
         if me
             && (!password.expose_str().is_empty() || email_changes)
-            && !self.check_password(&current, &user.password_hash).await
+            && !self.check_password(&current, &user.password_hash).await?
         {
             return Err(Error::CurrentPasswordMismatch);
         }
@@ -332,7 +362,7 @@ impl App {
             .await?
             .ok_or(Error::UserNotFound)?;
         let password_hash = if changes_password {
-            if !self.check_password(&current, &user.password_hash).await {
+            if !self.check_password(&current, &user.password_hash).await? {
                 return Err(Error::CurrentPasswordMismatch);
             }
             if validate::too_similar(&user.email, password.expose_str()) {
@@ -500,7 +530,7 @@ impl App {
         Ok((Secret::new(token), record))
     }
 
-    /// bcrypt-hashes a password in Go's `$2a$` format, off the async threads. Passwords over
+    /// bcrypt-hashes a password in Go's `$2a$` format, through the bcrypt gate. Passwords over
     /// 72 bytes are refused, never truncated. (bcrypt's key is the password plus a NUL byte,
     /// cut to 72 bytes: at exactly 72 bytes only the NUL is dropped, as in Go, so the crate's
     /// truncating hash is used behind our own length check.)
@@ -513,43 +543,43 @@ impl App {
         }
         let password = password.clone();
         let cost = self.config.bcrypt_cost;
-        tokio::task::spawn_blocking(move || {
-            bcrypt::hash_with_result(password.expose_str(), cost)
-                .map(|h| Secret::new(h.format_for_version(Version::TwoA)))
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("password hashing task: {e}")))?
-        .map_err(|e| Error::Internal(format!("password hashing: {e}")))
+        self.bcrypt
+            .run(move || {
+                bcrypt::hash_with_result(password.expose_str(), cost)
+                    .map(|h| Secret::new(h.format_for_version(Version::TwoA)))
+            })
+            .await?
+            .map_err(|e| Error::Internal(format!("password hashing: {e}")))
     }
 
     /// Whether `password` matches a `$2a$`/`$2b$`/`$2y$` hash; passwords over 72 bytes, which
-    /// bcrypt would truncate, never match.
-    pub(crate) async fn check_password(&self, password: &Secret, hash: &Secret) -> bool {
+    /// bcrypt would truncate, never match. [`Error::Busy`] when the bcrypt gate refuses.
+    pub(crate) async fn check_password(
+        &self,
+        password: &Secret,
+        hash: &Secret,
+    ) -> Result<bool, Error> {
         if password.expose_str().len() > validate::MAX_PASSWORD_BYTES {
-            return false;
+            return Ok(false);
         }
         let (password, hash) = (password.clone(), hash.clone());
-        tokio::task::spawn_blocking(move || {
-            bcrypt::verify(password.expose_str(), hash.expose_str()).unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false)
+        Ok(self
+            .bcrypt
+            .run(move || bcrypt::verify(password.expose_str(), hash.expose_str()).unwrap_or(false))
+            .await?)
     }
 
     /// Whether `password` matches a stored bcrypt hash (`$2a$`, `$2b$` or `$2y$`).
-    pub async fn password_matches(&self, password: &str, hash: &str) -> bool {
+    pub async fn password_matches(&self, password: &str, hash: &str) -> Result<bool, Error> {
         self.check_password(&password.into(), &hash.into()).await
     }
 
-    async fn dummy_hash(&self) -> Secret {
+    async fn dummy_hash(&self) -> Result<Secret, Error> {
         if let Some(h) = self.dummy_hash.get() {
-            return h.clone();
+            return Ok(h.clone());
         }
-        let h = self
-            .hash_password(&new_uuid().into())
-            .await
-            .unwrap_or_default();
-        self.dummy_hash.get_or_init(|| h).clone()
+        let h = self.hash_password(&new_uuid().into()).await?;
+        Ok(self.dummy_hash.get_or_init(|| h).clone())
     }
 }
 

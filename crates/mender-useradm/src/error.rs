@@ -2,8 +2,12 @@
 
 use axum::http::StatusCode;
 use mender_core::ApiError;
+use mender_core::limit::RetryAfter;
 
 use crate::store::StoreError;
+
+/// What a refused bcrypt job is told to wait: the queue drains in about a bcrypt time.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Everything useradm operations can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +69,12 @@ pub enum Error {
     /// The database does not answer (health check).
     #[error("error reaching the database: {0}")]
     Unavailable(String),
+    /// Too many failed logins: wait before trying again.
+    #[error("too many requests")]
+    TooManyRequests(RetryAfter),
+    /// Every bcrypt worker is busy and the queue is full.
+    #[error("the server is busy, try again later")]
+    Busy,
     /// A store failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -77,6 +87,12 @@ impl Error {
     /// Whether creating a user failed because the email or id is taken.
     pub fn is_duplicate(&self) -> bool {
         matches!(self, Error::DuplicateEmail | Error::DuplicateUserId)
+    }
+}
+
+impl From<mender_core::limit::Busy> for Error {
+    fn from(_: mender_core::limit::Busy) -> Self {
+        Error::Busy
     }
 }
 
@@ -105,6 +121,8 @@ impl From<Error> for ApiError {
                 tracing::warn!(error = %msg, "health check failed");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg)
             }
+            Error::TooManyRequests(wait) => wait.too_many_requests(),
+            Error::Busy => RetryAfter(BUSY_RETRY).with_status(StatusCode::SERVICE_UNAVAILABLE, msg),
             Error::Store(e) => ApiError::internal(e),
             Error::Internal(m) => ApiError::internal(m),
         }

@@ -20,6 +20,7 @@ mod http;
 pub mod keys;
 pub mod model;
 pub mod store;
+pub mod throttle;
 pub mod validate;
 pub mod verify;
 

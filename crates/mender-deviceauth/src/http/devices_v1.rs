@@ -5,7 +5,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use mender_core::{ApiError, RequestId, TenantId};
+use mender_core::{ApiError, ClientAddr, RequestId, TenantId};
 
 use super::AppState;
 use crate::app::Ctx;
@@ -25,8 +25,10 @@ pub fn routes(state: AppState) -> Router {
 async fn auth_request(
     State(app): State<AppState>,
     request_id: RequestId,
+    ClientAddr(from): ClientAddr,
     req: Request,
 ) -> Result<Response, ApiError> {
+    app.admit_auth_request(from)?;
     // The signature covers the exact bytes, so the body is read raw, never re-encoded.
     let (parts, body) = mender_core::json::read_body(req).await?;
     if !body.is_empty() {

@@ -36,6 +36,22 @@ pub enum StoreError {
     Db(#[from] mender_db::Error),
 }
 
+/// The most auth sets read with one device (in listings, lookups and auth requests): the
+/// accepted and preauthorized ones first, then the newest. Pending sets are capped when
+/// recorded ([`PendingCaps`]), so only sets that users created (rejected or preauthorized
+/// ones) can exceed it; this keeps every read bounded even then.
+pub const AUTH_SETS_READ_PER_DEVICE: u64 = 100;
+
+/// Caps applied when recording an auth request; 0 means no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingCaps {
+    /// Pending auth sets one device keeps: a new key beyond it replaces the oldest pending
+    /// set (never an accepted, preauthorized or rejected one).
+    pub sets_per_device: u64,
+    /// Pending devices a tenant may have: beyond it a new identity is not recorded.
+    pub devices: u64,
+}
+
 /// The result of recording an auth request.
 // Returned once per request and never stored, so boxing the device would only add an allocation.
 #[allow(clippy::large_enum_variant)]
@@ -43,6 +59,9 @@ pub enum StoreError {
 pub enum AuthRecord {
     /// The device is being decommissioned: nothing was written.
     Decommissioning,
+    /// The identity is new and the tenant has `PendingCaps::devices` pending devices:
+    /// nothing was written.
+    TooManyPending,
     /// The device and auth set as they are now.
     Recorded {
         /// The device, with its auth sets.
@@ -132,13 +151,16 @@ pub trait DeviceauthStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Records an auth request: creates the device (status `noauth`) if its identity is new,
-    /// adds a `pending` auth set if the (identity, key) pair is new, and recomputes the
-    /// device status. Writes nothing if the device is being decommissioned.
+    /// adds a `pending` auth set if the (identity, key) pair is new, drops the device's
+    /// oldest pending sets beyond `caps.sets_per_device`, and recomputes the device status.
+    /// Writes nothing if the device is being decommissioned, or if the identity is new and
+    /// the tenant already has `caps.devices` pending devices.
     async fn record_auth_request(
         &self,
         tenant: &TenantId,
         req: &NewDevice,
         now: Timestamp,
+        caps: PendingCaps,
     ) -> Result<AuthRecord, StoreError>;
 
     /// The auth set with this identity hash and normalised key.
@@ -192,7 +214,7 @@ pub trait DeviceauthStore: Send + Sync {
         effects: Effects<'_, Preauth>,
     ) -> Result<Preauth, StoreError>;
 
-    /// A device with its auth sets.
+    /// A device with its auth sets (at most [`AUTH_SETS_READ_PER_DEVICE`]).
     async fn get_device(
         &self,
         tenant: &TenantId,
@@ -200,7 +222,7 @@ pub trait DeviceauthStore: Send + Sync {
     ) -> Result<Option<Device>, StoreError>;
 
     /// Devices matching `filter` ordered by status, then id (byte order, as upstream), with
-    /// their auth sets.
+    /// their auth sets (at most [`AUTH_SETS_READ_PER_DEVICE`] each).
     async fn list_devices(
         &self,
         tenant: &TenantId,

@@ -2,6 +2,7 @@
 //! recording workflow starter, typed clients for its routers, and story steps (sign in a
 //! device, list devices, accept one, verify a token).
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, Method};
@@ -13,6 +14,7 @@ use mender_db::query;
 use mender_db::testing::{Backend, TestDb};
 use mender_deviceauth::{DeviceauthConfig, SCHEMA, Service};
 use mender_queue::outbox::{Relay, RelaySettings};
+use mender_testkit::http::TestRequest;
 use mender_testkit::{AuthRequest, DeviceKey, TestClient, TestResponse};
 use serde_json::{Value, json};
 
@@ -94,6 +96,19 @@ impl Env {
         self.db.backend()
     }
 
+    /// An auth request of raw bytes with an optional signature, to send.
+    fn auth_request(&self, body: Vec<u8>, signature: Option<&str>, ctype: &str) -> TestRequest {
+        let req = self
+            .open
+            .post(AUTH_REQUESTS)
+            .header("content-type", ctype)
+            .body(body);
+        match signature {
+            Some(s) => req.header("x-men-signature", s),
+            None => req,
+        }
+    }
+
     /// Posts raw auth request bytes with an optional signature.
     pub async fn auth_raw(
         &self,
@@ -101,21 +116,21 @@ impl Env {
         signature: Option<&str>,
         ctype: &str,
     ) -> TestResponse {
-        let mut req = self
-            .open
-            .post(AUTH_REQUESTS)
-            .header("content-type", ctype)
-            .body(body);
-        if let Some(s) = signature {
-            req = req.header("x-men-signature", s);
-        }
-        req.send().await
+        self.auth_request(body, signature, ctype).send().await
     }
 
     /// A correctly signed auth request for `identity`.
     pub async fn auth(&self, key: &DeviceKey, identity: &Value) -> TestResponse {
+        self.auth_from(key, identity, IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+            .await
+    }
+
+    /// A correctly signed auth request for `identity` from client address `from`.
+    pub async fn auth_from(&self, key: &DeviceKey, identity: &Value, from: IpAddr) -> TestResponse {
         let signed = AuthRequest::new(identity).sign(key);
-        self.auth_raw(signed.body, Some(&signed.signature), "application/json")
+        self.auth_request(signed.body, Some(&signed.signature), "application/json")
+            .client_addr(from)
+            .send()
             .await
     }
 

@@ -4,6 +4,7 @@
 // Tests may unwrap: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod abuse;
 mod common;
 mod http_auth;
 mod http_keys;

@@ -7,7 +7,8 @@ use mender_db::testing::{Backend, TestDb};
 use mender_deviceauth::SCHEMA;
 use mender_deviceauth::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord};
 use mender_deviceauth::store::{
-    AuthRecord, DeviceauthStore, Preauth, SqlStore, StatusChange, StoreError, Transition,
+    AUTH_SETS_READ_PER_DEVICE, AuthRecord, DeviceauthStore, PendingCaps, Preauth, SqlStore,
+    StatusChange, StoreError, Transition,
 };
 
 mender_db::each_backend!(
@@ -18,6 +19,8 @@ mender_db::each_backend!(
     unknown_stored_status_is_a_decode_error,
     listing_orders_by_status_then_id,
     update_device_sets_provisioned_and_bumps_revision,
+    pending_caps_replace_old_sets_and_refuse_new_identities,
+    reads_are_bounded_per_device,
 );
 
 async fn store(backend: Backend) -> (SqlStore, TestDb) {
@@ -74,7 +77,9 @@ fn token(id: &AuthSetId, device: &DeviceId, issued: i64, expires: i64) -> TokenR
 }
 
 async fn recorded(s: &SqlStore, tenant: &TenantId, req: &NewDevice, now: i64) -> AuthRecord {
-    s.record_auth_request(tenant, req, at(now)).await.unwrap()
+    s.record_auth_request(tenant, req, at(now), PendingCaps::default())
+        .await
+        .unwrap()
 }
 
 async fn auth_requests_create_once_and_track_status(backend: Backend) {
@@ -400,7 +405,7 @@ async fn times_are_kept_in_whole_seconds(backend: Backend) {
     let AuthRecord::Recorded {
         device, auth_set, ..
     } = s
-        .record_auth_request(&oss(), &new(1, "k"), now)
+        .record_auth_request(&oss(), &new(1, "k"), now, PendingCaps::default())
         .await
         .unwrap()
     else {
@@ -554,5 +559,141 @@ async fn update_device_sets_provisioned_and_bumps_revision(backend: Backend) {
     assert_eq!(
         (got.provisioned, got.revision),
         (false, device.revision + 3)
+    );
+}
+
+async fn capped(s: &SqlStore, n: u32, key: &str, now: i64, caps: PendingCaps) -> AuthRecord {
+    s.record_auth_request(&oss(), &new(n, key), at(now), caps)
+        .await
+        .unwrap()
+}
+
+/// The keys of a device's auth sets with their statuses, oldest first.
+async fn keys_of(s: &SqlStore, id: &DeviceId) -> Vec<(String, Status)> {
+    let d = s.get_device(&oss(), id).await.unwrap().unwrap();
+    d.auth_sets
+        .into_iter()
+        .map(|a| (a.pubkey, a.status))
+        .collect()
+}
+
+fn keyed(sets: &[(&str, Status)]) -> Vec<(String, Status)> {
+    sets.iter().map(|(k, st)| ((*k).to_owned(), *st)).collect()
+}
+
+async fn pending_caps_replace_old_sets_and_refuse_new_identities(backend: Backend) {
+    let (s, _db) = store(backend).await;
+    let caps = PendingCaps {
+        sets_per_device: 2,
+        devices: 2,
+    };
+    let AuthRecord::Recorded { device, .. } = capped(&s, 1, "k1", 100, caps).await else {
+        panic!()
+    };
+    capped(&s, 1, "k2", 101, caps).await;
+    capped(&s, 1, "k3", 102, caps).await;
+    use Status::{Accepted, Pending};
+    assert_eq!(
+        keys_of(&s, &device.id).await,
+        keyed(&[("k2", Pending), ("k3", Pending)])
+    );
+    // An accepted set is never replaced; only pending ones are.
+    let k2 = s
+        .find_auth_set(&oss(), "sha-1", "k2")
+        .await
+        .unwrap()
+        .unwrap();
+    change(&s, (&device.id, &k2.id), Accepted, &[Pending], 0, 103)
+        .await
+        .unwrap();
+    capped(&s, 1, "k4", 104, caps).await;
+    let AuthRecord::Recorded { auth_set, .. } = capped(&s, 1, "k5", 105, caps).await else {
+        panic!()
+    };
+    assert_eq!((auth_set.pubkey.as_str(), auth_set.status), ("k5", Pending));
+    let expected = keyed(&[("k2", Accepted), ("k4", Pending), ("k5", Pending)]);
+    assert_eq!(keys_of(&s, &device.id).await, expected);
+    // A known key changes nothing.
+    capped(&s, 1, "k4", 106, caps).await;
+    assert_eq!(keys_of(&s, &device.id).await, expected);
+
+    // Two pending devices fill the cap (the accepted one does not count)...
+    assert!(matches!(
+        capped(&s, 2, "a", 107, caps).await,
+        AuthRecord::Recorded { .. }
+    ));
+    assert!(matches!(
+        capped(&s, 3, "a", 108, caps).await,
+        AuthRecord::Recorded { .. }
+    ));
+    // ...so a new identity is not recorded, while known ones still are.
+    assert!(matches!(
+        capped(&s, 4, "a", 109, caps).await,
+        AuthRecord::TooManyPending
+    ));
+    assert_eq!(s.count_devices(&oss(), None).await.unwrap(), 3);
+    let AuthRecord::Recorded { device: d2, .. } = capped(&s, 2, "b", 110, caps).await else {
+        panic!()
+    };
+    assert_eq!(d2.auth_sets.len(), 2);
+    assert_eq!(s.count_devices(&oss(), None).await.unwrap(), 3);
+    // Without caps there is no limit.
+    let none = PendingCaps::default();
+    assert!(matches!(
+        capped(&s, 4, "a", 111, none).await,
+        AuthRecord::Recorded { .. }
+    ));
+}
+
+async fn reads_are_bounded_per_device(backend: Backend) {
+    let (s, _db) = store(backend).await;
+    // A backlog from before the caps: 150 pending sets, the oldest then accepted.
+    let none = PendingCaps::default();
+    let AuthRecord::Recorded {
+        device, auth_set, ..
+    } = capped(&s, 1, "k000", 100, none).await
+    else {
+        panic!()
+    };
+    for i in 1..150 {
+        capped(&s, 1, &format!("k{i:03}"), 100 + i, none).await;
+    }
+    change(
+        &s,
+        (&device.id, &auth_set.id),
+        Status::Accepted,
+        &[Status::Pending],
+        0,
+        300,
+    )
+    .await
+    .unwrap();
+    let max = AUTH_SETS_READ_PER_DEVICE as usize;
+    let sets = keys_of(&s, &device.id).await;
+    assert_eq!(sets.len(), max);
+    assert_eq!(sets[0], ("k000".to_owned(), Status::Accepted));
+    assert_eq!(sets[1].0, format!("k{:03}", 150 - max + 1));
+    assert_eq!(sets[max - 1].0, "k149");
+    let listed = s
+        .list_devices(&oss(), &DeviceFilter::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed[0].auth_sets.len(), max);
+    // The device status still sees every set.
+    assert_eq!(listed[0].status, Status::Accepted);
+    // The next request under a cap trims the backlog.
+    let caps = PendingCaps {
+        sets_per_device: 3,
+        devices: 0,
+    };
+    capped(&s, 1, "k150", 400, caps).await;
+    assert_eq!(
+        keys_of(&s, &device.id).await,
+        keyed(&[
+            ("k000", Status::Accepted),
+            ("k148", Status::Pending),
+            ("k149", Status::Pending),
+            ("k150", Status::Pending)
+        ])
     );
 }

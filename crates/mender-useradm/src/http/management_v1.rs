@@ -11,7 +11,9 @@ use axum::routing::{delete, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mender_core::json::{check_json_content_type, parse, read_body};
-use mender_core::{ApiError, Identity, Json, Secret, TenantId, Timestamp, TokenId, UserId};
+use mender_core::{
+    ApiError, ClientAddr, Identity, Json, Secret, TenantId, Timestamp, TokenId, UserId,
+};
 use serde_json::Value;
 
 use super::json_body;
@@ -91,7 +93,11 @@ fn jwt_response(token: Secret) -> Response {
         .into_response()
 }
 
-async fn login(State(svc): Svc, req: Request) -> Result<Response, ApiError> {
+async fn login(
+    State(svc): Svc,
+    ClientAddr(from): ClientAddr,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = read_body(req).await?;
     if !body.is_empty() {
         check_json_content_type(&parts.headers)?;
@@ -102,7 +108,7 @@ async fn login(State(svc): Svc, req: Request) -> Result<Response, ApiError> {
     } else {
         parse::<LoginOptions>(&body)?
     };
-    let token = svc.app().login(&email, &password, opts).await?;
+    let token = svc.app().login(&email, &password, opts, from).await?;
     Ok(jwt_response(token))
 }
 

@@ -326,8 +326,13 @@ async fn go_bcrypt_hashes_verify(backend: Backend) {
         .await
         .password_hash;
     assert_eq!(hash.expose_str(), go_hash, "stored as given");
-    let matches =
-        async |password: &str, hash: &str| env.svc.app().password_matches(password, hash).await;
+    let matches = async |password: &str, hash: &str| {
+        env.svc
+            .app()
+            .password_matches(password, hash)
+            .await
+            .unwrap()
+    };
     assert!(matches("correcthorsebatterystaple", go_hash).await);
     assert!(!matches("correcthorsebatterystaplf", go_hash).await);
     assert!(matches("allmine", go_vector).await);

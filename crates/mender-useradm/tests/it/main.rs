@@ -11,3 +11,4 @@ mod http_management;
 mod http_upstream;
 mod keys;
 mod store;
+mod throttle;

@@ -13,17 +13,16 @@ use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp, TokenId};
 use mender_db::{Db, QueryBuilder, Tx, query};
 use mender_queue::outbox::{self, OutboxMessage};
 
-use self::rows::{
-    DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, TokenStateRow, sets_from, signed, unsigned,
-};
+use self::rows::{DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, TokenStateRow, signed, unsigned};
 use self::steps::{
-    delete_device_tokens, device_by_id, device_by_identity, existing_device, existing_set,
-    insert_device, insert_set, set_by_id, settle,
+    delete_device_tokens, device_by_id, device_by_identity, device_row_by_identity,
+    existing_device, existing_set, insert_device, insert_set, pending_devices, set_by_id,
+    set_with_key, sets_of, settle, trim_pending_sets,
 };
 use crate::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord, TokenState};
 use crate::store::{
-    AuthRecord, DeviceBrief, DeviceauthStore, Dismissal, Effects, Preauth, StatusChange,
-    StoreError, Transition,
+    AuthRecord, DeviceBrief, DeviceauthStore, Dismissal, Effects, PendingCaps, Preauth,
+    StatusChange, StoreError, Transition,
 };
 
 /// The deviceauth store on either backend (a database opened with [`crate::SCHEMA`]).
@@ -62,24 +61,37 @@ impl DeviceauthStore for SqlStore {
         tenant: &TenantId,
         req: &NewDevice,
         now: Timestamp,
+        caps: PendingCaps,
     ) -> Result<AuthRecord, StoreError> {
         let now = now.unix_secs();
         let mut tx = self.0.begin_write().await?;
-        let created = insert_device(&mut tx, tenant, req, Status::Noauth, now).await?;
-        let device = device_by_identity(&mut tx, tenant, &req.id_data_sha256)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut created = false;
+        let device = match device_row_by_identity(&mut tx, tenant, &req.id_data_sha256).await? {
+            Some(device) => device,
+            None => {
+                // SQLite's write lock makes the count exact; on PostgreSQL concurrent new
+                // identities can pass it together, so the cap may be exceeded by as many.
+                if caps.devices > 0 && pending_devices(&mut tx, tenant).await? >= caps.devices {
+                    tx.rollback().await?;
+                    return Ok(AuthRecord::TooManyPending);
+                }
+                created = insert_device(&mut tx, tenant, req, Status::Noauth, now).await?;
+                device_row_by_identity(&mut tx, tenant, &req.id_data_sha256)
+                    .await?
+                    .ok_or(StoreError::NotFound)?
+            }
+        };
         if device.decommissioning {
             tx.rollback().await?;
             return Ok(AuthRecord::Decommissioning);
         }
         insert_set(&mut tx, tenant, &device.id, req, Status::Pending, now).await?;
+        if caps.sets_per_device > 0 {
+            trim_pending_sets(&mut tx, &device.id, &req.pubkey, caps.sets_per_device).await?;
+        }
         let (before, device) = settle(&mut tx, tenant, &device.id, now).await?;
-        let auth_set = device
-            .auth_sets
-            .iter()
-            .find(|s| s.pubkey == req.pubkey)
-            .cloned()
+        let auth_set = set_with_key(&mut tx, &device.id, &req.pubkey)
+            .await?
             .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         let previous_status = (before != device.status).then_some(before);
@@ -336,11 +348,7 @@ impl DeviceauthStore for SqlStore {
         if devices.is_empty() {
             return Ok(devices);
         }
-        let mut q = QueryBuilder::new(tx.dialect(), SET_SELECT);
-        q.push(" WHERE device_id IN (")
-            .push_list(devices.iter().map(|d| &d.id))
-            .push(") ORDER BY ts, id");
-        let sets = sets_from(q.build().fetch_all(&mut tx).await?)?;
+        let sets = sets_of(&mut tx, devices.iter().map(|d| &d.id)).await?;
         tx.commit().await?;
         for set in sets {
             if let Some(d) = devices.iter_mut().find(|d| d.id == set.device_id) {

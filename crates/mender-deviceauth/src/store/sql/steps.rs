@@ -4,21 +4,36 @@
 use mender_core::{AuthSetId, DeviceId, TenantId};
 use mender_db::{Conn, Error, QueryBuilder, Tx, query};
 
-use super::rows::{DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, sets_from, status_of};
+use super::rows::{
+    DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, sets_from, signed, status_of, unsigned,
+};
 use crate::model::{AuthSet, Device, NewDevice, Status};
-use crate::store::StoreError;
+use crate::store::{AUTH_SETS_READ_PER_DEVICE, StoreError};
 
-/// The auth sets of a device, oldest first.
-pub(super) async fn sets_of(tx: &mut Tx, device_id: &DeviceId) -> Result<Vec<AuthSet>, Error> {
-    let mut q = QueryBuilder::new(tx.dialect(), SET_SELECT);
-    q.push(" WHERE device_id = ")
-        .push_bind(device_id)
+/// The auth sets of these devices, oldest first, at most [`AUTH_SETS_READ_PER_DEVICE`] per
+/// device: the accepted and preauthorized ones, then the newest others.
+pub(super) async fn sets_of<'a>(
+    tx: &mut Tx,
+    device_ids: impl IntoIterator<Item = &'a DeviceId>,
+) -> Result<Vec<AuthSet>, Error> {
+    let mut q = QueryBuilder::new(
+        tx.dialect(),
+        "SELECT id, device_id, id_data, id_data_sha256, pubkey, status, ts FROM (\
+         SELECT id, device_id, id_data, id_data_sha256, pubkey, status, ts, ROW_NUMBER() OVER (\
+         PARTITION BY device_id ORDER BY \
+         CASE WHEN status IN ('accepted', 'preauthorized') THEN 0 ELSE 1 END, ts DESC, id DESC\
+         ) AS n FROM auth_sets WHERE device_id IN (",
+    );
+    q.push_list(device_ids)
+        .push(")) AS ranked WHERE n <= ")
+        .push_bind(signed(AUTH_SETS_READ_PER_DEVICE))
         .push(" ORDER BY ts, id");
     sets_from(q.build().fetch_all(&mut *tx).await?)
 }
 
-/// The device of `tenant` whose `column` (`id` or `id_data_sha256`) is `value`, with its sets.
-pub(super) async fn device_where(
+/// The device of `tenant` whose `column` (`id` or `id_data_sha256`) is `value`, without its
+/// sets.
+async fn device_row_where(
     tx: &mut Tx,
     tenant: &TenantId,
     column: &'static str,
@@ -31,12 +46,89 @@ pub(super) async fn device_where(
         .push(column)
         .push(" = ")
         .push_bind(value);
-    let Some(row) = q.build().fetch_optional::<DeviceRow>(&mut *tx).await? else {
+    q.build()
+        .fetch_optional::<DeviceRow>(&mut *tx)
+        .await?
+        .map(DeviceRow::into_device)
+        .transpose()
+}
+
+/// The device of `tenant` whose `column` (`id` or `id_data_sha256`) is `value`, with its sets.
+pub(super) async fn device_where(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<Device>, Error> {
+    let Some(mut device) = device_row_where(tx, tenant, column, value).await? else {
         return Ok(None);
     };
-    let mut device = row.into_device()?;
-    device.auth_sets = sets_of(tx, &device.id).await?;
+    device.auth_sets = sets_of(tx, [&device.id]).await?;
     Ok(Some(device))
+}
+
+/// The device with this identity, without its sets.
+pub(super) async fn device_row_by_identity(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id_data_sha256: &str,
+) -> Result<Option<Device>, Error> {
+    device_row_where(tx, tenant, "id_data_sha256", id_data_sha256).await
+}
+
+/// The auth set of a device with this key.
+pub(super) async fn set_with_key(
+    tx: &mut Tx,
+    device_id: &DeviceId,
+    pubkey: &str,
+) -> Result<Option<AuthSet>, Error> {
+    let mut q = QueryBuilder::new(tx.dialect(), SET_SELECT);
+    q.push(" WHERE device_id = ")
+        .push_bind(device_id)
+        .push(" AND pubkey = ")
+        .push_bind(pubkey);
+    q.build()
+        .fetch_optional::<SetRow>(&mut *tx)
+        .await?
+        .map(SetRow::into_set)
+        .transpose()
+}
+
+/// Number of pending devices of a tenant.
+pub(super) async fn pending_devices(tx: &mut Tx, tenant: &TenantId) -> Result<u64, Error> {
+    let n: i64 = query("SELECT COUNT(*) FROM devices WHERE tenant_id = $1 AND status = 'pending'")
+        .bind(tenant)
+        .scalar(&mut *tx)
+        .await?;
+    Ok(unsigned(n))
+}
+
+/// Deletes the device's oldest pending sets beyond `keep`, never the one with `pubkey`.
+pub(super) async fn trim_pending_sets(
+    tx: &mut Tx,
+    device_id: &DeviceId,
+    pubkey: &str,
+    keep: u64,
+) -> Result<(), Error> {
+    let pending: i64 =
+        query("SELECT COUNT(*) FROM auth_sets WHERE device_id = $1 AND status = 'pending'")
+            .bind(device_id)
+            .scalar(&mut *tx)
+            .await?;
+    let excess = unsigned(pending).saturating_sub(keep);
+    if excess > 0 {
+        query(
+            "DELETE FROM auth_sets WHERE id IN (SELECT id FROM auth_sets \
+             WHERE device_id = $1 AND status = 'pending' AND pubkey <> $2 \
+             ORDER BY ts, id LIMIT $3)",
+        )
+        .bind(device_id)
+        .bind(pubkey)
+        .bind(signed(excess))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn device_by_id(
@@ -103,7 +195,7 @@ async fn recompute_status(tx: &mut Tx, device_id: &DeviceId, now: i64) -> Result
         .scalar(&mut *tx)
         .await?;
     let current = status_of(&current)?;
-    let sets: Vec<String> = query("SELECT status FROM auth_sets WHERE device_id = $1")
+    let sets: Vec<String> = query("SELECT DISTINCT status FROM auth_sets WHERE device_id = $1")
         .bind(device_id)
         .scalars(&mut *tx)
         .await?;
