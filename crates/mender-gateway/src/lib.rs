@@ -25,6 +25,7 @@ use mender_core::verify::{ForwardedRequest, TokenVerifier};
 use mender_core::{ApiError, Identity};
 use tower::ServiceExt;
 use tower_http::LatencyUnit;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use traefik::Class;
@@ -109,10 +110,27 @@ fn assemble(router: Router, body_limit: usize, gate: Option<Gate>) -> Router {
                 next.run(req).await
             },
         ))
+        .layer(CatchPanicLayer::custom(
+            panic_answer as fn(PanicPayload) -> Response,
+        ))
         .layer(access_log())
         .layer(middleware::from_fn(request_id::middleware))
         .layer(middleware::from_fn(without_request_id))
         .layer(middleware::from_fn(host_header))
+}
+
+/// What a panic carries.
+type PanicPayload = Box<dyn std::any::Any + Send + 'static>;
+
+/// The answer when a handler panicked: upstream's 500 body with the request id (this runs
+/// inside the request id's scope), and the panic's message in the log, never to the client.
+fn panic_answer(payload: PanicPayload) -> Response {
+    let cause = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic with no message");
+    ApiError::internal(format_args!("handler panicked: {cause}")).into_response()
 }
 
 /// Marks a probe request: "would this method and path reach a route?".

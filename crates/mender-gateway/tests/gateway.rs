@@ -592,3 +592,47 @@ async fn method_not_allowed_lists_the_methods_like_gin() {
     }
     assert_eq!(g.handled(), 0);
 }
+
+/// A handler that panics costs the client a 500 with upstream's body and the request id,
+/// not a dropped connection; the log says why.
+#[tokio::test]
+async fn a_panicking_handler_answers_500_with_the_request_id() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let router = mender_gateway::finish(
+        Router::new().route(
+            "/api/internal/v1/boom",
+            get(|| async {
+                let v: Vec<u8> = Vec::new();
+                if v.is_empty() {
+                    panic!("boom: index out of range");
+                }
+                "unreachable"
+            }),
+        ),
+        1024,
+    );
+    let resp = TestClient::new(router)
+        .get("/api/internal/v1/boom")
+        .header("x-men-requestid", "rid-panic")
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        resp.json(),
+        serde_json::json!({"error": "internal error", "request_id": "rid-panic"})
+    );
+    assert_eq!(resp.header("x-men-requestid"), Some("rid-panic"));
+    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("boom: index out of range") && l.contains("rid-panic")),
+        "the panic's cause is logged with the request id: {log}"
+    );
+}
