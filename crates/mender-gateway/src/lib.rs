@@ -6,8 +6,11 @@
 //! routers: request ids, an access log, body limits, 404/405 bodies with `Allow`, and
 //! `RedirectTrailingSlash`.
 
+mod client_addr;
 mod redirect;
 mod traefik;
+
+pub use client_addr::{IpNet, resolve as resolve_client_addr};
 
 use std::sync::Arc;
 
@@ -75,6 +78,45 @@ pub fn compose(routers: Routers, config: GatewayConfig) -> Composed {
         public,
         internal: finish(internal, config.body_limit),
     }
+}
+
+/// Inserts [`mender_core::ClientAddr`] into every request of `router`: the connection's peer
+/// address (axum's `ConnectInfo<SocketAddr>`, which the server sets), or, when the peer is
+/// one of the `trusted` proxies, the right-most untrusted `X-Forwarded-For` address.
+pub fn with_client_addr(router: Router, trusted: Vec<IpNet>) -> Router {
+    router.layer(middleware::from_fn_with_state(
+        Arc::<[IpNet]>::from(trusted),
+        client_addr::insert,
+    ))
+}
+
+/// The header carrying the internal port's shared secret.
+pub const INTERNAL_SECRET_HEADER: &str = "x-men-internal-secret";
+
+/// Puts `router` behind the internal port's shared secret: a request without
+/// [`INTERNAL_SECRET_HEADER`] equal to `secret` (compared in constant time) gets 401.
+pub fn require_secret(router: Router, secret: mender_core::Secret) -> Router {
+    router.layer(middleware::from_fn_with_state(
+        Arc::new(secret),
+        check_secret,
+    ))
+}
+
+async fn check_secret(
+    State(secret): State<Arc<mender_core::Secret>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let given = req
+        .headers()
+        .get(INTERNAL_SECRET_HEADER)
+        .map_or(&[][..], HeaderValue::as_bytes);
+    if aws_lc_rs::constant_time::verify_slices_are_equal(given, secret.expose_str().as_bytes())
+        .is_err()
+    {
+        return ApiError::unauthorized("unauthorized").into_response();
+    }
+    next.run(req).await
 }
 
 /// Adds what every router needs: upstream's 404/405 answers (with `Allow`), gin's
