@@ -564,4 +564,57 @@ mod tests {
         );
         assert!(Config::default().validate().is_ok());
     }
+
+    #[test]
+    fn connection_limits_are_validated() {
+        let bad = |f: fn(&mut ServerConfig)| {
+            let mut c = Config::default();
+            f(&mut c.server);
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(bad(|s| s.header_read_timeout = 0).contains("server.header_read_timeout"));
+        assert!(bad(|s| s.idle_timeout = 100_000).contains("server.idle_timeout"));
+        assert!(bad(|s| s.max_connections = 3).contains("server.max_connections"));
+        assert!(bad(|s| s.h2_max_concurrent_streams = 0).contains("h2_max_concurrent_streams"));
+        let e = bad(|s| s.trusted_proxies = vec!["10.0.0.0/8".into(), "10.0.0.0/99".into()]);
+        assert!(e.contains("10.0.0.0/99"), "{e}");
+        let mut c = Config::default();
+        c.server.trusted_proxies = vec!["10.0.0.0/8".into(), "::1".into()];
+        assert!(c.validate().is_ok());
+    }
+
+    /// The internal port has no authentication of its own: off loopback it needs a secret.
+    #[test]
+    fn internal_port_off_loopback_needs_a_secret() {
+        let mut c = Config {
+            internal_listen: Some("0.0.0.0:9080".parse().unwrap()),
+            ..Default::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("internal_secret_file"), "{e}");
+        c.internal_listen = Some("127.0.0.1:9080".parse().unwrap());
+        assert!(c.validate().is_ok(), "loopback needs no secret");
+        c.internal_listen = Some("[::1]:9080".parse().unwrap());
+        assert!(c.validate().is_ok());
+        c.internal_listen = Some("10.1.2.3:9080".parse().unwrap());
+        c.internal_secret = Some("short".into());
+        assert!(c.validate().is_ok());
+        let e = c.internal_secret().unwrap_err().to_string();
+        assert!(e.contains("16 characters"), "{e}");
+        c.internal_secret = Some("0123456789abcdef-long-enough".into());
+        assert_eq!(
+            c.internal_secret().unwrap().unwrap().expose_str(),
+            "0123456789abcdef-long-enough"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret");
+        std::fs::write(&f, "from-a-file-0123456789\n").unwrap();
+        c.internal_secret = None;
+        c.internal_secret_file = Some(f);
+        assert_eq!(
+            c.internal_secret().unwrap().unwrap().expose_str(),
+            "from-a-file-0123456789"
+        );
+        assert!(c.validate().is_ok());
+    }
 }
