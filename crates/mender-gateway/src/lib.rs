@@ -6,8 +6,11 @@
 //! routers: request ids, an access log, body limits, 404/405 bodies with `Allow`, and
 //! `RedirectTrailingSlash`.
 
+mod client_addr;
 mod redirect;
 mod traefik;
+
+pub use client_addr::{IpNet, resolve as resolve_client_addr};
 
 use std::sync::Arc;
 
@@ -25,6 +28,7 @@ use mender_core::verify::{ForwardedRequest, TokenVerifier};
 use mender_core::{ApiError, Identity};
 use tower::ServiceExt;
 use tower_http::LatencyUnit;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use traefik::Class;
@@ -76,6 +80,45 @@ pub fn compose(routers: Routers, config: GatewayConfig) -> Composed {
     }
 }
 
+/// Inserts [`mender_core::ClientAddr`] into every request of `router`: the connection's peer
+/// address (axum's `ConnectInfo<SocketAddr>`, which the server sets), or, when the peer is
+/// one of the `trusted` proxies, the right-most untrusted `X-Forwarded-For` address.
+pub fn with_client_addr(router: Router, trusted: Vec<IpNet>) -> Router {
+    router.layer(middleware::from_fn_with_state(
+        Arc::<[IpNet]>::from(trusted),
+        client_addr::insert,
+    ))
+}
+
+/// The header carrying the internal port's shared secret.
+pub const INTERNAL_SECRET_HEADER: &str = "x-men-internal-secret";
+
+/// Puts `router` behind the internal port's shared secret: a request without
+/// [`INTERNAL_SECRET_HEADER`] equal to `secret` (compared in constant time) gets 401.
+pub fn require_secret(router: Router, secret: mender_core::Secret) -> Router {
+    router.layer(middleware::from_fn_with_state(
+        Arc::new(secret),
+        check_secret,
+    ))
+}
+
+async fn check_secret(
+    State(secret): State<Arc<mender_core::Secret>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let given = req
+        .headers()
+        .get(INTERNAL_SECRET_HEADER)
+        .map_or(&[][..], HeaderValue::as_bytes);
+    if aws_lc_rs::constant_time::verify_slices_are_equal(given, secret.expose_str().as_bytes())
+        .is_err()
+    {
+        return ApiError::unauthorized("unauthorized").into_response();
+    }
+    next.run(req).await
+}
+
 /// Adds what every router needs: upstream's 404/405 answers (with `Allow`), gin's
 /// trailing-slash redirects, the body limit, the access log and request ids.
 pub fn finish(router: Router, body_limit: usize) -> Router {
@@ -109,10 +152,27 @@ fn assemble(router: Router, body_limit: usize, gate: Option<Gate>) -> Router {
                 next.run(req).await
             },
         ))
+        .layer(CatchPanicLayer::custom(
+            panic_answer as fn(PanicPayload) -> Response,
+        ))
         .layer(access_log())
         .layer(middleware::from_fn(request_id::middleware))
         .layer(middleware::from_fn(without_request_id))
         .layer(middleware::from_fn(host_header))
+}
+
+/// What a panic carries.
+type PanicPayload = Box<dyn std::any::Any + Send + 'static>;
+
+/// The answer when a handler panicked: upstream's 500 body with the request id (this runs
+/// inside the request id's scope), and the panic's message in the log, never to the client.
+fn panic_answer(payload: PanicPayload) -> Response {
+    let cause = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic with no message");
+    ApiError::internal(format_args!("handler panicked: {cause}")).into_response()
 }
 
 /// Marks a probe request: "would this method and path reach a route?".

@@ -592,3 +592,123 @@ async fn method_not_allowed_lists_the_methods_like_gin() {
     }
     assert_eq!(g.handled(), 0);
 }
+
+/// A handler that panics costs the client a 500 with upstream's body and the request id,
+/// not a dropped connection; the log says why.
+#[tokio::test]
+async fn a_panicking_handler_answers_500_with_the_request_id() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let router = mender_gateway::finish(
+        Router::new().route(
+            "/api/internal/v1/boom",
+            get(|| async {
+                let v: Vec<u8> = Vec::new();
+                if v.is_empty() {
+                    panic!("boom: index out of range");
+                }
+                "unreachable"
+            }),
+        ),
+        1024,
+    );
+    let resp = TestClient::new(router)
+        .get("/api/internal/v1/boom")
+        .header("x-men-requestid", "rid-panic")
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        resp.json(),
+        serde_json::json!({"error": "internal error", "request_id": "rid-panic"})
+    );
+    assert_eq!(resp.header("x-men-requestid"), Some("rid-panic"));
+    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("boom: index out of range") && l.contains("rid-panic")),
+        "the panic's cause is logged with the request id: {log}"
+    );
+}
+
+/// The client address handlers see: the peer, or from `X-Forwarded-For` only when the peer
+/// is a trusted proxy.
+#[tokio::test]
+async fn client_addr_comes_from_the_peer_or_a_trusted_proxy() {
+    use mender_core::ClientAddr;
+    use std::net::SocketAddr;
+    let router = mender_gateway::with_client_addr(
+        mender_gateway::finish(
+            Router::new().route(
+                "/api/internal/v1/whoami",
+                get(|ClientAddr(ip): ClientAddr| async move { ip.to_string() }),
+            ),
+            1024,
+        ),
+        vec!["10.0.0.0/8".parse().unwrap()],
+    );
+    let ask = |peer: &str, xff: Option<&str>| {
+        let router = router.clone();
+        let peer: SocketAddr = peer.parse().unwrap();
+        let xff = xff.map(str::to_owned);
+        async move {
+            let mut req = Request::builder().uri("/api/internal/v1/whoami");
+            if let Some(x) = xff {
+                req = req.header("x-forwarded-for", x);
+            }
+            let mut req = req.body(Body::empty()).unwrap();
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            TestClient::new(router).send(req).await.text()
+        }
+    };
+    assert_eq!(ask("198.51.100.1:4000", None).await, "198.51.100.1");
+    assert_eq!(
+        ask("198.51.100.1:4000", Some("203.0.113.9")).await,
+        "198.51.100.1",
+        "an untrusted peer cannot choose its address"
+    );
+    assert_eq!(
+        ask("10.0.0.2:4000", Some("6.6.6.6, 203.0.113.9")).await,
+        "203.0.113.9",
+        "behind a trusted proxy, the right-most untrusted address"
+    );
+    assert_eq!(
+        ask("[::ffff:10.0.0.2]:4000", Some("203.0.113.9")).await,
+        "203.0.113.9"
+    );
+}
+
+/// With a shared secret, every internal request must carry it.
+#[tokio::test]
+async fn the_internal_secret_is_required() {
+    let router = mender_gateway::require_secret(
+        mender_gateway::finish(
+            Router::new().route("/api/internal/v1/x/health", get(|| async { "ok" })),
+            1024,
+        ),
+        "a-long-shared-secret-0123456789".into(),
+    );
+    let ask = |secret: Option<&'static str>| {
+        let mut req = TestClient::new(router.clone()).get("/api/internal/v1/x/health");
+        if let Some(s) = secret {
+            req = req.header(mender_gateway::INTERNAL_SECRET_HEADER, s);
+        }
+        req.send()
+    };
+    assert_eq!(ask(None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(ask(Some("wrong")).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ask(Some("a-long-shared-secret-012345678")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let ok = ask(Some("a-long-shared-secret-0123456789")).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.text(), "ok");
+}

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use mender_core::Secret;
 use serde::{Deserialize, Serialize};
 
 /// Prefix of environment variables that set configuration keys; `__` separates sections,
@@ -25,12 +26,21 @@ pub struct Config {
     /// Address of the internal API port (service-to-service and workflows APIs). Empty: not
     /// served. Never expose it to devices or users.
     pub internal_listen: Option<SocketAddr>,
+    /// Shared secret every request to the internal port must carry (header
+    /// `X-MEN-Internal-Secret`); `worker` sends it. Required when `internal_listen` is not a
+    /// loopback address. Never printed.
+    #[serde(skip_serializing)]
+    pub internal_secret: Option<Secret>,
+    /// File holding `internal_secret` (trailing newline ignored); instead of `internal_secret`.
+    pub internal_secret_file: Option<PathBuf>,
     /// Database: empty for SQLite files in the data directory, or `postgres://USER@HOST:PORT/DB`.
     pub database_url: String,
     /// Largest accepted JSON request body in bytes (upstream `request_size_limit`).
     pub request_size_limit: usize,
     /// TLS on the public port.
     pub tls: TlsConfig,
+    /// Connections on both ports: timeouts, limits, trusted proxies.
+    pub server: ServerConfig,
     /// Logging.
     pub log: LogConfig,
     /// First administrator, created at start when no user exists yet (for unattended installs).
@@ -118,6 +128,112 @@ pub struct TlsConfig {
     pub plain_http: bool,
 }
 
+/// Connection handling on the public and internal ports. Times are in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// A TLS handshake must finish within this time.
+    pub tls_handshake_timeout: u64,
+    /// The first request of a connection, and the header of every HTTP/1.1 request, must
+    /// arrive within this time (a connection that sends nothing, or trickles, is closed).
+    pub header_read_timeout: u64,
+    /// A connection with no request in flight is closed after this time.
+    pub idle_timeout: u64,
+    /// A request or response body that moves no byte for this long is cut (uploads and
+    /// downloads get this inactivity timeout, never a total one).
+    pub body_inactivity_timeout: u64,
+    /// Open connections per port; more are accepted and closed at once (logged at most every
+    /// 10 s). Lowered at start to fit the open-files limit.
+    pub max_connections: usize,
+    /// HTTP/2: concurrent streams per connection.
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/2: largest header list (decoded) per request, in bytes.
+    pub h2_max_header_list_size: u32,
+    /// HTTP/2: ping an idle peer this often ...
+    pub h2_keepalive_interval: u64,
+    /// ... and close the connection when the ping is not answered within this time.
+    pub h2_keepalive_timeout: u64,
+    /// An answer given before the request body was read (401, 404, 413): up to this many
+    /// bytes of the rest of the body are read and discarded, so that the client, still
+    /// sending, receives the answer instead of a reset connection.
+    pub early_answer_drain_bytes: u64,
+    /// ... for at most this long.
+    pub early_answer_drain_timeout: u64,
+    /// Proxies (CIDRs, e.g. "10.0.0.0/8", "::1/128") whose `X-Forwarded-For` is believed: the
+    /// client address is then the right-most address in it that is not a trusted proxy.
+    /// Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            tls_handshake_timeout: 10,
+            header_read_timeout: 15,
+            idle_timeout: 60,
+            body_inactivity_timeout: 60,
+            max_connections: 10_000,
+            h2_max_concurrent_streams: 100,
+            h2_max_header_list_size: 32 * 1024,
+            h2_keepalive_interval: 30,
+            h2_keepalive_timeout: 20,
+            early_answer_drain_bytes: 8 * 1024 * 1024,
+            early_answer_drain_timeout: 10,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Checks the values; the error says which key to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("tls_handshake_timeout", self.tls_handshake_timeout),
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("body_inactivity_timeout", self.body_inactivity_timeout),
+            ("h2_keepalive_interval", self.h2_keepalive_interval),
+            ("h2_keepalive_timeout", self.h2_keepalive_timeout),
+            (
+                "early_answer_drain_timeout",
+                self.early_answer_drain_timeout,
+            ),
+        ] {
+            if v == 0 || v > 86_400 {
+                return Err(format!(
+                    "server.{key} is {v}: give a number of seconds from 1 to 86400"
+                ));
+            }
+        }
+        if self.max_connections < 16 {
+            return Err(format!(
+                "server.max_connections is {}: allow at least 16 connections",
+                self.max_connections
+            ));
+        }
+        if self.h2_max_concurrent_streams == 0 {
+            return Err("server.h2_max_concurrent_streams must be at least 1".into());
+        }
+        if self.h2_max_header_list_size < 4096 {
+            return Err("server.h2_max_header_list_size must be at least 4096 bytes".into());
+        }
+        self.trusted_proxy_nets()?;
+        Ok(())
+    }
+
+    /// `trusted_proxies` parsed.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<mender_gateway::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                s.parse().map_err(|e| {
+                    format!("server.trusted_proxies: {s:?} is not an address or CIDR ({e})")
+                })
+            })
+            .collect()
+    }
+}
+
 /// Log settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -171,9 +287,12 @@ impl Default for Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
             hostname: String::new(),
             internal_listen: None,
+            internal_secret: None,
+            internal_secret_file: None,
             database_url: String::new(),
             request_size_limit: mender_core::json::DEFAULT_BODY_LIMIT,
             tls: TlsConfig::default(),
+            server: ServerConfig::default(),
             log: LogConfig::default(),
             admin: AdminConfig::default(),
             useradm: Default::default(),
@@ -299,6 +418,21 @@ impl Config {
         }
         self.useradm.validate().map_err(ConfigError::Invalid)?;
         self.deviceauth.validate().map_err(ConfigError::Invalid)?;
+        self.server.validate().map_err(ConfigError::Invalid)?;
+        if self.internal_secret.is_some() && self.internal_secret_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "internal_secret and internal_secret_file both set: choose one".into(),
+            ));
+        }
+        if let Some(addr) = self.internal_listen
+            && !addr.ip().is_loopback()
+            && self.internal_secret.is_none()
+            && self.internal_secret_file.is_none()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "internal_listen {addr} is not a loopback address, and the internal API has no authentication of its own: set internal_secret_file (or internal_secret) to a shared secret that workers send, or listen on 127.0.0.1"
+            )));
+        }
         if self.request_size_limit < 1024 {
             return Err(ConfigError::Invalid(
                 "request_size_limit must be at least 1024 bytes".into(),
@@ -317,6 +451,32 @@ impl Config {
         } else {
             mender_db::DatabaseUrl::parse(&self.database_url)
                 .map_err(|e| ConfigError::Invalid(e.to_string()))
+        }
+    }
+
+    /// The internal port's shared secret, from `internal_secret` or `internal_secret_file`.
+    pub fn internal_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        if let Some(path) = &self.internal_secret_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "cannot read internal_secret_file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let secret = text.trim_end_matches(['\n', '\r']);
+            if secret.len() < 16 {
+                return Err(ConfigError::Invalid(format!(
+                    "internal_secret_file {} holds fewer than 16 characters: use a long random secret",
+                    path.display()
+                )));
+            }
+            return Ok(Some(Secret::new(secret.to_owned())));
+        }
+        match &self.internal_secret {
+            Some(s) if s.expose_str().len() < 16 => Err(ConfigError::Invalid(
+                "internal_secret has fewer than 16 characters: use a long random secret".into(),
+            )),
+            other => Ok(other.clone()),
         }
     }
 
@@ -517,5 +677,58 @@ mod tests {
         let relay = OutboxConfig::default().relay_settings();
         assert_eq!(relay.poll_interval, std::time::Duration::from_secs(1));
         assert_eq!(relay.batch, 100);
+    }
+
+    #[test]
+    fn connection_limits_are_validated() {
+        let bad = |f: fn(&mut ServerConfig)| {
+            let mut c = Config::default();
+            f(&mut c.server);
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(bad(|s| s.header_read_timeout = 0).contains("server.header_read_timeout"));
+        assert!(bad(|s| s.idle_timeout = 100_000).contains("server.idle_timeout"));
+        assert!(bad(|s| s.max_connections = 3).contains("server.max_connections"));
+        assert!(bad(|s| s.h2_max_concurrent_streams = 0).contains("h2_max_concurrent_streams"));
+        let e = bad(|s| s.trusted_proxies = vec!["10.0.0.0/8".into(), "10.0.0.0/99".into()]);
+        assert!(e.contains("10.0.0.0/99"), "{e}");
+        let mut c = Config::default();
+        c.server.trusted_proxies = vec!["10.0.0.0/8".into(), "::1".into()];
+        assert!(c.validate().is_ok());
+    }
+
+    /// The internal port has no authentication of its own: off loopback it needs a secret.
+    #[test]
+    fn internal_port_off_loopback_needs_a_secret() {
+        let mut c = Config {
+            internal_listen: Some("0.0.0.0:9080".parse().unwrap()),
+            ..Default::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("internal_secret_file"), "{e}");
+        c.internal_listen = Some("127.0.0.1:9080".parse().unwrap());
+        assert!(c.validate().is_ok(), "loopback needs no secret");
+        c.internal_listen = Some("[::1]:9080".parse().unwrap());
+        assert!(c.validate().is_ok());
+        c.internal_listen = Some("10.1.2.3:9080".parse().unwrap());
+        c.internal_secret = Some("short".into());
+        assert!(c.validate().is_ok());
+        let e = c.internal_secret().unwrap_err().to_string();
+        assert!(e.contains("16 characters"), "{e}");
+        c.internal_secret = Some("0123456789abcdef-long-enough".into());
+        assert_eq!(
+            c.internal_secret().unwrap().unwrap().expose_str(),
+            "0123456789abcdef-long-enough"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret");
+        std::fs::write(&f, "from-a-file-0123456789\n").unwrap();
+        c.internal_secret = None;
+        c.internal_secret_file = Some(f);
+        assert_eq!(
+            c.internal_secret().unwrap().unwrap().expose_str(),
+            "from-a-file-0123456789"
+        );
+        assert!(c.validate().is_ok());
     }
 }

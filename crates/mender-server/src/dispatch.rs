@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use mender_core::Secret;
 use mender_workflows::HttpDispatcher;
 use tower::ServiceExt;
 
@@ -32,6 +33,8 @@ pub struct LocalDispatcher {
     router: OnceLock<Router>,
     /// Base URL of the server's internal port, for worker processes.
     internal_url: Option<String>,
+    /// The internal port's shared secret, sent with every request to `internal_url`.
+    internal_secret: Option<Secret>,
     network: Arc<dyn HttpDispatcher>,
 }
 
@@ -42,8 +45,15 @@ impl LocalDispatcher {
             hosts: SERVICE_HOSTS.iter().map(|s| (*s).to_owned()).collect(),
             router: OnceLock::new(),
             internal_url,
+            internal_secret: None,
             network,
         }
+    }
+
+    /// Sends `secret` (the server's `internal_secret`) with requests to the internal port.
+    pub fn with_internal_secret(mut self, secret: Option<Secret>) -> Self {
+        self.internal_secret = secret;
+        self
     }
 
     /// Installs the internal router (built after the services, which need the dispatcher).
@@ -113,6 +123,13 @@ impl HttpDispatcher for LocalDispatcher {
         parts.uri = format!("{}{pq}", base.trim_end_matches('/'))
             .parse()
             .map_err(|e| format!("invalid internal URL {base}: {e}"))?;
+        if let Some(secret) = &self.internal_secret {
+            let value = http::HeaderValue::from_str(secret.expose_str())
+                .map_err(|_| "the internal secret is not a valid header value".to_owned())?;
+            parts
+                .headers
+                .insert(mender_gateway::INTERNAL_SECRET_HEADER, value);
+        }
         self.network
             .send(http::Request::from_parts(parts, body), timeout)
             .await

@@ -6,6 +6,7 @@ pub mod adapters;
 pub mod compose;
 pub mod config;
 pub mod dispatch;
+pub mod listener;
 pub mod reconcile;
 pub mod serve;
 pub mod tls;

@@ -194,7 +194,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logs(&config);
             let network: Arc<dyn mender_workflows::HttpDispatcher> =
                 Arc::new(mender_workflows::ReqwestDispatcher::new());
-            let dispatcher = Arc::new(LocalDispatcher::new(Some(args.internal_url), network));
+            let dispatcher = Arc::new(
+                LocalDispatcher::new(Some(args.internal_url), network)
+                    .with_internal_secret(config.internal_secret()?),
+            );
             let engine = mender_server::compose::workflows(
                 &config,
                 mender_core::clock::system(),

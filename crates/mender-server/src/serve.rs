@@ -2,6 +2,7 @@
 //! person needs to get going, and shuts down gracefully.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -10,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::compose;
 use crate::config::Config;
+use crate::listener;
 use crate::tls::{self, TlsFiles};
 
 /// A running server.
@@ -24,14 +26,58 @@ pub struct Running {
     pub url: String,
     /// How long start-up took.
     pub startup: Duration,
+    /// The open-files limit after raising it, and the connections allowed per port.
+    pub open_files: OpenFiles,
     shutdown: watch::Sender<bool>,
-    handles: Vec<axum_server::Handle<SocketAddr>>,
+    ports: watch::Sender<Option<Duration>>,
     tasks: JoinSet<anyhow::Result<()>>,
     /// True when there was no user at start (the banner then says how to create one).
     pub needs_admin: bool,
 }
 
-/// Runs one port's server (plain or TLS) as a task; its error names the port.
+/// The open-files limit and what it leaves for connections.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenFiles {
+    /// The soft limit in force (raised to the hard limit at start when possible).
+    pub limit: u64,
+    /// Connections allowed on each port.
+    pub max_connections: usize,
+}
+
+/// Files kept for databases, the blob store, logs and the like, beyond connections.
+const RESERVED_FILES: u64 = 256;
+
+/// Raises the open-files soft limit to the hard limit and sizes the connection cap to fit:
+/// each port may hold at most what the limit leaves after [`RESERVED_FILES`].
+pub fn open_files(configured: usize, ports: u64) -> OpenFiles {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-files limit");
+            rlimit::Resource::NOFILE
+                .get()
+                .map_or(1024, |(soft, _)| soft)
+        }
+    };
+    let room = limit.saturating_sub(RESERVED_FILES) / ports.max(1);
+    let max_connections = usize::try_from(room)
+        .unwrap_or(usize::MAX)
+        .clamp(16, configured.max(16));
+    if max_connections < configured {
+        tracing::warn!(
+            limit,
+            configured,
+            max_connections,
+            "the open-files limit allows fewer connections than server.max_connections: raise the limit (ulimit -n, LimitNOFILE=) to allow more"
+        );
+    }
+    OpenFiles {
+        limit,
+        max_connections,
+    }
+}
+
+/// Runs one port's server as a task; its error names the port.
 fn spawn_serving(
     tasks: &mut JoinSet<anyhow::Result<()>>,
     serving: impl Future<Output = std::io::Result<()>> + Send + 'static,
@@ -40,34 +86,49 @@ fn spawn_serving(
     tasks.spawn(async move { serving.await.context(port) });
 }
 
+/// Binds `addr` for `what`, or says what to do.
+fn bind(addr: SocketAddr, hint: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let std_listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("cannot listen on {addr}: {hint}"))?;
+    std_listener.set_nonblocking(true)?;
+    Ok(tokio::net::TcpListener::from_std(std_listener)?)
+}
+
 /// Starts every service and both ports; returns once they listen.
 pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running> {
     let started = Instant::now();
     config.validate()?;
+    let internal_secret = config.internal_secret()?;
+    let trusted = config
+        .server
+        .trusted_proxy_nets()
+        .map_err(anyhow::Error::msg)?;
     let services = compose::build(&config).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let (ports, ports_rx) = watch::channel(None);
     let mut tasks = JoinSet::new();
-    let mut handles = Vec::new();
+    let open_files = open_files(
+        config.server.max_connections,
+        if config.internal_listen.is_some() {
+            2
+        } else {
+            1
+        },
+    );
+    let limits = Arc::new(listener::Limits::from_config(
+        &config.server,
+        open_files.max_connections,
+    ));
 
-    let std_listener = std::net::TcpListener::bind(config.listen).with_context(|| {
-        format!(
-            "cannot listen on {}: is another server using the port? Choose another with --listen ADDR:PORT",
-            config.listen
-        )
-    })?;
-    std_listener.set_nonblocking(true)?;
-    let public_addr = std_listener.local_addr()?;
+    let public = bind(
+        config.listen,
+        "is another server using the port? Choose another with --listen ADDR:PORT",
+    )?;
+    let public_addr = public.local_addr()?;
     let hostname = config.effective_hostname();
-    let handle = axum_server::Handle::new();
-    let app = services.routers.public.clone();
-    let tls_files = if config.tls.plain_http {
-        let server = axum_server::from_tcp(std_listener)?.handle(handle.clone());
-        spawn_serving(
-            &mut tasks,
-            server.serve(app.into_make_service()),
-            "public port",
-        );
-        None
+    let app = mender_gateway::with_client_addr(services.routers.public.clone(), trusted.clone());
+    let (tls_files, acceptor) = if config.tls.plain_http {
+        (None, None)
     } else {
         let files = tls::ensure(
             config.tls.cert.as_deref(),
@@ -75,41 +136,38 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
             &config.data_dir,
             &hostname,
         )?;
-        let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot load TLS certificate {} / key {}",
-                    files.cert.display(),
-                    files.key.display()
-                )
-            })?;
-        let server = axum_server::from_tcp_rustls(std_listener, rustls)?.handle(handle.clone());
-        spawn_serving(
-            &mut tasks,
-            server.serve(app.into_make_service()),
-            "public port",
-        );
-        Some(files)
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(&files)?));
+        (Some(files), Some(acceptor))
     };
-    handles.push(handle);
+    spawn_serving(
+        &mut tasks,
+        listener::serve(
+            public,
+            acceptor,
+            app,
+            limits.clone(),
+            ports_rx.clone(),
+            "public port",
+        ),
+        "public port",
+    );
 
     let internal_addr = match config.internal_listen {
         Some(addr) => {
-            let l = std::net::TcpListener::bind(addr).with_context(|| {
-                format!("cannot listen on internal_listen {addr}: choose another address")
-            })?;
-            l.set_nonblocking(true)?;
+            let l = bind(addr, "choose another internal_listen address")?;
             let bound = l.local_addr()?;
-            let handle = axum_server::Handle::new();
-            let app = services.routers.internal.clone();
-            let server = axum_server::from_tcp(l)?.handle(handle.clone());
+            let mut app = mender_gateway::with_client_addr(
+                services.routers.internal.clone(),
+                trusted.clone(),
+            );
+            if let Some(secret) = internal_secret {
+                app = mender_gateway::require_secret(app, secret);
+            }
             spawn_serving(
                 &mut tasks,
-                server.serve(app.into_make_service()),
+                listener::serve(l, None, app, limits, ports_rx, "internal port"),
                 "internal port",
             );
-            handles.push(handle);
             Some(bound)
         }
         None => None,
@@ -144,8 +202,9 @@ pub async fn start(config: Config, run_workers: bool) -> anyhow::Result<Running>
         tls: tls_files,
         url,
         startup: started.elapsed(),
+        open_files,
         shutdown,
-        handles,
+        ports,
         tasks,
         needs_admin,
     })
@@ -217,6 +276,10 @@ impl Running {
         if let Some(addr) = self.internal_addr {
             println!("  internal API:   http://{addr} (keep it private)");
         }
+        println!(
+            "  open files:     {} (up to {} connections per port)",
+            self.open_files.limit, self.open_files.max_connections
+        );
         println!("  data directory: {}", data.display());
         println!("  database:       {db}");
         match &self.tls {
@@ -260,7 +323,7 @@ impl Running {
     pub fn stopper(&self) -> Stopper {
         Stopper {
             shutdown: self.shutdown.clone(),
-            handles: self.handles.clone(),
+            ports: self.ports.clone(),
         }
     }
 
@@ -290,16 +353,14 @@ impl Running {
 #[derive(Clone)]
 pub struct Stopper {
     shutdown: watch::Sender<bool>,
-    handles: Vec<axum_server::Handle<SocketAddr>>,
+    ports: watch::Sender<Option<Duration>>,
 }
 
 impl Stopper {
     /// Ports finish their requests (up to `grace`), workers stop taking jobs.
     pub fn stop(&self, grace: Duration) {
         let _ = self.shutdown.send(true);
-        for h in &self.handles {
-            h.graceful_shutdown(Some(grace));
-        }
+        let _ = self.ports.send(Some(grace));
     }
 }
 

@@ -143,9 +143,25 @@ fn write_definitions(dir: &std::path::Path, target: &str) {
     }
 }
 
+/// The internal port's shared secret the fixture's server and workers use.
+const INTERNAL_SECRET: &str = "e2e-internal-secret-0123456789";
+
+/// A client for the internal port that sends the shared secret.
+fn internal_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "x-men-internal-secret",
+        reqwest::header::HeaderValue::from_static(INTERNAL_SECRET),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 async fn start_job(server: &ServerProcess, name: &str) -> String {
     let url = server.internal_url.as_ref().expect("internal API");
-    let resp = reqwest::Client::new()
+    let resp = internal_client()
         .post(format!("{url}/api/v1/workflow/{name}"))
         .json(&json!({"device_id": "dev-1"}))
         .send()
@@ -161,7 +177,9 @@ async fn wait_job(server: &ServerProcess, name: &str, id: &str, want: &str, secs
     let url = server.internal_url.as_ref().expect("internal API");
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let resp = reqwest::get(format!("{url}/api/v1/workflow/{name}/{id}"))
+        let resp = internal_client()
+            .get(format!("{url}/api/v1/workflow/{name}/{id}"))
+            .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
@@ -214,6 +232,7 @@ impl Fixture {
             ),
             ("MENDER_SERVER_WORKFLOWS__LEASE_SECONDS", "2".into()),
             ("MENDER_SERVER_WORKFLOWS__POLL_INTERVAL_MS", "200".into()),
+            ("MENDER_SERVER_INTERNAL_SECRET", INTERNAL_SECRET.into()),
         ]
     }
 
@@ -289,7 +308,7 @@ async fn failing_http_tasks_are_retried_as_defined() {
     // Unknown workflows and missing inputs are refused at the API.
     let url = server.internal_url.clone().unwrap();
     for (name, want) in [("nope", 404), ("e2e_flaky", 400)] {
-        let r = reqwest::Client::new()
+        let r = internal_client()
             .post(format!("{url}/api/v1/workflow/{name}"))
             .json(&json!({}))
             .send()
@@ -305,6 +324,18 @@ async fn separate_worker_process_runs_jobs() {
     let f = Fixture::new().await;
     let target = &f.target;
     let server = f.start(&["--no-workers"]);
+    // Without the shared secret the internal port answers 401.
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/workflow/e2e_internal",
+            server.internal_url.as_ref().unwrap()
+        ))
+        .json(&json!({"device_id": "dev-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The worker below sends the secret with its task to our own internal API.
     let id = start_job(&server, "e2e_internal").await;
     // Nobody runs it yet.
     tokio::time::sleep(Duration::from_secs(1)).await;
