@@ -3,9 +3,11 @@
 # type, and `next` requests per second with a 100,000-device fleet and one deployment to all of
 # them. Each part gets a fresh server (fresh data dir, or a fresh PostgreSQL database that is
 # dropped afterwards). Prints the numbers, the machine load and the server's memory.
-#   ./scripts/bench-devices.sh [auth|next|all] [sqlite|pg]
+# `hostile` measures `next` for 500 polling devices alone and then again while 1,000 slow TLS
+# connections trickle header lines and 8 workers flood the login with wrong passwords.
+#   ./scripts/bench-devices.sh [auth|next|hostile|all] [sqlite|pg]
 # Knobs (environment): SECS=10 CONC=16 DEVICES=50 TYPES=rsa2048,rsa3072,p256,p384,p521,ed25519
-#   REAL=2000 TOTAL=100000 PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/test
+#   REAL=2000 TOTAL=100000 HOSTILE=1000 FLOOD=8 PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/test
 #   KEEP_LOGS=DIR (keep the server logs) NO_BUILD=1 (use the binaries already built)
 # MENDER_SERVER_* variables reach the server, e.g. MENDER_SERVER_DEVICEAUTH__PRIVATE_KEY=ed25519.pem.
 set -euo pipefail
@@ -15,7 +17,7 @@ secs=${SECS:-10}; conc=${CONC:-16}; devices=${DEVICES:-50}
 types=${TYPES:-rsa2048,rsa3072,p256,p384,p521,ed25519}
 real=${REAL:-2000}; total=${TOTAL:-100000}
 pg_admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
-case "$what" in auth|next|all) ;; *) echo "usage: $0 [auth|next|all] [sqlite|pg]" >&2; exit 2 ;; esac
+case "$what" in auth|next|hostile|all) ;; *) echo "usage: $0 [auth|next|hostile|all] [sqlite|pg]" >&2; exit 2 ;; esac
 case "$backend" in sqlite|pg) ;; *) echo "backend must be sqlite or pg" >&2; exit 2 ;; esac
 
 target=${CARGO_TARGET_DIR:-target}
@@ -72,19 +74,33 @@ if [ "$what" = auth ] || [ "$what" = all ]; then
     --secs "$secs" --concurrency "$conc" --server-pid "$pid" --devices "$devices" --types "$types"
   stop_server auth
 fi
-if [ "$what" = next ] || [ "$what" = all ]; then
-  # A small single-file artifact for test-device, named unlike what the devices report.
+# A small single-file artifact for test-device, named unlike what the devices report.
+make_artifact() {
   mkdir -p "$tmp/art"
   head -c 8192 /dev/urandom > "$tmp/art/app.bin"
   echo /opt/app > "$tmp/art/dest_dir"; echo app.bin > "$tmp/art/filename"
   (cd "$tmp/art" && /usr/bin/mender-artifact write module-image -T single-file -t test-device \
     -n bench-release-2 -o "$tmp/bench.mender" -f dest_dir -f filename -f app.bin >/dev/null)
-  start_server next
+}
+# `next` load on a fresh server named $1 with $2 real devices of $3; extra fleetbench args follow.
+next_load() {
+  local name=$1 nreal=$2 ntotal=$3; shift 3
+  [ -f "$tmp/bench.mender" ] || make_artifact
+  start_server "$name"
   "$fleet" next --url "$url" --internal-url "$iurl" --user bench@example.com --password "$password" \
-    --secs "$secs" --concurrency "$conc" --server-pid "$pid" --real "$real" --total "$total" \
+    --secs "$secs" --concurrency "$conc" --server-pid "$pid" --real "$nreal" --total "$ntotal" \
     --artifact "$tmp/bench.mender" --artifact-name bench-release-2 \
-    --installed release-1 --device-type test-device
-  echo "data dir size: $(du -sh "$tmp/next" | cut -f1)"
-  stop_server next
+    --installed release-1 --device-type test-device "$@"
+  echo "data dir size: $(du -sh "$tmp/$name" | cut -f1)"
+  stop_server "$name"
+}
+if [ "$what" = next ] || [ "$what" = all ]; then
+  next_load next "$real" "$total"
+fi
+if [ "$what" = hostile ] || [ "$what" = all ]; then
+  # The slow connections need file descriptors in this process too.
+  ulimit -n "$(ulimit -Hn)"
+  next_load hostile 500 500 --hostile-conns "${HOSTILE:-1000}" --login-flood "${FLOOD:-8}" \
+    --ca "$tmp/hostile/tls/server.crt"
 fi
 echo "load after: $(uptime)"

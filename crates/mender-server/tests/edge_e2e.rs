@@ -332,3 +332,75 @@ async fn connections_over_the_cap_are_closed_at_once() {
         .unwrap();
     assert_eq!(r.status(), 401, "served again once there is room");
 }
+
+/// The acceptance test of the hardening issue: 1,000 idle, trickling and stalled TLS
+/// connections are all closed by the server (whose timeouts are 2 to 3 s), and meanwhile an
+/// accepted device keeps polling for its next deployment without a single error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_hostile_connections_are_closed_while_a_device_polls() {
+    // This process holds the 1,000 client ends.
+    rlimit::increase_nofile_limit(u64::MAX).unwrap();
+    let (_tmp, server, m) = start_with_timeouts(&[]).await;
+    let mac = "00:00:00:00:0a:01";
+    let dev = common::mgmt::pending_device(&server, mac).await;
+    common::mgmt::accept_pending(&m, mac, || server.stdout()).await;
+    common::mgmt::wait_for(
+        60,
+        "the device's token",
+        || server.stdout(),
+        || async { dev.authenticate().await.unwrap() },
+    )
+    .await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut polls = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let next = dev.next_deployment("release-1", "test-device").await;
+                assert!(next.unwrap().is_none(), "no deployment for the device");
+                polls += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            polls
+        }
+    });
+
+    let tls = tls_connector(&server, &[b"http/1.1"]);
+    let h2 = tls_connector(&server, &[b"h2"]);
+    let kinds = [
+        Hostile::TlsSilent,
+        Hostile::Trickle,
+        Hostile::H2Silent,
+        Hostile::StalledBody,
+        Hostile::Silent,
+    ];
+    // Without timeouts the trickling ones would never be closed; the bound only keeps a
+    // broken server from hanging the suite.
+    let within = Duration::from_secs(90);
+    let mut attackers = tokio::task::JoinSet::new();
+    for i in 0..1000u64 {
+        let kind = kinds[(i % 5) as usize];
+        let tls = if matches!(kind, Hostile::H2Silent) {
+            h2.clone()
+        } else {
+            tls.clone()
+        };
+        let server_addr = addr(&server);
+        attackers.spawn(async move {
+            // Spread over 5 s, as a listen backlog would see a real flood.
+            tokio::time::sleep(Duration::from_millis(i * 5)).await;
+            hostile(server_addr, tls, kind, within).await;
+        });
+    }
+    while let Some(done) = attackers.join_next().await {
+        done.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let polls = poller.await.unwrap();
+    assert!(
+        polls >= 5,
+        "the device polled {polls} times during the attack"
+    );
+}

@@ -17,9 +17,9 @@ use common::mgmt::{
     Mgmt, accept_pending, inventory_value, pending_device, start_with_admin, wait_device_gone,
     wait_for,
 };
+use mender_testkit::DeviceClient;
 use mender_testkit::json::strings;
 use mender_testkit::mender_artifact::{run, tool, write_module_image};
-use mender_testkit::{DeviceClient, DeviceKey};
 use serde_json::{Value, json};
 
 /// A simulated device (Ed25519 key, identity `mac`) that asked to join, was pending, and was

@@ -48,7 +48,7 @@ async fn fresh_identity_flood_is_throttled_and_storage_bounded(backend: Backend)
     env.auth(&pending_key, &pending)
         .await
         .assert_status(StatusCode::UNAUTHORIZED);
-    env.wf.clear();
+    env.wf().await.clear();
 
     // 10,000 fresh identities from one address, 10 per second of the service's clock.
     let key = DeviceKey::ed25519();
@@ -89,7 +89,7 @@ async fn fresh_identity_flood_is_throttled_and_storage_bounded(backend: Backend)
     // Storage grew by the cap, and so did the workflow jobs (the identity for inventory
     // and the status change of each new device).
     assert_eq!(rows(&env).await, (2 + 49, 2 + 49));
-    assert_eq!(env.wf.count(), 2 * 49);
+    assert_eq!(env.wf().await.count(), 2 * 49);
 
     // The flood does not stop others: another address is not throttled, known devices
     // go on (pending stays pending, accepted gets its token), new identities wait.

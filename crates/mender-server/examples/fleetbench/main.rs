@@ -11,8 +11,13 @@
 //!
 //! `cargo run --release -p mender-server --example fleetbench -- auth|next --help`
 //!
-//! Modules: `harness` (client, management calls, bounded load, statistics), `auth`, `next`.
+//! - `next --hostile-conns N --login-flood C`: measures `next` once more while slow
+//!   connections and wrong-password logins hit the server (`attack`).
+//!
+//! Modules: `harness` (client, management calls, bounded load, statistics), `auth`, `next`,
+//! `attack`.
 
+mod attack;
 mod auth;
 mod harness;
 mod next;
@@ -105,6 +110,16 @@ struct NextArgs {
     /// The device type the devices report.
     #[arg(long, default_value = "test-device")]
     device_type: String,
+    /// After the steady state, measure again while this many slow TLS connections trickle
+    /// header lines (each opened again when the server closes it); 0: no such measurement.
+    #[arg(long, default_value_t = 0)]
+    hostile_conns: usize,
+    /// ... and while this many workers log in with wrong passwords.
+    #[arg(long, default_value_t = 0)]
+    login_flood: usize,
+    /// The server's certificate (PEM), trusted by the slow connections' TLS handshakes.
+    #[arg(long)]
+    ca: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]

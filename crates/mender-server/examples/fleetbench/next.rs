@@ -10,6 +10,7 @@ use mender_testkit::AuthRequest;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::attack::Attack;
 use crate::harness::{
     CpuMeter, Mgmt, Outcome, accepted_in_inventory, answer, client, for_each, loopback_only,
     make_keys, one_pass, secs_since, server_rss, timed_load,
@@ -100,7 +101,7 @@ pub(crate) async fn next_bench(a: NextArgs) -> Result<()> {
         cpu.report(&first)
     );
     let cpu = CpuMeter::start(c);
-    let mut st = timed_load(c.secs, c.concurrency, tokens.len(), call).await;
+    let mut st = timed_load(c.secs, c.concurrency, tokens.len(), call.clone()).await;
     println!(
         "{}  [{} token holders cycling, {} accepted devices; {}]",
         st.line("next, steady state", c.concurrency),
@@ -108,6 +109,24 @@ pub(crate) async fn next_bench(a: NextArgs) -> Result<()> {
         a.total,
         cpu.report(&st)
     );
+    if a.hostile_conns > 0 || a.login_flood > 0 {
+        let ca =
+            a.ca.as_deref()
+                .context("--ca (the server's certificate) is needed for the attack")?;
+        let attack = Attack::start(&c.url, ca, a.hostile_conns, a.login_flood, &c.user)?;
+        // The slow connections open over the first 5 s.
+        tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+        let cpu = CpuMeter::start(c);
+        let mut st = timed_load(c.secs, c.concurrency, tokens.len(), call).await;
+        println!(
+            "{}  [{} slow connections, {} wrong-password login workers; {}]",
+            st.line("next, steady state under attack", c.concurrency),
+            a.hostile_conns,
+            a.login_flood,
+            cpu.report(&st)
+        );
+        println!("{}", attack.stop().await);
+    }
     Ok(())
 }
 
