@@ -81,7 +81,7 @@ async fn early_answers_reach_the_client_on_both_protocols() {
     let (_tmp, server, m) = start_with_admin().await;
     let users = format!("{}/api/management/v1/useradm/users", server.url);
     let unknown = format!(
-        "{}/api/management/v1/deviceconfig/configurations/device/x",
+        "{}/api/management/v1/inventory/no-such-route/x",
         server.url
     );
     let big = vec![b' '; 3 * 1024 * 1024];
