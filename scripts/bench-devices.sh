@@ -42,6 +42,9 @@ start_server() {
     args=(--database-url "postgres://postgres@127.0.0.1:5432/$db")
   fi
   "$bin" user create --email bench@example.com --password "$password" --data-dir "$data" "${args[@]}" >/dev/null
+  # Every simulated device comes from loopback: the per-address auth request limit would
+  # measure 429s, so it is off unless the caller sets it.
+  MENDER_SERVER_DEVICEAUTH__AUTH_REQUESTS_PER_MINUTE=${MENDER_SERVER_DEVICEAUTH__AUTH_REQUESTS_PER_MINUTE:-0} \
   MENDER_SERVER_LOG__FORMAT=json "$bin" serve --data-dir "$data" --listen 127.0.0.1:$port --internal-listen 127.0.0.1:$iport \
     --hostname localhost "${args[@]}" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   pid=$!
