@@ -544,25 +544,11 @@ impl DeviceauthStore for SqlStore {
     }
 
     async fn get_limit(&self, tenant: &TenantId, name: &str) -> Result<Option<u64>, StoreError> {
-        let v: Option<i64> = query("SELECT value FROM limits WHERE tenant_id = $1 AND name = $2")
-            .bind(tenant)
-            .bind(name)
-            .scalar_optional(&self.0)
-            .await?;
-        Ok(v.map(unsigned))
+        Ok(mender_db::get_limit(&self.0, tenant.as_str(), name).await?)
     }
 
     async fn put_limit(&self, tenant: &TenantId, name: &str, value: u64) -> Result<(), StoreError> {
-        query(
-            "INSERT INTO limits (tenant_id, name, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(tenant)
-        .bind(name)
-        .bind(signed(value))
-        .execute(&self.0)
-        .await?;
-        Ok(())
+        Ok(mender_db::put_limit(&self.0, tenant.as_str(), name, value).await?)
     }
 
     async fn delete_limit(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError> {
