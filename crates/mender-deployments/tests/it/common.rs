@@ -13,6 +13,7 @@ use mender_core::clock::ManualClock;
 use mender_db::testing::{Backend, TestDb};
 use mender_deployments::{DeploymentsConfig, SCHEMA, Service};
 use mender_testkit::http::{TestClient, TestRequest, TestResponse};
+use mender_testkit::identity;
 use serde_json::Value;
 
 pub const ART: &str = "/api/management/v1/deployments/artifacts";
@@ -140,20 +141,10 @@ pub async fn env(backend: Backend) -> Env {
 }
 
 pub fn user() -> Identity {
-    Identity {
-        subject: "user-1".into(),
-        is_user: true,
-        ..Default::default()
-    }
+    identity::user("user-1")
 }
 
-pub fn dev(id: &str) -> Identity {
-    Identity {
-        subject: id.into(),
-        is_device: true,
-        ..Default::default()
-    }
-}
+pub use identity::device as dev;
 
 /// The path and query of an absolute URL.
 pub fn path_and_query(uri: &str) -> String {
