@@ -388,23 +388,11 @@ async fn raw(
 /// Clients for the public (TLS) and internal (plain) ports that do not follow redirects:
 /// HTTP/1.1 only, and HTTP/2 (prior knowledge, over TLS and as h2c).
 fn protocol_clients(server: &ServerProcess) -> Vec<(reqwest::Version, reqwest::Client)> {
-    let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
-    let base = || {
+    server.protocol_clients(|| {
         reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
-            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
-    };
-    vec![
-        (
-            reqwest::Version::HTTP_11,
-            base().http1_only().build().unwrap(),
-        ),
-        (
-            reqwest::Version::HTTP_2,
-            base().http2_prior_knowledge().build().unwrap(),
-        ),
-    ]
+    })
 }
 
 /// Asserts gin's redirect answer: status by method, relative `Location` with the query, the
