@@ -251,15 +251,7 @@ async fn hostile(
                 .await;
             let (r, mut w) = tokio::io::split(s);
             let trickle = async move {
-                for i in 0.. {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if w.write_all(format!("x-trickle-{i}: 1\r\n").as_bytes())
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
+                mender_testkit::slow::trickle_headers(&mut w, "x-trickle", u64::MAX).await;
             };
             tokio::select! {
                 _ = closed_within(r, within, &what) => {}

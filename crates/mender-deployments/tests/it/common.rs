@@ -22,6 +22,8 @@ pub const DEP: &str = "/api/management/v1/deployments/deployments";
 pub const DEVICE_DEPLOYMENTS: &str = "/api/devices/v1/deployments/device/deployments";
 pub const NEXT: &str = "/api/devices/v1/deployments/device/deployments/next";
 pub const INTERNAL: &str = "/api/internal/v1/deployments";
+/// The management API, version 2 (releases, artifacts listed with paging headers).
+pub const V2: &str = "/api/management/v2/deployments";
 
 #[derive(Default)]
 pub struct FakeInventory {

@@ -26,7 +26,6 @@ mender_db::each_backend!(
     directupload_is_not_allowed,
 );
 
-const V2: &str = "/api/management/v2/deployments";
 const SOFTWARE: &str = "/api/management/v1alpha1/deployments/software";
 
 /// Every status at 0 but `pending`, keys in Go's (sorted) order, as upstream writes them.
