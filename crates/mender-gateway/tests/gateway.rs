@@ -375,38 +375,39 @@ async fn trailing_slash_redirects_like_gin_without_running_a_handler() {
     }
     // Public router: open routes redirect without a token; protected ones after the token
     // check that upstream's Traefik runs first.
-    let resp = send(
-        &g.public,
-        "POST",
-        "/api/management/v1/useradm/auth/login/",
-        None,
-        "",
-    )
-    .await;
-    assert_redirect(&resp, "POST", "/api/management/v1/useradm/auth/login");
-    let resp = send(
-        &g.public,
-        "GET",
-        "/api/management/v1/inventory/devices/?page=2",
-        Some("user"),
-        "",
-    )
-    .await;
-    assert_redirect(&resp, "GET", "/api/management/v1/inventory/devices?page=2");
-    assert_eq!(
-        resp.header("strict-transport-security"),
-        Some("max-age=31536000; includeSubDomains; preload"),
-        "management answers carry upstream's sec-headers"
-    );
-    let resp = send(
-        &g.public,
-        "PUT",
-        "/api/devices/v1/inventory/device/attributes/",
-        Some("dev"),
-        "[]",
-    )
-    .await;
-    assert_redirect(&resp, "PUT", "/api/devices/v1/inventory/device/attributes");
+    for (method, uri, token, body, location) in [
+        (
+            "POST",
+            "/api/management/v1/useradm/auth/login/",
+            None,
+            "",
+            "/api/management/v1/useradm/auth/login",
+        ),
+        (
+            "GET",
+            "/api/management/v1/inventory/devices/?page=2",
+            Some("user"),
+            "",
+            "/api/management/v1/inventory/devices?page=2",
+        ),
+        (
+            "PUT",
+            "/api/devices/v1/inventory/device/attributes/",
+            Some("dev"),
+            "[]",
+            "/api/devices/v1/inventory/device/attributes",
+        ),
+    ] {
+        let resp = send(&g.public, method, uri, token, body).await;
+        assert_redirect(&resp, method, location);
+        if uri.starts_with("/api/management/") {
+            assert_eq!(
+                resp.header("strict-transport-security"),
+                Some("max-age=31536000; includeSubDomains; preload"),
+                "management answers carry upstream's sec-headers: {uri}"
+            );
+        }
+    }
     assert_eq!(g.handled(), 0, "no handler ran for a redirect or a probe");
 }
 
