@@ -11,19 +11,21 @@ bin=$tdir/release/mender-server; load=$tdir/release/examples/loadgen
 tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 port=$((20000 + RANDOM % 20000)); iport=$((port + 1))
 
-start=$(date +%s%N)
-$bin serve --data-dir "$tmp/data" --listen 127.0.0.1:$port --internal-listen 127.0.0.1:$iport > "$tmp/out" 2>"$tmp/err" &
-pid=$!
-until grep -q "Log in with" "$tmp/out" 2>/dev/null; do sleep 0.01; done
-ready=$(date +%s%N)
-echo "first start (creates databases, keys, certificate): $(( (ready - start) / 1000000 )) ms"
+# Starts the server in the background (pid in $pid) and prints how long it took to serve,
+# labelled "$1".
+start_server() {
+  local start ready
+  start=$(date +%s%N)
+  $bin serve --data-dir "$tmp/data" --listen 127.0.0.1:$port --internal-listen 127.0.0.1:$iport > "$tmp/out" 2>"$tmp/err" &
+  pid=$!
+  until grep -q "Log in with" "$tmp/out" 2>/dev/null; do sleep 0.01; done
+  ready=$(date +%s%N)
+  echo "$1: $(( (ready - start) / 1000000 )) ms"
+}
+
+start_server "first start (creates databases, keys, certificate)"
 kill $pid; wait $pid || true
-start=$(date +%s%N)
-$bin serve --data-dir "$tmp/data" --listen 127.0.0.1:$port --internal-listen 127.0.0.1:$iport > "$tmp/out" 2>"$tmp/err" &
-pid=$!
-until grep -q "Log in with" "$tmp/out" 2>/dev/null; do sleep 0.01; done
-ready=$(date +%s%N)
-echo "start to serving (existing data dir): $(( (ready - start) / 1000000 )) ms"
+start_server "start to serving (existing data dir)"
 sleep 3
 echo "idle RSS: $(grep VmRSS /proc/$pid/status | awk '{print $2}') KiB"
 

@@ -313,6 +313,11 @@ mod tests {
         SigningKey::generate_rsa().unwrap().0
     }
 
+    /// The key set of `key` alone, without a key id.
+    fn only(key: &SigningKey) -> KeySet {
+        KeySet::single(key.verifying_key())
+    }
+
     #[test]
     fn roundtrip_with_numeric_kid() {
         let key = rsa();
@@ -326,7 +331,7 @@ mod tests {
         set.insert(3, key.verifying_key());
         assert_eq!(set.verify(&token, secs(1_000)).unwrap()["sub"], "u");
         assert_eq!(
-            KeySet::single(key.verifying_key()).verify(&token, secs(1_000)),
+            only(&key).verify(&token, secs(1_000)),
             Err(JwtError::UnknownKey)
         );
     }
@@ -335,7 +340,7 @@ mod tests {
     fn refuses_expired_forged_and_none() {
         let key = rsa();
         let other = rsa();
-        let set = KeySet::single(key.verifying_key());
+        let set = only(&key);
         let t = key.encode(None, &json!({"exp": 100})).unwrap();
         assert_eq!(set.verify(&t, secs(100)), Err(JwtError::Expired));
         assert!(set.verify(&t, secs(99)).is_ok());
@@ -371,23 +376,15 @@ mod tests {
         let ed = SigningKey::from_pem(&pem_encode("PRIVATE KEY", doc.as_ref())).unwrap();
         assert_eq!(ed.alg(), "EdDSA");
         let t = ed.encode(None, &json!({"sub": "d"})).unwrap();
-        assert_eq!(
-            KeySet::single(ed.verifying_key())
-                .verify(&t, secs(0))
-                .unwrap()["sub"],
-            "d"
-        );
+        assert_eq!(only(&ed).verify(&t, secs(0)).unwrap()["sub"], "d");
         // An RS256 key set refuses an EdDSA token outright.
-        assert_eq!(
-            KeySet::single(key.verifying_key()).verify(&t, secs(0)),
-            Err(JwtError::Algorithm)
-        );
+        assert_eq!(only(&key).verify(&t, secs(0)), Err(JwtError::Algorithm));
     }
 
     #[test]
     fn not_before_is_checked() {
         let key = rsa();
-        let set = KeySet::single(key.verifying_key());
+        let set = only(&key);
         let t = key.encode(None, &json!({"sub": "a", "nbf": 500})).unwrap();
         assert_eq!(set.verify(&t, secs(499)), Err(JwtError::NotYetValid));
         assert!(set.verify(&t, secs(500)).is_ok());

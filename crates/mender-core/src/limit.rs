@@ -327,6 +327,16 @@ mod tests {
         ManualClock::new(Timestamp::from_unix_secs(1_000_000))
     }
 
+    /// A limiter on `c` of `burst` at once then `per_minute`, keeping at most `keys` keys.
+    fn limiter<K: Hash + Eq>(
+        c: &Arc<ManualClock>,
+        burst: u32,
+        per_minute: u32,
+        keys: usize,
+    ) -> RateLimiter<K> {
+        RateLimiter::new(c.clone(), Rate { burst, per_minute }, keys)
+    }
+
     #[test]
     fn retry_after_rounds_up_to_whole_seconds() {
         assert_eq!(RetryAfter(Duration::ZERO).secs(), 1);
@@ -345,11 +355,7 @@ mod tests {
     #[test]
     fn bucket_allows_the_burst_then_the_rate() {
         let c = clock();
-        let rate = Rate {
-            burst: 3,
-            per_minute: 60,
-        };
-        let l = RateLimiter::new(c.clone(), rate, 100);
+        let l = limiter(&c, 3, 60, 100);
         for _ in 0..3 {
             assert_eq!(l.check("a"), Ok(()));
         }
@@ -372,11 +378,7 @@ mod tests {
     #[test]
     fn memory_stays_bounded_under_a_flood_of_keys() {
         let c = clock();
-        let rate = Rate {
-            burst: 1,
-            per_minute: 1,
-        };
-        let l = RateLimiter::new(c.clone(), rate, 1000);
+        let l = limiter(&c, 1, 1, 1000);
         let b = Backoff::new(
             c,
             BackoffPolicy {

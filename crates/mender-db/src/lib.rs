@@ -12,6 +12,8 @@
 //!   here without touching any store.
 //! - `builder` ([`QueryBuilder`]): statements assembled at run time, numbering `$n` in order.
 //! - `dialect` ([`Dialect`]): every place where the two SQL dialects differ.
+//! - `limits` ([`get_limit`], [`put_limit`]): the per-tenant `limits` table several services
+//!   share the shape of.
 //! - `tx` ([`Tx`]): transactions; [`Db::begin_write`] takes SQLite's write lock up front.
 //! - [`testing`]: fresh databases on both backends for conformance suites.
 
@@ -19,6 +21,7 @@ mod builder;
 mod db;
 mod dialect;
 mod error;
+mod limits;
 mod query;
 mod tx;
 pub mod url;
@@ -30,6 +33,7 @@ pub use builder::{Param, QueryBuilder};
 pub use db::{Db, Schema};
 pub use dialect::{Dialect, JsonList};
 pub use error::{Error, OpenError};
+pub use limits::{get_limit, put_limit};
 pub use query::{Arg, Bind, Blob, Column, Conn, FromRow, Query, query};
 pub use tx::Tx;
 pub use url::{DatabaseUrl, redact};

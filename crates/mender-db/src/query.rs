@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{Arguments, AssertSqlSafe, Postgres, Sqlite};
+use sqlx::{Arguments, AssertSqlSafe, Encode, Postgres, Sqlite};
 
 use crate::db::{Pool, PoolConn};
 use crate::tx::TxConn;
@@ -73,77 +73,36 @@ pub trait Bind<'q> {
 #[derive(Debug, Clone, Copy)]
 pub struct Blob<'q>(pub &'q [u8]);
 
-impl<'q> Bind<'q> for i64 {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Int(Some(self))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Int(None)
-    }
+/// `Bind` for owned types: each binds as `$variant(Some(convert(value)))`, and its
+/// `NULL` is the same variant's `None`.
+macro_rules! bind_owned {
+    ($($ty:ty => $variant:ident),+ $(,)?) => {$(
+        impl<'q> Bind<'q> for $ty {
+            fn into_arg(self) -> Arg<'q> {
+                Arg::$variant(Some(self.into()))
+            }
+            fn null() -> Arg<'q> {
+                Arg::$variant(None)
+            }
+        }
+    )+};
 }
 
-impl<'q> Bind<'q> for i32 {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Int(Some(i64::from(self)))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Int(None)
-    }
-}
-
-impl<'q> Bind<'q> for i16 {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Int(Some(i64::from(self)))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Int(None)
-    }
-}
-
-impl<'q> Bind<'q> for u32 {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Int(Some(i64::from(self)))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Int(None)
-    }
-}
-
-impl<'q> Bind<'q> for u16 {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Int(Some(i64::from(self)))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Int(None)
-    }
-}
-
-impl<'q> Bind<'q> for u8 {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Int(Some(i64::from(self)))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Int(None)
-    }
-}
-
-impl<'q> Bind<'q> for bool {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Bool(Some(self))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Bool(None)
-    }
-}
-
-impl<'q> Bind<'q> for f64 {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Float(Some(self))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Float(None)
-    }
-}
+// Every integer widens losslessly into the `i64` both backends store; owned text and bytes
+// move into the `Cow` without a copy.
+bind_owned!(
+    i64 => Int,
+    i32 => Int,
+    i16 => Int,
+    u32 => Int,
+    u16 => Int,
+    u8 => Int,
+    bool => Bool,
+    f64 => Float,
+    String => Text,
+    Cow<'q, str> => Text,
+    Vec<u8> => Bytes,
+);
 
 impl<'q, T: AsRef<str> + ?Sized> Bind<'q> for &'q T {
     fn into_arg(self) -> Arg<'q> {
@@ -154,36 +113,9 @@ impl<'q, T: AsRef<str> + ?Sized> Bind<'q> for &'q T {
     }
 }
 
-impl<'q> Bind<'q> for String {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Text(Some(Cow::Owned(self)))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Text(None)
-    }
-}
-
-impl<'q> Bind<'q> for Cow<'q, str> {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Text(Some(self))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Text(None)
-    }
-}
-
 impl<'q> Bind<'q> for Blob<'q> {
     fn into_arg(self) -> Arg<'q> {
         Arg::Bytes(Some(Cow::Borrowed(self.0)))
-    }
-    fn null() -> Arg<'q> {
-        Arg::Bytes(None)
-    }
-}
-
-impl<'q> Bind<'q> for Vec<u8> {
-    fn into_arg(self) -> Arg<'q> {
-        Arg::Bytes(Some(Cow::Owned(self)))
     }
     fn null() -> Arg<'q> {
         Arg::Bytes(None)
@@ -259,6 +191,23 @@ impl Conn<'_> {
     }
 }
 
+/// Runs `$op` on whichever connection `$on` is: `$q` is the statement, built for that
+/// backend by `$sqlite` or `$pg`, and `$e` the executor (pool or connection).
+macro_rules! on_conn {
+    ($on:expr, $sqlite:expr, $pg:expr, |$q:ident, $e:ident| $op:expr) => {
+        match $on.into().0 {
+            ConnInner::SqlitePool($e) => on_conn!(@run $q = $sqlite, $op),
+            ConnInner::Sqlite($e) => on_conn!(@run $q = $sqlite, $op),
+            ConnInner::PgPool($e) => on_conn!(@run $q = $pg, $op),
+            ConnInner::Pg($e) => on_conn!(@run $q = $pg, $op),
+        }
+    };
+    (@run $q:ident = $build:expr, $op:expr) => {{
+        let $q = $build?;
+        $op
+    }};
+}
+
 /// A statement with `$n` placeholders and the values bound to them, in order.
 #[derive(Debug, Clone)]
 #[must_use = "a query does nothing until it is executed or fetched"]
@@ -296,12 +245,10 @@ impl<'q> Query<'q> {
 
     /// Runs the statement; the number of rows it changed.
     pub async fn execute<'c>(self, on: impl Into<Conn<'c>>) -> Result<u64, Error> {
-        let done = match on.into().0 {
-            ConnInner::SqlitePool(p) => self.sqlite_query()?.execute(p).await?.rows_affected(),
-            ConnInner::Sqlite(c) => self.sqlite_query()?.execute(c).await?.rows_affected(),
-            ConnInner::PgPool(p) => self.pg_query()?.execute(p).await?.rows_affected(),
-            ConnInner::Pg(c) => self.pg_query()?.execute(c).await?.rows_affected(),
-        };
+        let done = on_conn!(on, self.sqlite_query(), self.pg_query(), |q, e| q
+            .execute(e)
+            .await?
+            .rows_affected());
         Ok(done)
     }
 
@@ -310,23 +257,17 @@ impl<'q> Query<'q> {
         self,
         on: impl Into<Conn<'c>>,
     ) -> Result<Option<T>, Error> {
-        let row = match on.into().0 {
-            ConnInner::SqlitePool(p) => self.sqlite_as()?.fetch_optional(p).await?,
-            ConnInner::Sqlite(c) => self.sqlite_as()?.fetch_optional(c).await?,
-            ConnInner::PgPool(p) => self.pg_as()?.fetch_optional(p).await?,
-            ConnInner::Pg(c) => self.pg_as()?.fetch_optional(c).await?,
-        };
+        let row = on_conn!(on, self.sqlite_as(), self.pg_as(), |q, e| q
+            .fetch_optional(e)
+            .await?);
         Ok(row)
     }
 
     /// Every row.
     pub async fn fetch_all<'c, T: FromRow>(self, on: impl Into<Conn<'c>>) -> Result<Vec<T>, Error> {
-        let rows = match on.into().0 {
-            ConnInner::SqlitePool(p) => self.sqlite_as()?.fetch_all(p).await?,
-            ConnInner::Sqlite(c) => self.sqlite_as()?.fetch_all(c).await?,
-            ConnInner::PgPool(p) => self.pg_as()?.fetch_all(p).await?,
-            ConnInner::Pg(c) => self.pg_as()?.fetch_all(c).await?,
-        };
+        let rows = on_conn!(on, self.sqlite_as(), self.pg_as(), |q, e| q
+            .fetch_all(e)
+            .await?);
         Ok(rows)
     }
 
@@ -357,41 +298,11 @@ impl<'q> Query<'q> {
     }
 
     fn sqlite_args(args: Vec<Arg<'q>>) -> Result<SqliteArguments, sqlx::Error> {
-        check_text(&args)?;
-        let mut out = SqliteArguments::default();
-        out.reserve(args.len(), 0);
-        for arg in args {
-            let added = match arg {
-                Arg::Int(v) => out.add(v),
-                Arg::Float(v) => out.add(v),
-                Arg::Bool(v) => out.add(v),
-                Arg::Text(None) => out.add(None::<String>),
-                Arg::Text(Some(Cow::Owned(s))) => out.add(s),
-                Arg::Text(Some(Cow::Borrowed(s))) => out.add(s),
-                Arg::Bytes(None) => out.add(None::<Vec<u8>>),
-                Arg::Bytes(Some(Cow::Owned(b))) => out.add(b),
-                Arg::Bytes(Some(Cow::Borrowed(b))) => out.add(b),
-            };
-            added.map_err(sqlx::Error::Encode)?;
-        }
-        Ok(out)
+        encode_args(args)
     }
 
     fn pg_args(args: Vec<Arg<'q>>) -> Result<PgArguments, sqlx::Error> {
-        check_text(&args)?;
-        let mut out = PgArguments::default();
-        out.reserve(args.len(), 0);
-        for arg in args {
-            let added = match arg {
-                Arg::Int(v) => out.add(v),
-                Arg::Float(v) => out.add(v),
-                Arg::Bool(v) => out.add(v),
-                Arg::Text(v) => out.add(v.as_deref()),
-                Arg::Bytes(v) => out.add(v.as_deref()),
-            };
-            added.map_err(sqlx::Error::Encode)?;
-        }
-        Ok(out)
+        encode_args(args)
     }
 
     fn sqlite_query(
@@ -419,6 +330,33 @@ impl<'q> Query<'q> {
         let args = Self::pg_args(self.args)?;
         Ok(sqlx::query_as_with(AssertSqlSafe(self.sql), args))
     }
+}
+
+/// The arguments of one backend, in order, after [`check_text`]. Both backends encode every
+/// variant's `Option` as-is, so one function serves both.
+fn encode_args<'q, A>(args: Vec<Arg<'q>>) -> Result<A, sqlx::Error>
+where
+    A: Arguments,
+    Option<i64>: Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<f64>: Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<bool>: Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<Cow<'q, str>>: Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<Cow<'q, [u8]>>: Encode<'q, A::Database> + sqlx::Type<A::Database>,
+{
+    check_text(&args)?;
+    let mut out = A::default();
+    out.reserve(args.len(), 0);
+    for arg in args {
+        let added = match arg {
+            Arg::Int(v) => out.add(v),
+            Arg::Float(v) => out.add(v),
+            Arg::Bool(v) => out.add(v),
+            Arg::Text(v) => out.add(v),
+            Arg::Bytes(v) => out.add(v),
+        };
+        added.map_err(sqlx::Error::Encode)?;
+    }
+    Ok(out)
 }
 
 /// PostgreSQL cannot store a NUL character in text and SQLite can: refusing it on both keeps

@@ -435,17 +435,15 @@ fn with_security_headers(mut resp: Response, on: bool) -> Response {
         return resp;
     }
     let h = resp.headers_mut();
-    h.insert(
-        header::STRICT_TRANSPORT_SECURITY,
-        HeaderValue::from_static("max-age=31536000; includeSubDomains; preload"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::X_XSS_PROTECTION,
-        HeaderValue::from_static("1; mode=block"),
-    );
+    for (name, value) in [
+        (
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains; preload",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_XSS_PROTECTION, "1; mode=block"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
     resp
 }

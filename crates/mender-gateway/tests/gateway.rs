@@ -241,6 +241,26 @@ async fn http2_authority_becomes_the_host_header() {
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
+impl Captured {
+    /// Sends this thread's log (INFO and up, no colours) to a new collector until the guard
+    /// goes.
+    fn install() -> (Self, tracing::subscriber::DefaultGuard) {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        (out, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// What was written so far.
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
@@ -253,14 +273,7 @@ impl std::io::Write for Captured {
 
 #[tokio::test]
 async fn access_log_has_request_id_status_and_path_but_no_secrets() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = Captured::install();
     let resp = TestClient::new(app())
         .get("/api/management/v1/useradm/users?x-men-signature=SIGNED-LINK-SECRET")
         .bearer("TOKEN-SECRET")
@@ -268,7 +281,7 @@ async fn access_log_has_request_id_status_and_path_but_no_secrets() {
         .send()
         .await;
     assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
-    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let log = out.text();
     let line = log
         .lines()
         .find(|l| l.contains("finished processing request"))
@@ -362,38 +375,39 @@ async fn trailing_slash_redirects_like_gin_without_running_a_handler() {
     }
     // Public router: open routes redirect without a token; protected ones after the token
     // check that upstream's Traefik runs first.
-    let resp = send(
-        &g.public,
-        "POST",
-        "/api/management/v1/useradm/auth/login/",
-        None,
-        "",
-    )
-    .await;
-    assert_redirect(&resp, "POST", "/api/management/v1/useradm/auth/login");
-    let resp = send(
-        &g.public,
-        "GET",
-        "/api/management/v1/inventory/devices/?page=2",
-        Some("user"),
-        "",
-    )
-    .await;
-    assert_redirect(&resp, "GET", "/api/management/v1/inventory/devices?page=2");
-    assert_eq!(
-        resp.header("strict-transport-security"),
-        Some("max-age=31536000; includeSubDomains; preload"),
-        "management answers carry upstream's sec-headers"
-    );
-    let resp = send(
-        &g.public,
-        "PUT",
-        "/api/devices/v1/inventory/device/attributes/",
-        Some("dev"),
-        "[]",
-    )
-    .await;
-    assert_redirect(&resp, "PUT", "/api/devices/v1/inventory/device/attributes");
+    for (method, uri, token, body, location) in [
+        (
+            "POST",
+            "/api/management/v1/useradm/auth/login/",
+            None,
+            "",
+            "/api/management/v1/useradm/auth/login",
+        ),
+        (
+            "GET",
+            "/api/management/v1/inventory/devices/?page=2",
+            Some("user"),
+            "",
+            "/api/management/v1/inventory/devices?page=2",
+        ),
+        (
+            "PUT",
+            "/api/devices/v1/inventory/device/attributes/",
+            Some("dev"),
+            "[]",
+            "/api/devices/v1/inventory/device/attributes",
+        ),
+    ] {
+        let resp = send(&g.public, method, uri, token, body).await;
+        assert_redirect(&resp, method, location);
+        if uri.starts_with("/api/management/") {
+            assert_eq!(
+                resp.header("strict-transport-security"),
+                Some("max-age=31536000; includeSubDomains; preload"),
+                "management answers carry upstream's sec-headers: {uri}"
+            );
+        }
+    }
     assert_eq!(g.handled(), 0, "no handler ran for a redirect or a probe");
 }
 
@@ -597,14 +611,7 @@ async fn method_not_allowed_lists_the_methods_like_gin() {
 /// not a dropped connection; the log says why.
 #[tokio::test]
 async fn a_panicking_handler_answers_500_with_the_request_id() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = Captured::install();
     let router = mender_gateway::finish(
         Router::new().route(
             "/api/internal/v1/boom",
@@ -629,7 +636,7 @@ async fn a_panicking_handler_answers_500_with_the_request_id() {
         serde_json::json!({"error": "internal error", "request_id": "rid-panic"})
     );
     assert_eq!(resp.header("x-men-requestid"), Some("rid-panic"));
-    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let log = out.text();
     assert!(
         log.lines()
             .any(|l| l.contains("boom: index out of range") && l.contains("rid-panic")),

@@ -264,6 +264,27 @@ fn fraction(value: &[u8]) -> Option<(i64, &[u8])> {
     Some((nanos, &value[n..]))
 }
 
+/// A one- or two-digit field (two when `fixed`) of [`parse_fields`]: stores it in `out` and
+/// moves `value` past it. A number outside `valid` still parses, but names itself in `range`,
+/// since Go reports the range only after the whole element matched.
+fn number(
+    value: &mut &[u8],
+    fixed: bool,
+    out: &mut i64,
+    range: &mut Option<&'static str>,
+    name: &'static str,
+    valid: impl Fn(i64) -> bool,
+) -> bool {
+    getnum(value, fixed).is_some_and(|(n, rest)| {
+        *out = n;
+        *value = rest;
+        if !valid(n) {
+            *range = Some(name);
+        }
+        true
+    })
+}
+
 /// Go's `time.Parse` for one of the two layouts: the fields, or Go's error text.
 fn parse_fields(layout: &str, chunks: &[Chunk], avalue: &[u8]) -> Result<Fields, String> {
     let mut f = Fields {
@@ -293,46 +314,32 @@ fn parse_fields(layout: &str, chunks: &[Chunk], avalue: &[u8]) -> Result<Fields,
                     false
                 }
             }
-            Elem::ZeroMonth => getnum(value, true).is_some_and(|(m, rest)| {
-                f.month = m;
-                value = rest;
-                if !(1..=12).contains(&m) {
-                    range = Some("month");
-                }
-                true
+            Elem::ZeroMonth => number(&mut value, true, &mut f.month, &mut range, "month", |m| {
+                (1..=12).contains(&m)
             }),
-            Elem::ZeroDay => getnum(value, true).is_some_and(|(d, rest)| {
-                f.day = d;
-                value = rest;
-                true
+            Elem::ZeroDay => number(&mut value, true, &mut f.day, &mut range, "day", |_| true),
+            Elem::Hour => number(&mut value, false, &mut f.hour, &mut range, "hour", |h| {
+                h < 24
             }),
-            Elem::Hour => getnum(value, false).is_some_and(|(h, rest)| {
-                f.hour = h;
-                value = rest;
-                if h >= 24 {
-                    range = Some("hour");
-                }
-                true
-            }),
-            Elem::ZeroMinute => getnum(value, true).is_some_and(|(m, rest)| {
-                f.minute = m;
-                value = rest;
-                if m >= 60 {
-                    range = Some("minute");
-                }
-                true
-            }),
-            Elem::ZeroSecond => getnum(value, true).is_some_and(|(s, rest)| {
-                f.second = s;
-                value = rest;
-                if s >= 60 {
-                    range = Some("second");
-                } else if let Some((nanos, rest)) = fraction(value) {
+            Elem::ZeroMinute => {
+                number(&mut value, true, &mut f.minute, &mut range, "minute", |m| {
+                    m < 60
+                })
+            }
+            Elem::ZeroSecond => {
+                let ok = number(&mut value, true, &mut f.second, &mut range, "second", |s| {
+                    s < 60
+                });
+                // A fraction only follows seconds that are in range.
+                if ok
+                    && range.is_none()
+                    && let Some((nanos, rest)) = fraction(value)
+                {
                     f.nanos = nanos;
                     value = rest;
                 }
-                true
-            }),
+                ok
+            }
             Elem::ColonTz => {
                 if value.first() == Some(&b'Z') {
                     value = &value[1..];

@@ -614,48 +614,37 @@ mod tests {
 
     #[test]
     fn validate_explains_what_to_fix() {
-        let mut c = Config::default();
-        c.tls.cert = Some("/x".into());
-        assert!(c.validate().unwrap_err().to_string().contains("--tls-key"));
-        let c = Config {
-            database_url: "mysql://x".into(),
-            ..Default::default()
-        };
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("postgres://")
-        );
-        let mut c = Config::default();
-        c.useradm.bcrypt_cost = 2;
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("useradm.bcrypt_cost")
-        );
-        let mut c = Config::default();
-        c.deviceauth.max_pending_auth_sets_per_device = 0;
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("deviceauth.max_pending_auth_sets_per_device")
-        );
+        // (a change to the default configuration, what the error must name)
+        for (set, key) in [
+            (
+                (|c: &mut Config| c.tls.cert = Some("/x".into())) as fn(&mut Config),
+                "--tls-key",
+            ),
+            (|c| c.database_url = "mysql://x".into(), "postgres://"),
+            (|c| c.useradm.bcrypt_cost = 2, "useradm.bcrypt_cost"),
+            (
+                |c| c.deviceauth.max_pending_auth_sets_per_device = 0,
+                "deviceauth.max_pending_auth_sets_per_device",
+            ),
+            (
+                |c| c.inventory.max_search_regexes = c.inventory.max_search_filters + 1,
+                "inventory.max_search_regexes",
+            ),
+            (
+                |c| c.deployments.max_decompression_ratio = 0,
+                "deployments.max_decompression_ratio",
+            ),
+            (
+                |c| c.workflows.job_retention_seconds = 0,
+                "workflows.job_retention_seconds",
+            ),
+        ] {
+            let mut c = Config::default();
+            set(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
         assert!(Config::default().validate().is_ok());
-        let mut c = Config::default();
-        c.inventory.max_search_regexes = c.inventory.max_search_filters + 1;
-        let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("inventory.max_search_regexes"), "{e}");
-        let mut c = Config::default();
-        c.deployments.max_decompression_ratio = 0;
-        let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("deployments.max_decompression_ratio"), "{e}");
-        let mut c = Config::default();
-        c.workflows.job_retention_seconds = 0;
-        let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("workflows.job_retention_seconds"), "{e}");
     }
 
     #[test]

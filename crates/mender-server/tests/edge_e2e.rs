@@ -16,22 +16,7 @@ use serde_json::Value;
 
 /// Clients for the public (TLS) port: HTTP/1.1 only, and HTTP/2 (prior knowledge over TLS).
 fn protocol_clients(server: &ServerProcess) -> Vec<(reqwest::Version, reqwest::Client)> {
-    let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
-    let base = || {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
-    };
-    vec![
-        (
-            reqwest::Version::HTTP_11,
-            base().http1_only().build().unwrap(),
-        ),
-        (
-            reqwest::Version::HTTP_2,
-            base().http2_prior_knowledge().build().unwrap(),
-        ),
-    ]
+    server.protocol_clients(|| reqwest::Client::builder().timeout(Duration::from_secs(60)))
 }
 
 /// A hostile public key in an auth request is a 400 with upstream's body, not a dropped
@@ -96,53 +81,56 @@ async fn early_answers_reach_the_client_on_both_protocols() {
             let body: Value = r.json().await.unwrap_or(Value::Null);
             (status, body)
         };
-        let (status, body) = send(
-            http.post(&users)
-                .bearer_auth(&m.token)
-                .header("content-type", "application/json")
-                .body(big.clone()),
-            "3 MB body to users",
-        )
-        .await;
-        assert_eq!(status, 413, "{version:?} {body}");
-        assert!(body["request_id"].is_string(), "{body}");
-
-        let (status, _) = send(
-            http.post(&users)
-                .header("content-type", "application/json")
-                .body(big.clone()),
-            "3 MB body without a token",
-        )
-        .await;
-        assert_eq!(status, 401, "{version:?}");
-
-        let (status, body) = send(
-            http.put(&unknown)
-                .bearer_auth(&m.token)
-                .header("content-type", "application/json")
-                .body("{\"a\":\"b\"}"),
-            "small PUT to an unknown route",
-        )
-        .await;
-        assert_eq!(status, 404, "{version:?} {body}");
-
-        let (status, _) = send(
-            http.put(&unknown)
-                .bearer_auth(&m.token)
-                .header("content-type", "application/json")
-                .body(slow_body(8 * 1024 * 1024)),
-            "streaming PUT to an unknown route",
-        )
-        .await;
-        assert_eq!(status, 404, "{version:?}");
-
-        // The connection is still good for the next request.
-        let (status, _) = send(
-            http.get(&users).bearer_auth(&m.token),
-            "a request after the early answers",
-        )
-        .await;
-        assert_eq!(status, 200, "{version:?}");
+        let json = |req: reqwest::RequestBuilder, body: reqwest::Body| {
+            req.header("content-type", "application/json").body(body)
+        };
+        // (request, what it is, status, whether the answer is upstream's error body), in
+        // order on the same connection: the last shows it is still good.
+        let cases = [
+            (
+                json(http.post(&users).bearer_auth(&m.token), big.clone().into()),
+                "3 MB body to users",
+                413,
+                true,
+            ),
+            (
+                json(http.post(&users), big.clone().into()),
+                "3 MB body without a token",
+                401,
+                false,
+            ),
+            (
+                json(
+                    http.put(&unknown).bearer_auth(&m.token),
+                    "{\"a\":\"b\"}".into(),
+                ),
+                "small PUT to an unknown route",
+                404,
+                false,
+            ),
+            (
+                json(
+                    http.put(&unknown).bearer_auth(&m.token),
+                    slow_body(8 * 1024 * 1024),
+                ),
+                "streaming PUT to an unknown route",
+                404,
+                false,
+            ),
+            (
+                http.get(&users).bearer_auth(&m.token),
+                "a request after the early answers",
+                200,
+                false,
+            ),
+        ];
+        for (req, what, want, error_body) in cases {
+            let (status, body) = send(req, what).await;
+            assert_eq!(status, want, "{version:?} {what} {body}");
+            if error_body {
+                assert!(body["request_id"].is_string(), "{body}");
+            }
+        }
     }
 }
 
@@ -263,15 +251,7 @@ async fn hostile(
                 .await;
             let (r, mut w) = tokio::io::split(s);
             let trickle = async move {
-                for i in 0.. {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if w.write_all(format!("x-trickle-{i}: 1\r\n").as_bytes())
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
+                mender_testkit::slow::trickle_headers(&mut w, "x-trickle", u64::MAX).await;
             };
             tokio::select! {
                 _ = closed_within(r, within, &what) => {}
@@ -325,8 +305,7 @@ async fn connections_over_the_cap_are_closed_at_once() {
     drop(held);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let r = server
-        .client()
-        .get(format!("{}/api/management/v1/useradm/users", server.url))
+        .get("/api/management/v1/useradm/users")
         .send()
         .await
         .unwrap();

@@ -365,7 +365,7 @@ impl Raw {
 async fn raw(
     http: &reqwest::Client,
     method: &str,
-    url: &str,
+    url: impl reqwest::IntoUrl,
     token: Option<&str>,
     body: Option<String>,
 ) -> Raw {
@@ -388,23 +388,11 @@ async fn raw(
 /// Clients for the public (TLS) and internal (plain) ports that do not follow redirects:
 /// HTTP/1.1 only, and HTTP/2 (prior knowledge, over TLS and as h2c).
 fn protocol_clients(server: &ServerProcess) -> Vec<(reqwest::Version, reqwest::Client)> {
-    let pem = std::fs::read(server.cert.as_ref().unwrap()).unwrap();
-    let base = || {
+    server.protocol_clients(|| {
         reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
-            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
-    };
-    vec![
-        (
-            reqwest::Version::HTTP_11,
-            base().http1_only().build().unwrap(),
-        ),
-        (
-            reqwest::Version::HTTP_2,
-            base().http2_prior_knowledge().build().unwrap(),
-        ),
-    ]
+    })
 }
 
 /// Asserts gin's redirect answer: status by method, relative `Location` with the query, the
@@ -441,6 +429,7 @@ fn assert_redirect(r: &Raw, method: &str, location: &str, what: &str) {
 async fn trailing_slash_redirects_like_gin() {
     let (_tmp, server, m) = start_with_admin().await;
     let internal = server.internal_url.clone().unwrap();
+    let at = |p: &str| format!("{internal}{p}");
     let definition = |name: &str| {
         json!({"name": name, "version": 1, "tasks": [], "inputParameters": []}).to_string()
     };
@@ -448,18 +437,11 @@ async fn trailing_slash_redirects_like_gin() {
         let v = format!("{version:?}");
         let name = format!("via-slash-{}", v.replace(['/', '.'], "-"));
         // Internal port (workflows): 307 for POST, the body is not registered.
-        let url = format!("{internal}/api/v1/metadata/workflows/");
+        let url = at("/api/v1/metadata/workflows/");
         let r = raw(&http, "POST", &url, None, Some(definition(&name))).await;
         assert_eq!(r.version, version);
         assert_redirect(&r, "POST", "/api/v1/metadata/workflows", &v);
-        let list = raw(
-            &http,
-            "GET",
-            &format!("{internal}/api/v1/metadata/workflows"),
-            None,
-            None,
-        )
-        .await;
+        let list = raw(&http, "GET", at("/api/v1/metadata/workflows"), None, None).await;
         assert_eq!(list.status, 200);
         assert!(
             !list.text.contains(&name),
@@ -470,7 +452,7 @@ async fn trailing_slash_redirects_like_gin() {
         let r = raw(
             &http,
             "POST",
-            &format!("{internal}/api/v1/workflow/provision_device/"),
+            at("/api/v1/workflow/provision_device/"),
             None,
             Some("{}".into()),
         )
@@ -531,22 +513,9 @@ async fn unserved_paths_under_service_prefixes_need_a_token() {
         let v = format!("{version:?}");
         let url = |p: &str| format!("{}{p}", server.url);
         // The 401s of served management and device routes, for comparison.
-        let served_user = raw(
-            &http,
-            "GET",
-            &url("/api/management/v1/useradm/users"),
-            None,
-            None,
-        )
-        .await;
-        let served_device = raw(
-            &http,
-            "GET",
-            &url("/api/devices/v1/deployments/device/deployments/next"),
-            None,
-            None,
-        )
-        .await;
+        let served = |path: &str| raw(&http, "GET", url(path), None, None);
+        let served_user = served("/api/management/v1/useradm/users").await;
+        let served_device = served("/api/devices/v1/deployments/device/deployments/next").await;
         assert_eq!((served_user.status, served_device.status), (401, 401));
         for (method, path, good, other) in [
             (

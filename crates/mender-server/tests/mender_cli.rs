@@ -7,6 +7,8 @@ mod common;
 
 use common::{ADMIN_EMAIL, ADMIN_PASSWORD, MenderCli, ServerProcess, create_user};
 
+const USERS: &str = "/api/management/v1/useradm/users";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn mender_cli_logs_in_and_lists_users() {
     let tmp = tempfile::tempdir().unwrap();
@@ -56,8 +58,7 @@ async fn mender_cli_logs_in_and_lists_users() {
     assert_eq!(token.split('.').count(), 3, "a JWT");
 
     let resp = server
-        .client()
-        .get(format!("{}/api/management/v1/useradm/users", server.url))
+        .get(USERS)
         .bearer_auth(token.trim())
         .send()
         .await
@@ -68,12 +69,7 @@ async fn mender_cli_logs_in_and_lists_users() {
     assert_eq!(emails, ["admin@example.com"]);
 
     // Without the token the same request is refused.
-    let resp = server
-        .client()
-        .get(format!("{}/api/management/v1/useradm/users", server.url))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.get(USERS).send().await.unwrap();
     assert_eq!(resp.status(), 401);
 
     let status = server.stop();

@@ -50,15 +50,8 @@ async fn crash_with(
     path: &str,
     body: Option<serde_json::Value>,
 ) {
-    let mut req = m
-        .http
-        .request(method.parse().unwrap(), format!("{}{path}", m.url))
-        .bearer_auth(&m.token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
     // The connection may drop before an answer: the process aborts right after the commit.
-    let _ = req.send().await;
+    let _ = m.request(method, path, body).send().await;
     let mut server = server;
     let status = server.child.wait().unwrap();
     assert!(
@@ -202,31 +195,31 @@ async fn start_up_reconciles_drift_left_before_the_outbox() {
     // Drift as crashes before the outbox left it: `lost` accepted but never provisioned,
     // `orphan` decommissioned in deviceauth but still in inventory, `stuck` marked for
     // decommissioning without its workflow.
-    let inventory = db(&data, &mender_inventory::SCHEMA).await;
-    query("DELETE FROM devices WHERE id = $1")
-        .bind(lost.as_str())
-        .execute(&inventory)
-        .await
-        .unwrap();
-    inventory.close().await;
-    let deviceauth = db(&data, &mender_deviceauth::SCHEMA).await;
-    for sql in [
-        "DELETE FROM tokens WHERE device_id = $1",
-        "DELETE FROM auth_sets WHERE device_id = $1",
-        "DELETE FROM devices WHERE id = $1",
+    // Per service, in order: (statement, the device it is run for).
+    for (schema, statements) in [
+        (
+            &mender_inventory::SCHEMA,
+            vec![("DELETE FROM devices WHERE id = $1", lost)],
+        ),
+        (
+            &mender_deviceauth::SCHEMA,
+            vec![
+                ("DELETE FROM tokens WHERE device_id = $1", orphan),
+                ("DELETE FROM auth_sets WHERE device_id = $1", orphan),
+                ("DELETE FROM devices WHERE id = $1", orphan),
+                (
+                    "UPDATE devices SET decommissioning = TRUE WHERE id = $1",
+                    stuck,
+                ),
+            ],
+        ),
     ] {
-        query(sql)
-            .bind(orphan.as_str())
-            .execute(&deviceauth)
-            .await
-            .unwrap();
+        let db = db(&data, schema).await;
+        for (sql, device) in statements {
+            query(sql).bind(device.as_str()).execute(&db).await.unwrap();
+        }
+        db.close().await;
     }
-    query("UPDATE devices SET decommissioning = TRUE WHERE id = $1")
-        .bind(stuck.as_str())
-        .execute(&deviceauth)
-        .await
-        .unwrap();
-    deviceauth.close().await;
 
     let (server, m) = start(&data, None).await;
     wait_provisioned(&m, lost).await;

@@ -126,12 +126,17 @@ impl TestRequest {
     }
 
     /// A JSON body with `Content-Type: application/json`.
-    pub fn json(mut self, body: &Value) -> Self {
+    pub fn json(self, body: &Value) -> Self {
+        self.json_text(body.to_string())
+    }
+
+    /// A body sent as written with `Content-Type: application/json`: for malformed,
+    /// oversized or hand-formatted JSON that a [`Value`] cannot carry.
+    pub fn json_text(mut self, body: impl Into<Bytes>) -> Self {
         self.builder = self
             .builder
             .header(header::CONTENT_TYPE, "application/json");
-        self.body = Body::from(body.to_string());
-        self
+        self.body(body)
     }
 
     /// A raw body (set the content type with [`header`](Self::header)).
@@ -220,12 +225,11 @@ mod tests {
         );
         let c = TestClient::new(router);
         assert_eq!(c.get("/who").send().await.text(), "nobody");
-        let user = Identity {
-            subject: "u1".into(),
-            is_user: true,
-            ..Default::default()
-        };
-        let r = c.as_identity(user).get("/who").send().await;
+        let r = c
+            .as_identity(crate::identity::user("u1"))
+            .get("/who")
+            .send()
+            .await;
         r.assert_status(StatusCode::OK);
         assert_eq!(r.text(), "u1");
         assert_eq!(c.get("/nope").send().await.status, StatusCode::NOT_FOUND);

@@ -141,6 +141,12 @@ impl Scanner {
             .clone())
     }
 
+    /// Moves to `state` and asks for the next byte: the outcome of most transitions.
+    fn goto(&mut self, state: State) -> Op {
+        self.state = state;
+        Op::Continue
+    }
+
     fn fail(&mut self, c: u8, context: &str) -> Op {
         self.state = State::Failed;
         self.error = Some(SyntaxError {
@@ -206,74 +212,49 @@ impl Scanner {
             }
             State::InStringEsc => match c {
                 b'b' | b'f' | b'n' | b'r' | b't' | b'\\' | b'/' | b'"' => {
-                    self.state = State::InString;
-                    Op::Continue
+                    self.goto(State::InString)
                 }
-                b'u' => {
-                    self.state = State::InStringEscU(0);
-                    Op::Continue
-                }
+                b'u' => self.goto(State::InStringEscU(0)),
                 _ => self.fail(c, "in string escape code"),
             },
             State::InStringEscU(n) => {
                 if c.is_ascii_hexdigit() {
-                    self.state = if n == 3 {
+                    self.goto(if n == 3 {
                         State::InString
                     } else {
                         State::InStringEscU(n + 1)
-                    };
-                    Op::Continue
+                    })
                 } else {
                     self.fail(c, "in \\u hexadecimal character escape")
                 }
             }
             State::Neg => match c {
-                b'0' => {
-                    self.state = State::Zero;
-                    Op::Continue
-                }
-                b'1'..=b'9' => {
-                    self.state = State::One;
-                    Op::Continue
-                }
+                b'0' => self.goto(State::Zero),
+                b'1'..=b'9' => self.goto(State::One),
                 _ => self.fail(c, "in numeric literal"),
             },
             State::One if c.is_ascii_digit() => Op::Continue,
             State::One | State::Zero => match c {
-                b'.' => {
-                    self.state = State::Dot;
-                    Op::Continue
-                }
-                b'e' | b'E' => {
-                    self.state = State::E;
-                    Op::Continue
-                }
+                b'.' => self.goto(State::Dot),
+                b'e' | b'E' => self.goto(State::E),
                 _ => self.end_value(c),
             },
             State::Dot => {
                 if c.is_ascii_digit() {
-                    self.state = State::Dot0;
-                    Op::Continue
+                    self.goto(State::Dot0)
                 } else {
                     self.fail(c, "after decimal point in numeric literal")
                 }
             }
             State::Dot0 => match c {
                 b'0'..=b'9' => Op::Continue,
-                b'e' | b'E' => {
-                    self.state = State::E;
-                    Op::Continue
-                }
+                b'e' | b'E' => self.goto(State::E),
                 _ => self.end_value(c),
             },
-            State::E if c == b'+' || c == b'-' => {
-                self.state = State::ESign;
-                Op::Continue
-            }
+            State::E if c == b'+' || c == b'-' => self.goto(State::ESign),
             State::E | State::ESign => {
                 if c.is_ascii_digit() {
-                    self.state = State::E0;
-                    Op::Continue
+                    self.goto(State::E0)
                 } else {
                     self.fail(c, "in exponent of numeric literal")
                 }
@@ -292,12 +273,11 @@ impl Scanner {
                     let context = format!("in literal {name} (expecting '{}')", char::from(want));
                     return self.fail(c, &context);
                 }
-                self.state = if i + 1 == word.len() {
+                self.goto(if i + 1 == word.len() {
                     State::EndValue
                 } else {
                     State::Literal(word, i + 1)
-                };
-                Op::Continue
+                })
             }
             State::EndValue => self.end_value(c),
             State::EndTop => {
@@ -324,34 +304,13 @@ impl Scanner {
                 self.state = State::BeginValueOrEmpty;
                 self.push(c, Container::ArrayValue)
             }
-            b'"' => {
-                self.state = State::InString;
-                Op::Continue
-            }
-            b'-' => {
-                self.state = State::Neg;
-                Op::Continue
-            }
-            b'0' => {
-                self.state = State::Zero;
-                Op::Continue
-            }
-            b'1'..=b'9' => {
-                self.state = State::One;
-                Op::Continue
-            }
-            b't' => {
-                self.state = State::Literal(b"true", 1);
-                Op::Continue
-            }
-            b'f' => {
-                self.state = State::Literal(b"false", 1);
-                Op::Continue
-            }
-            b'n' => {
-                self.state = State::Literal(b"null", 1);
-                Op::Continue
-            }
+            b'"' => self.goto(State::InString),
+            b'-' => self.goto(State::Neg),
+            b'0' => self.goto(State::Zero),
+            b'1'..=b'9' => self.goto(State::One),
+            b't' => self.goto(State::Literal(b"true", 1)),
+            b'f' => self.goto(State::Literal(b"false", 1)),
+            b'n' => self.goto(State::Literal(b"null", 1)),
             _ => self.fail(c, "looking for beginning of value"),
         }
     }
@@ -360,8 +319,7 @@ impl Scanner {
         if is_space(c) {
             Op::Continue
         } else if c == b'"' {
-            self.state = State::InString;
-            Op::Continue
+            self.goto(State::InString)
         } else {
             self.fail(c, "looking for beginning of object key string")
         }
@@ -375,31 +333,25 @@ impl Scanner {
             return self.dispatch(c);
         };
         if is_space(c) {
-            self.state = State::EndValue;
-            return Op::Continue;
+            return self.goto(State::EndValue);
         }
         match (top, c) {
             (Container::ObjectKey, b':') => {
                 if let Some(t) = self.stack.last_mut() {
                     *t = Container::ObjectValue;
                 }
-                self.state = State::BeginValue;
-                Op::Continue
+                self.goto(State::BeginValue)
             }
             (Container::ObjectKey, _) => self.fail(c, "after object key"),
             (Container::ObjectValue, b',') => {
                 if let Some(t) = self.stack.last_mut() {
                     *t = Container::ObjectKey;
                 }
-                self.state = State::BeginString;
-                Op::Continue
+                self.goto(State::BeginString)
             }
             (Container::ObjectValue, b'}') | (Container::ArrayValue, b']') => self.pop(),
             (Container::ObjectValue, _) => self.fail(c, "after object key:value pair"),
-            (Container::ArrayValue, b',') => {
-                self.state = State::BeginValue;
-                Op::Continue
-            }
+            (Container::ArrayValue, b',') => self.goto(State::BeginValue),
             (Container::ArrayValue, _) => self.fail(c, "after array element"),
         }
     }

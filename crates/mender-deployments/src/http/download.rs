@@ -43,14 +43,15 @@ async fn download_configuration(
     let len = bytes.len() as u64;
     let mut resp = Response::new(Body::from(bytes));
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.mender-artifact"),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"artifact.mender\""),
-    );
+    for (name, value) in [
+        (header::CONTENT_TYPE, "application/vnd.mender-artifact"),
+        (
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"artifact.mender\"",
+        ),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     Ok(resp)
 }

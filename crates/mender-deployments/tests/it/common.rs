@@ -13,6 +13,7 @@ use mender_core::clock::ManualClock;
 use mender_db::testing::{Backend, TestDb};
 use mender_deployments::{DeploymentsConfig, SCHEMA, Service};
 use mender_testkit::http::{TestClient, TestRequest, TestResponse};
+use mender_testkit::identity;
 use serde_json::Value;
 
 pub const ART: &str = "/api/management/v1/deployments/artifacts";
@@ -21,6 +22,8 @@ pub const DEP: &str = "/api/management/v1/deployments/deployments";
 pub const DEVICE_DEPLOYMENTS: &str = "/api/devices/v1/deployments/device/deployments";
 pub const NEXT: &str = "/api/devices/v1/deployments/device/deployments/next";
 pub const INTERNAL: &str = "/api/internal/v1/deployments";
+/// The management API, version 2 (releases, artifacts listed with paging headers).
+pub const V2: &str = "/api/management/v2/deployments";
 
 #[derive(Default)]
 pub struct FakeInventory {
@@ -140,20 +143,10 @@ pub async fn env(backend: Backend) -> Env {
 }
 
 pub fn user() -> Identity {
-    Identity {
-        subject: "user-1".into(),
-        is_user: true,
-        ..Default::default()
-    }
+    identity::user("user-1")
 }
 
-pub fn dev(id: &str) -> Identity {
-    Identity {
-        subject: id.into(),
-        is_device: true,
-        ..Default::default()
-    }
-}
+pub use identity::device as dev;
 
 /// The path and query of an absolute URL.
 pub fn path_and_query(uri: &str) -> String {

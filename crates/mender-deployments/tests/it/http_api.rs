@@ -17,8 +17,6 @@ mender_db::each_backend!(
     generate_artifact_in_process,
 );
 
-const V2: &str = "/api/management/v2/deployments";
-
 /// A listing as the user: its `X-Total-Count` and its items.
 async fn page(env: &Env, uri: &str) -> (String, Value) {
     let r = get_ok(env, uri).await;

@@ -26,7 +26,6 @@ mender_db::each_backend!(
     directupload_is_not_allowed,
 );
 
-const V2: &str = "/api/management/v2/deployments";
 const SOFTWARE: &str = "/api/management/v1alpha1/deployments/software";
 
 /// Every status at 0 but `pending`, keys in Go's (sorted) order, as upstream writes them.
@@ -479,11 +478,7 @@ async fn storage_limit_hostile_bodies(backend: Backend) {
         .await
         .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = format!("{{\"limit\": 1, \"pad\": \"{}\"}}", "x".repeat(2 << 20));
-    let r = env
-        .internal
-        .put(&url)
-        .header("content-type", "application/json")
-        .body(huge);
+    let r = env.internal.put(&url).json_text(huge);
     r.send().await.assert_error(StatusCode::PAYLOAD_TOO_LARGE);
     // nothing was written
     let r = expect(env.internal.get(&url), StatusCode::OK, "get").await;
@@ -840,20 +835,16 @@ async fn release_edits_check_the_body_first(backend: Backend) {
         env.mgmt
             .put(&format!("{V2}/deployments/releases/{name}/tags"))
     };
-    let raw = |req: mender_testkit::http::TestRequest, body: &str| {
-        req.header("content-type", "application/json")
-            .body(body.to_owned())
-    };
     let error = |r: TestResponse, status| r.assert_error(status);
     // unknown release: the body is checked first, then 404
-    let r = raw(patch("nope"), "").send().await;
+    let r = patch("nope").json_text("").send().await;
     assert_eq!(
         error(r, StatusCode::BAD_REQUEST),
         "malformed JSON in request body: EOF"
     );
-    let r = raw(patch("nope"), "{\"notes\": ").send().await;
+    let r = patch("nope").json_text("{\"notes\": ").send().await;
     assert!(error(r, StatusCode::BAD_REQUEST).starts_with("malformed JSON in request body: "));
-    let r = raw(patch("nope"), "{\"notes\": 5}").send().await;
+    let r = patch("nope").json_text("{\"notes\": 5}").send().await;
     assert!(error(r, StatusCode::BAD_REQUEST).starts_with("malformed JSON in request body: "));
     // (notes, the 400's text where the case pins it)
     let bad_notes = [
@@ -884,9 +875,9 @@ async fn release_edits_check_the_body_first(backend: Backend) {
         assert_eq!(error(r, StatusCode::NOT_FOUND), "release not found");
     }
 
-    let r = raw(put("nope"), "[\"a\",").send().await;
+    let r = put("nope").json_text("[\"a\",").send().await;
     assert!(error(r, StatusCode::BAD_REQUEST).starts_with("malformed JSON in request body: "));
-    let r = raw(put("nope"), "{\"a\": 1}").send().await;
+    let r = put("nope").json_text("{\"a\": 1}").send().await;
     assert!(error(r, StatusCode::BAD_REQUEST).starts_with("malformed JSON in request body: "));
     let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
     let r = put("nope").json(&json!(many)).send().await;

@@ -941,18 +941,11 @@ async fn migration_backfills_counts(backend: Backend) {
         [(Pending, 2), (Success, 1), (AlreadyInstalled, 1)]
     );
     assert_eq!(nonzero("aborted"), [(Aborted, 1)]);
-    let open = s
-        .get_deployment(&none(), &did("open"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((open.device_count, open.total_size), (4, 300));
-    let aborted = s
-        .get_deployment(&none(), &did("aborted"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((aborted.device_count, aborted.total_size), (1, 100));
+    // (deployment, device count, total size) after the migration
+    for (id, devices, size) in [("open", 4, 300), ("aborted", 1, 100)] {
+        let d = s.get_deployment(&none(), &did(id)).await.unwrap().unwrap();
+        assert_eq!((d.device_count, d.total_size), (devices, size), "{id}");
+    }
 }
 
 /// An artifact id is claimed before its file is written: one holder at a time, never the id

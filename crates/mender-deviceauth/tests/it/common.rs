@@ -47,10 +47,8 @@ pub struct Env {
 
 pub fn user() -> Identity {
     Identity {
-        subject: "user-1".into(),
         token_id: "t".into(),
-        is_user: true,
-        ..Default::default()
+        ..mender_testkit::identity::user("user-1")
     }
 }
 
@@ -162,6 +160,19 @@ impl Env {
         self.mgmt
             .put(&format!("{DEVS}/{id}/auth/{aid}/status"))
             .json(&json!({ "status": status }))
+            .send()
+            .await
+    }
+
+    /// Decommissions device `id` through the management API.
+    pub async fn decommission(&self, id: &str) -> TestResponse {
+        self.mgmt.delete(&format!("{DEVS}/{id}")).send().await
+    }
+
+    /// Removes auth set `aid` of device `id` through the management API.
+    pub async fn dismiss(&self, id: &str, aid: &str) -> TestResponse {
+        self.mgmt
+            .delete(&format!("{DEVS}/{id}/auth/{aid}"))
             .send()
             .await
     }

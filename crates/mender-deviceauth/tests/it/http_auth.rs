@@ -408,13 +408,7 @@ async fn bad_preauthorizations_are_refused(backend: Backend) {
         ("", "EOF"),
     ];
     for (body, want) in texts {
-        let r = env
-            .mgmt
-            .post(DEVS)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await;
+        let r = env.mgmt.post(DEVS).json_text(body).send().await;
         assert_eq!(
             r.assert_error(StatusCode::BAD_REQUEST),
             format!("failed to decode preauth request: {want}"),
@@ -424,8 +418,7 @@ async fn bad_preauthorizations_are_refused(backend: Backend) {
     let r = env
         .mgmt
         .post(DEVS)
-        .header("content-type", "application/json")
-        .body(vec![b' '; 2 * 1024 * 1024])
+        .json_text(vec![b' '; 2 * 1024 * 1024])
         .send()
         .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -517,7 +510,7 @@ async fn decommissioned_token_stops(
 ) {
     let did = dev["id"].as_str().unwrap();
     env.wf().await.clear();
-    let r = env.mgmt.delete(&format!("{DEVS}/{did}")).send().await;
+    let r = env.decommission(did).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(
         env.verify(token).await.unwrap_err().status,

@@ -468,14 +468,7 @@ async fn internal_update_records_provisioned(backend: Backend) {
     let internal = &env.internal;
     let patch = |body: &'static str| {
         let path = path.clone();
-        async move {
-            internal
-                .patch(&path)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-        }
+        async move { internal.patch(&path).json_text(body).send().await }
     };
     let (p0, rev0, _) = device_row(&env, id).await;
     assert!(!p0);
@@ -548,8 +541,7 @@ async fn internal_update_records_provisioned(backend: Backend) {
     let r = env
         .internal
         .patch(&path)
-        .header("content-type", "application/json")
-        .body(vec![b' '; 2 * 1024 * 1024])
+        .json_text(vec![b' '; 2 * 1024 * 1024])
         .send()
         .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);

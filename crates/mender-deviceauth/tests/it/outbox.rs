@@ -97,7 +97,7 @@ async fn a_failed_outbox_write_undoes_the_state_change(backend: Backend) {
     assert_eq!(d["status"], "pending", "{}", env.backend());
     assert_eq!(d["auth_sets"][0]["status"], "pending");
 
-    let r = env.mgmt.delete(&format!("{DEVS}/{id}")).send().await;
+    let r = env.decommission(&id).await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     let decommissioning: bool = query("SELECT decommissioning FROM devices WHERE id = $1")
         .bind(id.as_str())
@@ -119,9 +119,7 @@ async fn admission_changes_write_their_workflows(backend: Backend) {
     assert_eq!(waiting(&env).await, ["update_device_status"]);
     env.relay.drain().await.unwrap();
 
-    env.mgmt
-        .delete(&format!("{DEVS}/{id}"))
-        .send()
+    env.decommission(&id)
         .await
         .assert_status(StatusCode::NO_CONTENT);
     assert_eq!(waiting(&env).await, ["decommission_device"]);
@@ -141,9 +139,7 @@ async fn admission_changes_write_their_workflows(backend: Backend) {
         pre["id"].as_str().unwrap(),
         pre["auth_sets"][0]["id"].as_str().unwrap(),
     );
-    env.mgmt
-        .delete(&format!("{DEVS}/{pid}/auth/{paid}"))
-        .send()
+    env.dismiss(pid, paid)
         .await
         .assert_status(StatusCode::NO_CONTENT);
     assert_eq!(waiting(&env).await, ["update_device_status"]);
@@ -258,9 +254,7 @@ async fn repairs_skip_work_already_waiting(backend: Backend) {
     env.relay.drain().await.unwrap();
 
     assert!(!app.redecommission(&ctx, &id).await.unwrap(), "not marked");
-    env.mgmt
-        .delete(&format!("{DEVS}/{id}"))
-        .send()
+    env.decommission(id.as_str())
         .await
         .assert_status(StatusCode::NO_CONTENT);
     assert!(!app.redecommission(&ctx, &id).await.unwrap(), "waiting");
@@ -281,9 +275,7 @@ async fn device_briefs_list_every_device_with_its_state(backend: Backend) {
     env.accept(&a).await.assert_status(StatusCode::NO_CONTENT);
     env.accept(&c).await.assert_status(StatusCode::NO_CONTENT);
     let cid = c["id"].as_str().unwrap();
-    env.mgmt
-        .delete(&format!("{DEVS}/{cid}"))
-        .send()
+    env.decommission(cid)
         .await
         .assert_status(StatusCode::NO_CONTENT);
     let app = env.svc.app();

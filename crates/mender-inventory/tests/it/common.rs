@@ -10,6 +10,7 @@ use mender_core::{Identity, Timestamp};
 use mender_db::testing::{Backend, TestDb};
 use mender_inventory::{InventoryConfig, SCHEMA, Service};
 use mender_testkit::http::{TestClient, TestRequest, TestResponse};
+use mender_testkit::identity;
 use serde_json::{Value, json};
 
 /// Where every test's clock starts: 2024-05-06T07:08:09.123Z, a Monday.
@@ -38,21 +39,10 @@ pub struct Api {
 
 /// A user of the default tenant.
 pub fn user() -> Identity {
-    Identity {
-        subject: "user-1".into(),
-        is_user: true,
-        ..Default::default()
-    }
+    identity::user("user-1")
 }
 
-/// Device `id` of the default tenant.
-pub fn device(id: &str) -> Identity {
-    Identity {
-        subject: id.into(),
-        is_device: true,
-        ..Default::default()
-    }
-}
+pub use identity::device;
 
 /// Sends a request and checks what every answer must satisfy: never a server error, and
 /// every client error in upstream's error body.

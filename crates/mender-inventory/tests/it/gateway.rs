@@ -21,11 +21,7 @@ struct Users;
 impl TokenVerifier for Users {
     async fn verify(&self, req: &ForwardedRequest) -> Result<Identity, ApiError> {
         match mender_core::identity::request_token(&req.headers) {
-            Ok(t) if t.expose_str() == "user" => Ok(Identity {
-                subject: "user-1".into(),
-                is_user: true,
-                ..Identity::default()
-            }),
+            Ok(t) if t.expose_str() == "user" => Ok(mender_testkit::identity::user("user-1")),
             _ => Err(ApiError::unauthorized("unauthorized")),
         }
     }

@@ -47,12 +47,7 @@ async fn upserts_keep_each_scope(backend: Backend) {
     let c = api.internal();
     // An empty list (or null) creates the missing device; the answer is an empty 200.
     for (dev, body) in [("d1", "[]"), ("d2", "null")] {
-        let r = c
-            .patch(&oss(dev))
-            .header("content-type", "application/json")
-            .body(body)
-            .call()
-            .await;
+        let r = c.patch(&oss(dev)).json_text(body).call().await;
         assert_eq!(
             (r.status, r.text()),
             (StatusCode::OK, String::new()),
@@ -267,12 +262,7 @@ async fn upstream_validation_messages(backend: Backend) {
         ),
     ];
     for (body, message) in cases {
-        let r = c
-            .patch(&oss("v"))
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .call()
-            .await;
+        let r = c.patch(&oss("v")).json_text(body.clone()).call().await;
         assert_eq!(r.assert_error(StatusCode::BAD_REQUEST), message, "{body}");
     }
     assert!(!exists(&api, "v").await, "nothing was written");
@@ -312,12 +302,7 @@ async fn hostile_bodies_write_nothing(backend: Backend) {
         ("[\"\\ud800\"]".into(), StatusCode::BAD_REQUEST),
     ];
     for (body, status) in cases {
-        let r = c
-            .patch(&oss("h"))
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .call()
-            .await;
+        let r = c.patch(&oss("h")).json_text(body.clone()).call().await;
         assert_eq!(
             r.status,
             status,

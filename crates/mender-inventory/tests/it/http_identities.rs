@@ -186,9 +186,7 @@ async fn refusals(api: &Api) {
             Status(StatusCode::BAD_REQUEST),
         ),
         (
-            c.post(SEARCH)
-                .header("content-type", "application/json")
-                .body(""),
+            c.post(SEARCH).json_text(""),
             bad("failed to decode request body: EOF"),
         ),
         (

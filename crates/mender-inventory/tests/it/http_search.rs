@@ -146,13 +146,7 @@ async fn invalid_searches(api: &Api) {
             "{b}"
         );
     }
-    let r = api
-        .user()
-        .post(SEARCH)
-        .header("content-type", "application/json")
-        .body("{")
-        .call()
-        .await;
+    let r = api.user().post(SEARCH).json_text("{").call().await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 

@@ -69,15 +69,7 @@ async fn trickle(addr: &str, tls: &tokio_rustls::TlsConnector) -> bool {
         return true;
     }
     // Bounded: a server without timeouts holds it for 10 minutes, not forever.
-    for i in 0..600 {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        if s.write_all(format!("x-slow-{i}: 1\r\n").as_bytes())
-            .await
-            .is_err()
-        {
-            break;
-        }
-    }
+    mender_testkit::slow::trickle_headers(&mut s, "x-slow", 600).await;
     true
 }
 

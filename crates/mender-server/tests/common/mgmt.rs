@@ -88,14 +88,25 @@ impl Mgmt {
 
     /// Sends a request with the token; `body` is sent as JSON when given.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
-        let mut req = self
+        Answer::read(self.request(method, path, body).send().await.unwrap()).await
+    }
+
+    /// A request with the token, for [`call`](Self::call) or a test that reads the answer
+    /// itself (or gets none); `body` is sent as JSON when given.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::RequestBuilder {
+        let req = self
             .http
             .request(method.parse().unwrap(), format!("{}{path}", self.url))
             .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
+        match body {
+            Some(b) => req.json(&b),
+            None => req,
         }
-        Answer::read(req.send().await.unwrap()).await
     }
 
     /// GET.

@@ -109,6 +109,33 @@ impl ServerProcess {
         b.build().expect("client")
     }
 
+    /// A GET of `path` on the public port, with [`client`](Self::client).
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client().get(format!("{}{path}", self.url))
+    }
+
+    /// Clients for the public (TLS) port, one per protocol: HTTP/1.1 only, and HTTP/2 (prior
+    /// knowledge over TLS). `base` makes the builder with what the test needs besides
+    /// trusting the server's certificate (timeout, redirect policy).
+    pub fn protocol_clients(
+        &self,
+        base: impl Fn() -> reqwest::ClientBuilder,
+    ) -> Vec<(reqwest::Version, reqwest::Client)> {
+        let pem = std::fs::read(self.cert.as_ref().expect("a TLS server")).expect("cert");
+        let trusting =
+            || base().tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("pem")]);
+        vec![
+            (
+                reqwest::Version::HTTP_11,
+                trusting().http1_only().build().expect("client"),
+            ),
+            (
+                reqwest::Version::HTTP_2,
+                trusting().http2_prior_knowledge().build().expect("client"),
+            ),
+        ]
+    }
+
     /// SIGTERM and wait: the graceful path.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")

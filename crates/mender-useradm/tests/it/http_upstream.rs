@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
-use mender_core::Identity;
 use mender_db::testing::Backend;
 use mender_gateway::{GatewayConfig, compose};
 use mender_testkit::TestClient;
@@ -175,11 +174,9 @@ async fn own_user_update_v2_refusals(backend: Backend) {
     env.assert_valid(&other).await;
 
     // A caller whose user is gone.
-    let ghost = env.management_without_identity().as_identity(Identity {
-        subject: "ghost".into(),
-        is_user: true,
-        ..Identity::default()
-    });
+    let ghost = env
+        .management_without_identity()
+        .as_identity(mender_testkit::identity::user("ghost"));
     let r = ghost.put(ME_V2).json(&json!({})).send().await;
     assert_eq!(r.assert_error(StatusCode::NOT_FOUND), "user not found");
 }

@@ -13,7 +13,6 @@ use mender_core::clock::ManualClock;
 use mender_db::testing::{Backend, TestDb};
 use mender_queue::SqlQueue;
 use mender_testkit::TestClient;
-use mender_testkit::http::TestRequest;
 use mender_workflows::model::{Job, JobStatus};
 use mender_workflows::{HttpDispatcher, Service, WorkflowsConfig};
 
@@ -73,12 +72,6 @@ impl Env {
 /// A client of the service's internal router.
 pub fn client(svc: &Service) -> TestClient {
     TestClient::new(svc.routers().internal)
-}
-
-/// `req` with `body` as its text and a JSON content type (bodies that are not valid JSON too).
-pub fn json_text(req: TestRequest, body: &str) -> TestRequest {
-    req.header("content-type", "application/json")
-        .body(body.to_owned())
 }
 
 /// What the scripted dispatcher answers.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::common::{Env, Reply, Scripted, client, config, finished, json_text};
+use crate::common::{Env, Reply, Scripted, client, config, finished};
 
 mender_db::each_backend!(
     provision_device_calls_inventory_and_skips_missing_services,
@@ -143,7 +143,9 @@ async fn failing_task_is_retried_then_fails_the_job(backend: Backend) {
     register(&svc, flaky_workflow()).await;
     let (_stop, workers) = run_workers(&svc);
     let c = client(&svc);
-    let resp = json_text(c.post("/api/v1/workflow/flaky"), r#"{"x": "1"}"#)
+    let resp = c
+        .post("/api/v1/workflow/flaky")
+        .json_text(r#"{"x": "1"}"#)
         .send()
         .await;
     resp.assert_status(StatusCode::CREATED);

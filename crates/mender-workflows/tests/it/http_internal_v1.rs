@@ -8,9 +8,10 @@ use mender_db::query;
 use mender_db::testing::Backend;
 use mender_queue::JobQueue;
 use mender_testkit::json::{find, strings};
+use mender_testkit::{TestClient, TestResponse};
 use serde_json::json;
 
-use crate::common::{Env, Scripted, client, config, go_error, json_text};
+use crate::common::{Env, Scripted, client, config, go_error};
 
 mender_db::each_backend!(
     start_and_read_jobs,
@@ -28,13 +29,19 @@ mender_db::each_backend!(
 const PROVISION: &str = r#"{"request_id": "r1", "device_id": "d1", "tenant_id": "t1", "status": "pending",
                             "device": {"id": "d1", "n": 1}, "extra": [1, "x", null]}"#;
 
+/// Starts `provision_device` with [`PROVISION`].
+async fn start_provision(c: &TestClient) -> TestResponse {
+    c.post("/api/v1/workflow/provision_device")
+        .json_text(PROVISION)
+        .send()
+        .await
+}
+
 async fn start_and_read_jobs(backend: Backend) {
     let env = Env::new(backend).await;
     let svc = env.service(Scripted::ok(), config()).await;
     let c = client(&svc);
-    let resp = json_text(c.post("/api/v1/workflow/provision_device"), PROVISION)
-        .send()
-        .await;
+    let resp = start_provision(&c).await;
     resp.assert_status(StatusCode::CREATED);
     let body = resp.json();
     let id = body["id"].as_str().unwrap().to_owned();
@@ -74,10 +81,7 @@ async fn start_and_read_jobs(backend: Backend) {
     assert_eq!(go_error(&unknown, StatusCode::NOT_FOUND), "not found");
 
     // Ephemeral jobs are queued but not recorded.
-    let resp = json_text(
-        c.post("/api/v1/workflow/update_device_inventory"),
-        r#"{"request_id":"r","attributes":"[]","tenant_id":"","device_id":"d","scope":"identity"}"#,
-    )
+    let resp = c.post("/api/v1/workflow/update_device_inventory").json_text(r#"{"request_id":"r","attributes":"[]","tenant_id":"","device_id":"d","scope":"identity"}"#)
     .send()
     .await;
     resp.assert_status(StatusCode::CREATED);
@@ -189,7 +193,9 @@ async fn start_rejects_bad_requests(backend: Backend) {
             }
         }
     }
-    let resp = json_text(c.post(URL), PROVISION)
+    let resp = c
+        .post(URL)
+        .json_text(PROVISION)
         .header("x-workflows-min-version", "10")
         .send()
         .await;
@@ -207,9 +213,7 @@ async fn batch_starts(backend: Backend) {
     let c = client(&svc);
     let one = r#"{"request_id":"r","tenant_id":"t","device_id":"d","service":"s"}"#;
     let url = "/api/v1/workflow/reindex_inventory/batch";
-    let resp = json_text(c.post(url), &format!("[{one},{one}]"))
-        .send()
-        .await;
+    let resp = c.post(url).json_text(format!("[{one},{one}]")).send().await;
     resp.assert_status(StatusCode::CREATED);
     let body = resp.json();
     let items = body.as_array().unwrap();
@@ -220,20 +224,24 @@ async fn batch_starts(backend: Backend) {
             .all(|i| i["name"] == "reindex_inventory" && i["id"].as_str().unwrap().len() == 24)
     );
     assert_ne!(items[0]["id"], items[1]["id"]);
-    let resp = json_text(c.post(url), &format!("[{one},{{\"request_id\":\"r\"}}]"))
+    let resp = c
+        .post(url)
+        .json_text(format!("[{one},{{\"request_id\":\"r\"}}]"))
         .send()
         .await;
     assert_eq!(
         go_error(&resp, StatusCode::BAD_REQUEST),
         "Missing input parameters: [tenant_id device_id service]"
     );
-    let resp = json_text(c.post(url), one).send().await;
+    let resp = c.post(url).json_text(one).send().await;
     assert_eq!(resp.status, StatusCode::BAD_REQUEST, "a batch is an array");
-    let resp = json_text(c.post("/api/v1/workflow/nope/batch"), "[{}]")
+    let resp = c
+        .post("/api/v1/workflow/nope/batch")
+        .json_text("[{}]")
         .send()
         .await;
     assert_eq!(resp.status, StatusCode::NOT_FOUND);
-    let resp = json_text(c.post(url), "[]").send().await;
+    let resp = c.post(url).json_text("[]").send().await;
     assert_eq!((resp.status, resp.json()), (StatusCode::CREATED, json!([])));
     assert_eq!(
         env.queue.len().await.unwrap(),
@@ -275,17 +283,19 @@ async fn definitions_api(backend: Backend) {
 
     let wf = r#"{"name":"mine","description":"d","version":2,"inputParameters":["a"],
                  "tasks":[{"name":"t","type":"http","http":{"uri":"http://x","method":"GET"}}]}"#;
-    let resp = json_text(c.post(URL), wf).send().await;
+    let resp = c.post(URL).json_text(wf).send().await;
     assert_eq!(
         (resp.status, resp.text()),
         (StatusCode::CREATED, String::new())
     );
-    let resp = json_text(c.post(URL), wf).send().await;
+    let resp = c.post(URL).json_text(wf).send().await;
     assert_eq!(
         go_error(&resp, StatusCode::CONFLICT),
         "Workflow already exists"
     );
-    let resp = json_text(c.post(URL), &wf.replace("\"version\":2", "\"version\":3"))
+    let resp = c
+        .post(URL)
+        .json_text(wf.replace("\"version\":2", "\"version\":3"))
         .send()
         .await;
     assert_eq!(
@@ -293,12 +303,14 @@ async fn definitions_api(backend: Backend) {
         (StatusCode::CREATED, String::new()),
         "a newer version replaces"
     );
-    let resp = json_text(c.post(URL), r#"{"version":1}"#).send().await;
+    let resp = c.post(URL).json_text(r#"{"version":1}"#).send().await;
     assert_eq!(
         go_error(&resp, StatusCode::BAD_REQUEST),
         "Workflow missing name"
     );
-    let resp = json_text(c.post(URL), r#"{"name":"x","version":"one"}"#)
+    let resp = c
+        .post(URL)
+        .json_text(r#"{"name":"x","version":"one"}"#)
         .send()
         .await;
     assert!(go_error(&resp, StatusCode::BAD_REQUEST).starts_with("Error parsing JSON form"));
@@ -307,9 +319,7 @@ async fn definitions_api(backend: Backend) {
     let list = resp.json();
     let mine = find(&list, "name", "mine");
     assert_eq!(mine["version"], 3);
-    let resp = json_text(c.post("/api/v1/workflow/mine"), "{}")
-        .send()
-        .await;
+    let resp = c.post("/api/v1/workflow/mine").json_text("{}").send().await;
     assert_eq!(
         go_error(&resp, StatusCode::BAD_REQUEST),
         "Missing input parameters: [a]"
@@ -391,9 +401,7 @@ async fn jobs_take_id_and_insert_time_from_the_clock(backend: Backend) {
         (1_500, "2023-11-14T22:13:21.623456Z"),
     ] {
         env.clock.advance(std::time::Duration::from_millis(step));
-        let resp = json_text(c.post("/api/v1/workflow/provision_device"), PROVISION)
-            .send()
-            .await;
+        let resp = start_provision(&c).await;
         resp.assert_status(StatusCode::CREATED);
         let id = resp.json()["id"].as_str().unwrap().to_owned();
         let secs = env.clock.now().unix_secs();
@@ -412,16 +420,8 @@ async fn jobs_take_id_and_insert_time_from_the_clock(backend: Backend) {
 }
 
 /// Sends `body` (bytes, JSON content type) and returns the answer.
-async fn post_bytes(
-    c: &mender_testkit::TestClient,
-    uri: &str,
-    body: &[u8],
-) -> mender_testkit::TestResponse {
-    c.post(uri)
-        .header("content-type", "application/json")
-        .body(body.to_vec())
-        .send()
-        .await
+async fn post_bytes(c: &TestClient, uri: &str, body: &[u8]) -> TestResponse {
+    c.post(uri).json_text(body.to_vec()).send().await
 }
 
 /// `POST /api/v1/metadata/workflows` answers like upstream's `json.Unmarshal`: Go's texts

@@ -29,6 +29,26 @@ fn push_status_filter(q: &mut QueryBuilder<'_>, f: &DeviceDeploymentFilter) {
     }
 }
 
+/// A page of `tenant`'s device deployments that `narrow` (conditions after the tenant's) and
+/// `f` select, in `order`, and how many there are in all.
+async fn page<'q>(
+    db: &Db,
+    tenant: &'q TenantId,
+    f: &DeviceDeploymentFilter,
+    order: &'static str,
+    narrow: impl Fn(&mut QueryBuilder<'q>),
+) -> Result<(Vec<DeviceDeployment>, u64)> {
+    let filtered = |select| {
+        let mut q = of_tenant(db.dialect(), select, tenant);
+        narrow(&mut q);
+        push_status_filter(&mut q, f);
+        q
+    };
+    let q = filtered(DD_COLUMNS);
+    let c = filtered("SELECT COUNT(*) FROM device_deployments");
+    page_and_total::<DeviceDeploymentRow, _>(db, c, q, order, f.offset, f.limit).await
+}
+
 #[async_trait::async_trait]
 impl DeviceDeploymentStore for SqlStore {
     async fn active_device_deployment(
@@ -192,12 +212,7 @@ impl DeviceDeploymentStore for SqlStore {
         };
         let dep = DeploymentId::from(dep);
         lock_deployment(&mut tx, &dep).await?;
-        if let Some(old) = change_status(&mut tx, dd_id, status, substate, now).await?
-            && old != status
-        {
-            bump(&mut tx, &dep, old, -1).await?;
-            bump(&mut tx, &dep, status, 1).await?;
-        }
+        change_status(&mut tx, &dep, dd_id, status, substate, now).await?;
         recompute_and_commit(tx, [dep.into_string()], now).await
     }
 
@@ -207,17 +222,11 @@ impl DeviceDeploymentStore for SqlStore {
         deployment: &DeploymentId,
         f: &DeviceDeploymentFilter,
     ) -> Result<(Vec<DeviceDeployment>, u64)> {
-        let dialect = self.0.dialect();
-        let filtered = |select| {
-            let mut q = of_tenant(dialect, select, tenant);
-            q.push(" AND deployment_id = ").push_bind(deployment);
-            push_status_filter(&mut q, f);
-            q
-        };
-        let q = filtered(DD_COLUMNS);
-        let c = filtered("SELECT COUNT(*) FROM device_deployments");
         let order = " ORDER BY device_id, created";
-        page_and_total::<DeviceDeploymentRow, _>(&self.0, c, q, order, f.offset, f.limit).await
+        page(&self.0, tenant, f, order, |q| {
+            q.push(" AND deployment_id = ").push_bind(deployment);
+        })
+        .await
     }
 
     async fn device_history(
@@ -226,19 +235,13 @@ impl DeviceDeploymentStore for SqlStore {
         device: &DeviceId,
         f: &DeviceDeploymentFilter,
     ) -> Result<(Vec<DeviceDeployment>, u64)> {
-        let dialect = self.0.dialect();
-        let filtered = |select| {
-            let mut q = of_tenant(dialect, select, tenant);
+        let order = " ORDER BY created DESC, id";
+        page(&self.0, tenant, f, order, |q| {
             q.push(" AND device_id = ")
                 .push_bind(device)
                 .push(" AND deleted IS NULL");
-            push_status_filter(&mut q, f);
-            q
-        };
-        let q = filtered(DD_COLUMNS);
-        let c = filtered("SELECT COUNT(*) FROM device_deployments");
-        let order = " ORDER BY created DESC, id";
-        page_and_total::<DeviceDeploymentRow, _>(&self.0, c, q, order, f.offset, f.limit).await
+        })
+        .await
     }
 
     async fn device_deployments_by_ids(
@@ -274,13 +277,8 @@ impl DeviceDeploymentStore for SqlStore {
             lock_deployment(&mut tx, &DeploymentId::from(dep.as_str())).await?;
         }
         for (dd_id, dep) in &active {
-            if let Some(old) = change_status(&mut tx, dd_id, status, None, now).await?
-                && old != status
-            {
-                let dep = DeploymentId::from(dep.as_str());
-                bump(&mut tx, &dep, old, -1).await?;
-                bump(&mut tx, &dep, status, 1).await?;
-            }
+            let dep = DeploymentId::from(dep.as_str());
+            change_status(&mut tx, &dep, dd_id, status, None, now).await?;
         }
         recompute_and_commit(tx, deployments, now).await
     }
@@ -328,22 +326,24 @@ impl DeviceDeploymentStore for SqlStore {
 }
 
 /// Sets a device deployment's status (and substate, started, finished and active as upstream)
-/// inside `tx`, whose deployment is locked; the status it had, `None` when there is no such
-/// device deployment.
+/// inside `tx`, where its deployment `deployment` is locked, and moves one of the deployment's
+/// counts from the status it had to the new one. Nothing happens when there is no such device
+/// deployment.
 async fn change_status(
     tx: &mut Tx,
+    deployment: &DeploymentId,
     dd_id: &str,
     status: DeviceStatus,
     substate: Option<&str>,
     now: Timestamp,
-) -> Result<Option<DeviceStatus>> {
+) -> Result<()> {
     let mut read = QueryBuilder::new(
         tx.dialect(),
         "SELECT status FROM device_deployments WHERE id = ",
     );
     read.push_bind(dd_id).push(tx.dialect().for_update());
     let Some(old) = read.build().scalar_optional::<String>(&mut *tx).await? else {
-        return Ok(None);
+        return Ok(());
     };
     let old = DeviceStatus::parse(&old)
         .ok_or_else(|| StoreError::Corrupt(format!("device deployment {dd_id} status {old}")))?;
@@ -362,5 +362,9 @@ async fn change_status(
     .bind(dd_id)
     .execute(&mut *tx)
     .await?;
-    Ok(Some(old))
+    if old != status {
+        bump(tx, deployment, old, -1).await?;
+        bump(tx, deployment, status, 1).await?;
+    }
+    Ok(())
 }

@@ -5,7 +5,6 @@ use mender_core::TenantId;
 use mender_db::query;
 
 use super::SqlStore;
-use super::rows::{count, int};
 use crate::store::{Result, SettingsStore};
 
 #[async_trait::async_trait]
@@ -35,24 +34,10 @@ impl SettingsStore for SqlStore {
     }
 
     async fn get_limit(&self, tenant: &TenantId, name: &str) -> Result<Option<u64>> {
-        let v: Option<i64> = query("SELECT value FROM limits WHERE tenant_id = $1 AND name = $2")
-            .bind(tenant)
-            .bind(name)
-            .scalar_optional(&self.0)
-            .await?;
-        Ok(v.map(count))
+        Ok(mender_db::get_limit(&self.0, tenant.as_str(), name).await?)
     }
 
     async fn set_limit(&self, tenant: &TenantId, name: &str, value: u64) -> Result<()> {
-        query(
-            "INSERT INTO limits (tenant_id, name, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(tenant)
-        .bind(name)
-        .bind(int(value))
-        .execute(&self.0)
-        .await?;
-        Ok(())
+        Ok(mender_db::put_limit(&self.0, tenant.as_str(), name, value).await?)
     }
 }

@@ -13,11 +13,11 @@ use mender_core::{AuthSetId, DeviceId, TenantId, Timestamp, TokenId};
 use mender_db::{Db, QueryBuilder, Tx, query};
 use mender_queue::outbox::{self, OutboxMessage};
 
-use self::rows::{DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, TokenStateRow, signed, unsigned};
+use self::rows::{DEVICE_SELECT, DeviceRow, TokenStateRow, signed, unsigned};
 use self::steps::{
-    delete_device_tokens, device_by_id, device_by_identity, device_row_by_identity,
-    existing_device, existing_set, insert_device, insert_set, pending_devices, set_by_id,
-    set_with_key, sets_of, settle, trim_pending_sets,
+    delete_device_tokens, device_row_where, device_where, existing_device, existing_set,
+    insert_device, insert_set, pending_devices, set_by_id, set_where, sets_of, settle,
+    trim_pending_sets,
 };
 use crate::model::{AuthSet, Device, DeviceFilter, NewDevice, Status, TokenRecord, TokenState};
 use crate::store::{
@@ -66,7 +66,8 @@ impl DeviceauthStore for SqlStore {
         let now = now.unix_secs();
         let mut tx = self.0.begin_write().await?;
         let mut created = false;
-        let device = match device_row_by_identity(&mut tx, tenant, &req.id_data_sha256).await? {
+        let identity = &req.id_data_sha256;
+        let device = match device_row_where(&mut tx, tenant, "id_data_sha256", identity).await? {
             Some(device) => device,
             None => {
                 // SQLite's write lock makes the count exact; on PostgreSQL concurrent new
@@ -76,7 +77,7 @@ impl DeviceauthStore for SqlStore {
                     return Ok(AuthRecord::TooManyPending);
                 }
                 created = insert_device(&mut tx, tenant, req, Status::Noauth, now).await?;
-                device_row_by_identity(&mut tx, tenant, &req.id_data_sha256)
+                device_row_where(&mut tx, tenant, "id_data_sha256", identity)
                     .await?
                     .ok_or(StoreError::NotFound)?
             }
@@ -90,9 +91,12 @@ impl DeviceauthStore for SqlStore {
             trim_pending_sets(&mut tx, &device.id, &req.pubkey, caps.sets_per_device).await?;
         }
         let (before, device) = settle(&mut tx, tenant, &device.id, now).await?;
-        let auth_set = set_with_key(&mut tx, &device.id, &req.pubkey)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let auth_set = set_where(
+            &mut tx,
+            &[("device_id", device.id.as_str()), ("pubkey", &req.pubkey)],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         let previous_status = (before != device.status).then_some(before);
         Ok(AuthRecord::Recorded {
@@ -109,15 +113,12 @@ impl DeviceauthStore for SqlStore {
         id_data_sha256: &str,
         pubkey: &str,
     ) -> Result<Option<AuthSet>, StoreError> {
-        let mut q = QueryBuilder::new(self.0.dialect(), SET_SELECT);
-        q.push(" WHERE tenant_id = ")
-            .push_bind(tenant)
-            .push(" AND id_data_sha256 = ")
-            .push_bind(id_data_sha256)
-            .push(" AND pubkey = ")
-            .push_bind(pubkey);
-        let row = q.build().fetch_optional::<SetRow>(&self.0).await?;
-        Ok(row.map(SetRow::into_set).transpose()?)
+        let conditions = [
+            ("tenant_id", tenant.as_str()),
+            ("id_data_sha256", id_data_sha256),
+            ("pubkey", pubkey),
+        ];
+        Ok(set_where(&self.0, &conditions).await?)
     }
 
     async fn get_auth_set(
@@ -268,7 +269,7 @@ impl DeviceauthStore for SqlStore {
             let device = existing_device(&mut tx, tenant, &req.device_id).await?;
             return commit_with(tx, Preauth::Created(device), effects, at).await;
         }
-        let existing = device_by_identity(&mut tx, tenant, &req.id_data_sha256)
+        let existing = device_where(&mut tx, tenant, "id_data_sha256", &req.id_data_sha256)
             .await?
             .ok_or(StoreError::NotFound)?;
         if !force {
@@ -308,7 +309,7 @@ impl DeviceauthStore for SqlStore {
         id: &DeviceId,
     ) -> Result<Option<Device>, StoreError> {
         let mut tx = self.0.begin_read().await?;
-        let device = device_by_id(&mut tx, tenant, id).await?;
+        let device = device_where(&mut tx, tenant, "id", id.as_str()).await?;
         tx.commit().await?;
         Ok(device)
     }
@@ -544,25 +545,11 @@ impl DeviceauthStore for SqlStore {
     }
 
     async fn get_limit(&self, tenant: &TenantId, name: &str) -> Result<Option<u64>, StoreError> {
-        let v: Option<i64> = query("SELECT value FROM limits WHERE tenant_id = $1 AND name = $2")
-            .bind(tenant)
-            .bind(name)
-            .scalar_optional(&self.0)
-            .await?;
-        Ok(v.map(unsigned))
+        Ok(mender_db::get_limit(&self.0, tenant.as_str(), name).await?)
     }
 
     async fn put_limit(&self, tenant: &TenantId, name: &str, value: u64) -> Result<(), StoreError> {
-        query(
-            "INSERT INTO limits (tenant_id, name, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(tenant)
-        .bind(name)
-        .bind(signed(value))
-        .execute(&self.0)
-        .await?;
-        Ok(())
+        Ok(mender_db::put_limit(&self.0, tenant.as_str(), name, value).await?)
     }
 
     async fn delete_limit(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 //! inserting devices and sets, recomputing a device's status, dropping its tokens.
 
 use mender_core::{AuthSetId, DeviceId, TenantId};
-use mender_db::{Conn, Error, QueryBuilder, Tx, query};
+use mender_db::{Conn, Error, FromRow, QueryBuilder, Tx, query};
 
 use super::rows::{
     DEVICE_SELECT, DeviceRow, SET_SELECT, SetRow, sets_from, signed, status_of, unsigned,
@@ -31,23 +31,44 @@ pub(super) async fn sets_of<'a>(
     sets_from(q.build().fetch_all(&mut *tx).await?)
 }
 
+/// The first row `select` reads where every `(column, value)` of `conditions` holds.
+async fn row_where<'c, R: FromRow>(
+    on: impl Into<Conn<'c>>,
+    select: &'static str,
+    conditions: &[(&'static str, &str)],
+) -> Result<Option<R>, Error> {
+    let on = on.into();
+    let mut q = QueryBuilder::new(on.dialect(), select);
+    for (i, &(column, value)) in conditions.iter().enumerate() {
+        q.push(if i == 0 { " WHERE " } else { " AND " })
+            .push(column)
+            .push(" = ")
+            .push_bind(value);
+    }
+    q.build().fetch_optional(on).await
+}
+
+/// The auth set where every `(column, value)` of `conditions` holds.
+pub(super) async fn set_where<'c>(
+    on: impl Into<Conn<'c>>,
+    conditions: &[(&'static str, &str)],
+) -> Result<Option<AuthSet>, Error> {
+    row_where::<SetRow>(on, SET_SELECT, conditions)
+        .await?
+        .map(SetRow::into_set)
+        .transpose()
+}
+
 /// The device of `tenant` whose `column` (`id` or `id_data_sha256`) is `value`, without its
 /// sets.
-async fn device_row_where(
+pub(super) async fn device_row_where(
     tx: &mut Tx,
     tenant: &TenantId,
     column: &'static str,
     value: &str,
 ) -> Result<Option<Device>, Error> {
-    let mut q = QueryBuilder::new(tx.dialect(), DEVICE_SELECT);
-    q.push(" WHERE tenant_id = ")
-        .push_bind(tenant)
-        .push(" AND ")
-        .push(column)
-        .push(" = ")
-        .push_bind(value);
-    q.build()
-        .fetch_optional::<DeviceRow>(&mut *tx)
+    let conditions = [("tenant_id", tenant.as_str()), (column, value)];
+    row_where::<DeviceRow>(&mut *tx, DEVICE_SELECT, &conditions)
         .await?
         .map(DeviceRow::into_device)
         .transpose()
@@ -65,33 +86,6 @@ pub(super) async fn device_where(
     };
     device.auth_sets = sets_of(tx, [&device.id]).await?;
     Ok(Some(device))
-}
-
-/// The device with this identity, without its sets.
-pub(super) async fn device_row_by_identity(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    id_data_sha256: &str,
-) -> Result<Option<Device>, Error> {
-    device_row_where(tx, tenant, "id_data_sha256", id_data_sha256).await
-}
-
-/// The auth set of a device with this key.
-pub(super) async fn set_with_key(
-    tx: &mut Tx,
-    device_id: &DeviceId,
-    pubkey: &str,
-) -> Result<Option<AuthSet>, Error> {
-    let mut q = QueryBuilder::new(tx.dialect(), SET_SELECT);
-    q.push(" WHERE device_id = ")
-        .push_bind(device_id)
-        .push(" AND pubkey = ")
-        .push_bind(pubkey);
-    q.build()
-        .fetch_optional::<SetRow>(&mut *tx)
-        .await?
-        .map(SetRow::into_set)
-        .transpose()
 }
 
 /// Number of pending devices of a tenant.
@@ -131,29 +125,13 @@ pub(super) async fn trim_pending_sets(
     Ok(())
 }
 
-pub(super) async fn device_by_id(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    id: &DeviceId,
-) -> Result<Option<Device>, Error> {
-    device_where(tx, tenant, "id", id.as_str()).await
-}
-
-pub(super) async fn device_by_identity(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    id_data_sha256: &str,
-) -> Result<Option<Device>, Error> {
-    device_where(tx, tenant, "id_data_sha256", id_data_sha256).await
-}
-
 /// The device a transaction has just found or written; `NotFound` if it is not there.
 pub(super) async fn existing_device(
     tx: &mut Tx,
     tenant: &TenantId,
     id: &DeviceId,
 ) -> Result<Device, StoreError> {
-    device_by_id(tx, tenant, id)
+    device_where(tx, tenant, "id", id.as_str())
         .await?
         .ok_or(StoreError::NotFound)
 }
@@ -174,17 +152,7 @@ pub(super) async fn set_by_id<'c>(
     tenant: &TenantId,
     id: &AuthSetId,
 ) -> Result<Option<AuthSet>, Error> {
-    let on = on.into();
-    let mut q = QueryBuilder::new(on.dialect(), SET_SELECT);
-    q.push(" WHERE tenant_id = ")
-        .push_bind(tenant)
-        .push(" AND id = ")
-        .push_bind(id);
-    q.build()
-        .fetch_optional::<SetRow>(on)
-        .await?
-        .map(SetRow::into_set)
-        .transpose()
+    set_where(on, &[("tenant_id", tenant.as_str()), ("id", id.as_str())]).await
 }
 
 /// Recomputes the device status from its sets; on change bumps the revision.
