@@ -95,24 +95,6 @@ impl TestClient {
     }
 }
 
-/// A user of the default tenant, as the gateway passes a verified user token on.
-pub fn user_identity(subject: &str) -> Identity {
-    Identity {
-        subject: subject.to_owned(),
-        is_user: true,
-        ..Default::default()
-    }
-}
-
-/// A device of the default tenant, as the gateway passes a verified device token on.
-pub fn device_identity(subject: &str) -> Identity {
-    Identity {
-        subject: subject.to_owned(),
-        is_device: true,
-        ..Default::default()
-    }
-}
-
 /// A request being built; [`send`](Self::send) runs it.
 #[must_use = "a request does nothing until it is sent"]
 pub struct TestRequest {

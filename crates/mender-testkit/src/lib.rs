@@ -10,6 +10,7 @@
 mod auth;
 mod client;
 pub mod http;
+pub mod identity;
 pub mod json;
 pub mod key;
 pub mod mender_artifact;

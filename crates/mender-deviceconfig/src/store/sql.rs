@@ -41,6 +41,11 @@ fn decode(text: &str) -> Result<Configuration, mender_db::Error> {
         .map_err(|e| mender_db::Error::decode(format!("stored configuration: {e}")))
 }
 
+/// `Ok` when the statement touched a row, else `none`.
+fn touched(n: u64, none: StoreError) -> Result<(), StoreError> {
+    if n == 0 { Err(none) } else { Ok(()) }
+}
+
 fn encode(c: &Configuration) -> String {
     // A map of strings always serialises; the fallback only satisfies the type.
     serde_json::to_string(c).unwrap_or_else(|_| "{}".to_owned())
@@ -67,10 +72,7 @@ impl DeviceConfigStore for SqlStore {
         .bind(now.unix_millis())
         .execute(&self.0)
         .await?;
-        if n == 0 {
-            return Err(StoreError::DeviceExists);
-        }
-        Ok(())
+        touched(n, StoreError::DeviceExists)
     }
 
     async fn replace_configuration(
@@ -116,10 +118,7 @@ impl DeviceConfigStore for SqlStore {
             .bind(deployment)
             .execute(&self.0)
             .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        touched(n, StoreError::NotFound)
     }
 
     async fn device(
@@ -144,10 +143,7 @@ impl DeviceConfigStore for SqlStore {
             .bind(device)
             .execute(&self.0)
             .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        touched(n, StoreError::NotFound)
     }
 
     async fn delete_tenant(&self, tenant: &TenantId) -> Result<u64, StoreError> {

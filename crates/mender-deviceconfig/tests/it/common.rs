@@ -9,7 +9,8 @@ use mender_core::Timestamp;
 use mender_core::clock::ManualClock;
 use mender_db::testing::{Backend, TestDb};
 use mender_deviceconfig::{SCHEMA, Service};
-use mender_testkit::http::{TestClient, TestResponse, device_identity, user_identity};
+use mender_testkit::http::{TestClient, TestResponse};
+use mender_testkit::identity;
 use serde_json::Value;
 
 /// The management route of device `id`.
@@ -52,7 +53,7 @@ pub async fn env(backend: Backend) -> Env {
     Env {
         clock,
         deployments,
-        user: management.as_identity(user_identity("user-1")),
+        user: management.as_identity(identity::user("user-1")),
         management,
         devices: TestClient::new(r.devices),
         internal: TestClient::new(r.internal),
@@ -63,7 +64,7 @@ pub async fn env(backend: Backend) -> Env {
 impl Env {
     /// Device `id`'s client of the device routes.
     pub fn device(&self, id: &str) -> TestClient {
-        self.devices.as_identity(device_identity(id))
+        self.devices.as_identity(identity::device(id))
     }
 
     /// Provisions device `id` in `tenant`, as the workflow does.
@@ -80,6 +81,17 @@ impl Env {
         self.provision_in("", id)
             .await
             .assert_status(StatusCode::CREATED);
+    }
+
+    /// A user sets device `id`'s desired configuration to `config`.
+    pub async fn configure(&self, id: &str, config: &Value) -> TestResponse {
+        self.user.put(&mgmt(id)).json(config).send().await
+    }
+
+    /// A user deploys device `id`'s configuration with `body`.
+    pub async fn deploy(&self, id: &str, body: &Value) -> TestResponse {
+        let uri = format!("{}/deploy", mgmt(id));
+        self.user.post(&uri).json(body).send().await
     }
 
     /// The management view of device `id`, expecting 200.
@@ -189,4 +201,26 @@ pub async fn assert_refuses_configurations(client: &TestClient, method: &str, ur
         .send()
         .await;
     r.assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+/// `method uri` answers 401 without an identity (`anonymous`) and upstream's 403 to a
+/// caller of the wrong kind (`wrong`).
+pub async fn assert_wrong_callers_refused(
+    anonymous: &TestClient,
+    wrong: &TestClient,
+    method: &str,
+    uri: &str,
+) {
+    let send = |c: &TestClient| {
+        c.request(method.parse().unwrap(), uri)
+            .json(&serde_json::json!({}))
+            .send()
+    };
+    send(anonymous).await.assert_error(StatusCode::UNAUTHORIZED);
+    let r = send(wrong).await;
+    assert_eq!(
+        r.assert_error(StatusCode::FORBIDDEN),
+        "forbidden: invalid identity data",
+        "{method} {uri}"
+    );
 }

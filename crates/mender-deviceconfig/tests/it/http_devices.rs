@@ -4,10 +4,12 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use mender_db::testing::Backend;
-use mender_testkit::http::user_identity;
+use mender_testkit::identity;
 use serde_json::{Value, json};
 
-use crate::common::{DEVICE, START_TEXT, assert_refuses_configurations, env, mgmt};
+use crate::common::{
+    DEVICE, START_TEXT, assert_refuses_configurations, assert_wrong_callers_refused, env,
+};
 
 async fn device_reads_its_configuration(backend: Backend) {
     let e = env(backend).await;
@@ -22,7 +24,9 @@ async fn device_reads_its_configuration(backend: Backend) {
     r.assert_status(StatusCode::OK);
     assert_eq!(r.json(), json!({}));
     let config = json!({"b": "2", "a": "1"});
-    e.user.put(&mgmt("dev-1")).json(&config).send().await;
+    e.configure("dev-1", &config)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     assert_eq!(dev.get(DEVICE).send().await.json(), config);
     // Another device sees its own.
     e.provision("dev-2").await;
@@ -32,11 +36,9 @@ async fn device_reads_its_configuration(backend: Backend) {
 async fn device_reports_its_configuration(backend: Backend) {
     let e = env(backend).await;
     e.provision("dev-1").await;
-    e.user
-        .put(&mgmt("dev-1"))
-        .json(&json!({"a": "1"}))
-        .send()
-        .await;
+    e.configure("dev-1", &json!({"a": "1"}))
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     e.clock.advance(Duration::from_secs(60));
     let reported = json!({"a": "1", "extra": "from the device"});
     let r = e.device("dev-1").put(DEVICE).json(&reported).send().await;
@@ -86,21 +88,9 @@ async fn report_refuses_bad_input(backend: Backend) {
 async fn callers_must_be_devices(backend: Backend) {
     let e = env(backend).await;
     e.provision("user-1").await;
-    let user = e.devices.as_identity(user_identity("user-1"));
+    let user = e.devices.as_identity(identity::user("user-1"));
     for method in ["GET", "PUT"] {
-        let send = |c: &mender_testkit::http::TestClient| {
-            c.request(method.parse().unwrap(), DEVICE)
-                .json(&json!({"a": "b"}))
-                .send()
-        };
-        send(&e.devices)
-            .await
-            .assert_error(StatusCode::UNAUTHORIZED);
-        let r = send(&user).await;
-        assert_eq!(
-            r.assert_error(StatusCode::FORBIDDEN),
-            "forbidden: invalid identity data"
-        );
+        assert_wrong_callers_refused(&e.devices, &user, method, DEVICE).await;
     }
     assert_eq!(e.view("user-1").await["reported"], json!({}));
 }

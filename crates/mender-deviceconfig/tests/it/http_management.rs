@@ -3,11 +3,13 @@
 use axum::http::StatusCode;
 use mender_api::deployments::ConfigurationDeploymentError;
 use mender_db::testing::Backend;
-use mender_testkit::http::device_identity;
+use mender_testkit::identity;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use crate::common::{START_TEXT, assert_refuses_configurations, bad_request, env, mgmt};
+use crate::common::{
+    START_TEXT, assert_refuses_configurations, assert_wrong_callers_refused, bad_request, env, mgmt,
+};
 
 /// Upstream's acceptance flow: empty after provisioning, set, replace, clear.
 async fn set_replace_and_clear(backend: Backend) {
@@ -19,7 +21,7 @@ async fn set_replace_and_clear(backend: Backend) {
     );
     e.clock.advance(Duration::from_millis(1500));
     let config = json!({"key": "value", "another-key": "another-value", "dollar-key": "$"});
-    let r = e.user.put(&mgmt("dev-1")).json(&config).send().await;
+    let r = e.configure("dev-1", &config).await;
     r.assert_status(StatusCode::NO_CONTENT);
     assert!(r.body.is_empty());
     let v = e.view("dev-1").await;
@@ -35,20 +37,16 @@ async fn set_replace_and_clear(backend: Backend) {
     assert_eq!(keys, ["another-key", "dollar-key", "key"]);
     // PUT replaces: keys not named again are gone, empty values stay.
     let config = json!({"key": "update-value", "additional-key": ""});
-    e.user
-        .put(&mgmt("dev-1"))
-        .json(&config)
-        .send()
+    e.configure("dev-1", &config)
         .await
         .assert_status(StatusCode::NO_CONTENT);
     assert_eq!(e.view("dev-1").await["configured"], config);
     // `{}` and `null` both clear it.
     for empty in [json!({}), Value::Null] {
-        e.user.put(&mgmt("dev-1")).json(&config).send().await;
-        e.user
-            .put(&mgmt("dev-1"))
-            .json(&empty)
-            .send()
+        e.configure("dev-1", &config)
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
+        e.configure("dev-1", &empty)
             .await
             .assert_status(StatusCode::NO_CONTENT);
         assert_eq!(e.view("dev-1").await["configured"], json!({}));
@@ -63,21 +61,13 @@ async fn unknown_devices(backend: Backend) {
         r.assert_error(StatusCode::NOT_FOUND),
         "device does not exist"
     );
-    let r = e
-        .user
-        .post(&format!("{}/deploy", mgmt("nope")))
-        .json(&json!({}))
-        .send()
-        .await;
+    let r = e.deploy("nope", &json!({})).await;
     assert_eq!(
         r.assert_error(StatusCode::NOT_FOUND),
         "device does not exist"
     );
     assert!(e.deployments.created().is_empty());
-    e.user
-        .put(&mgmt("nope"))
-        .json(&json!({"a": "b"}))
-        .send()
+    e.configure("nope", &json!({"a": "b"}))
         .await
         .assert_status(StatusCode::NO_CONTENT);
     assert_eq!(e.view("nope").await["configured"], json!({"a": "b"}));
@@ -86,11 +76,9 @@ async fn unknown_devices(backend: Backend) {
 async fn set_refuses_bad_input(backend: Backend) {
     let e = env(backend).await;
     e.provision("dev-1").await;
-    e.user
-        .put(&mgmt("dev-1"))
-        .json(&json!({"keep": "me"}))
-        .send()
-        .await;
+    e.configure("dev-1", &json!({"keep": "me"}))
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     assert_refuses_configurations(&e.user, "PUT", &mgmt("dev-1")).await;
     // Upstream's exact messages for the rules it has.
     let cases = [
@@ -108,7 +96,7 @@ async fn set_refuses_bad_input(backend: Backend) {
         ),
     ];
     for (body, want) in cases {
-        let r = e.user.put(&mgmt("dev-1")).json(&body).send().await;
+        let r = e.configure("dev-1", &body).await;
         assert_eq!(r.assert_error(StatusCode::BAD_REQUEST), want);
     }
     // Nothing refused was stored; the limits themselves are accepted.
@@ -122,10 +110,7 @@ async fn set_refuses_bad_input(backend: Backend) {
         })
         .collect();
     let full = Value::Object(full);
-    e.user
-        .put(&mgmt("dev-1"))
-        .json(&full)
-        .send()
+    e.configure("dev-1", &full)
         .await
         .assert_status(StatusCode::NO_CONTENT);
     assert_eq!(e.view("dev-1").await["configured"], full);
@@ -138,14 +123,9 @@ async fn hostile_device_ids(backend: Backend) {
     for id in ["a%00b", long.as_str()] {
         let r = e.user.get(&mgmt(id)).send().await;
         bad_request(&r, "invalid device ID");
-        let r = e.user.put(&mgmt(id)).json(&json!({"a": "b"})).send().await;
+        let r = e.configure(id, &json!({"a": "b"})).await;
         bad_request(&r, "invalid device ID");
-        let r = e
-            .user
-            .post(&format!("{}/deploy", mgmt(id)))
-            .json(&json!({}))
-            .send()
-            .await;
+        let r = e.deploy(id, &json!({})).await;
         bad_request(&r, "invalid device ID");
     }
 }
@@ -154,26 +134,13 @@ async fn callers_must_be_users(backend: Backend) {
     let e = env(backend).await;
     e.provision("dev-1").await;
     let deploy = format!("{}/deploy", mgmt("dev-1"));
-    let device = e.management.as_identity(device_identity("dev-1"));
+    let device = e.management.as_identity(identity::device("dev-1"));
     for (method, uri) in [
         ("GET", mgmt("dev-1")),
         ("PUT", mgmt("dev-1")),
         ("POST", deploy),
     ] {
-        let send = |c: &mender_testkit::http::TestClient| {
-            c.request(method.parse().unwrap(), &uri)
-                .json(&json!({}))
-                .send()
-        };
-        send(&e.management)
-            .await
-            .assert_error(StatusCode::UNAUTHORIZED);
-        let r = send(&device).await;
-        assert_eq!(
-            r.assert_error(StatusCode::FORBIDDEN),
-            "forbidden: invalid identity data",
-            "{method} {uri}"
-        );
+        assert_wrong_callers_refused(&e.management, &device, method, &uri).await;
     }
     assert!(e.deployments.created().is_empty());
     assert_eq!(e.view("dev-1").await["configured"], json!({}));
@@ -183,14 +150,10 @@ async fn deploy_creates_a_configuration_deployment(backend: Backend) {
     let e = env(backend).await;
     e.provision("dev-1").await;
     let config = json!({"key": "value", "another-key": "another-value", "dollar-key": "$"});
-    e.user.put(&mgmt("dev-1")).json(&config).send().await;
-    let deploy = format!("{}/deploy", mgmt("dev-1"));
-    let r = e
-        .user
-        .post(&deploy)
-        .json(&json!({"retries": 1}))
-        .send()
-        .await;
+    e.configure("dev-1", &config)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    let r = e.deploy("dev-1", &json!({"retries": 1})).await;
     r.assert_status(StatusCode::OK);
     let id = r.json()["deployment_id"].as_str().unwrap().to_owned();
     assert_eq!(r.json(), json!({ "deployment_id": id }));
@@ -215,14 +178,11 @@ async fn deploy_creates_a_configuration_deployment(backend: Backend) {
     assert_eq!(e.view("dev-1").await["deployment_id"], id.as_str());
     // Each deploy is a new deployment; an empty configuration deploys too, and the body's
     // fields are optional (`{}`, `null`, an empty update control map).
-    e.user.put(&mgmt("dev-1")).json(&json!({})).send().await;
+    e.configure("dev-1", &json!({}))
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     for body in [json!({}), Value::Null, json!({"update_control_map": {}})] {
-        e.user
-            .post(&deploy)
-            .json(&body)
-            .send()
-            .await
-            .assert_status(StatusCode::OK);
+        e.deploy("dev-1", &body).await.assert_status(StatusCode::OK);
     }
     let created = e.deployments.created();
     assert_eq!(created.len(), 4);
@@ -259,20 +219,14 @@ async fn deploy_refuses_bad_input(backend: Backend) {
         bad_request(&r, "failed to decode request body");
     }
     let r = e
-        .user
-        .post(&deploy)
-        .json(&json!({"update_control_map": {"Priority": 1}}))
-        .send()
+        .deploy("dev-1", &json!({"update_control_map": {"Priority": 1}}))
         .await;
     assert_eq!(
         r.assert_error(StatusCode::FORBIDDEN),
         "forbidden: update control map is available only for Enterprise customers"
     );
     let big = json!({"update_control_map": {"x": " ".repeat(1024 * 1024)}});
-    e.user
-        .post(&deploy)
-        .json(&big)
-        .send()
+    e.deploy("dev-1", &big)
         .await
         .assert_error(StatusCode::PAYLOAD_TOO_LARGE);
     assert!(e.deployments.created().is_empty());
@@ -283,19 +237,18 @@ async fn deploy_refuses_bad_input(backend: Backend) {
 async fn deploy_reports_deployments_failures(backend: Backend) {
     let e = env(backend).await;
     e.provision("dev-1").await;
-    let deploy = format!("{}/deploy", mgmt("dev-1"));
     e.deployments
         .fail_next(ConfigurationDeploymentError::Rejected(
             "name: too long".into(),
         ));
-    let r = e.user.post(&deploy).json(&json!({})).send().await;
+    let r = e.deploy("dev-1", &json!({})).await;
     assert_eq!(
         r.assert_error(StatusCode::BAD_REQUEST),
         "configuration deployment failed: name: too long"
     );
     e.deployments
         .fail_next(ConfigurationDeploymentError::Other("unreachable".into()));
-    let r = e.user.post(&deploy).json(&json!({})).send().await;
+    let r = e.deploy("dev-1", &json!({})).await;
     assert_eq!(
         r.assert_error(StatusCode::INTERNAL_SERVER_ERROR),
         "internal error"
