@@ -46,6 +46,9 @@ impl App {
         if tenant.is_empty() {
             return Err(invalid_body("tenant_id: cannot be blank."));
         }
+        if tenant.as_str().contains('\0') {
+            return Err(invalid_body("tenant_id: must not contain a NUL character."));
+        }
         Ok(())
     }
 

@@ -42,6 +42,10 @@ impl From<Error> for ApiError {
             Error::DeviceNotFound => ApiError::not_found(e.to_string()),
             Error::DeviceExists => ApiError::conflict(e.to_string()),
             Error::UpdateControlMapForbidden => ApiError::forbidden(e.to_string()),
+            // A path id (a tenant) held text no database stores; nothing was written.
+            Error::Store(StoreError::Db(ref db)) if db.is_invalid_text() => {
+                ApiError::bad_request("text must not contain a NUL character")
+            }
             Error::Deployments(_) | Error::Store(_) => ApiError::internal(e),
         }
     }

@@ -127,6 +127,21 @@ async fn tenants(backend: Backend) {
         .send()
         .await;
     bad_request(&r, "failed to decode request body");
+    let r = e
+        .internal
+        .post(&tenants)
+        .json(&json!({"tenant_id": "a\u{0}"}))
+        .send()
+        .await;
+    bad_request(
+        &r,
+        "invalid request body: tenant_id: must not contain a NUL character.",
+    );
+    // A NUL in a tenant path segment is refused, not a server error.
+    let r = e.provision_in("t%00", "dev-1").await;
+    bad_request(&r, "text must not contain a NUL character");
+    let r = e.internal.delete(&format!("{tenants}/t%00")).send().await;
+    bad_request(&r, "text must not contain a NUL character");
 
     for id in ["a", "b"] {
         e.provision_in("t1", id)
