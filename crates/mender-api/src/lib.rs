@@ -5,6 +5,7 @@
 //! `mender-server` composition root plugs in the implementation (in-process in one-process
 //! mode, HTTP when services run apart).
 
+pub mod deployments;
 pub mod devices;
 pub mod inventory;
 #[cfg(feature = "testing")]

@@ -1,11 +1,15 @@
 //! Stand-ins for tests of a service that calls another: [`RecordingWorkflows`] records every
-//! workflow a service starts instead of running it.
+//! workflow a service starts instead of running it, [`RecordingDeployments`] every
+//! configuration deployment a service creates.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 
 use serde_json::Value;
 
+use crate::deployments::{
+    ConfigurationDeploymentError, ConfigurationDeployments, NewConfigurationDeployment,
+};
 use crate::workflows::{StartError, StartedWorkflow, WorkflowStarter};
 
 /// Records `(workflow name, inputs)` for every start, and answers with a fixed job id. A
@@ -105,5 +109,51 @@ impl WorkflowStarter for RecordingWorkflows {
         key: &str,
     ) -> Result<StartedWorkflow, StartError> {
         self.record(name, inputs, Some(key))
+    }
+}
+
+/// Records every configuration deployment created; can be told to refuse or fail the next one.
+#[derive(Debug, Default)]
+pub struct RecordingDeployments {
+    state: Mutex<DeploymentsState>,
+}
+
+#[derive(Debug, Default)]
+struct DeploymentsState {
+    created: Vec<NewConfigurationDeployment>,
+    next_error: Option<ConfigurationDeploymentError>,
+}
+
+impl RecordingDeployments {
+    /// Every deployment created so far, in order.
+    pub fn created(&self) -> Vec<NewConfigurationDeployment> {
+        self.lock().created.clone()
+    }
+
+    /// Makes the next create fail with `error` (and record nothing).
+    pub fn fail_next(&self, error: ConfigurationDeploymentError) {
+        self.lock().next_error = Some(error);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DeploymentsState> {
+        // As in RecordingWorkflows: a poisoned lock belongs to a test that failed already.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ConfigurationDeployments for RecordingDeployments {
+    async fn create_configuration_deployment(
+        &self,
+        deployment: NewConfigurationDeployment,
+    ) -> Result<(), ConfigurationDeploymentError> {
+        let mut state = self.lock();
+        if let Some(e) = state.next_error.take() {
+            return Err(e);
+        }
+        state.created.push(deployment);
+        Ok(())
     }
 }

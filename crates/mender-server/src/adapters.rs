@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
+use mender_api::deployments::{
+    ConfigurationDeploymentError, ConfigurationDeployments, NewConfigurationDeployment,
+};
 use mender_api::devices::{AdmissionDirectory, DeviceRef, DirectoryError, InventoryDirectory};
 use mender_api::inventory::{InventoryClient, InventoryError};
-use mender_core::{DeviceId, TenantId};
+use mender_core::{DeploymentId, DeviceId, TenantId};
 use mender_deviceauth::app::Ctx;
 use mender_deviceauth::model::Status;
 use mender_inventory::store::{Cond, Key, Scalar};
@@ -151,5 +154,41 @@ impl InventoryDirectory for InventoryDirectoryAdapter {
         app.delete_device(&ctx.tenant, &id)
             .await
             .map_err(directory_error)
+    }
+}
+
+/// deviceconfig's way to deployments: creating a configuration deployment in-process, what
+/// upstream's `deploy_device_configuration` workflow asks deployments' internal API for.
+pub struct ConfigurationDeploymentsAdapter(pub Arc<mender_deployments::Service>);
+
+#[async_trait::async_trait]
+impl ConfigurationDeployments for ConfigurationDeploymentsAdapter {
+    async fn create_configuration_deployment(
+        &self,
+        d: NewConfigurationDeployment,
+    ) -> Result<(), ConfigurationDeploymentError> {
+        // `d.retries` stays here: retries are a paid-plan feature the open-source
+        // deployments service does not have.
+        let req = mender_deployments::app::configuration::NewConfigurationDeployment {
+            name: d.name,
+            configuration: d.configuration,
+        };
+        self.0
+            .app()
+            .create_configuration_deployment(
+                &TenantId::from(d.tenant),
+                &DeploymentId::from(d.deployment_id),
+                &DeviceId::from(d.device_id),
+                req,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                mender_deployments::error::Error::BadRequest(m)
+                | mender_deployments::error::Error::Conflict(m) => {
+                    ConfigurationDeploymentError::Rejected(m)
+                }
+                other => ConfigurationDeploymentError::Other(other.to_string()),
+            })
     }
 }

@@ -23,6 +23,8 @@ pub struct Services {
     pub inventory: Arc<mender_inventory::Service>,
     /// Artifacts, releases and deployments.
     pub deployments: Arc<mender_deployments::Service>,
+    /// Device configuration.
+    pub deviceconfig: Arc<mender_deviceconfig::Service>,
     /// The public and internal routers.
     pub routers: mender_gateway::Composed,
 }
@@ -63,9 +65,21 @@ pub async fn workflows(
     let queue: Arc<dyn mender_queue::JobQueue> =
         Arc::new(mender_queue::SqlQueue::new(queue_db, clock.clone()));
     let db = Db::connect(&url, &mender_workflows::SCHEMA).await?;
-    mender_workflows::Service::new(db, clock, queue, dispatcher, config.workflows.clone())
+    mender_workflows::Service::new(db, clock, queue, dispatcher, workflows_config(config))
         .await
         .context("cannot start the workflow engine")
+}
+
+/// The engine's settings with the `HAVE_*` switches of the services this server has turned
+/// on (upstream's compose sets `HAVE_DEVICECONFIG=1` on its worker), so `provision_device`
+/// and `decommission_device` reach deviceconfig. An operator's own value wins: setting
+/// `HAVE_DEVICECONFIG = ""` in `[workflows.env]` switches those tasks off again.
+fn workflows_config(config: &Config) -> mender_workflows::WorkflowsConfig {
+    let mut wc = config.workflows.clone();
+    wc.env
+        .entry("HAVE_DEVICECONFIG".to_owned())
+        .or_insert_with(|| "1".to_owned());
+    wc
 }
 
 /// Opens device authentication; it starts workflows through the engine.
@@ -145,14 +159,23 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         clock.clone(),
         config.inventory.clone(),
     );
-    let deployments = deployments(config, clock, workflows.clone(), inventory.clone()).await?;
+    let deployments =
+        deployments(config, clock.clone(), workflows.clone(), inventory.clone()).await?;
+    let deviceconfig = mender_deviceconfig::Service::new(
+        Db::connect(&url, &mender_deviceconfig::SCHEMA).await?,
+        clock,
+        Arc::new(crate::adapters::ConfigurationDeploymentsAdapter(
+            deployments.clone(),
+        )),
+    );
 
     let routers = Routers::default()
         .merge(useradm.routers())
         .merge(workflows.routers())
         .merge(deviceauth.routers())
         .merge(inventory.routers())
-        .merge(deployments.routers());
+        .merge(deployments.routers())
+        .merge(deviceconfig.routers());
     let composed = mender_gateway::compose(
         routers,
         mender_gateway::GatewayConfig {
@@ -169,6 +192,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         deviceauth,
         inventory,
         deployments,
+        deviceconfig,
         routers: composed,
     })
 }
@@ -201,5 +225,21 @@ async fn bootstrap_admin(config: &Config, useradm: &mender_useradm::Service) -> 
             "cannot create the administrator {}: {e}",
             admin.email
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deviceconfig_tasks_are_on_unless_the_operator_says_otherwise() {
+        let mut config = Config::default();
+        assert_eq!(workflows_config(&config).env["HAVE_DEVICECONFIG"], "1");
+        config
+            .workflows
+            .env
+            .insert("HAVE_DEVICECONFIG".into(), String::new());
+        assert_eq!(workflows_config(&config).env["HAVE_DEVICECONFIG"], "");
     }
 }

@@ -518,9 +518,10 @@ async fn unserved_paths_under_service_prefixes_need_a_token() {
         let served_device = served("/api/devices/v1/deployments/device/deployments/next").await;
         assert_eq!((served_user.status, served_device.status), (401, 401));
         for (method, path, good, other) in [
+            // Served prefixes (deviceconfig), on paths no route has.
             (
                 "GET",
-                "/api/management/v1/deviceconfig/configurations/device/x",
+                "/api/management/v1/deviceconfig/configurations",
                 &m.token,
                 &device_token,
             ),
@@ -544,7 +545,7 @@ async fn unserved_paths_under_service_prefixes_need_a_token() {
             ),
             (
                 "PUT",
-                "/api/devices/v1/deviceconfig/configuration",
+                "/api/devices/v1/deviceconfig/nothing",
                 &device_token,
                 &m.token,
             ),
