@@ -4,7 +4,7 @@
 //!
 //! The input is read as both: as the JSON body and as the query string.
 //!
-//! Invariants: a compiled search has a page from 1 and a page size within the limit, one
+//! Invariants: a compiled search stays within the configured numbers of filters and regexes, has a page from 1 and a page size within the limit, one
 //! regex condition per `$regex` filter and no more conditions than its filters add; compiled
 //! regexes run on text without panicking; the v1 parse yields at most one condition per
 //! query pair, each generic filter matching its value as a string (and as a number only when
@@ -16,6 +16,7 @@ use axum::http::Request;
 use axum::http::request::Parts;
 use libfuzzer_sys::fuzz_target;
 use mender_core::query::QueryPairs;
+use mender_inventory::InventoryConfig;
 use mender_inventory::search::{
     IdentitySearchParams, ListParams, MAX_IDENTITY_PER_PAGE, MAX_SEARCH_PER_PAGE, SearchParams,
 };
@@ -27,7 +28,12 @@ fn v2(data: &[u8]) {
     };
     let filters = params.filters.len();
     let regex_filters = params.filters.iter().filter(|f| f.op == "$regex").count();
-    let Ok(c) = params.compile() else { return };
+    let limits = InventoryConfig::default();
+    let Ok(c) = params.compile(&limits) else {
+        return;
+    };
+    assert!(filters <= limits.max_search_filters);
+    assert!(regex_filters <= limits.max_search_regexes);
     assert!(c.page >= 1);
     assert!((1..=MAX_SEARCH_PER_PAGE as u64).contains(&c.per_page));
     assert_eq!(c.regexes.len(), regex_filters);
