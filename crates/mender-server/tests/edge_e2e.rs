@@ -65,10 +65,7 @@ fn slow_body(total: usize) -> reqwest::Body {
 async fn early_answers_reach_the_client_on_both_protocols() {
     let (_tmp, server, m) = start_with_admin().await;
     let users = format!("{}/api/management/v1/useradm/users", server.url);
-    let unknown = format!(
-        "{}/api/management/v1/inventory/no-such-route/x",
-        server.url
-    );
+    let unknown = format!("{}/api/management/v1/inventory/no-such-route/x", server.url);
     let big = vec![b' '; 3 * 1024 * 1024];
     for (version, http) in protocol_clients(&server) {
         let send = |req: reqwest::RequestBuilder, what: &'static str| async move {

@@ -76,6 +76,30 @@ impl Env {
             .await
     }
 
+    /// Decommissions device `id` of `tenant`, as the workflow does.
+    pub async fn decommission_in(&self, tenant: &str, id: &str) -> TestResponse {
+        let uri = format!("{INTERNAL}/tenants/{tenant}/devices/{id}");
+        self.internal.delete(&uri).send().await
+    }
+
+    /// Creates tenant `body` (`{"tenant_id": ...}`), as the tenant-creation workflow does.
+    pub async fn create_tenant(&self, body: &Value) -> TestResponse {
+        let uri = format!("{INTERNAL}/tenants");
+        self.internal.post(&uri).json(body).send().await
+    }
+
+    /// Deletes `tenant`'s data, as the tenant-deletion workflow does.
+    pub async fn delete_tenant(&self, tenant: &str) -> TestResponse {
+        let uri = format!("{INTERNAL}/tenants/{tenant}");
+        self.internal.delete(&uri).send().await
+    }
+
+    /// Deploys device `id`'s configuration on `tenant`'s behalf with `body`.
+    pub async fn deploy_in(&self, tenant: &str, id: &str, body: &Value) -> TestResponse {
+        let uri = format!("{INTERNAL}/tenants/{tenant}/configurations/device/{id}/deploy");
+        self.internal.post(&uri).json(body).send().await
+    }
+
     /// Provisions device `id` in the default tenant, expecting 201.
     pub async fn provision(&self, id: &str) {
         self.provision_in("", id)
@@ -86,6 +110,13 @@ impl Env {
     /// A user sets device `id`'s desired configuration to `config`.
     pub async fn configure(&self, id: &str, config: &Value) -> TestResponse {
         self.user.put(&mgmt(id)).json(config).send().await
+    }
+
+    /// A user sets device `id`'s desired configuration to `config`, expecting 204.
+    pub async fn configure_ok(&self, id: &str, config: &Value) {
+        self.configure(id, config)
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
     }
 
     /// A user deploys device `id`'s configuration with `body`.
