@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use mender_api::testing::RecordingDeployments;
-use mender_core::Timestamp;
 use mender_core::clock::ManualClock;
+use mender_core::{Identity, Timestamp};
 use mender_db::testing::{Backend, TestDb};
 use mender_deviceconfig::{SCHEMA, Service};
 use mender_testkit::http::{TestClient, TestResponse};
@@ -127,7 +127,22 @@ impl Env {
 
     /// The management view of device `id`, expecting 200.
     pub async fn view(&self, id: &str) -> Value {
-        let r = self.user.get(&mgmt(id)).send().await;
+        self.view_as(&self.user, id).await
+    }
+
+    /// The management view of device `id` as a user of `tenant`, expecting 200.
+    pub async fn view_in(&self, tenant: &str, id: &str) -> Value {
+        let user = self.management.as_identity(Identity {
+            subject: "u".into(),
+            tenant: tenant.into(),
+            is_user: true,
+            ..Default::default()
+        });
+        self.view_as(&user, id).await
+    }
+
+    async fn view_as(&self, user: &TestClient, id: &str) -> Value {
+        let r = user.get(&mgmt(id)).send().await;
         r.assert_status(StatusCode::OK);
         r.json()
     }

@@ -2,7 +2,6 @@
 //! on a tenant's behalf.
 
 use axum::http::StatusCode;
-use mender_core::Identity;
 use mender_db::testing::Backend;
 use serde_json::json;
 
@@ -28,17 +27,7 @@ async fn provision_and_decommission_devices(backend: Backend) {
     e.provision_in("t1", "dev-1")
         .await
         .assert_status(StatusCode::CREATED);
-    let t1_user = e.user.as_identity(Identity {
-        subject: "u".into(),
-        tenant: "t1".into(),
-        is_user: true,
-        ..Default::default()
-    });
-    t1_user
-        .get(&mgmt("dev-1"))
-        .send()
-        .await
-        .assert_status(StatusCode::OK);
+    e.view_in("t1", "dev-1").await;
 
     e.decommission_in("", "dev-1")
         .await
@@ -53,11 +42,7 @@ async fn provision_and_decommission_devices(backend: Backend) {
         .send()
         .await
         .assert_error(StatusCode::NOT_FOUND);
-    t1_user
-        .get(&mgmt("dev-1"))
-        .send()
-        .await
-        .assert_status(StatusCode::OK);
+    e.view_in("t1", "dev-1").await;
     e.decommission_in("t1", "dev-1")
         .await
         .assert_status(StatusCode::NO_CONTENT);
@@ -136,11 +121,7 @@ async fn tenants(backend: Backend) {
             .await
             .assert_status(StatusCode::NO_CONTENT);
     }
-    e.user
-        .get(&mgmt("a"))
-        .send()
-        .await
-        .assert_status(StatusCode::OK);
+    e.view("a").await;
     e.provision_in("t1", "a")
         .await
         .assert_status(StatusCode::CREATED);
