@@ -1,5 +1,6 @@
 //! JSON shapes of the header members (`version`, `header-info`, `type-info`), shared by
-//! the parser and the writer. Strictness follows upstream's decoders.
+//! the parser and the writer. Strictness follows upstream's decoders; like Go's decoder,
+//! they leave a missing field at its zero value, hence `#[serde(default)]` on each struct.
 
 use std::collections::BTreeMap;
 
@@ -9,12 +10,10 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 
 /// The `version` member.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct VersionInfo {
-    #[serde(default)]
     pub(crate) format: String,
-    #[serde(default)]
     pub(crate) version: u64,
 }
 
@@ -28,46 +27,41 @@ pub(crate) struct PayloadType {
 }
 
 /// Version 2 `header-info`. Upstream decodes it leniently (unknown fields ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct HeaderInfoV2 {
-    #[serde(default)]
     pub(crate) artifact_name: String,
-    #[serde(default)]
     pub(crate) updates: Vec<PayloadType>,
-    #[serde(default)]
     pub(crate) device_types_compatible: Vec<String>,
 }
 
 /// Version 3 `header-info` (also the augmented one).
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct HeaderInfoV3 {
-    #[serde(default)]
     pub(crate) payloads: Vec<PayloadType>,
-    #[serde(default)]
     pub(crate) artifact_provides: Option<ArtifactProvides>,
-    #[serde(default)]
     pub(crate) artifact_depends: Option<ArtifactDepends>,
 }
 
 /// `header-info.artifact_provides`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct ArtifactProvides {
-    #[serde(default)]
     pub(crate) artifact_name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub(crate) artifact_group: String,
 }
 
 /// `header-info.artifact_depends` (upstream ignores unknown fields here).
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct ArtifactDepends {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) artifact_name: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) device_type: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) artifact_group: Vec<String>,
 }
 
@@ -83,14 +77,15 @@ impl ArtifactDepends {
 
 /// `headers/NNNN/type-info` (v3). Decoded leniently, as upstream does.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct TypeInfoV3 {
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub(crate) type_: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) artifact_provides: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) artifact_depends: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) clears_artifact_provides: Option<Vec<String>>,
 }
 

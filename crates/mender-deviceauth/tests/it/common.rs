@@ -132,9 +132,20 @@ impl Env {
             .await
     }
 
+    /// The management device list with `query` (empty or starting with `?`).
+    pub async fn list(&self, query: &str) -> TestResponse {
+        self.mgmt.get(&format!("{DEVS}{query}")).send().await
+    }
+
+    /// The management device search with `query` (empty or starting with `?`) and `body`.
+    pub async fn search(&self, query: &str, body: &Value) -> TestResponse {
+        let uri = format!("{DEVS}/search{query}");
+        self.mgmt.post(&uri).json(body).send().await
+    }
+
     /// Every device, oldest first.
     pub async fn devices(&self) -> Vec<Value> {
-        let r = self.mgmt.get(&format!("{DEVS}?per_page=500")).send().await;
+        let r = self.list("?per_page=500").await;
         r.assert_status(axum::http::StatusCode::OK);
         r.json().as_array().cloned().unwrap_or_default()
     }
@@ -157,6 +168,11 @@ impl Env {
     pub async fn set_status(&self, device: &Value, status: &str) -> TestResponse {
         let id = device["id"].as_str().unwrap();
         let aid = device["auth_sets"][0]["id"].as_str().unwrap();
+        self.set_auth_status(id, aid, status).await
+    }
+
+    /// Sets the status of auth set `aid`, addressed as one of device `id`'s.
+    pub async fn set_auth_status(&self, id: &str, aid: &str, status: &str) -> TestResponse {
         self.mgmt
             .put(&format!("{DEVS}/{id}/auth/{aid}/status"))
             .json(&json!({ "status": status }))

@@ -41,11 +41,7 @@ async fn list_search_count_get_and_dismiss(backend: Backend) {
 }
 
 async fn listing_pages_and_filters(env: &Env, all: &[Value]) {
-    let r = env
-        .mgmt
-        .get(&format!("{DEVS}?page=2&per_page=2&status=pending"))
-        .send()
-        .await;
+    let r = env.list("?page=2&per_page=2&status=pending").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json().as_array().unwrap().len(), 2);
     // One Link header per relation, as upstream sends them.
@@ -56,44 +52,34 @@ async fn listing_pages_and_filters(env: &Env, all: &[Value]) {
             && !link.contains("rel=\"next\""),
         "{link}"
     );
-    let r = env.mgmt.get(&format!("{DEVS}?per_page=2")).send().await;
+    let r = env.list("?per_page=2").await;
     assert!(
         links(&r)
             .join(", ")
             .contains("page=2&per_page=2>; rel=\"next\"")
     );
     for bad in ["?status=bogus", "?per_page=501", "?page=0", "?page=x"] {
-        assert_eq!(
-            env.mgmt.get(&format!("{DEVS}{bad}")).send().await.status,
-            StatusCode::BAD_REQUEST,
-            "{bad}"
-        );
+        assert_eq!(env.list(bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
     }
     let id1 = all[1]["id"].as_str().unwrap();
     let id2 = all[2]["id"].as_str().unwrap();
-    let r = env
-        .mgmt
-        .get(&format!("{DEVS}?id={id1}&id={id2}"))
-        .send()
-        .await;
+    let r = env.list(&format!("?id={id1}&id={id2}")).await;
     assert_eq!(r.json().as_array().unwrap().len(), 2);
 }
 
 async fn search_filters_by_body(env: &Env, all: &[Value]) {
     let id1 = all[1]["id"].as_str().unwrap();
-    let search = |body: Value| {
-        let url = format!("{DEVS}/search");
-        async move { env.mgmt.post(&url).json(&body).send().await }
-    };
-    let r = search(json!({"status": "accepted"})).await;
+    let r = env.search("", &json!({"status": "accepted"})).await;
     assert_eq!(r.json().as_array().unwrap().len(), 1);
-    let r = search(json!({"status": ["pending", "accepted"], "id": [id1]})).await;
+    let r = env
+        .search("", &json!({"status": ["pending", "accepted"], "id": [id1]}))
+        .await;
     assert_eq!(r.json()[0]["id"], id1);
-    let r = search(json!({"id": id1})).await;
+    let r = env.search("", &json!({"id": id1})).await;
     assert_eq!(r.json().as_array().unwrap().len(), 1, "one id as a string");
     for bad in [json!({"status": 1}), json!({"status": ["nope"]})] {
         assert_eq!(
-            search(bad.clone()).await.status,
+            env.search("", &bad).await.status,
             StatusCode::BAD_REQUEST,
             "{bad}"
         );
@@ -179,12 +165,7 @@ async fn device_and_auth_set_status(env: &Env, all: &[Value]) -> (String, String
         assert_eq!(r.status, want, "{body}: {}", r.text());
     }
     let other_dev = all[2]["id"].as_str().unwrap();
-    let r = env
-        .mgmt
-        .put(&format!("{DEVS}/{other_dev}/auth/{aid}/status"))
-        .json(&json!({"status": "accepted"}))
-        .send()
-        .await;
+    let r = env.set_auth_status(other_dev, aid, "accepted").await;
     assert_eq!(
         r.status,
         StatusCode::BAD_REQUEST,
@@ -231,12 +212,7 @@ async fn unknown_devices_are_not_found(env: &Env) {
 async fn dismissing_the_only_preauthorized_set_deletes_the_device(backend: Backend) {
     let env = Env::new(backend).await;
     let key = DeviceKey::ed25519();
-    let r = env
-        .mgmt
-        .post(DEVS)
-        .json(&json!({"identity_data": {"p": 1}, "pubkey": key.public_pem()}))
-        .send()
-        .await;
+    let r = env.preauth(&json!({"p": 1}), &key.public_pem()).await;
     let id = r
         .header("location")
         .unwrap()
@@ -355,9 +331,9 @@ async fn device_list_is_ordered_by_status_then_id_with_upstream_paging(backend: 
     );
 
     // Pages: per_page + 1 rows decide `next`; one Link header per relation; no total count.
-    let mgmt = &env.mgmt;
-    let page = |q: &'static str| async move { mgmt.get(&format!("{DEVS}{q}")).send().await };
-    let r = page("?per_page=3&page=2&status=pending&status=accepted").await;
+    let r = env
+        .list("?per_page=3&page=2&status=pending&status=accepted")
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json().as_array().unwrap().len(), 2);
     assert_eq!(r.json()[0]["id"], all[3]["id"]);
@@ -369,7 +345,7 @@ async fn device_list_is_ordered_by_status_then_id_with_upstream_paging(backend: 
         ]
     );
     assert!(r.header("x-total-count").is_none());
-    let r = page("?per_page=3").await;
+    let r = env.list("?per_page=3").await;
     assert_eq!(r.json().as_array().unwrap().len(), 3);
     assert_eq!(
         links(&r),
@@ -378,7 +354,7 @@ async fn device_list_is_ordered_by_status_then_id_with_upstream_paging(backend: 
             format!("<{DEVS}?page=2&per_page=3>; rel=\"next\""),
         ]
     );
-    let r = page("?per_page=7").await;
+    let r = env.list("?per_page=7").await;
     assert_eq!(links(&r).len(), 1, "exactly per_page devices: no next");
     // The internal list is the same list.
     let r = env
@@ -421,7 +397,7 @@ async fn device_list_is_ordered_by_status_then_id_with_upstream_paging(backend: 
         ),
     ] {
         assert_eq!(
-            page(q).await.assert_error(StatusCode::BAD_REQUEST),
+            env.list(q).await.assert_error(StatusCode::BAD_REQUEST),
             want,
             "{q}"
         );
@@ -437,10 +413,7 @@ async fn device_list_is_ordered_by_status_then_id_with_upstream_paging(backend: 
         );
     }
     let r = env
-        .mgmt
-        .post(&format!("{DEVS}/search?per_page=0"))
-        .json(&json!({"status": "pending"}))
-        .send()
+        .search("?per_page=0", &json!({"status": "pending"}))
         .await;
     assert_eq!(
         r.assert_error(StatusCode::BAD_REQUEST),

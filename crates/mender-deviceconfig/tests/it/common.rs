@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use mender_api::testing::RecordingDeployments;
-use mender_core::Timestamp;
 use mender_core::clock::ManualClock;
+use mender_core::{Identity, Timestamp};
 use mender_db::testing::{Backend, TestDb};
 use mender_deviceconfig::{SCHEMA, Service};
 use mender_testkit::http::{TestClient, TestResponse};
@@ -76,6 +76,30 @@ impl Env {
             .await
     }
 
+    /// Decommissions device `id` of `tenant`, as the workflow does.
+    pub async fn decommission_in(&self, tenant: &str, id: &str) -> TestResponse {
+        let uri = format!("{INTERNAL}/tenants/{tenant}/devices/{id}");
+        self.internal.delete(&uri).send().await
+    }
+
+    /// Creates tenant `body` (`{"tenant_id": ...}`), as the tenant-creation workflow does.
+    pub async fn create_tenant(&self, body: &Value) -> TestResponse {
+        let uri = format!("{INTERNAL}/tenants");
+        self.internal.post(&uri).json(body).send().await
+    }
+
+    /// Deletes `tenant`'s data, as the tenant-deletion workflow does.
+    pub async fn delete_tenant(&self, tenant: &str) -> TestResponse {
+        let uri = format!("{INTERNAL}/tenants/{tenant}");
+        self.internal.delete(&uri).send().await
+    }
+
+    /// Deploys device `id`'s configuration on `tenant`'s behalf with `body`.
+    pub async fn deploy_in(&self, tenant: &str, id: &str, body: &Value) -> TestResponse {
+        let uri = format!("{INTERNAL}/tenants/{tenant}/configurations/device/{id}/deploy");
+        self.internal.post(&uri).json(body).send().await
+    }
+
     /// Provisions device `id` in the default tenant, expecting 201.
     pub async fn provision(&self, id: &str) {
         self.provision_in("", id)
@@ -88,6 +112,13 @@ impl Env {
         self.user.put(&mgmt(id)).json(config).send().await
     }
 
+    /// A user sets device `id`'s desired configuration to `config`, expecting 204.
+    pub async fn configure_ok(&self, id: &str, config: &Value) {
+        self.configure(id, config)
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
+    }
+
     /// A user deploys device `id`'s configuration with `body`.
     pub async fn deploy(&self, id: &str, body: &Value) -> TestResponse {
         let uri = format!("{}/deploy", mgmt(id));
@@ -96,7 +127,22 @@ impl Env {
 
     /// The management view of device `id`, expecting 200.
     pub async fn view(&self, id: &str) -> Value {
-        let r = self.user.get(&mgmt(id)).send().await;
+        self.view_as(&self.user, id).await
+    }
+
+    /// The management view of device `id` as a user of `tenant`, expecting 200.
+    pub async fn view_in(&self, tenant: &str, id: &str) -> Value {
+        let user = self.management.as_identity(Identity {
+            subject: "u".into(),
+            tenant: tenant.into(),
+            is_user: true,
+            ..Default::default()
+        });
+        self.view_as(&user, id).await
+    }
+
+    async fn view_as(&self, user: &TestClient, id: &str) -> Value {
+        let r = user.get(&mgmt(id)).send().await;
         r.assert_status(StatusCode::OK);
         r.json()
     }

@@ -24,9 +24,7 @@ async fn device_reads_its_configuration(backend: Backend) {
     r.assert_status(StatusCode::OK);
     assert_eq!(r.json(), json!({}));
     let config = json!({"b": "2", "a": "1"});
-    e.configure("dev-1", &config)
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
+    e.configure_ok("dev-1", &config).await;
     assert_eq!(dev.get(DEVICE).send().await.json(), config);
     // Another device sees its own.
     e.provision("dev-2").await;
@@ -36,9 +34,7 @@ async fn device_reads_its_configuration(backend: Backend) {
 async fn device_reports_its_configuration(backend: Backend) {
     let e = env(backend).await;
     e.provision("dev-1").await;
-    e.configure("dev-1", &json!({"a": "1"}))
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
+    e.configure_ok("dev-1", &json!({"a": "1"})).await;
     e.clock.advance(Duration::from_secs(60));
     let reported = json!({"a": "1", "extra": "from the device"});
     let r = e.device("dev-1").put(DEVICE).json(&reported).send().await;

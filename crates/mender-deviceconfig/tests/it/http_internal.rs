@@ -2,7 +2,6 @@
 //! on a tenant's behalf.
 
 use axum::http::StatusCode;
-use mender_core::Identity;
 use mender_db::testing::Backend;
 use serde_json::json;
 
@@ -18,7 +17,6 @@ async fn health_and_alive(backend: Backend) {
 
 async fn provision_and_decommission_devices(backend: Backend) {
     let e = env(backend).await;
-    let devices = format!("{INTERNAL}/tenants//devices");
     e.provision("dev-1").await;
     let r = e.provision_in("", "dev-1").await;
     assert_eq!(
@@ -29,25 +27,12 @@ async fn provision_and_decommission_devices(backend: Backend) {
     e.provision_in("t1", "dev-1")
         .await
         .assert_status(StatusCode::CREATED);
-    let t1_user = e.user.as_identity(Identity {
-        subject: "u".into(),
-        tenant: "t1".into(),
-        is_user: true,
-        ..Default::default()
-    });
-    t1_user
-        .get(&mgmt("dev-1"))
-        .send()
-        .await
-        .assert_status(StatusCode::OK);
+    e.view_in("t1", "dev-1").await;
 
-    let one = format!("{devices}/dev-1");
-    e.internal
-        .delete(&one)
-        .send()
+    e.decommission_in("", "dev-1")
         .await
         .assert_status(StatusCode::NO_CONTENT);
-    let r = e.internal.delete(&one).send().await;
+    let r = e.decommission_in("", "dev-1").await;
     assert_eq!(
         r.assert_error(StatusCode::NOT_FOUND),
         "device does not exist"
@@ -57,17 +42,11 @@ async fn provision_and_decommission_devices(backend: Backend) {
         .send()
         .await
         .assert_error(StatusCode::NOT_FOUND);
-    t1_user
-        .get(&mgmt("dev-1"))
-        .send()
-        .await
-        .assert_status(StatusCode::OK);
-    e.internal
-        .delete(&format!("{INTERNAL}/tenants/t1/devices/dev-1"))
-        .send()
+    e.view_in("t1", "dev-1").await;
+    e.decommission_in("t1", "dev-1")
         .await
         .assert_status(StatusCode::NO_CONTENT);
-    let r = e.internal.delete(&format!("{devices}/a%00b")).send().await;
+    let r = e.decommission_in("", "a%00b").await;
     bad_request(&r, "invalid device ID");
 }
 
@@ -105,42 +84,29 @@ async fn provision_refuses_bad_input(backend: Backend) {
 
 async fn tenants(backend: Backend) {
     let e = env(backend).await;
-    let tenants = format!("{INTERNAL}/tenants");
-    let r = e
-        .internal
-        .post(&tenants)
-        .json(&json!({"tenant_id": "t1"}))
-        .send()
-        .await;
-    r.assert_status(StatusCode::CREATED);
+    e.create_tenant(&json!({"tenant_id": "t1"}))
+        .await
+        .assert_status(StatusCode::CREATED);
     for body in [json!({}), json!({"tenant_id": ""})] {
-        let r = e.internal.post(&tenants).json(&body).send().await;
+        let r = e.create_tenant(&body).await;
         assert_eq!(
             r.assert_error(StatusCode::BAD_REQUEST),
             "invalid request body: tenant_id: cannot be blank."
         );
     }
-    let r = e
-        .internal
-        .post(&tenants)
-        .json(&json!({"tenant_id": 1}))
-        .send()
-        .await;
-    bad_request(&r, "failed to decode request body");
-    let r = e
-        .internal
-        .post(&tenants)
-        .json(&json!({"tenant_id": "a\u{0}"}))
-        .send()
-        .await;
-    bad_request(
-        &r,
-        "invalid request body: tenant_id: must not contain a NUL character.",
-    );
+    for (body, want) in [
+        (json!({"tenant_id": 1}), "failed to decode request body"),
+        (
+            json!({"tenant_id": "a\u{0}"}),
+            "invalid request body: tenant_id: must not contain a NUL character.",
+        ),
+    ] {
+        bad_request(&e.create_tenant(&body).await, want);
+    }
     // A NUL in a tenant path segment is refused, not a server error.
     let r = e.provision_in("t%00", "dev-1").await;
     bad_request(&r, "text must not contain a NUL character");
-    let r = e.internal.delete(&format!("{tenants}/t%00")).send().await;
+    let r = e.delete_tenant("t%00").await;
     bad_request(&r, "text must not contain a NUL character");
 
     for id in ["a", "b"] {
@@ -149,22 +115,13 @@ async fn tenants(backend: Backend) {
             .assert_status(StatusCode::CREATED);
     }
     e.provision("a").await;
-    e.internal
-        .delete(&format!("{tenants}/t1"))
-        .send()
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
     // Deleting again is fine; the default tenant's device stays.
-    e.internal
-        .delete(&format!("{tenants}/t1"))
-        .send()
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
-    e.user
-        .get(&mgmt("a"))
-        .send()
-        .await
-        .assert_status(StatusCode::OK);
+    for _ in 0..2 {
+        e.delete_tenant("t1")
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
+    }
+    e.view("a").await;
     e.provision_in("t1", "a")
         .await
         .assert_status(StatusCode::CREATED);
@@ -172,33 +129,23 @@ async fn tenants(backend: Backend) {
 
 async fn deploy_on_a_tenants_behalf(backend: Backend) {
     let e = env(backend).await;
-    let tenants = format!("{INTERNAL}/tenants");
     e.provision_in("t1", "dev-1")
         .await
         .assert_status(StatusCode::CREATED);
-    let deploy = format!("{tenants}/t1/configurations/device/dev-1/deploy");
-    let r = e
-        .internal
-        .post(&deploy)
-        .json(&json!({"retries": 2}))
-        .send()
-        .await;
+    let r = e.deploy_in("t1", "dev-1", &json!({"retries": 2})).await;
     r.assert_status(StatusCode::OK);
     let created = e.deployments.created();
     assert_eq!(created.len(), 1);
     assert_eq!(r.json()["deployment_id"], created[0].deployment_id.as_str());
     assert_eq!((created[0].tenant.as_str(), created[0].retries), ("t1", 2));
     // The default tenant has no such device; a bad body is refused.
-    let r = e
-        .internal
-        .post(&format!("{tenants}//configurations/device/dev-1/deploy"))
-        .json(&json!({}))
-        .send()
-        .await;
+    let r = e.deploy_in("", "dev-1", &json!({})).await;
     r.assert_error(StatusCode::NOT_FOUND);
     let r = e
         .internal
-        .post(&deploy)
+        .post(&format!(
+            "{INTERNAL}/tenants/t1/configurations/device/dev-1/deploy"
+        ))
         .header("content-type", "application/json")
         .body("{")
         .send()

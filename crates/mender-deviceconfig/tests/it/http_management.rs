@@ -37,18 +37,12 @@ async fn set_replace_and_clear(backend: Backend) {
     assert_eq!(keys, ["another-key", "dollar-key", "key"]);
     // PUT replaces: keys not named again are gone, empty values stay.
     let config = json!({"key": "update-value", "additional-key": ""});
-    e.configure("dev-1", &config)
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
+    e.configure_ok("dev-1", &config).await;
     assert_eq!(e.view("dev-1").await["configured"], config);
     // `{}` and `null` both clear it.
     for empty in [json!({}), Value::Null] {
-        e.configure("dev-1", &config)
-            .await
-            .assert_status(StatusCode::NO_CONTENT);
-        e.configure("dev-1", &empty)
-            .await
-            .assert_status(StatusCode::NO_CONTENT);
+        e.configure_ok("dev-1", &config).await;
+        e.configure_ok("dev-1", &empty).await;
         assert_eq!(e.view("dev-1").await["configured"], json!({}));
     }
 }
@@ -67,18 +61,14 @@ async fn unknown_devices(backend: Backend) {
         "device does not exist"
     );
     assert!(e.deployments.created().is_empty());
-    e.configure("nope", &json!({"a": "b"}))
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
+    e.configure_ok("nope", &json!({"a": "b"})).await;
     assert_eq!(e.view("nope").await["configured"], json!({"a": "b"}));
 }
 
 async fn set_refuses_bad_input(backend: Backend) {
     let e = env(backend).await;
     e.provision("dev-1").await;
-    e.configure("dev-1", &json!({"keep": "me"}))
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
+    e.configure_ok("dev-1", &json!({"keep": "me"})).await;
     assert_refuses_configurations(&e.user, "PUT", &mgmt("dev-1")).await;
     // Upstream's exact messages for the rules it has.
     let cases = [
@@ -110,9 +100,7 @@ async fn set_refuses_bad_input(backend: Backend) {
         })
         .collect();
     let full = Value::Object(full);
-    e.configure("dev-1", &full)
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
+    e.configure_ok("dev-1", &full).await;
     assert_eq!(e.view("dev-1").await["configured"], full);
 }
 
@@ -150,9 +138,7 @@ async fn deploy_creates_a_configuration_deployment(backend: Backend) {
     let e = env(backend).await;
     e.provision("dev-1").await;
     let config = json!({"key": "value", "another-key": "another-value", "dollar-key": "$"});
-    e.configure("dev-1", &config)
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
+    e.configure_ok("dev-1", &config).await;
     let r = e.deploy("dev-1", &json!({"retries": 1})).await;
     r.assert_status(StatusCode::OK);
     let id = r.json()["deployment_id"].as_str().unwrap().to_owned();
@@ -178,9 +164,7 @@ async fn deploy_creates_a_configuration_deployment(backend: Backend) {
     assert_eq!(e.view("dev-1").await["deployment_id"], id.as_str());
     // Each deploy is a new deployment; an empty configuration deploys too, and the body's
     // fields are optional (`{}`, `null`, an empty update control map).
-    e.configure("dev-1", &json!({}))
-        .await
-        .assert_status(StatusCode::NO_CONTENT);
+    e.configure_ok("dev-1", &json!({})).await;
     for body in [json!({}), Value::Null, json!({"update_control_map": {}})] {
         e.deploy("dev-1", &body).await.assert_status(StatusCode::OK);
     }
