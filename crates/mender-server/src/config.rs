@@ -143,7 +143,8 @@ pub struct ServerConfig {
     /// downloads get this inactivity timeout, never a total one).
     pub body_inactivity_timeout: u64,
     /// Open connections per port; more are accepted and closed at once (logged at most every
-    /// 10 s). Lowered at start to fit the open-files limit.
+    /// 10 s). 0: as many as the open-files limit allows, at most 10,000. A set value is lowered
+    /// at start (with a warning) when the open-files limit cannot hold it.
     pub max_connections: usize,
     /// HTTP/2: concurrent streams per connection.
     pub h2_max_concurrent_streams: u32,
@@ -172,7 +173,7 @@ impl Default for ServerConfig {
             header_read_timeout: 15,
             idle_timeout: 60,
             body_inactivity_timeout: 60,
-            max_connections: 10_000,
+            max_connections: 0,
             h2_max_concurrent_streams: 100,
             h2_max_header_list_size: 32 * 1024,
             h2_keepalive_interval: 30,
@@ -205,9 +206,9 @@ impl ServerConfig {
                 ));
             }
         }
-        if self.max_connections < 16 {
+        if self.max_connections != 0 && self.max_connections < 16 {
             return Err(format!(
-                "server.max_connections is {}: allow at least 16 connections",
+                "server.max_connections is {}: allow at least 16 connections (or 0 for as many as the open-files limit allows)",
                 self.max_connections
             ));
         }

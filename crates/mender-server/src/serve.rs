@@ -47,8 +47,13 @@ pub struct OpenFiles {
 /// Files kept for databases, the blob store, logs and the like, beyond connections.
 const RESERVED_FILES: u64 = 256;
 
+/// Connections per port when `server.max_connections` is 0 and the open-files limit allows it.
+const AUTO_MAX_CONNECTIONS: usize = 10_000;
+
 /// Raises the open-files soft limit to the hard limit and sizes the connection cap to fit:
-/// each port may hold at most what the limit leaves after [`RESERVED_FILES`].
+/// each port may hold at most what the limit leaves after [`RESERVED_FILES`]. `configured` 0
+/// takes what fits (up to [`AUTO_MAX_CONNECTIONS`]) without a warning; a set value that does
+/// not fit is lowered with one.
 pub fn open_files(configured: usize, ports: u64) -> OpenFiles {
     let limit = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => n,
@@ -59,11 +64,16 @@ pub fn open_files(configured: usize, ports: u64) -> OpenFiles {
                 .map_or(1024, |(soft, _)| soft)
         }
     };
+    let wanted = if configured == 0 {
+        AUTO_MAX_CONNECTIONS
+    } else {
+        configured
+    };
     let room = limit.saturating_sub(RESERVED_FILES) / ports.max(1);
     let max_connections = usize::try_from(room)
         .unwrap_or(usize::MAX)
-        .clamp(16, configured.max(16));
-    if max_connections < configured {
+        .clamp(16, wanted.max(16));
+    if configured != 0 && max_connections < configured {
         tracing::warn!(
             limit,
             configured,
@@ -382,5 +392,28 @@ pub async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Room per port that the open-files limit leaves.
+    fn room(limit: u64, ports: u64) -> usize {
+        usize::try_from(limit.saturating_sub(RESERVED_FILES) / ports).unwrap_or(usize::MAX)
+    }
+
+    #[test]
+    fn connection_cap_fits_the_open_files_limit() {
+        let auto = open_files(0, 2);
+        assert_eq!(
+            auto.max_connections,
+            room(auto.limit, 2).clamp(16, AUTO_MAX_CONNECTIONS)
+        );
+        let small = open_files(20, 2);
+        assert_eq!(small.max_connections, room(small.limit, 2).clamp(16, 20));
+        let huge = open_files(usize::MAX, 1);
+        assert_eq!(huge.max_connections, room(huge.limit, 1).max(16));
     }
 }
