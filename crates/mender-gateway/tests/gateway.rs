@@ -490,7 +490,7 @@ async fn protected_prefixes_need_a_token_served_or_not() {
         ),
         (
             "GET",
-            "/api/devices/v1/deviceconnect/connect",
+            "/api/devices/v1/deviceconnect/nothing",
             "dev",
             "user",
         ),

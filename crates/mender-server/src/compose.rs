@@ -25,6 +25,8 @@ pub struct Services {
     pub deployments: Arc<mender_deployments::Service>,
     /// Device configuration.
     pub deviceconfig: Arc<mender_deviceconfig::Service>,
+    /// Remote connections to devices.
+    pub deviceconnect: Arc<mender_deviceconnect::Service>,
     /// The public and internal routers.
     pub routers: mender_gateway::Composed,
 }
@@ -71,14 +73,17 @@ pub async fn workflows(
 }
 
 /// The engine's settings with the `HAVE_*` switches of the services this server has turned
-/// on (upstream's compose sets `HAVE_DEVICECONFIG=1` on its worker), so `provision_device`
-/// and `decommission_device` reach deviceconfig. An operator's own value wins: setting
-/// `HAVE_DEVICECONFIG = ""` in `[workflows.env]` switches those tasks off again.
+/// on (upstream's compose sets `HAVE_DEVICECONFIG=1` and `HAVE_DEVICECONNECT=1`), so
+/// `provision_device` and `decommission_device` reach deviceconfig and deviceconnect. An
+/// operator's own value wins: setting `HAVE_DEVICECONFIG = ""` in `[workflows.env]`
+/// switches those tasks off again.
 fn workflows_config(config: &Config) -> mender_workflows::WorkflowsConfig {
     let mut wc = config.workflows.clone();
-    wc.env
-        .entry("HAVE_DEVICECONFIG".to_owned())
-        .or_insert_with(|| "1".to_owned());
+    for have in ["HAVE_DEVICECONFIG", "HAVE_DEVICECONNECT"] {
+        wc.env
+            .entry(have.to_owned())
+            .or_insert_with(|| "1".to_owned());
+    }
     wc
 }
 
@@ -163,10 +168,14 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         deployments(config, clock.clone(), workflows.clone(), inventory.clone()).await?;
     let deviceconfig = mender_deviceconfig::Service::new(
         Db::connect(&url, &mender_deviceconfig::SCHEMA).await?,
-        clock,
+        clock.clone(),
         Arc::new(crate::adapters::ConfigurationDeploymentsAdapter(
             deployments.clone(),
         )),
+    );
+    let deviceconnect = mender_deviceconnect::Service::new(
+        Db::connect(&url, &mender_deviceconnect::SCHEMA).await?,
+        clock,
     );
 
     let routers = Routers::default()
@@ -175,7 +184,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         .merge(deviceauth.routers())
         .merge(inventory.routers())
         .merge(deployments.routers())
-        .merge(deviceconfig.routers());
+        .merge(deviceconfig.routers())
+        .merge(deviceconnect.routers());
     let composed = mender_gateway::compose(
         routers,
         mender_gateway::GatewayConfig {
@@ -193,6 +203,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         inventory,
         deployments,
         deviceconfig,
+        deviceconnect,
         routers: composed,
     })
 }
@@ -233,9 +244,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deviceconfig_tasks_are_on_unless_the_operator_says_otherwise() {
+    fn deviceconfig_and_deviceconnect_tasks_are_on_unless_the_operator_says_otherwise() {
         let mut config = Config::default();
         assert_eq!(workflows_config(&config).env["HAVE_DEVICECONFIG"], "1");
+        assert_eq!(workflows_config(&config).env["HAVE_DEVICECONNECT"], "1");
         config
             .workflows
             .env

@@ -231,7 +231,7 @@ impl Conn {
             let limits = limits.clone();
             move |req| handle(app.clone(), peer, activity.clone(), limits.clone(), req)
         });
-        let conn = builder.serve_connection(TokioIo::new(io), service);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(conn);
         let grace = tokio::select! {
             _ = conn.as_mut() => return,

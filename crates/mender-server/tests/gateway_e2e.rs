@@ -539,7 +539,7 @@ async fn unserved_paths_under_service_prefixes_need_a_token() {
             ),
             (
                 "GET",
-                "/api/devices/v1/deviceconnect/connect",
+                "/api/devices/v1/deviceconnect/nothing",
                 &device_token,
                 &m.token,
             ),

@@ -1,0 +1,84 @@
+//! `internal_v1.yaml`: health, tenant deletion, device provisioning and decommissioning
+//! (called by the `provision_device` and `decommission_device` workflows).
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use mender_core::{ApiError, DeviceId, Json, TenantId};
+use serde::Deserialize;
+
+use super::State;
+use crate::App;
+
+const BASE: &str = "/api/internal/v1/deviceconnect";
+
+/// The internal routes. The open-source server has no tenant: workflows then build paths
+/// with an empty segment (`/tenants//...`), which the same handlers serve for the empty
+/// tenant.
+pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
+    let mut r = Router::new()
+        .route(&format!("{BASE}/health"), get(health))
+        .route(&format!("{BASE}/alive"), get(alive))
+        .route(&format!("{BASE}/tenants/{{tenant}}"), delete(delete_tenant));
+    for tenant in ["{tenant}", ""] {
+        let t = format!("{BASE}/tenants/{tenant}");
+        r = r
+            .route(&format!("{t}/devices"), post(provision_device))
+            .route(
+                &format!("{t}/devices/{{device}}"),
+                delete(decommission_device),
+            );
+    }
+    r
+}
+
+/// A tenant under `/tenants/{tenant}`, or the empty one under `/tenants//`.
+#[derive(Deserialize)]
+struct TenantPath {
+    #[serde(default)]
+    tenant: TenantId,
+}
+
+/// A device of a tenant.
+#[derive(Deserialize)]
+struct DevicePath {
+    #[serde(default)]
+    tenant: TenantId,
+    device: DeviceId,
+}
+
+/// `{"device_id": ...}` (upstream `ProvisionDevice`).
+#[derive(Deserialize)]
+struct NewDevice {
+    #[serde(default)]
+    device_id: DeviceId,
+}
+
+async fn alive() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+async fn health(s: State) -> Result<StatusCode, ApiError> {
+    s.health_check().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_tenant(s: State, Path(p): Path<TenantPath>) -> Result<StatusCode, ApiError> {
+    s.delete_tenant(&p.tenant).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn provision_device(
+    s: State,
+    Path(p): Path<TenantPath>,
+    Json(d): Json<NewDevice>,
+) -> Result<StatusCode, ApiError> {
+    s.provision_device(&p.tenant, &d.device_id).await?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn decommission_device(s: State, Path(p): Path<DevicePath>) -> Result<StatusCode, ApiError> {
+    s.decommission_device(&p.tenant, &p.device).await?;
+    Ok(StatusCode::ACCEPTED)
+}
