@@ -9,7 +9,7 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # --- what the tests need -----------------------------------------------------------------
 need_pkgs=()
-for tool in mender-cli:mender-cli mender:mender-client mender-artifact:mender-artifact mender-connect:mender-connect \
+for tool in mender-cli:mender-cli mender:mender-client mender-artifact:mender-artifact mender-connect:mender-connect dbus-daemon:dbus \
             pg_isready:postgresql-client; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_pkgs+=("${tool##*:}")
 done

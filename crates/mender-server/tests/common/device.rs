@@ -25,6 +25,9 @@ pub struct DeviceSetup<'a> {
     pub inventory: &'a [(&'a str, &'a str)],
     /// The public key artifact signatures are verified with, when given.
     pub verify_key: Option<&'a Path>,
+    /// The private system bus to publish the client's D-Bus API on (for mender-connect),
+    /// when given; otherwise D-Bus is off.
+    pub dbus: Option<&'a super::connect::PrivateBus>,
 }
 
 impl Default for DeviceSetup<'_> {
@@ -36,6 +39,7 @@ impl Default for DeviceSetup<'_> {
             artifact_name: "release-1",
             inventory: &[],
             verify_key: None,
+            dbus: None,
         }
     }
 }
@@ -84,6 +88,9 @@ impl MenderClient {
             "DBus": {"Enabled": false},
             "SkipVerify": false
         });
+        if setup.dbus.is_some() {
+            conf["DBus"] = serde_json::json!({"Enabled": true});
+        }
         if let Some(k) = setup.verify_key {
             conf["ArtifactVerifyKey"] = serde_json::json!(k);
         }
@@ -116,7 +123,11 @@ impl MenderClient {
             data = data.display(),
         );
         let logf = std::fs::File::create(&log).unwrap();
-        let child = Command::new("unshare")
+        let mut cmd = Command::new("unshare");
+        if let Some(bus) = setup.dbus {
+            cmd.env("DBUS_SYSTEM_BUS_ADDRESS", bus.address());
+        }
+        let child = cmd
             .args(["-m", "--propagation", "private", "sh", "-c", &script])
             .stdout(Stdio::from(logf.try_clone().unwrap()))
             .stderr(Stdio::from(logf))

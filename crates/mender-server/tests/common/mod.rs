@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod connect;
 pub mod device;
 pub mod mgmt;
 
