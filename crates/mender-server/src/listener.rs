@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
@@ -139,10 +139,7 @@ pub async fn serve(
             shutdown: shutdown.clone(),
         };
         let tls = tls.clone();
-        conns.spawn(async move {
-            conn.run(stream, tls).await;
-            drop(permit);
-        });
+        conns.spawn(conn.run(stream, tls, permit));
     }
     drop(listener);
     while conns.join_next().await.is_some() {}
@@ -186,11 +183,19 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run(self, stream: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
+    /// Serves the connection; `permit` (its place under the connection cap) lives as long
+    /// as the socket, also when a websocket upgrade carries the socket beyond this task.
+    async fn run(
+        self,
+        stream: TcpStream,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        permit: OwnedSemaphorePermit,
+    ) {
         let activity = Arc::new(Activity::new());
         let io = Tracked {
             inner: stream,
             activity: activity.clone(),
+            _permit: permit,
         };
         match tls {
             None => self.http(io, activity).await,
@@ -557,6 +562,8 @@ impl HttpBody for CountedBody {
 struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
+    /// The connection's place under the cap, freed when the socket closes.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl AsyncRead for Tracked {
