@@ -2,7 +2,8 @@
 //! publishes its token on a private D-Bus, the real mender-connect 2.1 opens the device's
 //! websocket through the client's proxy, the management API shows the device connected,
 //! and `mender-cli terminal` runs a command on the device through the server. Stopping
-//! mender-connect shows the device disconnected again.
+//! mender-connect shows the device disconnected again; the provisioning and decommissioning
+//! workflows create and remove its record.
 
 // Tests may unwrap: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -33,6 +34,18 @@ async fn mender_cli_terminal_runs_a_command_through_mender_connect() {
         },
     );
     let id = accept_pending(&m, MAC, || client.log_text()).await;
+    // Accepting provisions the device in deviceconnect (a workflow): known, disconnected.
+    let status = format!("/api/management/v1/deviceconnect/devices/{id}");
+    wait_for(
+        60,
+        "deviceconnect to know the device",
+        || server.stdout(),
+        || async {
+            let a = m.get(&status).await;
+            (a.status == 200 && a.body["status"] == "disconnected").then_some(())
+        },
+    )
+    .await;
     let connect = MenderConnect::start(&tmp.path().join("connect"), &bus);
     let logs = || {
         format!(
@@ -42,7 +55,6 @@ async fn mender_cli_terminal_runs_a_command_through_mender_connect() {
             server.stdout()
         )
     };
-    let status = format!("/api/management/v1/deviceconnect/devices/{id}");
     let view = wait_for(120, "the device to be connected", logs, || async {
         let a = m.get(&status).await;
         (a.status == 200 && a.body["status"] == "connected").then_some(a.body)
