@@ -14,8 +14,9 @@ use std::process::Stdio;
 
 use common::connect::{MenderConnect, PrivateBus};
 use common::device::{DeviceSetup, MenderClient};
-use common::mgmt::{accept_pending, start_with_admin, wait_for};
+use common::mgmt::{Mgmt, accept_pending, start_with_admin, wait_for};
 use common::{ADMIN_EMAIL, ADMIN_PASSWORD, MenderCli};
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 const MAC: &str = "02:00:00:00:0c:0c";
@@ -36,16 +37,7 @@ async fn mender_cli_terminal_runs_a_command_through_mender_connect() {
     let id = accept_pending(&m, MAC, || client.log_text()).await;
     // Accepting provisions the device in deviceconnect (a workflow): known, disconnected.
     let status = format!("/api/management/v1/deviceconnect/devices/{id}");
-    wait_for(
-        60,
-        "deviceconnect to know the device",
-        || server.stdout(),
-        || async {
-            let a = m.get(&status).await;
-            (a.status == 200 && a.body["status"] == "disconnected").then_some(())
-        },
-    )
-    .await;
+    shows(&m, &status, Some("disconnected"), || server.stdout()).await;
     let connect = MenderConnect::start(&tmp.path().join("connect"), &bus);
     let logs = || {
         format!(
@@ -55,11 +47,7 @@ async fn mender_cli_terminal_runs_a_command_through_mender_connect() {
             server.stdout()
         )
     };
-    let view = wait_for(120, "the device to be connected", logs, || async {
-        let a = m.get(&status).await;
-        (a.status == 200 && a.body["status"] == "connected").then_some(a.body)
-    })
-    .await;
+    let view = shows(&m, &status, Some("connected"), logs).await;
     assert_eq!(view["device_id"], id.as_str(), "{view}");
 
     // mender-cli logs in and opens a terminal; the shell's output comes back. The command
@@ -99,14 +87,26 @@ async fn mender_cli_terminal_runs_a_command_through_mender_connect() {
 
     // Without mender-connect the device is disconnected.
     drop(connect);
-    wait_for(
-        60,
-        "the device to be disconnected",
-        || server.stdout(),
-        || async {
-            let a = m.get(&status).await;
-            (a.body["status"] == "disconnected").then_some(())
-        },
-    )
-    .await;
+    shows(&m, &status, Some("disconnected"), || server.stdout()).await;
+
+    // Decommissioning removes the record (the `decommission_device` workflow).
+    drop(client);
+    m.decommission(&id).await;
+    shows(&m, &status, None, || server.stdout()).await;
+}
+
+/// Waits until the management API shows the device's record (at `path`) with status `want`,
+/// or no record for `None`; the record.
+async fn shows(m: &Mgmt, path: &str, want: Option<&str>, context: impl Fn() -> String) -> Value {
+    let what = format!("the device's deviceconnect status to be {want:?}");
+    wait_for(120, &what, context, || async {
+        let a = m.get(path).await;
+        let seen = if a.status == 404 {
+            None
+        } else {
+            a.body["status"].as_str()
+        };
+        (seen == want).then_some(a.body)
+    })
+    .await
 }

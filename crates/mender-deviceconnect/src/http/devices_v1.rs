@@ -2,14 +2,12 @@
 //! frames from the device go to the session they name, frames of sessions go to the device.
 
 use axum::Router;
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::response::Response;
 use axum::routing::get;
 use mender_core::{ApiError, DeviceId, Identity};
 
-use super::{
-    CLOSE_INVALID, CLOSE_NORMAL, Incoming, State, close, limited, next_frame, send, tenant,
-};
+use super::{CLOSE_INVALID, Side, State, close, limited, pump, tenant};
 use crate::App;
 use crate::app::DeviceConn;
 
@@ -28,8 +26,9 @@ async fn connect(s: State, id: Identity, ws: WebSocketUpgrade) -> Result<Respons
     Ok(limited(ws).on_upgrade(move |mut socket| async move {
         match app.device_connected(&tenant, &device).await {
             Ok(conn) => {
-                let conn = serve(&app, &mut socket, conn).await;
-                if let Err(e) = app.device_disconnected(conn).await {
+                let mut side = DeviceSide { app: &app, conn };
+                pump(&mut socket, &mut side).await;
+                if let Err(e) = app.device_disconnected(side.conn).await {
                     tracing::error!(error = %e, "cannot record the device as disconnected");
                 }
             }
@@ -41,32 +40,24 @@ async fn connect(s: State, id: Identity, ws: WebSocketUpgrade) -> Result<Respons
     }))
 }
 
-/// Moves frames both ways until either side ends.
-async fn serve(app: &App, socket: &mut WebSocket, mut conn: DeviceConn) -> DeviceConn {
-    loop {
-        tokio::select! {
-            incoming = next_frame(socket) => match incoming {
-                Incoming::Frame(f) => {
-                    if let Err(e) = app.from_device(&conn, f).await {
-                        tracing::debug!(error = %e, "closing a device socket");
-                        close(socket, CLOSE_INVALID, "invalid ProtoMsg").await;
-                        break;
-                    }
-                }
-                Incoming::Gone => break,
-                Incoming::Refuse(code, why) => {
-                    close(socket, code, why).await;
-                    break;
-                }
-            },
-            out = conn.recv() => match out {
-                Some(f) => if !send(socket, f).await { break },
-                None => {
-                    close(socket, CLOSE_NORMAL, "replaced by a newer connection").await;
-                    break;
-                }
-            },
-        }
+/// The device's socket: frames from the device go to their sessions, frames of sessions go
+/// to the device.
+struct DeviceSide<'a> {
+    app: &'a App,
+    conn: DeviceConn,
+}
+
+impl Side for DeviceSide<'_> {
+    const ENDED: &'static str = "replaced by a newer connection";
+
+    async fn inbound(&mut self, frame: Vec<u8>) -> Result<(), (u16, &'static str)> {
+        self.app.from_device(&self.conn, frame).await.map_err(|e| {
+            tracing::debug!(error = %e, "closing a device socket");
+            (CLOSE_INVALID, "invalid ProtoMsg")
+        })
     }
-    conn
+
+    async fn outbound(&mut self) -> Option<Vec<u8>> {
+        self.conn.recv().await
+    }
 }

@@ -3,14 +3,12 @@
 
 use axum::Router;
 use axum::extract::Path;
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::response::Response;
 use axum::routing::get;
 use mender_core::{ApiError, DeviceId, Identity, Json, UserId};
 
-use super::{
-    CLOSE_INVALID, CLOSE_NORMAL, Incoming, State, close, limited, next_frame, send, tenant,
-};
+use super::{CLOSE_INVALID, CLOSE_NORMAL, Side, State, limited, pump, tenant};
 use crate::App;
 use crate::app::{RouteError, Session};
 use crate::model::Device;
@@ -52,40 +50,28 @@ async fn connect(
     let u = user(&id)?;
     let session = s.open_session(&tenant(&id), &dev, &u).await?;
     Ok(limited(ws).on_upgrade(move |mut socket| async move {
-        serve(&mut socket, session).await;
+        let mut session = session;
+        pump(&mut socket, &mut session).await;
     }))
 }
 
-/// Moves frames both ways until either side ends; dropping the session closes it.
-async fn serve(socket: &mut WebSocket, mut session: Session) {
-    loop {
-        tokio::select! {
-            incoming = next_frame(socket) => match incoming {
-                Incoming::Frame(f) => match session.send(&f).await {
-                    Ok(()) => {}
-                    Err(RouteError::Proto(e)) => {
-                        tracing::debug!(session = session.id(), error = %e, "closing a user socket");
-                        close(socket, CLOSE_INVALID, "invalid ProtoMsg").await;
-                        break;
-                    }
-                    Err(RouteError::DeviceGone) => {
-                        close(socket, CLOSE_NORMAL, "device disconnected").await;
-                        break;
-                    }
-                },
-                Incoming::Gone => break,
-                Incoming::Refuse(code, why) => {
-                    close(socket, code, why).await;
-                    break;
-                }
-            },
-            out = session.recv() => match out {
-                Some(f) => if !send(socket, f).await { break },
-                None => {
-                    close(socket, CLOSE_NORMAL, "device disconnected").await;
-                    break;
-                }
-            },
+/// The user's socket: frames from the user go to the device stamped with the session,
+/// frames of the session go to the user. Dropping the session closes it.
+impl Side for Session {
+    const ENDED: &'static str = "device disconnected";
+
+    async fn inbound(&mut self, frame: Vec<u8>) -> Result<(), (u16, &'static str)> {
+        match self.send(&frame).await {
+            Ok(()) => Ok(()),
+            Err(RouteError::Proto(e)) => {
+                tracing::debug!(session = self.id(), error = %e, "closing a user socket");
+                Err((CLOSE_INVALID, "invalid ProtoMsg"))
+            }
+            Err(RouteError::DeviceGone) => Err((CLOSE_NORMAL, Self::ENDED)),
         }
+    }
+
+    async fn outbound(&mut self) -> Option<Vec<u8>> {
+        self.recv().await
     }
 }

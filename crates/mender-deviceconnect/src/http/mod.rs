@@ -51,7 +51,7 @@ pub(crate) fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// What the peer sent next.
-pub(crate) enum Incoming {
+enum Incoming {
     /// One binary frame.
     Frame(Vec<u8>),
     /// The peer closed or the connection broke: nothing more to say to it.
@@ -61,7 +61,7 @@ pub(crate) enum Incoming {
 }
 
 /// Reads the peer's next data frame; pings are answered by the websocket layer itself.
-pub(crate) async fn next_frame(socket: &mut WebSocket) -> Incoming {
+async fn next_frame(socket: &mut WebSocket) -> Incoming {
     loop {
         return match socket.recv().await {
             Some(Ok(Message::Binary(b))) => Incoming::Frame(b.into()),
@@ -84,8 +84,49 @@ fn too_big(e: &axum::Error) -> bool {
 }
 
 /// Writes one frame; false when the peer is gone.
-pub(crate) async fn send(socket: &mut WebSocket, frame: Vec<u8>) -> bool {
+async fn send(socket: &mut WebSocket, frame: Vec<u8>) -> bool {
     socket.send(Message::Binary(frame.into())).await.is_ok()
+}
+
+/// One side of a websocket as [`pump`] drives it.
+pub(crate) trait Side {
+    /// Takes one frame from the peer; the close code and reason when it breaks the rules or
+    /// the other side is gone.
+    async fn inbound(&mut self, frame: Vec<u8>) -> Result<(), (u16, &'static str)>;
+
+    /// The next frame for the peer; `None` once the other side is gone.
+    async fn outbound(&mut self) -> Option<Vec<u8>>;
+
+    /// Why the socket closes when [`Side::outbound`] ends.
+    const ENDED: &'static str;
+}
+
+/// Moves frames both ways between the peer on `socket` and `side` until either ends.
+pub(crate) async fn pump<S: Side>(socket: &mut WebSocket, side: &mut S) {
+    loop {
+        tokio::select! {
+            incoming = next_frame(socket) => match incoming {
+                Incoming::Frame(f) => {
+                    if let Err((code, why)) = side.inbound(f).await {
+                        close(socket, code, why).await;
+                        break;
+                    }
+                }
+                Incoming::Gone => break,
+                Incoming::Refuse(code, why) => {
+                    close(socket, code, why).await;
+                    break;
+                }
+            },
+            out = side.outbound() => match out {
+                Some(f) => if !send(socket, f).await { break },
+                None => {
+                    close(socket, CLOSE_NORMAL, S::ENDED).await;
+                    break;
+                }
+            },
+        }
+    }
 }
 
 /// Closes the socket with `code` and `reason` (best effort: the peer may be gone).

@@ -34,21 +34,16 @@ async fn provisioned_devices_show_as_disconnected(backend: Backend) {
         .await
         .assert_status(StatusCode::NOT_FOUND);
     // The open-source path with an empty tenant segment.
-    let r = e
-        .internal
-        .delete(&format!("{INTERNAL}/tenants//devices/dev-1"))
-        .send()
-        .await;
-    r.assert_status(StatusCode::ACCEPTED);
+    let decommission = || {
+        e.internal
+            .delete(&format!("{INTERNAL}/tenants//devices/dev-1"))
+            .send()
+    };
+    decommission().await.assert_status(StatusCode::ACCEPTED);
     e.status("", "dev-1")
         .await
         .assert_status(StatusCode::NOT_FOUND);
-    let r = e
-        .internal
-        .delete(&format!("{INTERNAL}/tenants//devices/dev-1"))
-        .send()
-        .await;
-    r.assert_status(StatusCode::NOT_FOUND);
+    decommission().await.assert_status(StatusCode::NOT_FOUND);
 }
 
 async fn internal_input_is_checked(backend: Backend) {
