@@ -29,3 +29,24 @@ impl Routers {
         }
     }
 }
+
+/// The tenant of an internal route under `/tenants/{tenant}`; the open-source server's
+/// workflows build `/tenants//...` with an empty segment, which routes serve as the empty
+/// tenant.
+#[derive(Debug, serde::Deserialize)]
+pub struct TenantPath {
+    /// The tenant, empty under `/tenants//`.
+    #[serde(default)]
+    pub tenant: crate::TenantId,
+}
+
+/// A device of a tenant on an internal route (`/tenants/{tenant}/.../{device}`, or
+/// `/tenants//...` for the empty tenant).
+#[derive(Debug, serde::Deserialize)]
+pub struct TenantDevicePath {
+    /// The tenant, empty under `/tenants//`.
+    #[serde(default)]
+    pub tenant: crate::TenantId,
+    /// The device.
+    pub device: crate::DeviceId,
+}

@@ -6,6 +6,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
+use mender_core::service::{TenantDevicePath, TenantPath};
 use mender_core::{ApiError, DeviceId, Json, TenantId};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -39,21 +40,6 @@ pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
             );
     }
     r
-}
-
-/// A tenant under `/tenants/{tenant}`, or the empty one under `/tenants//`.
-#[derive(Deserialize)]
-struct TenantPath {
-    #[serde(default)]
-    tenant: TenantId,
-}
-
-/// A device of a tenant.
-#[derive(Deserialize)]
-struct DevicePath {
-    #[serde(default)]
-    tenant: TenantId,
-    device: DeviceId,
 }
 
 /// `{"tenant_id": ...}` (upstream `NewTenant`); `null` is Go's empty string.
@@ -104,14 +90,17 @@ async fn provision_device(
     Ok(StatusCode::CREATED)
 }
 
-async fn decommission_device(s: State, Path(p): Path<DevicePath>) -> Result<StatusCode, ApiError> {
+async fn decommission_device(
+    s: State,
+    Path(p): Path<TenantDevicePath>,
+) -> Result<StatusCode, ApiError> {
     s.decommission_device(&p.tenant, &p.device).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn deploy_configuration(
     s: State,
-    Path(p): Path<DevicePath>,
+    Path(p): Path<TenantDevicePath>,
     Json(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let request: DeployRequest = object(body)?;

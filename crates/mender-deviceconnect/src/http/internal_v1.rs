@@ -5,7 +5,8 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use mender_core::{ApiError, DeviceId, Json, TenantId};
+use mender_core::service::{TenantDevicePath, TenantPath};
+use mender_core::{ApiError, DeviceId, Json};
 use serde::Deserialize;
 
 use super::State;
@@ -31,21 +32,6 @@ pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
             );
     }
     r
-}
-
-/// A tenant under `/tenants/{tenant}`, or the empty one under `/tenants//`.
-#[derive(Deserialize)]
-struct TenantPath {
-    #[serde(default)]
-    tenant: TenantId,
-}
-
-/// A device of a tenant.
-#[derive(Deserialize)]
-struct DevicePath {
-    #[serde(default)]
-    tenant: TenantId,
-    device: DeviceId,
 }
 
 /// `{"device_id": ...}` (upstream `ProvisionDevice`).
@@ -78,7 +64,10 @@ async fn provision_device(
     Ok(StatusCode::CREATED)
 }
 
-async fn decommission_device(s: State, Path(p): Path<DevicePath>) -> Result<StatusCode, ApiError> {
+async fn decommission_device(
+    s: State,
+    Path(p): Path<TenantDevicePath>,
+) -> Result<StatusCode, ApiError> {
     s.decommission_device(&p.tenant, &p.device).await?;
     Ok(StatusCode::ACCEPTED)
 }
