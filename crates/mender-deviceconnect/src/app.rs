@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use crate::error::{Error, Result};
 use crate::hub::{DeviceLink, Frame, Hub};
 use crate::model::{Device, Status};
-use crate::protocol::{PROTO_SHELL, ProtoError, ProtoMsg, TYPE_NEW, TYPE_STOP};
+use crate::protocol::{Keepalive, PROTO_SHELL, ProtoError, ProtoMsg, TYPE_NEW, TYPE_STOP};
 use crate::store::{DeviceConnectStore, StoreError};
 
 /// The deviceconnect service's operations.
@@ -18,6 +18,7 @@ pub struct App {
     store: Arc<dyn DeviceConnectStore>,
     clock: SharedClock,
     hub: Arc<Hub>,
+    keepalive: Keepalive,
     /// Serialises status changes, so that an old socket's `disconnected` never lands after
     /// a newer socket's `connected`.
     transitions: tokio::sync::Mutex<()>,
@@ -105,14 +106,25 @@ impl Drop for Session {
 }
 
 impl App {
-    /// The logic over `store`, reading the time from `clock`.
-    pub fn new(store: Arc<dyn DeviceConnectStore>, clock: SharedClock) -> Self {
+    /// The logic over `store`, reading the time from `clock`; sockets are kept alive with
+    /// `keepalive`.
+    pub fn new(
+        store: Arc<dyn DeviceConnectStore>,
+        clock: SharedClock,
+        keepalive: Keepalive,
+    ) -> Self {
         Self {
             store,
             clock,
             hub: Arc::new(Hub::default()),
+            keepalive,
             transitions: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// How sockets are kept alive.
+    pub fn keepalive(&self) -> Keepalive {
+        self.keepalive
     }
 
     /// Whether the database answers (upstream `HealthCheck`).

@@ -40,11 +40,17 @@ pub struct Service {
 }
 
 impl Service {
-    /// The service on a database opened with [`SCHEMA`]; times come from `clock`.
+    /// The service on a database opened with [`SCHEMA`]; times come from `clock`, and
+    /// sockets are pinged as upstream does.
     pub fn new(db: Db, clock: SharedClock) -> Arc<Self> {
+        Self::with_keepalive(db, clock, protocol::Keepalive::default())
+    }
+
+    /// [`Service::new`] with other ping timing (tests).
+    pub fn with_keepalive(db: Db, clock: SharedClock, keepalive: protocol::Keepalive) -> Arc<Self> {
         let store = Arc::new(store::SqlStore(db));
         Arc::new(Self {
-            app: Arc::new(App::new(store, clock)),
+            app: Arc::new(App::new(store, clock, keepalive)),
         })
     }
 

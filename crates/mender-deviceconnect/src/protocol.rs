@@ -8,6 +8,26 @@ use rmpv::Value;
 /// The largest frame either side may send (upstream's 8 MiB read limit).
 pub const MESSAGE_SIZE_LIMIT: usize = 8 * 1024 * 1024;
 
+/// How the server checks that a socket's peer is still there: a websocket ping every
+/// `interval`, and the socket ends when nothing (not even a pong) arrived for `interval` plus
+/// `wait`. Upstream pings every 54 s and waits 60 s for the pong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Time between pings.
+    pub interval: std::time::Duration,
+    /// How long after a ping an answer may take.
+    pub wait: std::time::Duration,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Self {
+            interval: std::time::Duration::from_secs(54),
+            wait: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
 /// Protocol 1: the remote terminal.
 pub const PROTO_SHELL: u64 = 1;
 /// Shell message type that opens a terminal.

@@ -27,7 +27,7 @@ async fn connect(s: State, id: Identity, ws: WebSocketUpgrade) -> Result<Respons
         match app.device_connected(&tenant, &device).await {
             Ok(conn) => {
                 let mut side = DeviceSide { app: &app, conn };
-                pump(&mut socket, &mut side).await;
+                pump(&mut socket, &mut side, app.keepalive()).await;
                 if let Err(e) = app.device_disconnected(side.conn).await {
                     tracing::error!(error = %e, "cannot record the device as disconnected");
                 }

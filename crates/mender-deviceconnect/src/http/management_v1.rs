@@ -49,9 +49,10 @@ async fn connect(
 ) -> Result<Response, ApiError> {
     let u = user(&id)?;
     let session = s.open_session(&tenant(&id), &dev, &u).await?;
+    let keepalive = s.keepalive();
     Ok(limited(ws).on_upgrade(move |mut socket| async move {
         let mut session = session;
-        pump(&mut socket, &mut session).await;
+        pump(&mut socket, &mut session, keepalive).await;
     }))
 }
 

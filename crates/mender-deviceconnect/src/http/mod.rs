@@ -9,7 +9,8 @@ use mender_core::service::Routers;
 use mender_core::{Identity, TenantId};
 
 use crate::App;
-use crate::protocol::MESSAGE_SIZE_LIMIT;
+use crate::protocol::{Keepalive, MESSAGE_SIZE_LIMIT};
+use tokio::time::Instant;
 
 mod devices_v1;
 mod internal_v1;
@@ -40,6 +41,10 @@ pub(crate) const CLOSE_INVALID: u16 = 1007;
 const CLOSE_UNSUPPORTED: u16 = 1003;
 /// Close code for a frame over [`MESSAGE_SIZE_LIMIT`] (1009, message too big).
 const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code for a peer that stopped answering (1001, going away).
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// The payload of the server's pings, as upstream's.
+const PING: &[u8] = b"60";
 /// Close code for a normal end (1000).
 pub(crate) const CLOSE_NORMAL: u16 = 1000;
 
@@ -54,25 +59,25 @@ pub(crate) fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 enum Incoming {
     /// One binary frame.
     Frame(Vec<u8>),
+    /// A ping or a pong (answered by the websocket layer): the peer is alive.
+    Alive,
     /// The peer closed or the connection broke: nothing more to say to it.
     Gone,
     /// The peer broke the protocol: close with this code and reason.
     Refuse(u16, &'static str),
 }
 
-/// Reads the peer's next data frame; pings are answered by the websocket layer itself.
+/// Reads the peer's next message; pings are answered by the websocket layer itself.
 async fn next_frame(socket: &mut WebSocket) -> Incoming {
-    loop {
-        return match socket.recv().await {
-            Some(Ok(Message::Binary(b))) => Incoming::Frame(b.into()),
-            Some(Ok(Message::Text(_))) => {
-                Incoming::Refuse(CLOSE_UNSUPPORTED, "only binary msgpack frames are accepted")
-            }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) | None => Incoming::Gone,
-            Some(Err(e)) if too_big(&e) => Incoming::Refuse(CLOSE_TOO_BIG, "message too big"),
-            Some(Err(_)) => Incoming::Gone,
-        };
+    match socket.recv().await {
+        Some(Ok(Message::Binary(b))) => Incoming::Frame(b.into()),
+        Some(Ok(Message::Text(_))) => {
+            Incoming::Refuse(CLOSE_UNSUPPORTED, "only binary msgpack frames are accepted")
+        }
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Alive,
+        Some(Ok(Message::Close(_))) | None => Incoming::Gone,
+        Some(Err(e)) if too_big(&e) => Incoming::Refuse(CLOSE_TOO_BIG, "message too big"),
+        Some(Err(_)) => Incoming::Gone,
     }
 }
 
@@ -101,12 +106,27 @@ pub(crate) trait Side {
     const ENDED: &'static str;
 }
 
-/// Moves frames both ways between the peer on `socket` and `side` until either ends.
-pub(crate) async fn pump<S: Side>(socket: &mut WebSocket, side: &mut S) {
+/// Moves frames both ways between the peer on `socket` and `side` until either ends, pinging
+/// the peer as `keepalive` says and ending the socket when the peer falls silent.
+pub(crate) async fn pump<S: Side>(socket: &mut WebSocket, side: &mut S, keepalive: Keepalive) {
+    let start = Instant::now() + keepalive.interval;
+    let mut pings = tokio::time::interval_at(start, keepalive.interval);
+    let mut last_heard = Instant::now();
     loop {
         tokio::select! {
+            _ = pings.tick() => {
+                if last_heard.elapsed() > keepalive.interval + keepalive.wait {
+                    close(socket, CLOSE_GOING_AWAY, "ping timeout").await;
+                    break;
+                }
+                if socket.send(Message::Ping(PING.into())).await.is_err() {
+                    break;
+                }
+            }
             incoming = next_frame(socket) => match incoming {
+                Incoming::Alive => last_heard = Instant::now(),
                 Incoming::Frame(f) => {
+                    last_heard = Instant::now();
                     if let Err((code, why)) = side.inbound(f).await {
                         close(socket, code, why).await;
                         break;

@@ -12,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use mender_core::clock::ManualClock;
 use mender_core::{Identity, Timestamp};
 use mender_db::testing::{Backend, TestDb};
-use mender_deviceconnect::protocol::ProtoMsg;
+use mender_deviceconnect::protocol::{Keepalive, ProtoMsg};
 use mender_deviceconnect::{SCHEMA, Service};
 use mender_testkit::http::{TestClient, TestResponse};
 use tokio::net::TcpStream;
@@ -54,9 +54,14 @@ pub struct Env {
 }
 
 pub async fn env(backend: Backend) -> Env {
+    env_with(backend, Keepalive::default()).await
+}
+
+/// [`env`] with sockets kept alive by `keepalive`.
+pub async fn env_with(backend: Backend, keepalive: Keepalive) -> Env {
     let db = backend.open(&SCHEMA).await;
     let clock = ManualClock::new(Timestamp::from_unix_millis(START_MS));
-    let svc = Service::new(db.db(), clock.clone());
+    let svc = Service::with_keepalive(db.db(), clock.clone(), keepalive);
     let r = svc.routers();
     let served = Router::new()
         .merge(r.management.clone())

@@ -2,13 +2,15 @@
 //! and frames go both ways stamped with the session; broken input closes only the socket
 //! that sent it.
 
-use futures::SinkExt;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
 use mender_db::testing::Backend;
-use mender_deviceconnect::protocol::{MESSAGE_SIZE_LIMIT, ProtoMsg};
+use mender_deviceconnect::protocol::{Keepalive, MESSAGE_SIZE_LIMIT, ProtoMsg};
 use rmpv::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{DEVICE_CONNECT, START_TEXT, Ws, closed, env, mgmt, recv, send};
+use crate::common::{DEVICE_CONNECT, START_TEXT, Ws, closed, env, env_with, mgmt, recv, send};
 
 fn shell(typ: &str, sid: &str, body: &[u8]) -> Vec<u8> {
     ProtoMsg::new(1, typ, sid, vec![], body).encode()
@@ -64,7 +66,7 @@ async fn a_terminal_session_goes_both_ways(backend: Backend) {
         ("stop", sid.as_str(), &b"user disconnected"[..])
     );
 
-    e.clock.advance(std::time::Duration::from_secs(1));
+    e.clock.advance(Duration::from_secs(1));
     dev.close(None).await.unwrap();
     e.wait_status("", "dev-1", "disconnected").await;
     let view = e.status("", "dev-1").await.json();
@@ -171,7 +173,7 @@ async fn broken_device_frames_close_the_device_socket(backend: Backend) {
         .await
         .unwrap();
     loop {
-        match futures::StreamExt::next(&mut dev).await {
+        match dev.next().await {
             Some(Ok(Message::Pong(p))) => break assert_eq!(&p[..], b"hi"),
             other => assert!(matches!(other, Some(Ok(_))), "{other:?}"),
         }
@@ -203,7 +205,37 @@ async fn sessions_need_a_connected_device_of_the_callers_tenant(backend: Backend
     assert!(body.contains("non-device identity"), "{body}");
 }
 
+async fn peers_that_stop_answering_pings_are_dropped(backend: Backend) {
+    let e = env_with(
+        backend,
+        Keepalive {
+            interval: Duration::from_millis(20),
+            wait: Duration::from_secs(2),
+        },
+    )
+    .await;
+    // A device that reads answers the server's pings and stays.
+    let mut alive = e.device("", "dev-1").await;
+    e.wait_status("", "dev-1", "connected").await;
+    for _ in 0..5 {
+        match alive.next().await {
+            Some(Ok(Message::Ping(p))) => assert_eq!(&p[..], b"60"),
+            other => panic!("expected a ping, got {other:?}"),
+        }
+    }
+    assert_eq!(e.status("", "dev-1").await.json()["status"], "connected");
+    // One that reads nothing (so answers nothing) is dropped and shows disconnected.
+    let mut silent = e.device("", "dev-2").await;
+    e.wait_status("", "dev-2", "connected").await;
+    e.wait_status("", "dev-2", "disconnected").await;
+    // Its socket has ended: reading now finds the pings and then the close (1001), or a reset
+    // when the pongs this reading sends hit the closed socket first.
+    let code = close_code(&mut silent).await;
+    assert!(code == 1001 || code == 0, "{code}");
+}
+
 mender_db::each_backend!(
+    peers_that_stop_answering_pings_are_dropped,
     a_terminal_session_goes_both_ways,
     a_device_that_leaves_ends_its_sessions,
     a_newer_device_socket_replaces_the_older,
