@@ -10,7 +10,9 @@ use tokio::sync::mpsc;
 use crate::error::{Error, Result};
 use crate::hub::{DeviceLink, Frame, Hub};
 use crate::model::{Device, Status};
-use crate::protocol::{Keepalive, PROTO_SHELL, ProtoError, ProtoMsg, TYPE_NEW, TYPE_STOP};
+use crate::protocol::{
+    Keepalive, PROTO_MENDER_CLIENT, PROTO_SHELL, ProtoError, ProtoMsg, TYPE_NEW, TYPE_STOP,
+};
 use crate::store::{DeviceConnectStore, StoreError};
 
 /// The deviceconnect service's operations.
@@ -22,6 +24,25 @@ pub struct App {
     /// Serialises status changes, so that an old socket's `disconnected` never lands after
     /// a newer socket's `connected`.
     transitions: tokio::sync::Mutex<()>,
+}
+
+/// A command for the mender-client on a device (protocol 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenderCommand {
+    /// Check for an update now.
+    CheckUpdate,
+    /// Send the inventory now.
+    SendInventory,
+}
+
+impl MenderCommand {
+    /// The message type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MenderCommand::CheckUpdate => "check-update",
+            MenderCommand::SendInventory => "send-inventory",
+        }
+    }
 }
 
 /// A device's socket, registered by [`App::device_connected`].
@@ -220,6 +241,28 @@ impl App {
             let _ = tx.send(frame).await;
         }
         Ok(())
+    }
+
+    /// Sends a mender-client command (`check-update` or `send-inventory`, protocol 4) to the
+    /// device on behalf of `user`, if any (upstream `sendMenderCommand`): the device must be
+    /// known ([`Error::DeviceNotFound`]) and connected ([`Error::NotConnected`]).
+    pub async fn send_mender_command(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        user: Option<&UserId>,
+        command: MenderCommand,
+    ) -> Result<()> {
+        let d = self.device(tenant, device).await?;
+        if d.status != Status::Connected {
+            return Err(Error::NotConnected);
+        }
+        let tx = self.hub.device(tenant, device).ok_or(Error::NotConnected)?;
+        let props = user
+            .map(|u| vec![("user_id", rmpv::Value::from(u.as_str()))])
+            .unwrap_or_default();
+        let msg = ProtoMsg::new(PROTO_MENDER_CLIENT, command.as_str(), "", props, b"");
+        tx.send(msg.encode()).await.map_err(|_| Error::NotConnected)
     }
 
     /// Opens a session of `user` to the device (upstream `PrepareUserSession`): the device

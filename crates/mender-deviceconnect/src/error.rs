@@ -16,6 +16,9 @@ pub enum Error {
     /// The device is known but not connected (404 before a session, as upstream).
     #[error("device not connected")]
     DeviceNotConnected,
+    /// A command for a device that is not connected (409).
+    #[error("device not connected")]
+    NotConnected,
     /// The device's socket went away while the session was being set up (409).
     #[error("failed to connect to device: device disconnected")]
     DeviceGone,
@@ -32,7 +35,7 @@ impl From<Error> for ApiError {
         match e {
             Error::Invalid(_) => ApiError::bad_request(e.to_string()),
             Error::DeviceNotFound | Error::DeviceNotConnected => ApiError::not_found(e.to_string()),
-            Error::DeviceGone => ApiError::conflict(e.to_string()),
+            Error::DeviceGone | Error::NotConnected => ApiError::conflict(e.to_string()),
             // A path id held text no database stores; nothing was written.
             Error::Store(StoreError::Db(ref db)) if db.is_invalid_text() => {
                 ApiError::bad_request("text must not contain a NUL character")

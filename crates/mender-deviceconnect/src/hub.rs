@@ -99,6 +99,13 @@ impl Hub {
         })
     }
 
+    /// Where frames for the device go; `None` when it has no socket here.
+    pub fn device(&self, tenant: &TenantId, device: &DeviceId) -> Option<mpsc::Sender<Frame>> {
+        self.links()
+            .get(&(tenant.clone(), device.clone()))
+            .map(|l| l.to_device.clone())
+    }
+
     /// Closes session `sid`.
     pub fn close(&self, tenant: &TenantId, device: &DeviceId, sid: &str) {
         if let Some(link) = self.links().get_mut(&(tenant.clone(), device.clone())) {

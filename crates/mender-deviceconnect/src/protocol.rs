@@ -28,6 +28,9 @@ impl Default for Keepalive {
     }
 }
 
+/// Protocol 4: commands to the mender-client (`check-update`, `send-inventory`).
+pub const PROTO_MENDER_CLIENT: u64 = 4;
+
 /// Protocol 1: the remote terminal.
 pub const PROTO_SHELL: u64 = 1;
 /// Shell message type that opens a terminal.

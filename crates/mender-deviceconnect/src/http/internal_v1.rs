@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::State;
 use crate::App;
+use crate::app::MenderCommand;
 
 const BASE: &str = "/api/internal/v1/deviceconnect";
 
@@ -29,6 +30,14 @@ pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
             .route(
                 &format!("{t}/devices/{{device}}"),
                 delete(decommission_device),
+            )
+            .route(
+                &format!("{t}/devices/{{device}}/check-update"),
+                post(|s, p| command(s, p, MenderCommand::CheckUpdate)),
+            )
+            .route(
+                &format!("{t}/devices/{{device}}/send-inventory"),
+                post(|s, p| command(s, p, MenderCommand::SendInventory)),
             );
     }
     r
@@ -62,6 +71,16 @@ async fn provision_device(
 ) -> Result<StatusCode, ApiError> {
     s.provision_device(&p.tenant, &d.device_id).await?;
     Ok(StatusCode::CREATED)
+}
+
+async fn command(
+    s: State,
+    Path(p): Path<TenantDevicePath>,
+    command: MenderCommand,
+) -> Result<StatusCode, ApiError> {
+    s.send_mender_command(&p.tenant, &p.device, None, command)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 async fn decommission_device(

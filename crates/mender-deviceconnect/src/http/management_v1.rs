@@ -4,13 +4,14 @@
 use axum::Router;
 use axum::extract::Path;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use mender_core::{ApiError, DeviceId, Identity, Json, UserId};
 
 use super::{CLOSE_INVALID, CLOSE_NORMAL, Side, State, limited, pump, tenant};
 use crate::App;
-use crate::app::{RouteError, Session};
+use crate::app::{MenderCommand, RouteError, Session};
 use crate::model::Device;
 
 const BASE: &str = "/api/management/v1/deviceconnect";
@@ -19,6 +20,14 @@ pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
     Router::new()
         .route(&format!("{BASE}/devices/{{id}}"), get(device))
         .route(&format!("{BASE}/devices/{{id}}/connect"), get(connect))
+        .route(
+            &format!("{BASE}/devices/{{id}}/check-update"),
+            post(|s, id, p| command(s, id, p, MenderCommand::CheckUpdate)),
+        )
+        .route(
+            &format!("{BASE}/devices/{{id}}/send-inventory"),
+            post(|s, id, p| command(s, id, p, MenderCommand::SendInventory)),
+        )
 }
 
 /// The calling user, who must be one (upstream answers 400 otherwise).
@@ -39,6 +48,18 @@ async fn device(
 ) -> Result<Json<Device>, ApiError> {
     user(&id)?;
     Ok(Json(s.device(&tenant(&id), &dev).await?))
+}
+
+async fn command(
+    s: State,
+    id: Identity,
+    Path(dev): Path<DeviceId>,
+    command: MenderCommand,
+) -> Result<StatusCode, ApiError> {
+    let u = user(&id)?;
+    s.send_mender_command(&tenant(&id), &dev, Some(&u), command)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 async fn connect(

@@ -4,13 +4,16 @@
 
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use futures::{SinkExt, StreamExt};
 use mender_db::testing::Backend;
 use mender_deviceconnect::protocol::{Keepalive, MESSAGE_SIZE_LIMIT, ProtoMsg};
 use rmpv::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{DEVICE_CONNECT, START_TEXT, Ws, closed, env, env_with, mgmt, recv, send};
+use crate::common::{
+    DEVICE_CONNECT, INTERNAL, START_TEXT, Ws, closed, env, env_with, mgmt, recv, send,
+};
 
 fn shell(typ: &str, sid: &str, body: &[u8]) -> Vec<u8> {
     ProtoMsg::new(1, typ, sid, vec![], body).encode()
@@ -234,7 +237,50 @@ async fn peers_that_stop_answering_pings_are_dropped(backend: Backend) {
     assert!(code == 1001 || code == 0, "{code}");
 }
 
+async fn mender_client_commands_reach_a_connected_device(backend: Backend) {
+    let e = env(backend).await;
+    let check = || {
+        e.user("")
+            .post(&format!("{}/check-update", mgmt("dev-1")))
+            .send()
+    };
+    assert_eq!(
+        check().await.assert_error(StatusCode::NOT_FOUND),
+        "device not found"
+    );
+    e.provision_in("", "dev-1").await;
+    assert_eq!(
+        check().await.assert_error(StatusCode::CONFLICT),
+        "device not connected"
+    );
+    let mut dev = e.device("", "dev-1").await;
+    e.wait_status("", "dev-1", "connected").await;
+    check().await.assert_status(StatusCode::ACCEPTED);
+    let got = recv(&mut dev).await;
+    assert_eq!((got.proto(), got.typ(), got.sid()), (4, "check-update", ""));
+    assert_eq!(got.prop("user_id").and_then(Value::as_str), Some("user-1"));
+    // The internal API sends on the tenant's behalf, without a user.
+    let r = e
+        .internal
+        .post(&format!("{INTERNAL}/tenants//devices/dev-1/send-inventory"))
+        .send()
+        .await;
+    r.assert_status(StatusCode::ACCEPTED);
+    let got = recv(&mut dev).await;
+    assert_eq!((got.proto(), got.typ()), (4, "send-inventory"));
+    assert!(got.prop("user_id").is_none());
+    // A device token cannot send commands.
+    let r = e
+        .management
+        .as_identity(mender_testkit::identity::device("dev-1"))
+        .post(&format!("{}/send-inventory", mgmt("dev-1")))
+        .send()
+        .await;
+    r.assert_status(StatusCode::BAD_REQUEST);
+}
+
 mender_db::each_backend!(
+    mender_client_commands_reach_a_connected_device,
     peers_that_stop_answering_pings_are_dropped,
     a_terminal_session_goes_both_ways,
     a_device_that_leaves_ends_its_sessions,
