@@ -8,7 +8,7 @@ use mender_core::{DeviceId, SharedClock, TenantId, UserId};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::hub::{DeviceLink, Frame, Hub};
+use crate::hub::{DeviceLink, Frame, Hub, Sessions};
 use crate::model::{Device, Status};
 use crate::protocol::{
     Keepalive, PROTO_MENDER_CLIENT, PROTO_SHELL, ProtoError, ProtoMsg, TYPE_NEW, TYPE_STOP,
@@ -126,6 +126,14 @@ impl Drop for Session {
     }
 }
 
+/// Tells each session that its device's socket ended (best effort: a full queue means the
+/// user is not reading); dropping the senders then ends the users' sockets.
+fn goodbye(sessions: Sessions) {
+    for (sid, tx) in sessions {
+        let _ = tx.try_send(ProtoMsg::shell_stop(&sid, None, "device disconnected").encode());
+    }
+}
+
 impl App {
     /// The logic over `store`, reading the time from `clock`; sockets are kept alive with
     /// `keepalive`.
@@ -194,7 +202,8 @@ impl App {
         device: &DeviceId,
     ) -> Result<DeviceConn> {
         let _t = self.transitions.lock().await;
-        let link = self.hub.attach(tenant, device);
+        let (link, replaced) = self.hub.attach(tenant, device);
+        goodbye(replaced);
         let now = self.clock.now();
         self.store
             .set_status(tenant, device, Status::Connected, now)
@@ -214,9 +223,7 @@ impl App {
         let Some(sessions) = self.hub.detach(&conn.tenant, &conn.device, conn.link.conn) else {
             return Ok(());
         };
-        for (sid, tx) in sessions {
-            let _ = tx.try_send(ProtoMsg::shell_stop(&sid, None, "device disconnected").encode());
-        }
+        goodbye(sessions);
         let now = self.clock.now();
         tracing::info!(tenant = %conn.tenant, device = %conn.device, "device disconnected");
         Ok(self

@@ -18,6 +18,9 @@ const QUEUE: usize = 64;
 
 type Key = (TenantId, DeviceId);
 
+/// Sessions by id, with where their frames go.
+pub type Sessions = Vec<(String, mpsc::Sender<Frame>)>;
+
 /// A device's socket as the hub knows it.
 #[derive(Debug)]
 struct Link {
@@ -58,8 +61,9 @@ impl Hub {
         self.links.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a device's new socket, replacing (and so ending) an older one.
-    pub fn attach(&self, tenant: &TenantId, device: &DeviceId) -> DeviceLink {
+    /// Registers a device's new socket, replacing (and so ending) an older one; the sessions
+    /// that were open to the older one.
+    pub fn attach(&self, tenant: &TenantId, device: &DeviceId) -> (DeviceLink, Sessions) {
         let conn = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(QUEUE);
         let link = Link {
@@ -67,18 +71,14 @@ impl Hub {
             to_device: tx,
             sessions: HashMap::new(),
         };
-        self.links().insert((tenant.clone(), device.clone()), link);
-        DeviceLink { conn, rx }
+        let old = self.links().insert((tenant.clone(), device.clone()), link);
+        let sessions = old.map(|l| l.sessions.into_iter().collect());
+        (DeviceLink { conn, rx }, sessions.unwrap_or_default())
     }
 
     /// Forgets the device's socket `conn` if it is still the current one, returning the
     /// sessions that were open to it (their senders, to say goodbye before dropping them).
-    pub fn detach(
-        &self,
-        tenant: &TenantId,
-        device: &DeviceId,
-        conn: u64,
-    ) -> Option<Vec<(String, mpsc::Sender<Frame>)>> {
+    pub fn detach(&self, tenant: &TenantId, device: &DeviceId, conn: u64) -> Option<Sessions> {
         let mut links = self.links();
         let key = (tenant.clone(), device.clone());
         if links.get(&key).is_none_or(|l| l.conn != conn) {

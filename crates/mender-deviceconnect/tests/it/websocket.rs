@@ -107,8 +107,15 @@ async fn a_newer_device_socket_replaces_the_older(backend: Backend) {
     let e = env(backend).await;
     let mut old = e.device("", "dev-1").await;
     e.wait_status("", "dev-1", "connected").await;
+    let mut before = e.session("", "user-1", "dev-1").await;
+    send(&mut before, shell("new", "", b"")).await;
+    let sid = recv(&mut old).await.sid().to_owned();
     let mut new = e.device("", "dev-1").await;
     assert_eq!(close_code(&mut old).await, 1000);
+    // A session to the old socket is told and ended.
+    let got = recv(&mut before).await;
+    assert_eq!((got.typ(), got.sid()), ("stop", sid.as_str()));
+    assert_eq!(close_code(&mut before).await, 1000);
     // The old socket's end does not mark the device disconnected; the new one works.
     let mut user = e.session("", "user-1", "dev-1").await;
     send(&mut user, shell("new", "", b"")).await;
