@@ -7,10 +7,10 @@ use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use mender_core::service::Routers;
 use mender_core::{Identity, TenantId};
+use tokio::time::Instant;
 
 use crate::App;
 use crate::protocol::{Keepalive, MESSAGE_SIZE_LIMIT};
-use tokio::time::Instant;
 
 mod devices_v1;
 mod internal_v1;
