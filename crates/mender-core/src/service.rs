@@ -3,6 +3,7 @@
 //! themselves beyond reading the [`crate::Identity`] the gateway verified.
 
 use axum::Router;
+use axum::http::StatusCode;
 
 /// A service's routes, by audience. Paths are the full public paths
 /// (`/api/management/v1/useradm/...`), exactly as upstream's gateway exposes them.
@@ -49,4 +50,10 @@ pub struct TenantDevicePath {
     pub tenant: crate::TenantId,
     /// The device.
     pub device: crate::DeviceId,
+}
+
+/// `GET /api/internal/v1/<service>/alive`, the same on every service: 204 while the process
+/// serves requests (upstream's liveness probe; `health` is the one that asks the database).
+pub async fn alive() -> StatusCode {
+    StatusCode::NO_CONTENT
 }

@@ -34,7 +34,7 @@ pub fn routes() -> Router<Arc<App>> {
         BASE,
         [
             ("/health", get(health)),
-            ("/alive", get(alive)),
+            ("/alive", get(mender_core::service::alive)),
             ("/tenants", post(provision_tenant)),
             ("/tenants/{tenant}/deployments", get(tenant_deployments)),
             ("/tenants/{tenant}/deployments/devices", get(history_by_ids)),
@@ -170,10 +170,6 @@ async fn run_generate(
 async fn health(s: State) -> Result<StatusCode, ApiError> {
     s.store.ping().await.map_err(Error::from)?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn alive() -> StatusCode {
-    StatusCode::NO_CONTENT
 }
 
 #[derive(Deserialize)]

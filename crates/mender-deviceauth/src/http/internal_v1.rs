@@ -30,7 +30,7 @@ const BASE: &str = "/api/internal/v1/devauth";
 /// The internal routes (never on the public port).
 pub fn routes(state: AppState) -> Router {
     let mut r = Router::new()
-        .route(&format!("{BASE}/alive"), get(alive))
+        .route(&format!("{BASE}/alive"), get(mender_core::service::alive))
         .route(&format!("{BASE}/health"), get(health))
         .route(&format!("{BASE}/tokens/verify"), get(verify).post(verify))
         .route(&format!("{BASE}/tokens"), delete(delete_tokens))
@@ -89,10 +89,6 @@ impl FromRequestParts<AppState> for TenantCall {
             device: segments.remove("did").unwrap_or_default().into(),
         })
     }
-}
-
-async fn alive() -> StatusCode {
-    StatusCode::NO_CONTENT
 }
 
 async fn health(State(app): State<AppState>) -> Result<StatusCode, ApiError> {

@@ -23,7 +23,7 @@ const BASE: &str = "/api/internal/v1/deviceconfig";
 pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
     let mut r = Router::new()
         .route(&format!("{BASE}/health"), get(health))
-        .route(&format!("{BASE}/alive"), get(alive))
+        .route(&format!("{BASE}/alive"), get(mender_core::service::alive))
         .route(&format!("{BASE}/tenants"), post(provision_tenant))
         .route(&format!("{BASE}/tenants/{{tenant}}"), delete(delete_tenant));
     for tenant in ["{tenant}", ""] {
@@ -58,10 +58,6 @@ struct NewDevice {
 
 /// A JSON object body, as the routes here take.
 type Body = Json<Option<Map<String, Value>>>;
-
-async fn alive() -> StatusCode {
-    StatusCode::NO_CONTENT
-}
 
 async fn health(s: State) -> Result<StatusCode, ApiError> {
     s.health_check().await?;

@@ -21,7 +21,7 @@ const BASE: &str = "/api/internal/v1/deviceconnect";
 pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
     let mut r = Router::new()
         .route(&format!("{BASE}/health"), get(health))
-        .route(&format!("{BASE}/alive"), get(alive))
+        .route(&format!("{BASE}/alive"), get(mender_core::service::alive))
         .route(&format!("{BASE}/tenants/{{tenant}}"), delete(delete_tenant));
     for tenant in ["{tenant}", ""] {
         let t = format!("{BASE}/tenants/{tenant}");
@@ -48,10 +48,6 @@ pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
 struct NewDevice {
     #[serde(default)]
     device_id: DeviceId,
-}
-
-async fn alive() -> StatusCode {
-    StatusCode::NO_CONTENT
 }
 
 async fn health(s: State) -> Result<StatusCode, ApiError> {
